@@ -1,0 +1,98 @@
+"""Evaluate a scan from its query results alone: facts -> rules -> figures -> thresholds.
+
+This is what makes a pack replayable: the same tables (from a source or from a pack's evidence), config, as-of
+time and first-seen dates always give the same Evaluation and so the same summary.json.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from auditor.compliance import coverage, facts, installs, metrics, rules, thresholds
+from auditor.config import Config
+from auditor.snapshots.format import format_timestamp
+
+SUMMARY_FORMAT = "auditor-summary/1"
+REQUIRED_QUERIES = (
+    "machine_facts",
+    "pending_patches",
+    "undated_patches",
+    "installations",
+    "maintenance_assignments",
+    "policy_states",
+)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything a scan concluded; renderers read this, never the sources."""
+
+    as_of: datetime
+    config: Config
+    verdicts: list[rules.MachineVerdict]
+    groups: list[rules.GroupVerdict]
+    runs: list[installs.Run]
+    schedules: Mapping[str, set[str]]
+    summary: dict[str, Any]
+    breaches: list[thresholds.Breach]
+    threshold_checks: list[tuple[thresholds.Threshold, float | None]] = field(default_factory=list)
+
+
+def evaluate(
+    tables: Mapping[str, pa.Table],
+    *,
+    config: Config,
+    as_of: datetime,
+    query_refs: Mapping[str, str],
+    first_seen: Mapping[str, datetime] | None = None,
+    queries: list[dict[str, Any]] | None = None,
+) -> Evaluation:
+    """Judge a fleet. `tables` maps query id -> rows; `query_refs` maps query id -> id@vN (for breaches)."""
+    machines = facts.build_machines(
+        tables["machine_facts"], environment_tag=config.environment_tag, environment_aliases=config.environment_aliases
+    )
+    by_id = {m.machine_id: m for m in machines}
+    groups = rules.judge_groups(
+        facts.build_patch_groups(tables["pending_patches"]),
+        facts.build_undated(tables["undated_patches"]),
+        sla=config.sla,
+        as_of=as_of,
+        first_seen=first_seen or {},
+    )
+    verdicts = rules.judge_machines(
+        machines, groups, as_of=as_of, max_assessment_age_days=config.max_assessment_age_days
+    )
+    runs = installs.build_runs(tables["installations"], by_id)
+    schedules = coverage.schedules_by_machine(machines, coverage.build_assignments(tables["maintenance_assignments"]))
+
+    overall = metrics.status_counts(verdicts)
+    summary: dict[str, Any] = {
+        "format": SUMMARY_FORMAT,
+        "as_of": format_timestamp(as_of),
+        **overall,
+        "unknown_rate": metrics.rate(overall["unknown"], overall["machines"]),
+        "assessment": _assessment_counts(verdicts),
+        "unknown_age_patches": sum(v.unknown_age_patches for v in verdicts),
+    }
+    for name, key in metrics.DIMENSIONS.items():
+        summary[name] = metrics.by_dimension(verdicts, key)
+    summary["by_classification"] = metrics.by_classification(groups, config.sla, set(by_id))
+    summary["installations"] = installs.installations_summary(runs, by_id, window_days=config.installation_window_days)
+    summary["coverage"] = coverage.coverage_summary(machines, schedules)
+    checks = thresholds.build_thresholds(config.thresholds, summary, query_refs)
+    breaches = thresholds.evaluate_thresholds(checks)
+    summary["breaches"] = len(breaches)
+    summary["queries"] = queries or []
+    return Evaluation(as_of, config, verdicts, groups, runs, schedules, summary, breaches, checks)
+
+
+def _assessment_counts(verdicts: list[rules.MachineVerdict]) -> dict[str, int]:
+    counts = dict.fromkeys((s.value for s in rules.AssessmentState), 0)
+    for verdict in verdicts:
+        counts[verdict.assessment.value] += 1
+    return counts

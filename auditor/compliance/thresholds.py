@@ -1,0 +1,125 @@
+"""Thresholds as objects that evaluate a figure and say in words what they require; breaches they raise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from auditor.config import Thresholds
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One threshold a scan failed (a row of breaches.json)."""
+
+    rule: str
+    dimension: str
+    key: str | None
+    observed: float
+    threshold: float
+    severity: str
+    message: str
+    query: str
+    """id@vN of the query the figure came from."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The breaches.json row."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A limit on one figure: `min` (figure must be at least the limit) or `max` (at most)."""
+
+    rule: str
+    dimension: str
+    key: str | None
+    limit: float
+    kind: Literal["min", "max"]
+    figure: str
+    """What is measured, in words (e.g. "compliance rate")."""
+    unit: Literal["%", "machines"]
+    query: str
+    severity: str = "high"
+
+    def _fmt(self, value: float) -> str:
+        return f"{value:.2f}%" if self.unit == "%" else f"{value:g} machines"
+
+    def requirement(self) -> str:
+        """The rule in words, e.g. "compliance rate of environment Production must be at least 98.00%"."""
+        scope = f" of {self.dimension} {self.key}" if self.key is not None else ""
+        word = "at least" if self.kind == "min" else "at most"
+        return f"{self.figure}{scope} must be {word} {self._fmt(self.limit)}"
+
+    def evaluate(self, observed: float | None) -> Breach | None:
+        """A Breach when the figure is on the wrong side of the limit; None when it passes or cannot be measured."""
+        if observed is None:
+            return None
+        failed = observed < self.limit if self.kind == "min" else observed > self.limit
+        if not failed:
+            return None
+        return Breach(
+            rule=self.rule,
+            dimension=self.dimension,
+            key=self.key,
+            observed=observed,
+            threshold=self.limit,
+            severity=self.severity,
+            message=f"{self.requirement()}; observed {self._fmt(observed)}",
+            query=self.query,
+        )
+
+
+def build_thresholds(config: Thresholds, summary: Mapping[str, Any], refs: Mapping[str, str]) -> list[tuple[Threshold, float | None]]:
+    """Every configured threshold paired with the figure it judges, taken from the summary."""
+    pairs: list[tuple[Threshold, float | None]] = []
+    facts = refs.get("machine_facts", "machine_facts")
+    if config.min_compliance_rate is not None:
+        pairs.append(
+            (Threshold("min_compliance_rate", "overall", None, config.min_compliance_rate, "min", "compliance rate", "%",
+                       refs.get("pending_patches", facts)), summary["compliance_rate"])
+        )
+    envs = {row["key"]: row["compliance_rate"] for row in summary["by_environment"]}
+    for env, limit in sorted(config.by_environment.items()):
+        pairs.append(
+            (Threshold("min_compliance_rate", "environment", env, limit, "min", "compliance rate", "%",
+                       refs.get("pending_patches", facts)), envs.get(env))
+        )
+    if config.max_unknown_rate is not None:
+        unknown_rate = summary.get("unknown_rate")
+        pairs.append(
+            (Threshold("max_unknown_rate", "overall", None, config.max_unknown_rate, "max",
+                       "share of machines with unknown status", "%", facts, "medium"), unknown_rate)
+        )
+    if config.min_installation_success_rate is not None:
+        pairs.append(
+            (Threshold("min_installation_success_rate", "overall", None, config.min_installation_success_rate, "min",
+                       "installation success rate", "%", refs.get("installations", "installations"), "medium"),
+             summary["installations"]["success_rate"])
+        )
+    if config.min_periodic_assessment_coverage is not None:
+        pairs.append(
+            (Threshold("min_periodic_assessment_coverage", "overall", None, config.min_periodic_assessment_coverage,
+                       "min", "periodic assessment coverage", "%", facts, "medium"),
+             summary["coverage"]["periodic_assessment_enabled"]["rate"])
+        )
+    if config.min_schedule_coverage is not None:
+        pairs.append(
+            (Threshold("min_schedule_coverage", "overall", None, config.min_schedule_coverage, "min",
+                       "maintenance schedule coverage", "%", refs.get("maintenance_assignments", facts), "medium"),
+             summary["coverage"]["scheduled"]["rate"])
+        )
+    overdue = {row["classification"]: row["overdue_machines"] for row in summary["by_classification"]}
+    for name, limit in sorted(config.max_overdue_machines.items()):
+        pairs.append(
+            (Threshold("max_overdue_machines", "classification", name, limit, "max",
+                       "machines with an overdue patch", "machines", refs.get("pending_patches", facts)),
+             overdue.get(name, 0))
+        )
+    return pairs
+
+
+def evaluate_thresholds(pairs: list[tuple[Threshold, float | None]]) -> list[Breach]:
+    """The breaches, in the order the thresholds were declared."""
+    return [b for t, observed in pairs if (b := t.evaluate(observed)) is not None]

@@ -1,0 +1,1 @@
+"""Evidence: the atomic pack writer, the hash manifest, signatures and verification."""

@@ -1,0 +1,227 @@
+"""Load the query catalog (`queries/<id>/query.toml` + `v<N>.kql.j2`) and render queries with typed parameters."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from auditor.errors import QueryError
+from auditor.kql.render import render
+from auditor.resources import data_dir
+from auditor.snapshots.format import parse_timestamp
+from auditor.sources.interface import ARROW_TYPES, QueryRequest
+
+ParamType = Literal["string", "string_list", "int", "days", "datetime"]
+_PARAM_TYPES: tuple[str, ...] = ("string", "string_list", "int", "days", "datetime")
+_VERSION_FILE = re.compile(r"^v(\d+)\.kql\.j2$")
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A declared query parameter."""
+
+    name: str
+    type: ParamType
+    description: str
+    default: Any = None
+    min: int | None = None
+    max: int | None = None
+
+    def coerce(self, value: Any, *, query: str) -> Any:
+        """Turn a Python or command-line value into this parameter's type, or raise QueryError."""
+        where = f"query {query}: parameter {self.name}"
+        try:
+            if self.type == "string":
+                if not isinstance(value, str):
+                    raise TypeError
+                return value
+            if self.type == "string_list":
+                if isinstance(value, str):
+                    return [v.strip() for v in value.split(",") if v.strip()]
+                if not all(isinstance(v, str) for v in value):
+                    raise TypeError
+                return list(value)
+            if self.type in ("int", "days"):
+                number = int(value) if isinstance(value, str) else value
+                if isinstance(number, bool) or not isinstance(number, int):
+                    raise TypeError
+                low = self.min if self.min is not None else (0 if self.type == "days" else -(2**53))
+                high = self.max if self.max is not None else 2**53
+                if not low <= number <= high:
+                    raise QueryError(f"{where} is {number}, outside {low}..{high}", f"use {low} to {high}")
+                return number
+            if isinstance(value, datetime):
+                return parse_timestamp(value.isoformat()) if value.tzinfo is None else value
+            return parse_timestamp(str(value))
+        except (TypeError, ValueError) as exc:
+            raise QueryError(f"{where}: {value!r} is not a valid {self.type}", _PARAM_HINTS[self.type]) from exc
+
+
+_PARAM_HINTS = {
+    "string": "pass text",
+    "string_list": "pass comma-separated values",
+    "int": "pass a whole number",
+    "days": "pass a whole number of days",
+    "datetime": "pass an RFC 3339 time such as 2026-11-01T00:00:00Z",
+}
+
+
+@dataclass(frozen=True)
+class QueryVersion:
+    """One released or draft version of a query template."""
+
+    query_id: str
+    version: int
+    path: Path
+
+    @cached_property
+    def text(self) -> str:
+        """The template source."""
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the template file's bytes (what queries.lock records)."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+    @property
+    def ref(self) -> str:
+        """`id@vN`."""
+        return f"{self.query_id}@v{self.version}"
+
+
+@dataclass(frozen=True)
+class Query:
+    """A catalog entry: metadata from query.toml plus its versions."""
+
+    id: str
+    title: str
+    description: str
+    target: Literal["arg", "law"]
+    current: int
+    tables: tuple[str, ...]
+    params: Mapping[str, Param]
+    columns: tuple[tuple[str, str], ...]
+    versions: Mapping[int, QueryVersion]
+
+    def version(self, number: int | None = None) -> QueryVersion:
+        """The given version, or the current one."""
+        wanted = self.current if number is None else number
+        if wanted not in self.versions:
+            known = ", ".join(f"v{n}" for n in sorted(self.versions))
+            raise QueryError(f"query {self.id} has no version v{wanted}", f"known versions: {known}")
+        return self.versions[wanted]
+
+    def render(self, params: Mapping[str, Any] | None = None, *, version: int | None = None) -> QueryRequest:
+        """Render a version with parameters (defaults fill the gaps); raises QueryError on a bad value."""
+        given = dict(params or {})
+        unknown = sorted(set(given) - set(self.params))
+        if unknown:
+            raise QueryError(
+                f"query {self.id}: unknown parameter(s) {', '.join(unknown)}",
+                f"declared: {', '.join(sorted(self.params)) or 'none'}",
+            )
+        values: dict[str, Any] = {}
+        for name, param in self.params.items():
+            if name in given:
+                values[name] = param.coerce(given[name], query=self.id)
+            elif param.default is not None:
+                values[name] = param.coerce(param.default, query=self.id)
+            else:
+                raise QueryError(f"query {self.id}: parameter {name} is required", f"pass --param {name}=...")
+        chosen = self.version(version)
+        text = render(chosen.text, values, name=str(chosen.path))
+        return QueryRequest(
+            query_id=self.id, version=chosen.version, text=text, target=self.target, columns=self.columns
+        )
+
+
+class Catalog:
+    """All queries under a directory, keyed by id."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root or data_dir("queries")
+        if not self.root.is_dir():
+            raise QueryError(f"query catalog {self.root} does not exist", "reinstall auditor or pass --queries")
+        self.queries: dict[str, Query] = {}
+        for folder in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+            query = _load_query(folder)
+            self.queries[query.id] = query
+
+    def get(self, ref: str) -> tuple[Query, int | None]:
+        """Resolve `id` or `id@vN` to a query and an optional version."""
+        name, _, version = ref.partition("@")
+        if name not in self.queries:
+            raise QueryError(f"unknown query {name!r}", f"known queries: {', '.join(sorted(self.queries))}")
+        if not version:
+            return self.queries[name], None
+        match = re.fullmatch(r"v?(\d+)", version)
+        if not match:
+            raise QueryError(f"bad query reference {ref!r}", "write id or id@vN, e.g. machine_facts@v1")
+        return self.queries[name], int(match.group(1))
+
+    def all_versions(self) -> list[QueryVersion]:
+        """Every version file of every query, sorted by reference."""
+        return [v for q in self.queries.values() for _, v in sorted(q.versions.items())]
+
+
+def _load_query(folder: Path) -> Query:
+    meta_path = folder / "query.toml"
+    try:
+        meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise QueryError(f"{meta_path} is missing", "every query folder needs a query.toml") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise QueryError(f"{meta_path}: invalid TOML: {exc}", "fix the syntax") from exc
+    query_id = folder.name
+    if not _ID.match(query_id):
+        raise QueryError(f"{folder}: query id {query_id!r} must be lower_snake_case", "rename the folder")
+
+    def need(key: str, kind: type) -> Any:
+        if not isinstance(meta.get(key), kind):
+            raise QueryError(f"{meta_path}: key {key!r} must be a {kind.__name__}", "see queries/README.md")
+        return meta[key]
+
+    target = need("target", str)
+    if target not in ("arg", "law"):
+        raise QueryError(f"{meta_path}: key 'target' is {target!r}, expected 'arg' or 'law'", "fix query.toml")
+    params: dict[str, Param] = {}
+    for name, spec in dict(meta.get("params", {})).items():
+        kind = spec.get("type")
+        if kind not in _PARAM_TYPES:
+            raise QueryError(f"{meta_path}: params.{name}.type is {kind!r}", f"use one of {', '.join(_PARAM_TYPES)}")
+        params[name] = Param(name, kind, spec.get("description", ""), spec.get("default"), spec.get("min"), spec.get("max"))
+    columns: list[tuple[str, str]] = []
+    for index, column in enumerate(need("columns", list)):
+        if column.get("type") not in ARROW_TYPES:
+            raise QueryError(
+                f"{meta_path}: columns[{index}].type is {column.get('type')!r}", f"use one of {', '.join(ARROW_TYPES)}"
+            )
+        columns.append((str(column["name"]), str(column["type"])))
+    versions: dict[int, QueryVersion] = {}
+    for file in sorted(folder.iterdir()):
+        match = _VERSION_FILE.match(file.name)
+        if match:
+            versions[int(match.group(1))] = QueryVersion(query_id, int(match.group(1)), file)
+    current = need("current", int)
+    if current not in versions:
+        raise QueryError(f"{meta_path}: current = {current} but v{current}.kql.j2 is missing", "add the template")
+    return Query(
+        id=query_id,
+        title=need("title", str),
+        description=need("description", str),
+        target=target,
+        current=current,
+        tables=tuple(meta.get("tables", ())),
+        params=params,
+        columns=tuple(columns),
+        versions=versions,
+    )

@@ -1,0 +1,1 @@
+"""Renderers: summary.json and breaches.json, the Excel workbook and the PDF."""

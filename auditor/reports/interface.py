@@ -1,0 +1,77 @@
+"""What every renderer receives, and the Renderer protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from auditor.compliance.evaluate import Evaluation
+from auditor.errors import AuditorError
+
+
+class RenderError(AuditorError):
+    """A report could not be rendered."""
+
+
+@dataclass(frozen=True)
+class QueryRecord:
+    """A query as run by the scan: what the Queries sheet and the PDF appendix show."""
+
+    id: str
+    version: int
+    template_sha256: str
+    rendered_sha256: str
+    rows: int
+    text: str
+    """The rendered KQL text."""
+    evidence: str
+    """Path of the evidence file inside the pack."""
+    complete: bool = True
+
+    @property
+    def ref(self) -> str:
+        """`id@vN`."""
+        return f"{self.id}@v{self.version}"
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything a report shows: the evaluation plus the scan's provenance."""
+
+    evaluation: Evaluation
+    queries: list[QueryRecord]
+    tool_version: str
+    run_id: str
+    pack_id: str
+    generated_at: datetime
+    source: Mapping[str, Any]
+    """The source fingerprint (snapshot table hashes, or tenant and scopes)."""
+    problems: list[str] = field(default_factory=list)
+    """Why the data is incomplete; empty when complete."""
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """Earlier scans (oldest first) for trend charts: as_of, compliance_rate, machines..."""
+    manifest_fingerprint: str | None = None
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether the pack must be marked INCOMPLETE."""
+        return bool(self.problems)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """summary.json's content."""
+        return self.evaluation.summary
+
+
+class Renderer(Protocol):
+    """Writes one report file of a pack."""
+
+    filename: str
+    """The file name inside the pack, e.g. `audit-pack.xlsx`."""
+
+    def render(self, context: ReportContext, path: Path) -> None:
+        """Write the report to `path`."""
+        ...

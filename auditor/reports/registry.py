@@ -1,0 +1,11 @@
+"""The explicit list of renderers a pack gets, in the order they run."""
+
+from __future__ import annotations
+
+from auditor.reports.interface import Renderer
+from auditor.reports.json import BreachesRenderer, SummaryRenderer
+
+
+def default_renderers() -> list[Renderer]:
+    """summary.json, breaches.json, then the human reports."""
+    return [SummaryRenderer(), BreachesRenderer()]

@@ -1,0 +1,226 @@
+"""auditor.scan(): the one place that wires source -> queries -> compliance -> reports -> pack."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from auditor import __version__
+from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
+from auditor.compliance.thresholds import Breach
+from auditor.config import Config, load_config
+from auditor.errors import AuditorError, ConfigError, ExitCode
+from auditor.evidence import manifest as manifest_mod
+from auditor.evidence.pack import PackWriter, write_table_jsonl_gz
+from auditor.kql.catalog import Catalog
+from auditor.reports.interface import QueryRecord, Renderer, ReportContext
+from auditor.reports.registry import default_renderers
+from auditor.resources import sample_config, sample_fleet
+from auditor.snapshots.format import format_timestamp, read_snapshot
+from auditor.sources.interface import QueryRequest, QueryResult, Source
+from auditor.sources.snapshot import SnapshotSource
+
+Progress = Callable[[str, int, int], None]
+"""progress(step description, steps done, steps total)."""
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan produced."""
+
+    pack: Path
+    """The pack directory."""
+    summary: dict[str, Any]
+    breaches: list[Breach]
+    problems: list[str] = field(default_factory=list)
+    """Why the data is incomplete (empty when complete)."""
+    exit_code: ExitCode = ExitCode.OK
+
+    @property
+    def complete(self) -> bool:
+        """Whether every query returned complete data."""
+        return not self.problems
+
+
+def open_source(spec: str | Source, config: Config) -> Source:
+    """`sample`, `snapshot:DIR` or `azure` -> a Source (a Source instance passes through)."""
+    if not isinstance(spec, str):
+        return spec
+    if spec == "sample":
+        return SnapshotSource(read_snapshot(sample_fleet()))
+    if spec.startswith("snapshot:"):
+        directory = spec.removeprefix("snapshot:")
+        if not directory:
+            raise ConfigError("--source snapshot: needs a directory", "write --source snapshot:PATH")
+        return SnapshotSource(read_snapshot(Path(directory).expanduser()))
+    if spec == "azure":
+        from auditor.sources.resource_graph import ResourceGraphSource
+
+        return ResourceGraphSource.from_settings(config.azure)  # type: ignore[attr-defined]
+    raise ConfigError(f"unknown source {spec!r}", "use sample, snapshot:DIR or azure")
+
+
+def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """The queries a scan runs and their parameters, derived from the config and the as-of time."""
+    params: dict[str, dict[str, Any]] = {
+        "undated_patches": {"classifications": sorted(config.sla) or ["Critical"]},
+        "installations": {"as_of": as_of, "window_days": config.installation_window_days},
+    }
+    return [(query_id, params.get(query_id, {})) for query_id in REQUIRED_QUERIES]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def scan(
+    config: Config | None = None,
+    *,
+    source: str | Source = "sample",
+    out: Path | None = None,
+    as_of: datetime | None = None,
+    fail_on_breach: bool | None = None,
+    progress: Progress | None = None,
+    renderers: list[Renderer] | None = None,
+    catalog: Catalog | None = None,
+) -> ScanResult:
+    """Run a full scan into a new pack directory and return its result.
+
+    With no config and the sample source, the bundled sample config is used. The as-of time is `as_of`, else the
+    source's (a snapshot's captured_at), else now.
+    """
+    if config is None:
+        config = load_config(sample_config()) if source == "sample" else Config()
+    catalog = catalog or Catalog()
+    report = progress or (lambda _step, _done, _total: None)
+    src = open_source(source, config)
+    try:
+        as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
+        plan = query_plan(config, as_of)
+        total = len(plan) + 3
+        results: dict[str, QueryResult] = {}
+        for index, (query_id, params) in enumerate(plan):
+            query, _ = catalog.get(query_id)
+            report(f"query {query_id}@v{query.current}", index, total)
+            results[query_id] = src.run(query.render(params))
+        fingerprint = src.fingerprint()
+    finally:
+        src.close()
+    return _write_pack(
+        config, results, as_of=as_of, catalog=catalog, fingerprint=fingerprint, out=out,
+        fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
+        report=report, total=total, renderers=renderers,
+    )
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _write_pack(
+    config: Config,
+    results: dict[str, QueryResult],
+    *,
+    as_of: datetime,
+    catalog: Catalog,
+    fingerprint: dict[str, Any],
+    out: Path | None,
+    fail_on_breach: bool,
+    report: Progress,
+    total: int,
+    renderers: list[Renderer] | None,
+) -> ScanResult:
+    run_id = str(uuid.uuid4())
+    generated_at = _now()
+    pack_name = f"pack-{as_of.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
+    out_dir = out if out is not None else config.output.dir
+    problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
+    problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
+    records: list[QueryRecord] = []
+    for query_id, result in results.items():
+        request: QueryRequest = result.request
+        query, _ = catalog.get(query_id)
+        records.append(
+            QueryRecord(
+                id=query_id,
+                version=request.version,
+                template_sha256=query.version(request.version).sha256,
+                rendered_sha256=_sha256_text(request.text),
+                rows=result.table.num_rows,
+                text=request.text,
+                evidence=f"evidence/{request.ref}.jsonl.gz",
+                complete=result.complete,
+            )
+        )
+    summary_queries = [
+        {"id": r.id, "version": r.version, "sha256": r.template_sha256, "rows": r.rows} for r in records
+    ]
+    report("evaluate compliance", total - 3, total)
+    tables: dict[str, pa.Table] = {qid: r.table for qid, r in results.items()}
+    evaluation = evaluate(
+        tables,
+        config=config,
+        as_of=as_of,
+        query_refs={qid: r.request.ref for qid, r in results.items()},
+        queries=summary_queries,
+    )
+    context = ReportContext(
+        evaluation=evaluation,
+        queries=records,
+        tool_version=__version__,
+        run_id=run_id,
+        pack_id=pack_name,
+        generated_at=generated_at,
+        source=fingerprint,
+        problems=problems,
+    )
+    with PackWriter(out_dir, pack_name) as pack:
+        report("write evidence", total - 2, total)
+        for record in records:
+            write_table_jsonl_gz(pack.path(record.evidence), results[record.id].table)
+        for renderer in renderers if renderers is not None else default_renderers():
+            report(f"render {renderer.filename}", total - 1, total)
+            try:
+                renderer.render(context, pack.path(renderer.filename))
+            except AuditorError:
+                raise
+        header = {
+            "tool": {"name": "auditor", "version": __version__},
+            "run_id": run_id,
+            "pack_id": pack_name,
+            "generated_at": format_timestamp(generated_at),
+            "as_of": format_timestamp(as_of),
+            "complete": not problems,
+            "problems": problems,
+            "source": fingerprint,
+            "config": {"sha256": config.sha256(), "effective": config.model_dump(mode="json")},
+            "queries": [
+                {
+                    "id": r.id,
+                    "version": r.version,
+                    "template_sha256": r.template_sha256,
+                    "rendered_sha256": r.rendered_sha256,
+                    "rows": r.rows,
+                    "evidence": r.evidence,
+                    "complete": r.complete,
+                }
+                for r in records
+            ],
+        }
+        manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, header))
+        final = pack.commit()
+    report("done", total, total)
+    if problems:
+        code = ExitCode.INCOMPLETE
+    elif evaluation.breaches and fail_on_breach:
+        code = ExitCode.FINDINGS
+    else:
+        code = ExitCode.OK
+    return ScanResult(final, evaluation.summary, evaluation.breaches, problems, code)

@@ -1,0 +1,118 @@
+"""SnapshotSource: run catalog KQL offline over an `auditor-snapshot/1` directory with DuckDB + duckdb-kql."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import duckdb_kql
+import pyarrow as pa
+
+from auditor.errors import QueryError, SnapshotError
+from auditor.snapshots.format import ARG_COLUMNS, Snapshot, SnapshotTable
+from auditor.sources.interface import ARROW_TYPES, QueryRequest, QueryResult
+
+_JSON_COLUMNS = frozenset({"sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
+_ARG_SCHEMA = ", ".join(f"'{c}': '{'JSON' if c in _JSON_COLUMNS else 'VARCHAR'}'" for c in ARG_COLUMNS)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection set up for duckdb-kql (UTC time zone)."""
+    con: duckdb.DuckDBPyConnection = duckdb_kql.connect()
+    return con
+
+
+def load_table(con: duckdb.DuckDBPyConnection, table: SnapshotTable) -> None:
+    """Create `table.name` in `con` from its gzipped JSON-lines file.
+
+    ARG tables get ARG's 16 columns with dynamic values as JSON; Log Analytics tables (`la_*`) are read with
+    inferred columns. A corrupt file becomes a SnapshotError naming it.
+    """
+    path = str(table.path).replace("'", "''")
+    if table.name.startswith("la_"):
+        select = f"SELECT * FROM read_json('{path}', format='newline_delimited', compression='gzip')"
+    else:
+        select = (
+            f"SELECT * FROM read_json('{path}', format='newline_delimited', compression='gzip', "
+            f"columns={{{_ARG_SCHEMA}}})"
+        )
+    try:
+        con.execute(f'CREATE OR REPLACE TABLE "{table.name}" AS {select}')
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SnapshotError(
+            f"{table.path}: cannot read table {table.name}: {first_line}",
+            "the file is corrupt or not gzipped JSON lines; regenerate or recapture the snapshot",
+        ) from exc
+
+
+class SnapshotSource:
+    """Runs rendered KQL over a snapshot. Tables are loaded into an in-memory DuckDB on first use."""
+
+    name = "snapshot"
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._con = connect()
+        self._loaded: set[str] = set()
+
+    def _ensure_tables(self) -> None:
+        for name, table in self.snapshot.tables.items():
+            if name not in self._loaded:
+                load_table(self._con, table)
+                self._loaded.add(name)
+
+    def run(self, request: QueryRequest) -> QueryResult:
+        """Run one query; the result has exactly the columns its query.toml declares."""
+        self._ensure_tables()
+        try:
+            relation = duckdb_kql.kql(self._con, request.text)
+            table = relation.to_arrow_table()
+        except duckdb_kql.KqlError as exc:
+            raise QueryError(
+                f"query {request.ref} does not run on duckdb-kql: {str(exc).splitlines()[0]}",
+                "run `auditor query render` to see the text; keep to the KQL subset in DESIGN.md",
+            ) from exc
+        except duckdb.Error as exc:
+            raise QueryError(
+                f"query {request.ref} failed on the snapshot: {str(exc).splitlines()[0]}",
+                "check the query's columns against refdata/schemas/ARG_TABLES.md",
+            ) from exc
+        return QueryResult(request=request, table=conform(table, request))
+
+    def default_as_of(self) -> datetime | None:
+        """A snapshot's data is as of its capture time."""
+        return self.snapshot.captured_at
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The snapshot's table hashes."""
+        return self.snapshot.fingerprint()
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self._con.close()
+
+
+def conform(table: pa.Table, request: QueryRequest) -> pa.Table:
+    """Select and cast the declared columns, so offline and live results have one Arrow schema."""
+    present = set(table.column_names)
+    missing = [name for name, _ in request.columns if name not in present]
+    if missing:
+        raise QueryError(
+            f"query {request.ref} did not return declared column(s) {', '.join(missing)}",
+            "the query text and the columns in its query.toml disagree",
+        )
+    arrays = []
+    for name, kind in request.columns:
+        column = table.column(name)
+        target = ARROW_TYPES[kind]
+        if not column.type.equals(target):
+            if pa.types.is_timestamp(column.type) and kind == "string":
+                raise QueryError(
+                    f"query {request.ref} returns column {name} as a datetime",
+                    "project datetimes with tostring(); DESIGN.md asks for cast values",
+                )
+            column = column.cast(target)
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, names=[name for name, _ in request.columns])
