@@ -10,21 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
-from auditor.errors import AuditorError, ConfigError, ExitCode
-from auditor.evidence import manifest as manifest_mod
-from auditor.evidence.pack import PackWriter, write_table_jsonl_gz
+from auditor.errors import ConfigError, ExitCode
+from auditor.evidence.assemble import write_pack
 from auditor.kql.catalog import Catalog
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
-from auditor.reports.registry import default_renderers
 from auditor.resources import sample_config, sample_fleet
-from auditor.snapshots.format import format_timestamp, read_snapshot
-from auditor.sources.interface import QueryRequest, QueryResult, Source
+from auditor.snapshots.format import read_snapshot
+from auditor.sources.interface import QueryResult, Source
 from auditor.sources.snapshot import SnapshotSource
 
 Progress = Callable[[str, int, int], None]
@@ -104,7 +100,7 @@ def scan(
     try:
         as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
         plan = query_plan(config, as_of)
-        total = len(plan) + 3
+        total = len(plan) + 2
         results: dict[str, QueryResult] = {}
         for index, (query_id, params) in enumerate(plan):
             query, _ = catalog.get(query_id)
@@ -113,7 +109,7 @@ def scan(
         fingerprint = src.fingerprint()
     finally:
         src.close()
-    return _write_pack(
+    return _finish(
         config, results, as_of=as_of, catalog=catalog, fingerprint=fingerprint, out=out,
         fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
         report=report, total=total, renderers=renderers,
@@ -124,28 +120,11 @@ def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _write_pack(
-    config: Config,
-    results: dict[str, QueryResult],
-    *,
-    as_of: datetime,
-    catalog: Catalog,
-    fingerprint: dict[str, Any],
-    out: Path | None,
-    fail_on_breach: bool,
-    report: Progress,
-    total: int,
-    renderers: list[Renderer] | None,
-) -> ScanResult:
-    run_id = str(uuid.uuid4())
-    generated_at = _now()
-    pack_name = f"pack-{as_of.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
-    out_dir = out if out is not None else config.output.dir
-    problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
-    problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
-    records: list[QueryRecord] = []
+def query_records(results: dict[str, QueryResult], catalog: Catalog) -> list[QueryRecord]:
+    """What the pack records about each query run."""
+    records = []
     for query_id, result in results.items():
-        request: QueryRequest = result.request
+        request = result.request
         query, _ = catalog.get(query_id)
         records.append(
             QueryRecord(
@@ -159,68 +138,56 @@ def _write_pack(
                 complete=result.complete,
             )
         )
-    summary_queries = [
-        {"id": r.id, "version": r.version, "sha256": r.template_sha256, "rows": r.rows} for r in records
-    ]
-    report("evaluate compliance", total - 3, total)
-    tables: dict[str, pa.Table] = {qid: r.table for qid, r in results.items()}
+    return records
+
+
+def exit_code_for(problems: list[str], breaches: list[Breach], fail_on_breach: bool) -> ExitCode:
+    """3 when incomplete, 1 for breaches under fail-on-breach, else 0."""
+    if problems:
+        return ExitCode.INCOMPLETE
+    if breaches and fail_on_breach:
+        return ExitCode.FINDINGS
+    return ExitCode.OK
+
+
+def _finish(
+    config: Config,
+    results: dict[str, QueryResult],
+    *,
+    as_of: datetime,
+    catalog: Catalog,
+    fingerprint: dict[str, Any],
+    out: Path | None,
+    fail_on_breach: bool,
+    report: Progress,
+    total: int,
+    renderers: list[Renderer] | None,
+) -> ScanResult:
+    run_id = str(uuid.uuid4())
+    problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
+    problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
+    records = query_records(results, catalog)
+    report("evaluate compliance", total - 2, total)
     evaluation = evaluate(
-        tables,
+        {qid: r.table for qid, r in results.items()},
         config=config,
         as_of=as_of,
         query_refs={qid: r.request.ref for qid, r in results.items()},
-        queries=summary_queries,
+        queries=[{"id": r.id, "version": r.version, "sha256": r.template_sha256, "rows": r.rows} for r in records],
     )
     context = ReportContext(
         evaluation=evaluation,
         queries=records,
         tool_version=__version__,
         run_id=run_id,
-        pack_id=pack_name,
-        generated_at=generated_at,
+        pack_id=f"pack-{as_of.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}",
+        generated_at=_now(),
         source=fingerprint,
         problems=problems,
     )
-    with PackWriter(out_dir, pack_name) as pack:
-        report("write evidence", total - 2, total)
-        for record in records:
-            write_table_jsonl_gz(pack.path(record.evidence), results[record.id].table)
-        for renderer in renderers if renderers is not None else default_renderers():
-            report(f"render {renderer.filename}", total - 1, total)
-            try:
-                renderer.render(context, pack.path(renderer.filename))
-            except AuditorError:
-                raise
-        header = {
-            "tool": {"name": "auditor", "version": __version__},
-            "run_id": run_id,
-            "pack_id": pack_name,
-            "generated_at": format_timestamp(generated_at),
-            "as_of": format_timestamp(as_of),
-            "complete": not problems,
-            "problems": problems,
-            "source": fingerprint,
-            "config": {"sha256": config.sha256(), "effective": config.model_dump(mode="json")},
-            "queries": [
-                {
-                    "id": r.id,
-                    "version": r.version,
-                    "template_sha256": r.template_sha256,
-                    "rendered_sha256": r.rendered_sha256,
-                    "rows": r.rows,
-                    "evidence": r.evidence,
-                    "complete": r.complete,
-                }
-                for r in records
-            ],
-        }
-        manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, header))
-        final = pack.commit()
+    report("write pack", total - 1, total)
+    evidence = {record.evidence: results[record.id].table for record in records}
+    pack = write_pack(context, evidence, out_dir=out if out is not None else config.output.dir, renderers=renderers)
     report("done", total, total)
-    if problems:
-        code = ExitCode.INCOMPLETE
-    elif evaluation.breaches and fail_on_breach:
-        code = ExitCode.FINDINGS
-    else:
-        code = ExitCode.OK
-    return ScanResult(final, evaluation.summary, evaluation.breaches, problems, code)
+    code = exit_code_for(problems, evaluation.breaches, fail_on_breach)
+    return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code)

@@ -164,12 +164,12 @@ def write_snapshot(
             f"cannot write snapshot {out}: unknown table(s) {', '.join(unknown)}",
             "tables are the five ARG tables, resourcecontainers, or Log Analytics tables prefixed la_",
         )
-    if out.exists() and not (out / "snapshot.json").is_file():
-        if not out.is_dir() or any(out.iterdir()):
-            raise SnapshotError(
-                f"cannot write snapshot to {out}: it exists and is not a snapshot",
-                "choose a new --out directory or remove it",
-            )
+    is_snapshot = (out / "snapshot.json").is_file()
+    if out.exists() and not is_snapshot and (not out.is_dir() or any(out.iterdir())):
+        raise SnapshotError(
+            f"cannot write snapshot to {out}: it exists and is not a snapshot",
+            "choose a new --out directory or remove it",
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:

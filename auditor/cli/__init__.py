@@ -1,0 +1,1 @@
+"""The thin Typer CLI over the callable core."""

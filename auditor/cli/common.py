@@ -1,0 +1,63 @@
+"""Shared CLI pieces: consoles, error reporting, progress, option parsing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from auditor.config import Config, load_config
+from auditor.errors import AuditorError, ConfigError
+from auditor.snapshots.format import parse_timestamp
+
+out = Console(highlight=False, soft_wrap=True)
+"""stdout: results."""
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+"""stderr: progress, warnings, errors."""
+
+
+def report_error(error: AuditorError) -> int:
+    """Print one line of message and one of hint; return the exit code."""
+    err.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True, highlight=False)
+    if error.hint:
+        err.print(f"[yellow]hint:[/] {error.hint}", soft_wrap=True)
+    return int(error.exit_code)
+
+
+def parse_as_of(value: str | None) -> datetime | None:
+    """--as-of as an aware UTC datetime."""
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise ConfigError(f"--as-of {value!r} is not an RFC 3339 time", "write e.g. 2026-11-01T00:00:00Z") from exc
+
+
+def config_or_default(path: Path | None) -> Config | None:
+    """The config at `path`, or None so the core picks its default."""
+    return load_config(path) if path is not None else None
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress bar on stderr, yielded as a `progress(step, done, total)` callback."""
+    if not enabled:
+        yield lambda _s, _d, _t: None
+        return
+    bar = Progress(
+        TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    )
+    with bar:
+        task = bar.add_task("starting", total=1)
+
+        def update(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        yield update
+

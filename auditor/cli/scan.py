@@ -1,0 +1,58 @@
+"""`auditor scan`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from auditor.cli.common import config_or_default, out, parse_as_of, progress_bar
+from auditor.scan import ScanResult, scan
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}%"
+
+
+def print_summary(result: ScanResult) -> None:
+    """The Rich summary: overall, then per environment."""
+    s = result.summary
+    out.print(
+        f"[bold]Compliance {_pct(s['compliance_rate'])}[/]  machines {s['machines']}  compliant {s['compliant']}  "
+        f"non-compliant {s['non_compliant']}  unknown {s['unknown']}  breaches {s['breaches']}  (as of {s['as_of']})"
+    )
+    table = Table(title="By environment", title_justify="left")
+    for column in ("Environment", "Machines", "Compliant", "Non-compliant", "Unknown", "Rate"):
+        table.add_column(column, justify="left" if column == "Environment" else "right")
+    for row in s["by_environment"]:
+        table.add_row(
+            row["key"], str(row["machines"]), str(row["compliant"]), str(row["non_compliant"]), str(row["unknown"]),
+            _pct(row["compliance_rate"]),
+        )
+    out.print(table)
+    for breach in result.breaches:
+        out.print(f"[red]breach[/] {breach.message}")
+    if result.problems:
+        out.print("[bold red]INCOMPLETE[/]: " + "; ".join(result.problems))
+    out.print(f"pack: {result.pack}")
+
+
+def scan_command(
+    source: str = typer.Option("sample", "--source", help="sample, snapshot:DIR or azure."),
+    config: Path | None = typer.Option(None, "--config", help="auditor.toml (default: the sample's with the sample)."),
+    out_dir: Path | None = typer.Option(None, "--out", help="Directory for the new pack (default ./audit-packs)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="As-of time (RFC 3339); default the snapshot's time."),
+    fail_on_breach: bool | None = typer.Option(
+        None, "--fail-on-breach/--no-fail-on-breach", help="Exit 1 when thresholds are breached."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run a full scan into a new audit pack."""
+    with progress_bar(not quiet) as progress:
+        result = scan(
+            config_or_default(config), source=source, out=out_dir, as_of=parse_as_of(as_of),
+            fail_on_breach=fail_on_breach, progress=progress,
+        )
+    print_summary(result)
+    raise typer.Exit(int(result.exit_code))
