@@ -1,0 +1,189 @@
+"""Build small crafted snapshots for tests: each machine, assessment, patch and run spelled out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from auditor.snapshots.format import ARG_COLUMNS, Snapshot, format_timestamp, write_snapshot
+
+AS_OF = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+SUB = "00000000-0000-0000-0000-000000000001"
+VM_TYPE = "microsoft.compute/virtualmachines"
+ARC_TYPE = "microsoft.hybridcompute/machines"
+
+
+def arg_row(**values: Any) -> dict[str, Any]:
+    """A row with ARG's 16 columns; unspecified strings are '' and dynamic values null."""
+    row: dict[str, Any] = {}
+    for column in ARG_COLUMNS:
+        row[column] = values.pop(column, None if column in _DYNAMIC else "")
+    assert not values, f"unknown columns {values}"
+    return row
+
+
+_DYNAMIC = {"sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"}
+
+
+def ts(value: datetime) -> str:
+    """An ARG-style timestamp."""
+    return format_timestamp(value)
+
+
+def days_ago(days: float, as_of: datetime = AS_OF) -> str:
+    """A timestamp `days` before the as-of time."""
+    return ts(as_of - timedelta(days=days))
+
+
+@dataclass
+class Fleet:
+    """Rows of each table, added machine by machine."""
+
+    tables: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {
+            "resources": [],
+            "patchassessmentresources": [],
+            "patchinstallationresources": [],
+            "maintenanceresources": [],
+            "policyresources": [],
+        }
+    )
+
+    def machine(
+        self,
+        name: str,
+        *,
+        platform: str = "Azure",
+        os: str = "Windows",
+        sub: str = SUB,
+        rg: str = "rg-app",
+        location: str = "westeurope",
+        tags: dict[str, str] | None = None,
+        assessment_mode: str = "AutomaticByPlatform",
+        patch_mode: str = "AutomaticByPlatform",
+        image_sku: str = "2022-datacenter-g2",
+        hotpatch: bool | None = None,
+    ) -> str:
+        """Add a VM or Arc machine; returns its ARM id."""
+        if platform == "Azure":
+            rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
+            settings: dict[str, Any] = {"patchMode": patch_mode, "assessmentMode": assessment_mode}
+            if hotpatch is not None:
+                settings["enableHotpatching"] = hotpatch
+            config_key = "windowsConfiguration" if os == "Windows" else "linuxConfiguration"
+            props: dict[str, Any] = {
+                "storageProfile": {"osDisk": {"osType": os}, "imageReference": {"offer": "WindowsServer", "sku": image_sku}},
+                "osProfile": {config_key: {"patchSettings": settings}},
+            }
+            kind = VM_TYPE
+        else:
+            rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{name}"
+            config_key = "windowsConfiguration" if os == "Windows" else "linuxConfiguration"
+            props = {
+                "osName": os.lower(),
+                "osType": os.lower(),
+                "osProfile": {config_key: {"patchSettings": {"patchMode": patch_mode, "assessmentMode": assessment_mode}}},
+            }
+            kind = ARC_TYPE
+        self.tables["resources"].append(
+            arg_row(id=rid, name=name, type=kind, subscriptionId=sub, resourceGroup=rg, location=location,
+                    properties=props, tags=tags or {})
+        )
+        return rid
+
+    def assessment(self, machine_id: str, *, status: str = "Succeeded", last_modified: str | None = None) -> str:
+        """Add the latest assessment of a machine; returns its id."""
+        aid = f"{machine_id}/patchAssessmentResults/latest"
+        kind = (VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE) + "/patchassessmentresults"
+        props: dict[str, Any] = {"status": status}
+        props["lastModifiedDateTime"] = last_modified if last_modified is not None else days_ago(1)
+        self.tables["patchassessmentresources"].append(arg_row(id=aid, name="latest", type=kind, properties=props))
+        return aid
+
+    def patch(
+        self, machine_id: str, patch_id: str, classifications: list[str], *, published: str | None = None,
+        name: str | None = None,
+    ) -> str:
+        """Add a pending patch under the machine's latest assessment; returns its id."""
+        pid = f"{machine_id}/patchAssessmentResults/latest/softwarePatches/{patch_id}"
+        kind = (VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE) + "/patchassessmentresults/softwarepatches"
+        props: dict[str, Any] = {"classifications": classifications, "patchName": name or patch_id}
+        if published is not None:
+            props["publishedDateTime"] = published
+        self.tables["patchassessmentresources"].append(arg_row(id=pid, name=patch_id, type=kind, properties=props))
+        return pid
+
+    def run(self, machine_id: str, run_id: str, *, status: str, start: str, minutes: float = 30,
+            error: str | None = None, window_exceeded: bool = False) -> None:
+        """Add a patch installation run."""
+        kind = (VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE) + "/patchinstallationresults"
+        started = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        props: dict[str, Any] = {
+            "status": status,
+            "startDateTime": start,
+            "lastModifiedDateTime": ts(started + timedelta(minutes=minutes)),
+            "maintenanceWindowExceeded": window_exceeded,
+            "installedPatchCount": 3,
+            "failedPatchCount": 1 if status == "Failed" else 0,
+            "pendingPatchCount": 0,
+        }
+        if error:
+            props["errorDetails"] = {"code": error, "message": error}
+        self.tables["patchinstallationresources"].append(
+            arg_row(id=f"{machine_id}/patchInstallationResults/{run_id}", name=run_id, type=kind, properties=props)
+        )
+
+    def assign(self, machine_id: str, config_name: str, *, sub: str = SUB) -> None:
+        """A static maintenance configuration assignment."""
+        self.tables["maintenanceresources"].append(
+            arg_row(
+                id=f"{machine_id}/providers/Microsoft.Maintenance/configurationAssignments/{config_name}",
+                type="microsoft.maintenance/configurationassignments",
+                subscriptionId=sub,
+                properties={"resourceId": machine_id, "maintenanceConfigurationId": config_id(config_name, sub)},
+            )
+        )
+
+    def dynamic_scope(self, name: str, config_name: str, flt: dict[str, Any], *, sub: str = SUB, rg: str | None = None) -> None:
+        """A dynamic-scope assignment at subscription (or resource group) level."""
+        scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
+        self.tables["maintenanceresources"].append(
+            arg_row(
+                id=f"{scope}/providers/Microsoft.Maintenance/configurationAssignments/{name}",
+                type="microsoft.maintenance/configurationassignments",
+                subscriptionId=sub,
+                properties={"resourceId": scope, "maintenanceConfigurationId": config_id(config_name, sub), "filter": flt},
+            )
+        )
+
+    def policy_state(self, machine_id: str, assignment: str, state: str, *, definition_ref: str = "") -> None:
+        """A policy state row for a machine."""
+        kind = "Microsoft.Compute/virtualMachines" if "virtualmachines" in machine_id.lower() else "Microsoft.HybridCompute/machines"
+        n = len(self.tables["policyresources"])
+        self.tables["policyresources"].append(
+            arg_row(
+                id=f"/subscriptions/{SUB}/providers/Microsoft.PolicyInsights/policyStates/{n:08d}",
+                type="microsoft.policyinsights/policystates",
+                properties={
+                    "complianceState": state,
+                    "resourceId": machine_id,
+                    "resourceType": kind,
+                    "policyAssignmentId": f"/subscriptions/{SUB}/providers/Microsoft.Authorization/policyAssignments/{assignment}",
+                    "policyAssignmentName": assignment,
+                    "policyDefinitionId": "/providers/Microsoft.Authorization/policyDefinitions/x",
+                    "policyDefinitionReferenceId": definition_ref,
+                    "policyDefinitionAction": "audit",
+                },
+            )
+        )
+
+    def write(self, path: Path, captured_at: datetime = AS_OF) -> Snapshot:
+        """Write as an auditor-snapshot/1 directory."""
+        return write_snapshot(path, self.tables, source="synthetic", captured_at=captured_at, tenant_id="tenant", scope={"subscriptions": [SUB]})
+
+
+def config_id(name: str, sub: str = SUB) -> str:
+    """A maintenance configuration id."""
+    return f"/subscriptions/{sub}/resourceGroups/rg-maint/providers/Microsoft.Maintenance/maintenanceConfigurations/{name}"
