@@ -86,6 +86,8 @@ def scan(
     progress: Progress | None = None,
     renderers: list[Renderer] | None = None,
     catalog: Catalog | None = None,
+    sign_key: Path | None = None,
+    zip_pack: bool | None = None,
 ) -> ScanResult:
     """Run a full scan into a new pack directory and return its result.
 
@@ -112,7 +114,8 @@ def scan(
     return _finish(
         config, results, as_of=as_of, catalog=catalog, fingerprint=fingerprint, out=out,
         fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
-        report=report, total=total, renderers=renderers,
+        report=report, total=total, renderers=renderers, sign_key=sign_key,
+        zip_pack=config.output.zip if zip_pack is None else zip_pack,
     )
 
 
@@ -162,6 +165,8 @@ def _finish(
     report: Progress,
     total: int,
     renderers: list[Renderer] | None,
+    sign_key: Path | None = None,
+    zip_pack: bool = False,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
@@ -187,7 +192,10 @@ def _finish(
     )
     report("write pack", total - 1, total)
     evidence = {record.evidence: results[record.id].table for record in records}
-    pack = write_pack(context, evidence, out_dir=out if out is not None else config.output.dir, renderers=renderers)
+    pack = write_pack(
+        context, evidence, out_dir=out if out is not None else config.output.dir, renderers=renderers,
+        sign_key=sign_key, zip_pack=zip_pack,
+    )
     report("done", total, total)
     code = exit_code_for(problems, evaluation.breaches, fail_on_breach)
     return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code)

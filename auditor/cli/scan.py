@@ -47,12 +47,14 @@ def scan_command(
         None, "--fail-on-breach/--no-fail-on-breach", help="Exit 1 when thresholds are breached."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    sign_key: Path | None = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to sign the manifest."),
+    zip_pack: bool | None = typer.Option(None, "--zip/--no-zip", help="Also write the pack as one zip file."),
 ) -> None:
     """Run a full scan into a new audit pack."""
     with progress_bar(not quiet) as progress:
         result = scan(
             config_or_default(config), source=source, out=out_dir, as_of=parse_as_of(as_of),
-            fail_on_breach=fail_on_breach, progress=progress,
+            fail_on_breach=fail_on_breach, progress=progress, sign_key=sign_key, zip_pack=zip_pack,
         )
     print_summary(result)
     raise typer.Exit(int(result.exit_code))

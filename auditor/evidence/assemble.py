@@ -52,6 +52,8 @@ def write_pack(
     *,
     out_dir: Path,
     renderers: list[Renderer] | None = None,
+    sign_key: Path | None = None,
+    zip_pack: bool = False,
 ) -> Path:
     """Write evidence (pack-relative path -> rows), every report and the manifest; return the pack directory."""
     with PackWriter(out_dir, context.pack_id) as pack:
