@@ -10,16 +10,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
 from auditor.errors import ConfigError, ExitCode
 from auditor.evidence.assemble import write_pack
+from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
 from auditor.resources import sample_config, sample_fleet
-from auditor.snapshots.format import read_snapshot
+from auditor.snapshots.format import format_timestamp, read_snapshot
 from auditor.sources.interface import QueryResult, Source
 from auditor.sources.snapshot import SnapshotSource
 
@@ -38,6 +41,8 @@ class ScanResult:
     problems: list[str] = field(default_factory=list)
     """Why the data is incomplete (empty when complete)."""
     exit_code: ExitCode = ExitCode.OK
+    warnings: list[str] = field(default_factory=list)
+    """Problems that did not affect the pack (e.g. the history entry could not be written)."""
 
     @property
     def complete(self) -> bool:
@@ -86,13 +91,16 @@ def scan(
     progress: Progress | None = None,
     renderers: list[Renderer] | None = None,
     catalog: Catalog | None = None,
+    history: Path | None = None,
+    use_history: bool | None = None,
     sign_key: Path | None = None,
     zip_pack: bool | None = None,
 ) -> ScanResult:
     """Run a full scan into a new pack directory and return its result.
 
     With no config and the sample source, the bundled sample config is used. The as-of time is `as_of`, else the
-    source's (a snapshot's captured_at), else now.
+    source's (a snapshot's captured_at), else now. History (trends, first-seen dates of undated patches) is
+    read before judging and the scan is recorded after the pack is written; `use_history=False` skips both.
     """
     if config is None:
         config = load_config(sample_config()) if source == "sample" else Config()
@@ -111,12 +119,18 @@ def scan(
         fingerprint = src.fingerprint()
     finally:
         src.close()
-    return _finish(
-        config, results, as_of=as_of, catalog=catalog, fingerprint=fingerprint, out=out,
-        fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
-        report=report, total=total, renderers=renderers, sign_key=sign_key,
-        zip_pack=config.output.zip if zip_pack is None else zip_pack,
-    )
+    enabled = config.history.enabled if use_history is None else use_history
+    store = HistoryStore(history or config.history.path or default_path()) if enabled else None
+    try:
+        return _finish(
+            config, results, as_of=as_of, catalog=catalog, fingerprint=fingerprint, out=out,
+            fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
+            report=report, total=total, renderers=renderers, store=store, sign_key=sign_key,
+            zip_pack=config.output.zip if zip_pack is None else zip_pack,
+        )
+    finally:
+        if store is not None:
+            store.close()
 
 
 def _sha256_text(text: str) -> str:
@@ -165,10 +179,13 @@ def _finish(
     report: Progress,
     total: int,
     renderers: list[Renderer] | None,
+    store: HistoryStore | None,
     sign_key: Path | None = None,
     zip_pack: bool = False,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
+    undated = results["undated_patches"].table
+    first_seen = store.first_seen(undated.column("patchKey").to_pylist(), as_of) if store else {}
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
     records = query_records(results, catalog)
@@ -178,6 +195,7 @@ def _finish(
         config=config,
         as_of=as_of,
         query_refs={qid: r.request.ref for qid, r in results.items()},
+        first_seen=first_seen,
         queries=[{"id": r.id, "version": r.version, "sha256": r.template_sha256, "rows": r.rows} for r in records],
     )
     context = ReportContext(
@@ -189,13 +207,40 @@ def _finish(
         generated_at=_now(),
         source=fingerprint,
         problems=problems,
+        history=store.runs() if store else [],
     )
     report("write pack", total - 1, total)
     evidence = {record.evidence: results[record.id].table for record in records}
+    evidence[FIRST_SEEN_EVIDENCE] = first_seen_table(first_seen)
     pack = write_pack(
         context, evidence, out_dir=out if out is not None else config.output.dir, renderers=renderers,
         sign_key=sign_key, zip_pack=zip_pack,
     )
+    warnings: list[str] = []
+    if store is not None:
+        try:
+            store.record(
+                run_id=run_id, as_of=as_of, fingerprint=fingerprint, config_sha256=config.sha256(),
+                summary=evaluation.summary, breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
+                statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
+                sightings=zip(undated.column("patchKey").to_pylist(), undated.column("machineId").to_pylist(), strict=True),
+                complete=not problems,
+            )
+        except HistoryError as error:
+            warnings.append(f"{error.message} (the pack is complete; only the history entry is missing)")
     report("done", total, total)
     code = exit_code_for(problems, evaluation.breaches, fail_on_breach)
-    return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code)
+    return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code, warnings)
+
+
+FIRST_SEEN_EVIDENCE = "evidence/first_seen.jsonl.gz"
+"""The first-seen dates the scan used for undated patches, so a replay needs nothing outside the pack."""
+
+
+def first_seen_table(first_seen: dict[str, datetime]) -> pa.Table:
+    """first_seen as evidence rows {patchKey, firstSeen}, sorted by key."""
+    keys = sorted(first_seen)
+    return pa.table({
+        "patchKey": pa.array(keys, pa.string()),
+        "firstSeen": pa.array([format_timestamp(first_seen[k]) for k in keys], pa.string()),
+    })

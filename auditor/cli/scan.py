@@ -33,6 +33,8 @@ def print_summary(result: ScanResult) -> None:
     out.print(table)
     for breach in result.breaches:
         out.print(f"[red]breach[/] {breach.message}")
+    for warning in result.warnings:
+        out.print(f"[yellow]warning[/] {warning}")
     if result.problems:
         out.print("[bold red]INCOMPLETE[/]: " + "; ".join(result.problems))
     out.print(f"pack: {result.pack}")
@@ -46,6 +48,8 @@ def scan_command(
     fail_on_breach: bool | None = typer.Option(
         None, "--fail-on-breach/--no-fail-on-breach", help="Exit 1 when thresholds are breached."
     ),
+    history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
+    no_history: bool = typer.Option(False, "--no-history", help="Neither read nor record scan history."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     sign_key: Path | None = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to sign the manifest."),
     zip_pack: bool | None = typer.Option(None, "--zip/--no-zip", help="Also write the pack as one zip file."),
@@ -55,6 +59,7 @@ def scan_command(
         result = scan(
             config_or_default(config), source=source, out=out_dir, as_of=parse_as_of(as_of),
             fail_on_breach=fail_on_breach, progress=progress, sign_key=sign_key, zip_pack=zip_pack,
+            history=history, use_history=False if no_history else None,
         )
     print_summary(result)
     raise typer.Exit(int(result.exit_code))

@@ -117,7 +117,7 @@ def test_as_of_moves_the_rules(tmp_path: Path) -> None:
 def test_pack_holds_evidence_for_every_query(tmp_path: Path) -> None:
     summary, pack, _ = run(tmp_path)
     names = sorted(p.name for p in (pack / "evidence").iterdir())
-    assert names == sorted(f"{q['id']}@v{q['version']}.jsonl.gz" for q in summary["queries"])
+    assert names == sorted([*(f"{q['id']}@v{q['version']}.jsonl.gz" for q in summary["queries"]), "first_seen.jsonl.gz"])
     rows = {q["id"]: q["rows"] for q in summary["queries"]}
     assert rows["machine_facts"] == 7
     assert not list((tmp_path / "packs").glob(".auditor-partial-*"))
@@ -143,3 +143,36 @@ def test_breaches_and_fail_on_breach(tmp_path: Path) -> None:
 def test_breaches_without_fail_on_breach_exit_zero(tmp_path: Path, flag: bool | None) -> None:
     _, _, result = run(tmp_path, {**CONFIG, "thresholds": {"min_compliance_rate": 90}}, fail_on_breach=flag)
     assert result.exit_code is ExitCode.OK  # type: ignore[attr-defined]
+
+
+def test_history_dates_undated_patches_from_earlier_scans_only(tmp_path: Path) -> None:
+    snap = crafted(tmp_path)
+    config = config_from_dict(CONFIG)
+    history = tmp_path / "history.duckdb"
+    first = scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history)
+    again = scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history)
+    # the same as-of never dates a patch from itself: vm-g stays non-compliant (unknown age)
+    assert first.summary == again.summary and first.summary["unknown_age_patches"] == 1
+    later = scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history, as_of=AS_OF + timedelta(days=5))
+    # vm-g's Security patch was first seen 5 days earlier: within its 30-day SLA; all else went stale? no: 5 days
+    assert later.summary["unknown_age_patches"] == 0
+    rows = json_rows(later.pack / "evidence" / "first_seen.jsonl.gz")
+    assert [r["firstSeen"] for r in rows] == ["2026-11-01T06:00:00Z"]
+    from auditor.history import HistoryStore
+
+    with HistoryStore(history) as store:
+        runs = store.runs()
+    assert [r["as_of"] for r in runs] == ["2026-11-01T06:00:00Z", "2026-11-06T06:00:00Z"]  # re-scan replaced, not doubled
+
+
+def test_no_history_leaves_no_file(tmp_path: Path) -> None:
+    history = tmp_path / "h.duckdb"
+    result = scan(config_from_dict(CONFIG), source=f"snapshot:{crafted(tmp_path)}", out=tmp_path / "p", history=history, use_history=False)
+    assert not history.exists() and result.summary["machines"] == 7
+
+
+def json_rows(path: Path) -> list[dict]:
+    import gzip
+
+    with gzip.open(path, "rt") as handle:
+        return [json.loads(line) for line in handle]

@@ -1,0 +1,45 @@
+"""`auditor history`: the trend of past scans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from auditor.cli.common import out
+from auditor.history import HistoryStore, default_path
+
+
+def history_command(
+    history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
+    dimension: str | None = typer.Option(None, "--dimension", help="Also show one dimension, e.g. by_environment."),
+) -> None:
+    """Show the trend of past scans (oldest first)."""
+    path = history or default_path()
+    if not path.exists():
+        runs: list[dict[str, object]] = []
+        trend: list[dict[str, object]] = []
+    else:
+        with HistoryStore(path, read_only=True) as store:
+            runs = store.runs()
+            trend = store.dimension_trend(dimension) if dimension else []
+    if as_json:
+        typer.echo(json.dumps({"history": str(path), "runs": runs, "dimension": trend}, indent=2))
+        return
+    table = Table(title=f"Scan history ({path})", title_justify="left")
+    for column in ("as of", "machines", "compliance", "change", "unknown", "breaches", "complete"):
+        table.add_column(column, justify="left" if column == "as of" else "right")
+    previous: float | None = None
+    for run in runs:
+        rate = run["compliance_rate"]
+        change = "" if previous is None or rate is None else f"{rate - previous:+.2f}"  # type: ignore[operator]
+        table.add_row(str(run["as_of"]), str(run["machines"]), "—" if rate is None else f"{rate:.2f}%", change,
+                      "—" if run["unknown_rate"] is None else f"{run['unknown_rate']:.2f}%", str(run["breaches"]),
+                      "yes" if run["complete"] else "INCOMPLETE")
+        previous = rate  # type: ignore[assignment]
+    out.print(table if runs else f"no scans recorded in {path}")
+    for row in trend:
+        out.print(f"{row['as_of']}  {row['key']:<30} {row['machines']:>8}  {row['compliance_rate']}")
