@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance import coverage, facts, installs, metrics, rules, thresholds
+from auditor.compliance import coverage, facts, installs, metrics, policy, rules, thresholds
 from auditor.config import Config
 from auditor.snapshots.format import format_timestamp
 
@@ -84,6 +84,9 @@ def evaluate(
     summary["by_classification"] = metrics.by_classification(groups, config.sla, set(by_id))
     summary["installations"] = installs.installations_summary(runs, by_id, window_days=config.installation_window_days)
     summary["coverage"] = coverage.coverage_summary(machines, schedules)
+    summary["policy"], summary["policy_mismatches"] = policy.policy_summary(
+        policy.build_states(tables["policy_states"], by_id), by_id, schedules
+    )
     checks = thresholds.build_thresholds(config.thresholds, summary, query_refs)
     breaches = thresholds.evaluate_thresholds(checks)
     summary["breaches"] = len(breaches)

@@ -101,11 +101,13 @@ def installations_summary(
             groups[key(machines[run.machine_id])].append(run)
         return [{"key": name, **run_figures(groups[name])} for name in sorted(groups)]
 
-    with_success = {r.machine_id for r in runs if r.status in SUCCEEDED}
+    with_success = machines_with_success(runs)
+    without = sorted(m for m in machines if m not in with_success)
     return {
         "window_days": window_days,
         **run_figures(runs),
-        "machines_without_success": sum(1 for m in machines if m not in with_success),
+        "machines_without_success": len(without),
+        "machines_without_success_ids": without,
         "by_environment": per(lambda m: m.environment),
         "by_subscription": per(lambda m: m.subscription_id),
     }

@@ -1,0 +1,126 @@
+"""The policy cross-check: Azure Policy's verdicts per assignment, and where policy and the facts disagree."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from auditor.compliance.coverage import has_periodic_assessment
+from auditor.compliance.facts import Machine, rows
+
+PERIODIC_ASSESSMENT = "periodic_assessment"
+SCHEDULE = "schedule"
+DEFINITION_KINDS: Mapping[str, str] = {
+    # Built-in Update Manager definitions (by name, i.e. the last id segment).
+    "bd876905-5b84-4f73-ab2d-2e7a7c4568d9": PERIODIC_ASSESSMENT,  # audit: periodically check for missing updates
+    "59efceea-0c96-497e-a4a1-4eb2290dac15": PERIODIC_ASSESSMENT,  # modify: Azure VMs
+    "bfea026e-043f-4ff4-9d1b-bf301ca7ff46": PERIODIC_ASSESSMENT,  # modify: Arc-enabled servers
+    "ba0df93e-e4ac-479a-aac2-134bbae39a1a": SCHEDULE,  # DINE: schedule recurring updates
+    # auditor's own definitions in policies/definitions.
+    "aum-periodic-assessment": PERIODIC_ASSESSMENT,
+    "aum-periodic-assessment-audit": PERIODIC_ASSESSMENT,
+    "aum-schedule-patching": SCHEDULE,
+}
+"""Policy definitions whose Compliant verdict claims something the facts can check."""
+_STATE_ORDER = ("NonCompliant", "Conflict", "Unknown", "Exempt", "Compliant")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyState:
+    """One policy state row of a machine."""
+
+    machine_id: str
+    state: str
+    assignment_id: str
+    assignment_name: str
+    definition_name: str
+    reference_id: str
+
+    @property
+    def kind(self) -> str:
+        """periodic_assessment, schedule or other."""
+        return DEFINITION_KINDS.get(self.definition_name, "other")
+
+
+def build_states(table: pa.Table, in_scope: Mapping[str, Machine]) -> list[PolicyState]:
+    """Policy states of in-scope machines."""
+    return [
+        PolicyState(
+            machine_id=row["resourceId"],
+            state=row["complianceState"] or "Unknown",
+            assignment_id=row["policyAssignmentId"] or "",
+            assignment_name=row["policyAssignmentName"] or "",
+            definition_name=(row["policyDefinitionId"] or "").rstrip("/").rsplit("/", 1)[-1].lower(),
+            reference_id=row["policyDefinitionReferenceId"] or "",
+        )
+        for row in rows(table)
+        if row["resourceId"] in in_scope
+    ]
+
+
+def _worst(states: set[str]) -> str:
+    for state in _STATE_ORDER:
+        if state in states:
+            return state
+    return sorted(states)[0]
+
+
+def policy_summary(
+    states: list[PolicyState], machines: Mapping[str, Machine], scheduled: Mapping[str, set[str]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Per-assignment machine counts (a machine takes its worst state over the assignment's policies), and the
+    machines Compliant for a periodic-assessment or schedule policy whose facts say otherwise."""
+    per_machine: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    names: dict[str, str] = {}
+    kinds: dict[str, set[str]] = defaultdict(set)
+    mismatches: list[dict[str, Any]] = []
+    for state in states:
+        key = state.assignment_id.lower()
+        per_machine[key][state.machine_id].add(state.state)
+        names[key] = state.assignment_name
+        kinds[key].add(state.kind)
+        if state.state != "Compliant" or state.kind == "other":
+            continue
+        machine = machines[state.machine_id]
+        if state.kind == PERIODIC_ASSESSMENT and not has_periodic_assessment(machine):
+            observed = f"assessmentMode is {machine.assessment_mode or 'not set'}"
+        elif state.kind == SCHEDULE and not scheduled.get(state.machine_id):
+            observed = "no maintenance configuration covers the machine"
+        else:
+            continue
+        mismatches.append({
+            "machine_id": state.machine_id,
+            "name": machine.name,
+            "assignment": state.assignment_name,
+            "policy": state.definition_name,
+            "kind": state.kind,
+            "policy_state": state.state,
+            "observed": observed,
+        })
+    assignments = []
+    for key in sorted(per_machine):
+        counts = {"Compliant": 0, "NonCompliant": 0, "Exempt": 0}
+        other = 0
+        for machine_states in per_machine[key].values():
+            worst = _worst(machine_states)
+            if worst in counts:
+                counts[worst] += 1
+            else:
+                other += 1
+        assignments.append({
+            "assignment": names[key],
+            "assignment_id": key,
+            "kinds": sorted(kinds[key]),
+            "machines": len(per_machine[key]),
+            "compliant": counts["Compliant"],
+            "non_compliant": counts["NonCompliant"],
+            "exempt": counts["Exempt"],
+            "other": other,
+        })
+    unique = {(m["machine_id"], m["assignment"], m["policy"]): m for m in mismatches}
+    ordered = [unique[k] for k in sorted(unique)]
+    return {"assignments": assignments, "mismatches": len(ordered)}, ordered
