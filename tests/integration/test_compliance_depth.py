@@ -92,7 +92,7 @@ def test_schedule_coverage_evaluates_dynamic_filters_exactly(tmp_path: Path) -> 
     from auditor.snapshots.format import read_snapshot
     from auditor.sources.snapshot import SnapshotSource
 
-    f, ids = coverage_fleet()
+    f, _ = coverage_fleet()
     f.write(tmp_path / "snap")
     src = SnapshotSource(read_snapshot(tmp_path / "snap"))
     catalog = Catalog()
