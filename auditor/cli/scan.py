@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, out, parse_as_of, progress_bar
+from auditor.cli.common import config_or_default, err, out, parse_as_of, progress_bar
 from auditor.scan import ScanResult, scan
 
 
@@ -33,8 +35,6 @@ def print_summary(result: ScanResult) -> None:
     out.print(table)
     for breach in result.breaches:
         out.print(f"[red]breach[/] {breach.message}")
-    for warning in result.warnings:
-        out.print(f"[yellow]warning[/] {warning}")
     if result.problems:
         out.print("[bold red]INCOMPLETE[/]: " + "; ".join(result.problems))
     out.print(f"pack: {result.pack}")
@@ -50,16 +50,43 @@ def scan_command(
     ),
     history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
     no_history: bool = typer.Option(False, "--no-history", help="Neither read nor record scan history."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary; errors only."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON result object to stdout (logs go to stderr)."),
     sign_key: Path | None = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to sign the manifest."),
     zip_pack: bool | None = typer.Option(None, "--zip/--no-zip", help="Also write the pack as one zip file."),
 ) -> None:
     """Run a full scan into a new audit pack."""
-    with progress_bar(not quiet) as progress:
+    with progress_bar(not quiet and not as_json) as progress:
         result = scan(
             config_or_default(config), source=source, out=out_dir, as_of=parse_as_of(as_of),
             fail_on_breach=fail_on_breach, progress=progress, sign_key=sign_key, zip_pack=zip_pack,
             history=history, use_history=False if no_history else None,
         )
-    print_summary(result)
+    if as_json:
+        typer.echo(json.dumps(result_document(result), indent=2))
+    elif not quiet:
+        print_summary(result)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
     raise typer.Exit(int(result.exit_code))
+
+
+def result_document(result: ScanResult) -> dict[str, Any]:
+    """The machine-readable result of `scan --json`."""
+    s = result.summary
+    return {
+        "format": "auditor-scan-result/1",
+        "pack": str(result.pack),
+        "exit_code": int(result.exit_code),
+        "complete": result.complete,
+        "problems": result.problems,
+        "as_of": s["as_of"],
+        "machines": s["machines"],
+        "compliant": s["compliant"],
+        "non_compliant": s["non_compliant"],
+        "unknown": s["unknown"],
+        "compliance_rate": s["compliance_rate"],
+        "by_environment": s["by_environment"],
+        "breaches": [b.to_json() for b in result.breaches],
+        "warnings": result.warnings,
+    }

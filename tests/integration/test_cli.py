@@ -67,3 +67,18 @@ def test_query_commands(tmp_path: Path) -> None:
     assert ran.returncode == 0
     rows = [json.loads(line) for line in ran.stdout.splitlines()]
     assert len(rows) == 1500 and all(r["machineId"] == r["machineId"].lower() for r in rows)
+
+
+def test_scan_json_prints_one_object_on_stdout(tmp_path: Path) -> None:
+    f = Fleet()
+    vm = f.machine("vm1", tags={"Environment": "prod"})
+    f.assessment(vm)
+    f.write(tmp_path / "snap")
+    result = auditor("scan", "--source", "snapshot:snap", "--out", "packs", "--json", "--no-history", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["format"] == "auditor-scan-result/1"
+    assert (document["machines"], document["compliant"], document["compliance_rate"]) == (1, 1, 100.0)
+    assert Path(tmp_path / document["pack"]).is_dir() or Path(document["pack"]).is_dir()
+    quiet = auditor("scan", "--source", "snapshot:snap", "--out", "packs", "--quiet", "--no-history", cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
