@@ -1,0 +1,77 @@
+"""Time `auditor scan` on generated fleets and compare it with the floor: DuckDB alone reading every table.
+
+Usage: python benchmarks/scan_fleet.py [--sizes 10000,100000] [--full] [--cache DIR]
+
+Each measurement runs in its own process so peak RSS is that run's own. `--full` adds the workbook and the
+PDF (the whole pipeline); without it the scan writes evidence, summary.json, breaches.json and the manifest.
+Prints one line per fleet: wall seconds, peak RSS, machines per second, the floor, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WORKER = r"""
+import json, resource, sys, time, tempfile
+from pathlib import Path
+mode, snap = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+if mode == "floor":
+    import duckdb
+    con = duckdb.connect()
+    for file in sorted(Path(snap).glob("*.jsonl.gz")):
+        con.execute(f"CREATE TABLE t_{file.name.split('.')[0]} AS SELECT * FROM read_json('{file}', format='newline_delimited', compression='gzip')")
+else:
+    from auditor.config import Config
+    from auditor.scan import scan
+    from auditor.reports.json import BreachesRenderer, SummaryRenderer
+    renderers = None if mode == "full" else [SummaryRenderer(), BreachesRenderer()]
+    scan(Config(), source=f"snapshot:{snap}", out=Path(tempfile.mkdtemp()), renderers=renderers, use_history=False)
+wall = time.perf_counter() - start
+print(json.dumps({"wall": wall, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def measure(mode: str, snapshot: Path) -> dict[str, float]:
+    """Run one measurement in a fresh process."""
+    out = subprocess.run([sys.executable, "-c", WORKER, mode, str(snapshot)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def fleet(size: int, cache: Path) -> Path:
+    """Generate (once) a seeded fleet of `size` machines."""
+    from auditor.snapshots.generate import generate_fleet
+
+    path = cache / f"fleet-{size}"
+    if not (path / "snapshot.json").is_file():
+        start = time.perf_counter()
+        generate_fleet(size, seed=7, out=path)
+        print(f"generated {size:,} machines in {time.perf_counter() - start:.1f} s", flush=True)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--full", action="store_true", help="include the workbook and the PDF")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "auditor-bench")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    mode = "full" if args.full else "scan"
+    print(f"{'machines':>9} {'mode':>5} {'wall s':>8} {'peak RSS MiB':>13} {'machines/s':>11} {'floor s':>8} {'ratio':>6}")
+    for size in (int(s) for s in args.sizes.split(",")):
+        snapshot = fleet(size, args.cache)
+        floor = measure("floor", snapshot)
+        run = measure(mode, snapshot)
+        print(f"{size:>9,} {mode:>5} {run['wall']:>8.2f} {run['rss_mib']:>13.0f} {size / run['wall']:>11,.0f} "
+              f"{floor['wall']:>8.2f} {run['wall'] / floor['wall']:>6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
