@@ -7,7 +7,7 @@ import sys
 import typer
 
 from auditor import __version__
-from auditor.cli import history, query, scan, snapshot
+from auditor.cli import history, keygen, query, report, scan, snapshot, verify
 from auditor.cli.common import err, report_error
 from auditor.errors import AuditorError, ExitCode
 
@@ -38,6 +38,9 @@ def root(
 
 app.command("scan")(scan.scan_command)
 app.command("history")(history.history_command)
+app.command("verify")(verify.verify_command)
+app.command("report")(report.report_command)
+app.command("keygen")(keygen.keygen_command)
 app.add_typer(query.app, name="query", help="The versioned KQL query catalog.")
 app.add_typer(snapshot.app, name="snapshot", help="Make snapshots (synthetic or captured).")
 

@@ -1,4 +1,4 @@
-"""Assemble a pack from an evaluation: evidence files, renderers, manifest; atomically.
+"""Assemble a pack from an evaluation: evidence files, renderers, manifest, signature and zip; atomically.
 
 Used by a scan (tables from a source) and by a replay (tables from a pack's own evidence), so both write the
 same files in the same way.
@@ -8,19 +8,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from auditor.evidence import manifest as manifest_mod
+from auditor.evidence.methodology import rules_in_force
 from auditor.evidence.pack import PackWriter, write_table_jsonl_gz
+from auditor.evidence.sign import ALGORITHM, key_id, load_private_key, signature_bytes, signature_document
+from auditor.evidence.zipped import write_zip
 from auditor.reports.interface import Renderer, ReportContext
 from auditor.reports.registry import default_renderers
 from auditor.snapshots.format import format_timestamp
 
 
-def manifest_header(context: ReportContext) -> dict[str, object]:
-    """The manifest's description of the run: tool, times, source, config, rules and queries."""
-    config = context.evaluation.config
+def query_entry(record: Any) -> dict[str, Any]:
+    """A query's manifest entry, from a QueryRecord (with `response_sha256` when the record has one)."""
+    entry: dict[str, Any] = {
+        "id": record.id,
+        "version": record.version,
+        "template_sha256": record.template_sha256,
+        "rendered_sha256": record.rendered_sha256,
+        "rows": record.rows,
+        "evidence": record.evidence,
+        "complete": record.complete,
+        "text": record.text,
+    }
+    # Live sources hash the rows they received; QueryRecord carries it once the scan records it.
+    response = getattr(record, "response_sha256", None)
+    if response:
+        entry["response_sha256"] = response
+    return entry
+
+
+def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | None = None) -> dict[str, Any]:
+    """The manifest's description of the run: tool, times, source, config, rules, queries and evidence columns."""
+    evaluation = context.evaluation
+    config = evaluation.config
     return {
         "tool": {"name": "auditor", "version": context.tool_version},
         "run_id": context.run_id,
@@ -31,18 +55,9 @@ def manifest_header(context: ReportContext) -> dict[str, object]:
         "problems": list(context.problems),
         "source": dict(context.source),
         "config": {"sha256": config.sha256(), "effective": config.model_dump(mode="json")},
-        "queries": [
-            {
-                "id": r.id,
-                "version": r.version,
-                "template_sha256": r.template_sha256,
-                "rendered_sha256": r.rendered_sha256,
-                "rows": r.rows,
-                "evidence": r.evidence,
-                "complete": r.complete,
-            }
-            for r in context.queries
-        ],
+        "rules": rules_in_force(config, evaluation.threshold_checks),
+        "queries": [query_entry(r) for r in context.queries],
+        "evidence": manifest_mod.evidence_entries(evidence or {}),
     }
 
 
@@ -54,12 +69,26 @@ def write_pack(
     renderers: list[Renderer] | None = None,
     sign_key: Path | None = None,
     zip_pack: bool = False,
+    extra_header: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write evidence (pack-relative path -> rows), every report and the manifest; return the pack directory."""
+    """Write evidence (pack-relative path -> rows), every report and the manifest; return the pack directory.
+
+    With `sign_key` (an Ed25519 PEM private key) manifest.sig signs the manifest; with `zip_pack` the pack is also
+    written as `<pack_id>.zip` beside the directory. `extra_header` adds manifest keys (e.g. `replay_of`).
+    """
+    signer = load_private_key(sign_key) if sign_key is not None else None  # fail before any work is done
     with PackWriter(out_dir, context.pack_id) as pack:
         for relative, table in evidence.items():
             write_table_jsonl_gz(pack.path(relative), table)
         for renderer in renderers if renderers is not None else default_renderers():
             renderer.render(context, pack.path(renderer.filename))
-        manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, manifest_header(context)))
+        header = manifest_header(context, evidence)
+        header.update(extra_header or {})
+        if signer is not None:
+            header["signing"] = {"algorithm": ALGORITHM, "key_id": key_id(signer.public_key())}
+        data = manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, header))
+        if signer is not None:
+            pack.path(manifest_mod.SIGNATURE_NAME).write_bytes(signature_bytes(signature_document(signer, data)))
+        if zip_pack:
+            write_zip(pack.root, pack.zip_path, context.pack_id)
         return pack.commit()

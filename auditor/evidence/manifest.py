@@ -1,19 +1,32 @@
-"""manifest.json (`auditor-pack/1`): what the pack holds, where it came from, and the sha256 of every file."""
+"""manifest.json (`auditor-pack/1`): what the pack holds, where it came from, and the sha256 of every file.
+
+The manifest carries everything a replay needs besides the evidence itself: the as-of time, the effective config,
+each query's record (with its rendered text) and each evidence file's declared columns. Its JSON Schema is
+`auditor/schemas/manifest.v1.json`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import pyarrow as pa
+
+from auditor.errors import PackError
 from auditor.snapshots.format import sha256_file
+from auditor.sources.interface import ARROW_TYPES
 
 MANIFEST_FORMAT = "auditor-pack/1"
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
 UNHASHED = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "manifest.v1.json"
+_KIND_OF_TYPE = {arrow: kind for kind, arrow in ARROW_TYPES.items()}
 
 
 def file_entries(root: Path) -> list[dict[str, Any]]:
@@ -27,18 +40,81 @@ def file_entries(root: Path) -> list[dict[str, Any]]:
     return entries
 
 
+def column_kind(data_type: pa.DataType) -> str:
+    """The declared column type (a key of ARROW_TYPES) of an Arrow type; other types keep Arrow's name."""
+    return _KIND_OF_TYPE.get(data_type, str(data_type))
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    """The Arrow type of a declared column type; PackError for a type this version cannot read."""
+    if kind in ARROW_TYPES:
+        return ARROW_TYPES[kind]
+    try:
+        return pa.type_for_alias(kind)
+    except ValueError as exc:
+        raise PackError(f"manifest.json declares unknown column type {kind!r}", "re-render with a newer auditor") from exc
+
+
+def evidence_entries(evidence: Mapping[str, pa.Table]) -> list[dict[str, Any]]:
+    """Each evidence file's rows and declared columns, so a replay reads it back with the same types."""
+    return [
+        {
+            "path": path,
+            "rows": table.num_rows,
+            "columns": [{"name": field.name, "type": column_kind(field.type)} for field in table.schema],
+        }
+        for path, table in sorted(evidence.items())
+    ]
+
+
 def build_manifest(root: Path, header: Mapping[str, Any]) -> dict[str, Any]:
-    """The manifest: `header` (tool, run, source, config, queries, rules...) plus the file hashes."""
+    """The manifest: `header` (tool, run, source, config, rules, queries, evidence) plus the file hashes."""
     return {"format": MANIFEST_FORMAT, **header, "files": file_entries(root)}
 
 
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    """The canonical bytes of a manifest (what a signature covers)."""
+    return (json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
 def write_manifest(root: Path, manifest: Mapping[str, Any]) -> bytes:
-    """Write manifest.json and return its bytes (what a signature covers)."""
-    data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
+    """Write manifest.json and return its bytes."""
+    data = manifest_bytes(manifest)
     (root / MANIFEST_NAME).write_bytes(data)
     return data
 
 
-def fingerprint(manifest_bytes: bytes) -> str:
+def fingerprint(data: bytes) -> str:
     """The manifest's sha256: the pack's fingerprint."""
-    return hashlib.sha256(manifest_bytes).hexdigest()
+    return hashlib.sha256(data).hexdigest()
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The committed JSON Schema of auditor-pack/1."""
+    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+def schema_errors(manifest: Any) -> list[str]:
+    """Where `manifest` breaks the schema, one line each (empty when valid)."""
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(manifest), key=lambda e: [str(p) for p in e.absolute_path])
+    return [f"{'/'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}" for e in errors]
+
+
+def parse_manifest(data: bytes) -> dict[str, Any]:
+    """Parse and schema-check manifest bytes; ValueError with one line when they are not a valid manifest."""
+    try:
+        manifest = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise ValueError("not a JSON object")
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ValueError(f"format is {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+    problems = schema_errors(manifest)
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ValueError(f"does not match the auditor-pack/1 schema: {problems[0]}{more}")
+    return manifest

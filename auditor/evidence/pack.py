@@ -1,7 +1,15 @@
-"""The atomic pack writer: everything goes into a temporary sibling directory, is fsynced, then renamed.
+"""The atomic pack writer: a pack is built in a hidden staging directory, fsynced, then renamed into place.
 
-An interrupted scan leaves no pack directory and no partial file behind (the temporary directory is removed on
-any exception, and an unfinished one is never named like a pack).
+Layout while a pack is being written (`out_dir/.auditor-partial-XXXX/`):
+
+    owner.json    pid, host and start time of the writing process
+    pack/         the pack itself; renamed to `out_dir/<pack_id>` on commit
+    pack.zip      the zip (with --zip); renamed to `out_dir/<pack_id>.zip` on commit
+
+An exception removes the staging directory. A killed process (SIGKILL, power loss) cannot clean up, so the
+staging directory stays behind; it is dot-prefixed and never named like a pack, and the next writer in the same
+directory sweeps it: at once when its owner ran on this host and is dead, otherwise once it is older than
+STALE_AFTER. A pack directory therefore exists only when it is complete.
 """
 
 from __future__ import annotations
@@ -10,7 +18,9 @@ import gzip
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +31,11 @@ import pyarrow as pa
 from auditor.errors import PackError
 
 TEMP_PREFIX = ".auditor-partial-"
+OWNER_NAME = "owner.json"
+STALE_AFTER = 24 * 3600
+"""Seconds after which any staging directory is swept, whoever owns it (a pid may be reused, a host unknown)."""
+ORPHAN_AFTER = 600
+"""Seconds after which a staging directory without a readable owner file is swept."""
 
 
 def write_rows_jsonl_gz(path: Path, rows: Iterable[dict[str, Any]]) -> int:
@@ -54,57 +69,134 @@ def read_table_jsonl_gz(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def fsync_dir(directory: Path) -> None:
+    """fsync a directory entry (a no-op where directories cannot be opened, i.e. Windows)."""
+    if os.name == "nt":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale(staging: Path, *, now: float | None = None) -> bool:
+    """Whether a staging directory was left by a writer that is gone (see the module docstring)."""
+    now = time.time() if now is None else now
+    try:
+        age = now - staging.stat().st_mtime
+    except OSError:
+        return False
+    if age > STALE_AFTER:
+        return True
+    try:
+        owner = json.loads((staging / OWNER_NAME).read_text(encoding="utf-8"))
+        pid, host = int(owner["pid"]), str(owner["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return age > ORPHAN_AFTER
+    return host == socket.gethostname() and pid != os.getpid() and not _pid_alive(pid)
+
+
+def sweep_stale(out_dir: Path) -> list[Path]:
+    """Remove the staging directories dead writers left in `out_dir`; return what was removed."""
+    removed = []
+    for child in sorted(out_dir.glob(TEMP_PREFIX + "*")):
+        if child.is_dir() and not child.is_symlink() and is_stale(child):
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    return removed
+
+
 class PackWriter:
-    """Context manager that builds a pack in a temporary sibling and renames it into place on success."""
+    """Context manager that builds a pack in a staging directory and renames it into place on commit."""
 
     def __init__(self, out_dir: Path, name: str) -> None:
         self.out_dir = out_dir
         self.name = name
         self.final = out_dir / name
-        self.tmp: Path | None = None
+        self.final_zip = out_dir / f"{name}.zip"
+        self.staging: Path | None = None
+        self.swept: list[Path] = []
 
     def __enter__(self) -> PackWriter:
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise PackError(f"cannot create output directory {self.out_dir}: {exc.strerror}", "choose another --out") from exc
-        if self.final.exists():
-            raise PackError(f"pack {self.final} already exists", "packs are never overwritten; choose another --out")
-        self.tmp = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.out_dir))
-        (self.tmp / "evidence").mkdir()
+        for existing in (self.final, self.final_zip):
+            if existing.exists():
+                raise PackError(f"pack {existing} already exists", "packs are never overwritten; choose another --out")
+        self.swept = sweep_stale(self.out_dir)
+        try:
+            self.staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.out_dir))
+        except OSError as exc:
+            raise PackError(f"cannot write to {self.out_dir}: {exc.strerror}", "choose another --out") from exc
+        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "pack": self.name}
+        (self.staging / OWNER_NAME).write_text(json.dumps(owner) + "\n", encoding="utf-8")
+        (self.staging / "pack" / "evidence").mkdir(parents=True)
         return self
+
+    def _staging(self) -> Path:
+        if self.staging is None:
+            raise PackError("pack writer used outside its context", "internal error")
+        return self.staging
 
     @property
     def root(self) -> Path:
-        """The directory being written (the temporary one until commit)."""
-        if self.tmp is None:
-            raise PackError("pack writer used outside its context", "internal error")
-        return self.tmp
+        """The pack directory being written (inside the staging directory until commit)."""
+        return self._staging() / "pack"
+
+    @property
+    def zip_path(self) -> Path:
+        """Where the pack's zip is staged."""
+        return self._staging() / "pack.zip"
 
     def path(self, relative: str) -> Path:
-        """Where to write a file of the pack."""
-        return self.root / relative
+        """Where to write a file of the pack (parent directories are created)."""
+        target = self.root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
 
     def commit(self) -> Path:
-        """fsync every file and the directory, then rename into place."""
+        """fsync every file and directory, then rename the pack (and its zip) into place; return the pack."""
         root = self.root
+        directories = [root]
         for file in sorted(root.rglob("*")):
-            if file.is_file():
+            if file.is_dir():
+                directories.append(file)
+            elif file.is_file():
                 with file.open("rb") as handle:
                     os.fsync(handle.fileno())
-        for directory in (root / "evidence", root):
-            fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        for directory in directories:
+            fsync_dir(directory)
+        has_zip = self.zip_path.is_file()
+        if has_zip:
+            with self.zip_path.open("rb") as handle:
+                os.fsync(handle.fileno())
         os.replace(root, self.final)
-        self.tmp = None
+        if has_zip:
+            os.replace(self.zip_path, self.final_zip)
+        fsync_dir(self.out_dir)
+        staging, self.staging = self.staging, None
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         return self.final
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            self.tmp = None
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging = None

@@ -1,0 +1,63 @@
+"""`auditor verify PACK [--public-key FILE] [--replay]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from auditor.cli.common import out
+from auditor.errors import ExitCode
+from auditor.evidence.files import pack_files
+from auditor.evidence.sign import load_public_key
+from auditor.evidence.verify import VerifyReport, verify_files
+
+_SIGNATURE_NOTE = {
+    "unsigned": "unsigned: integrity is checked against the manifest only (anyone able to rewrite the manifest "
+    "could hide a change); sign packs with `scan --sign-key`",
+    "embedded": "checked with the key embedded in manifest.sig only, so authenticity is not established; "
+    "pass --public-key with the signer's public key",
+    "trusted": "checked against the given public key: the pack is authentic",
+}
+
+
+def print_report(report: VerifyReport) -> None:
+    """The short intact report, or every finding of a tampered pack."""
+    if report.intact:
+        out.print(f"[bold green]intact[/] {escape(report.pack)}")
+        out.print(f"  {report.files_checked} files match the manifest; none missing, none added")
+        out.print(f"  manifest sha256 {report.manifest_sha256}")
+        if report.signature != "unsigned":
+            out.print(f"  signature: {escape(report.signature_detail)}")
+        out.print(f"  {_SIGNATURE_NOTE[report.signature]}")
+        return
+    out.print(f"[bold red]TAMPERED[/] {escape(report.pack)}: {len(report.findings)} problem(s)")
+    for finding in report.findings:
+        out.print(f"  {escape(finding.line())}")
+
+
+def verify_command(
+    pack: Path = typer.Argument(..., help="A pack directory or the .zip `scan --zip` wrote."),
+    public_key: Path | None = typer.Option(
+        None, "--public-key", help="The signer's Ed25519 public key (PEM); the signature must verify against it."
+    ),
+    replay: bool = typer.Option(
+        False, "--replay", help="Also re-derive summary.json and breaches.json from the evidence and compare."
+    ),
+) -> None:
+    """Recompute every hash and check the signature. Exit 0 intact, 1 tampered, 2 not a pack."""
+    trusted = load_public_key(public_key) if public_key is not None else None
+    with pack_files(pack) as files:
+        report = verify_files(files, trusted)
+        if replay and report.intact:
+            from auditor.evidence.replay import replay_differences
+            from auditor.evidence.verify import Finding
+
+            report.findings.extend(
+                Finding(name, "changed", "differs from what its evidence gives") for name in replay_differences(files)
+            )
+    print_report(report)
+    if replay and report.intact:
+        out.print("  replay: summary.json and breaches.json re-derive byte for byte from the evidence")
+    raise typer.Exit(int(ExitCode.OK if report.intact else ExitCode.FINDINGS))

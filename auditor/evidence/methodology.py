@@ -1,0 +1,74 @@
+"""The rules in force, in words and with their parameters, as the manifest (and a methodology section) states them.
+
+The statements restate DESIGN.md's normative compliance rules with this run's parameters filled in, so a reader
+of the pack needs nothing else to know what "compliant" meant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.compliance.facts import UNTAGGED
+from auditor.compliance.thresholds import Threshold
+from auditor.config import Config
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _aliases(config: Config) -> str:
+    if not config.environment_aliases:
+        return "no aliases are configured, so each value keeps its spelling"
+    parts = [f"{name} = {', '.join(values) or '(itself only)'}" for name, values in sorted(config.environment_aliases.items())]
+    return "values map to canonical names ignoring case (" + "; ".join(parts) + "), other values keep their spelling"
+
+
+def statements(config: Config) -> list[str]:
+    """The normative rules as sentences, with this config's parameters."""
+    sla = ", ".join(f"{name} {_days(days)}" for name, days in sorted(config.sla.items())) or "none (no patch is enforced)"
+    return [
+        "Machines are Azure virtual machines (microsoft.compute/virtualmachines, platform Azure) and Arc machines "
+        "(microsoft.hybridcompute/machines, platform Arc), keyed by their lower-cased resource id.",
+        f"A machine's environment is the value of its tag {config.environment_tag!r} (tag key matched ignoring case); "
+        f"{_aliases(config)}; a machine without the tag is {UNTAGGED}.",
+        "A machine's assessment is 'none' without a patch assessment result, 'failed' unless its status is exactly "
+        f"'Succeeded', 'stale' when last modified more than {_days(config.max_assessment_age_days)} before the "
+        "as-of time, and 'current' otherwise.",
+        f"SLA by classification: {sla}. A pending patch with any of these classifications is enforced with the "
+        "smallest of their SLAs, and is overdue when its age in whole days since publishedDateTime exceeds that SLA.",
+        "A patch without publishedDateTime (Linux) is dated by the as-of time of the earliest earlier scan in history "
+        "that saw it on the same machine (evidence/first_seen.jsonl.gz); with no such scan its age is unknown and "
+        "it counts as overdue.",
+        "A machine is compliant when its assessment is current and it has no overdue enforced patch, non-compliant "
+        "when its assessment is current and it has at least one, and unknown otherwise; unknown is not compliant.",
+        "A compliance rate is 100 x compliant / machines, rounded half-up to 2 decimals, or null for an empty group.",
+        f"Installation runs are those started within {_days(config.installation_window_days)} before the as-of time.",
+    ]
+
+
+def rules_in_force(config: Config, checks: list[tuple[Threshold, float | None]]) -> dict[str, Any]:
+    """The manifest's `rules`: parameters, the rules in words, and each threshold's requirement sentence."""
+    return {
+        "parameters": {
+            "environment_tag": config.environment_tag,
+            "environment_aliases": {name: list(values) for name, values in sorted(config.environment_aliases.items())},
+            "max_assessment_age_days": config.max_assessment_age_days,
+            "installation_window_days": config.installation_window_days,
+            "sla": dict(sorted(config.sla.items())),
+            "unknown_age_counts_as_overdue": True,
+        },
+        "statements": statements(config),
+        "thresholds": [
+            {
+                "rule": t.rule,
+                "dimension": t.dimension,
+                "key": t.key,
+                "limit": t.limit,
+                "severity": t.severity,
+                "query": t.query,
+                "requirement": t.requirement(),
+            }
+            for t, _observed in checks
+        ],
+    }

@@ -1,0 +1,174 @@
+"""Ed25519 signatures over manifest.json: key generation, signing and checking.
+
+`manifest.sig` is a small JSON document beside the manifest: the algorithm, the signer's public key (PEM), its
+key id (sha256 of the raw public key) and the signature (base64) over the exact bytes of manifest.json. The
+embedded key only proves the manifest was not changed since *someone* signed it; checking against a public key
+obtained separately (`verify --public-key`) proves *who* signed it. Private keys are read, used and dropped:
+nothing here writes or logs them except `generate_keypair`, which writes the key file itself (mode 0600).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from auditor.errors import PackError
+
+SIGNATURE_FORMAT = "auditor-signature/1"
+ALGORITHM = "ed25519"
+PASSPHRASE_ENV = "AUDITOR_SIGN_KEY_PASSPHRASE"
+"""Environment variable holding the passphrase of an encrypted private key (keygen writes unencrypted keys)."""
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """The public key's fingerprint: hex sha256 of its 32 raw bytes."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def public_pem(public_key: Ed25519PublicKey) -> str:
+    """The public key as SubjectPublicKeyInfo PEM text."""
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@dataclass(frozen=True)
+class KeyPairFiles:
+    """What `generate_keypair` wrote."""
+
+    private: Path
+    public: Path
+    key_id: str
+
+
+def generate_keypair(out_dir: Path, name: str = "auditor-signing") -> KeyPairFiles:
+    """Write `<name>.key` (PKCS#8 PEM, mode 0600) and `<name>.pub` (PEM) into `out_dir`; never overwrite."""
+    private_path, public_path = out_dir / f"{name}.key", out_dir / f"{name}.pub"
+    for path in (private_path, public_path):
+        if path.exists():
+            raise PackError(f"{path} already exists", "keys are never overwritten; choose another --out or --name")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PackError(f"cannot create {out_dir}: {exc.strerror}", "choose another --out") from exc
+    key = Ed25519PrivateKey.generate()
+    private_bytes = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    try:
+        # O_EXCL with mode 0600: the key is never readable by others, not even for a moment.
+        fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise PackError(f"{private_path} already exists", "keys are never overwritten") from exc
+    except OSError as exc:
+        raise PackError(f"cannot write {private_path}: {exc.strerror}", "choose another --out") from exc
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(private_bytes)
+    public = key.public_key()
+    with public_path.open("x", encoding="ascii") as handle:
+        handle.write(public_pem(public))
+    return KeyPairFiles(private_path, public_path, key_id(public))
+
+
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """Read an Ed25519 private key (PEM); a PackError that never quotes the file's content otherwise."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PackError(f"cannot read signing key {path}: {exc.strerror}", "pass --sign-key with a key from `auditor keygen`") from exc
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase.encode() if passphrase else None)
+    except TypeError as exc:
+        raise PackError(f"signing key {path} is encrypted", f"set {PASSPHRASE_ENV} to its passphrase") from exc
+    except ValueError as exc:
+        raise PackError(
+            f"signing key {path} is not a readable PEM private key (or the passphrase is wrong)",
+            "pass --sign-key with the .key file `auditor keygen` wrote",
+        ) from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise PackError(f"signing key {path} is not an Ed25519 key", "make one with `auditor keygen --out DIR`")
+    return key
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """Read an Ed25519 public key (PEM)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PackError(f"cannot read public key {path}: {exc.strerror}", "pass --public-key with the signer's .pub file") from exc
+    return parse_public_key(data, str(path))
+
+
+def parse_public_key(data: bytes, where: str) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM bytes; PackError naming `where` otherwise."""
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        raise PackError(f"{where} is not a PEM public key", "use the .pub file `auditor keygen` wrote") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise PackError(f"{where} is not an Ed25519 public key", "use the .pub file `auditor keygen` wrote")
+    return key
+
+
+def signature_document(key: Ed25519PrivateKey, manifest_bytes: bytes) -> dict[str, Any]:
+    """manifest.sig's content: a detached signature over the exact manifest bytes."""
+    public = key.public_key()
+    return {
+        "format": SIGNATURE_FORMAT,
+        "algorithm": ALGORITHM,
+        "signed_file": "manifest.json",
+        "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+        "key_id": key_id(public),
+        "public_key": public_pem(public),
+        "signature": base64.b64encode(key.sign(manifest_bytes)).decode("ascii"),
+    }
+
+
+def signature_bytes(document: dict[str, Any]) -> bytes:
+    """manifest.sig as written."""
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """The outcome of checking manifest.sig."""
+
+    valid: bool
+    key_id: str | None
+    """Fingerprint of the key the signature was checked against."""
+    detail: str
+    """One line: why it failed, or what was checked."""
+
+
+def check_signature(sig_bytes: bytes, manifest_bytes: bytes, trusted: Ed25519PublicKey | None) -> SignatureCheck:
+    """Check manifest.sig against the manifest, with `trusted` if given, else with the key embedded in it."""
+    try:
+        document = json.loads(sig_bytes)
+        if not isinstance(document, dict) or document.get("format") != SIGNATURE_FORMAT:
+            raise ValueError("not an auditor-signature/1 document")
+        if document.get("algorithm") != ALGORITHM:
+            raise ValueError(f"unsupported algorithm {document.get('algorithm')!r}")
+        signature = base64.b64decode(str(document["signature"]), validate=True)
+        embedded = parse_public_key(str(document["public_key"]).encode(), "manifest.sig's public key")
+    except (ValueError, KeyError, TypeError, PackError) as exc:
+        return SignatureCheck(False, None, f"manifest.sig is unreadable: {exc}")
+    key = trusted if trusted is not None else embedded
+    fingerprint = key_id(key)
+    try:
+        key.verify(signature, manifest_bytes)
+    except InvalidSignature:
+        if trusted is not None and key_id(embedded) != fingerprint:
+            return SignatureCheck(
+                False, fingerprint, f"signed by key {key_id(embedded)}, not by the given public key {fingerprint}"
+            )
+        return SignatureCheck(False, fingerprint, "the signature does not match manifest.json (edited after signing)")
+    return SignatureCheck(True, fingerprint, f"Ed25519 signature valid for key {fingerprint}")
