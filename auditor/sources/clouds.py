@@ -1,0 +1,123 @@
+"""Azure clouds: the endpoints a live source talks to, and the credential it authenticates with.
+
+The known clouds are an explicit registry; `Custom` takes every endpoint from `[azure]`. TLS trust is the
+standard one (`REQUESTS_CA_BUNDLE` for a private CA), and https is never switched off here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+
+from auditor.sources.azure_settings import AzureSettings
+
+
+@dataclass(frozen=True)
+class CloudEndpoints:
+    """Where one cloud's services live."""
+
+    name: str
+    """The `cloud` value from `[azure]`."""
+    authority_host: str
+    """Microsoft Entra authority that issues tokens."""
+    resource_manager: str
+    """Azure Resource Manager endpoint (Resource Graph is a provider under it)."""
+    credential_scope: str
+    """OAuth scope of Resource Manager tokens."""
+    log_analytics: str | None
+    """Log Analytics query endpoint; None when a Custom cloud does not set one."""
+
+    @property
+    def log_analytics_scope(self) -> str | None:
+        """OAuth scope of Log Analytics tokens (the endpoint is its own audience)."""
+        return None if self.log_analytics is None else self.log_analytics.rstrip("/") + "/.default"
+
+
+CLOUDS: dict[str, CloudEndpoints] = {
+    "AzurePublic": CloudEndpoints(
+        name="AzurePublic",
+        authority_host="https://login.microsoftonline.com",
+        resource_manager="https://management.azure.com",
+        credential_scope="https://management.azure.com/.default",
+        log_analytics="https://api.loganalytics.io",
+    ),
+    "AzureUSGovernment": CloudEndpoints(
+        name="AzureUSGovernment",
+        authority_host="https://login.microsoftonline.us",
+        resource_manager="https://management.usgovcloudapi.net",
+        # ARM in US Government issues tokens for the `core` host, not the endpoint host.
+        credential_scope="https://management.core.usgovcloudapi.net/.default",
+        log_analytics="https://api.loganalytics.us",
+    ),
+    "AzureChina": CloudEndpoints(
+        name="AzureChina",
+        authority_host="https://login.chinacloudapi.cn",
+        resource_manager="https://management.chinacloudapi.cn",
+        credential_scope="https://management.chinacloudapi.cn/.default",
+        log_analytics="https://api.loganalytics.azure.cn",
+    ),
+}
+"""The clouds whose endpoints auditor knows."""
+
+
+def resolve_endpoints(settings: AzureSettings) -> CloudEndpoints:
+    """The endpoints of `settings.cloud`, with any URL set in `[azure]` taking precedence."""
+    if settings.cloud == "Custom":
+        # AzureSettings guarantees the three required URLs for a Custom cloud.
+        assert settings.authority_host and settings.resource_manager_url and settings.credential_scope
+        return CloudEndpoints(
+            name="Custom",
+            authority_host=settings.authority_host,
+            resource_manager=settings.resource_manager_url,
+            credential_scope=settings.credential_scope,
+            log_analytics=settings.log_analytics_url,
+        )
+    base = CLOUDS[settings.cloud]
+    return CloudEndpoints(
+        name=base.name,
+        authority_host=settings.authority_host or base.authority_host,
+        resource_manager=settings.resource_manager_url or base.resource_manager,
+        credential_scope=settings.credential_scope or base.credential_scope,
+        log_analytics=settings.log_analytics_url or base.log_analytics,
+    )
+
+
+class TenantPinnedCredential:
+    """Asks its inner credential for tokens of one tenant, so a scan cannot read another tenant by accident.
+
+    DefaultAzureCredential takes no tenant of its own (each credential in its chain reads a different
+    setting), but every one of them honours `tenant_id` on `get_token`.
+    """
+
+    def __init__(self, inner: TokenCredential, tenant_id: str) -> None:
+        self.inner = inner
+        self.tenant_id = tenant_id
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        """A token for `scopes` in the pinned tenant."""
+        return self.inner.get_token(
+            *scopes, claims=claims, tenant_id=tenant_id or self.tenant_id, enable_cae=enable_cae, **kwargs
+        )
+
+    def close(self) -> None:
+        """Close the inner credential when it holds resources (HTTP sessions, caches)."""
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
+
+def default_credential(endpoints: CloudEndpoints, tenant_id: str) -> TenantPinnedCredential:
+    """DefaultAzureCredential (environment, workload or managed identity, Azure CLI, ...) for the cloud's
+    authority, pinned to `tenant_id`."""
+    from azure.identity import DefaultAzureCredential
+
+    return TenantPinnedCredential(DefaultAzureCredential(authority=endpoints.authority_host), tenant_id)

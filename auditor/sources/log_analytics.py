@@ -1,0 +1,228 @@
+"""LogAnalyticsSource: run `law` queries on a Log Analytics workspace, completely or with a loud INCOMPLETE.
+
+One query is one request. A partial result (`PartialError`), the 500,000-row cap, and retries that run out all
+make the result incomplete; a 504 means the query outran its server timeout (`Prefer: wait`), so it is retried
+with twice the time, up to the service's 10 minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
+from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult, LogsTable
+from rich.progress import Progress
+
+from auditor import __version__
+from auditor.errors import QueryError
+from auditor.sources._paging import ProgressCallback, ProgressEvent, ProgressReporter, rows_sha256
+from auditor.sources._quota import AccessDenied, GaveUp, Rejected, RetryPolicy, call_with_retries, describe_error
+from auditor.sources.azure_settings import AzureSettings
+from auditor.sources.clouds import default_credential, resolve_endpoints
+from auditor.sources.interface import QueryRequest, QueryResult, SourceError, rows_to_table
+
+_LOG = logging.getLogger(__name__)
+ROW_LIMIT = 500_000
+"""Most rows one Log Analytics query returns; a result this long may have been cut."""
+MAX_SERVER_TIMEOUT = 600
+PERMISSION = "Microsoft.OperationalInsights/workspaces/query/read (the Log Analytics Reader role)"
+
+
+class _TimedOut(Exception):
+    """HTTP 504: the query ran past its server timeout. Not retried as is; the caller gives it more time."""
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _rows(table: LogsTable) -> list[dict[str, Any]]:
+    names = list(table.columns)
+    return [{name: _plain(value) for name, value in zip(names, row, strict=True)} for row in table.rows]
+
+
+class LogAnalyticsSource:
+    """Runs `law` queries against the workspace in `[azure]` (`log_analytics_workspace_id`)."""
+
+    name = "log_analytics"
+
+    def __init__(
+        self,
+        settings: AzureSettings,
+        *,
+        credential: Any = None,
+        progress: Progress | ProgressCallback | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **client_kwargs: Any,
+    ) -> None:
+        endpoints = resolve_endpoints(settings)
+        if endpoints.log_analytics is None or endpoints.log_analytics_scope is None:
+            raise SourceError(
+                f"cloud {settings.cloud} has no Log Analytics endpoint", "set log_analytics_url in [azure]"
+            )
+        if settings.log_analytics_workspace_id is None:
+            raise SourceError(
+                "no Log Analytics workspace is configured", "set log_analytics_workspace_id in [azure]"
+            )
+        self.settings = settings
+        self.workspace_id = settings.log_analytics_workspace_id
+        self._own_credential = credential is None
+        self.credential = credential if credential is not None else default_credential(endpoints, settings.tenant_id)
+        self.retry = RetryPolicy.from_settings(settings)
+        self._sleep = sleep
+        self._progress = ProgressReporter(progress)
+        client_kwargs.setdefault("user_agent", f"auditor/{__version__}")
+        self._client = LogsQueryClient(
+            self.credential,
+            endpoint=endpoints.log_analytics,
+            credential_scopes=[endpoints.log_analytics_scope],
+            retry_policy=SdkRetryPolicy.no_retries(),
+            **client_kwargs,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: AzureSettings,
+        *,
+        credential: Any = None,
+        progress: Progress | ProgressCallback | None = None,
+        **client_kwargs: Any,
+    ) -> LogAnalyticsSource:
+        """The source for `[azure]`; the credential defaults to DefaultAzureCredential for its cloud."""
+        return cls(settings, credential=credential, progress=progress, **client_kwargs)
+
+    def run(self, request: QueryRequest) -> QueryResult:
+        """Run one query; the result is incomplete (with reasons) unless the workspace returned all of it."""
+        if request.target != "law":
+            raise SourceError(
+                f"query {request.ref} targets {request.target!r}; Log Analytics runs only 'law' queries",
+                "run Resource Graph queries with ResourceGraphSource",
+            )
+        self._progress.update(ProgressEvent(request.ref, 0, 0, None, "running"))
+        problems: list[str] = []
+        rows: list[dict[str, Any]] = []
+        try:
+            response = self._query(request)
+        except GaveUp as exc:
+            problems.append(str(exc))
+        else:
+            if isinstance(response, LogsQueryPartialResult):
+                error = response.partial_error
+                code = getattr(error, "code", "") or "PartialError"
+                detail = getattr(error, "message", "") or ""
+                details = getattr(error, "details", None) or []
+                if details and isinstance(details[0], Mapping) and details[0].get("message"):
+                    detail = f"{detail} ({details[0]['message']})"
+                problems.append(f"workspace {self.workspace_id} returned a partial result: {code}: {detail}".strip())
+                tables = response.partial_data or []
+            else:
+                tables = response.tables
+            rows = _rows(tables[0]) if tables else []
+            if len(rows) >= ROW_LIMIT:
+                problems.append(f"the result reached Log Analytics' {ROW_LIMIT:,}-row limit and may be cut")
+        self._progress.update(ProgressEvent(request.ref, 1, len(rows), len(rows), "done"))
+        try:
+            table = rows_to_table(rows, request.columns)
+        except (ValueError, TypeError) as exc:
+            raise QueryError(
+                f"query {request.ref} returned a value that does not fit its declared column types: {exc}",
+                "cast values in the query (tostring(), tolong()) to the types in query.toml",
+            ) from exc
+        return QueryResult(
+            request=request,
+            table=table,
+            complete=not problems,
+            problems=tuple(problems),
+            response_sha256=rows_sha256(rows),
+        )
+
+    def _query(self, request: QueryRequest) -> Any:
+        """The SDK's answer, after retries; a 504 doubles the server timeout until the 10-minute maximum."""
+        server_timeout = self.settings.log_analytics_server_timeout_seconds
+        what = f"workspace {self.workspace_id}"
+
+        def attempt() -> Any:
+            try:
+                return self._client.query_workspace(
+                    self.workspace_id,
+                    request.text,
+                    timespan=None,  # catalog queries bound their own time range
+                    server_timeout=server_timeout,
+                    connection_timeout=self.settings.connection_timeout_seconds,
+                    read_timeout=max(self.settings.read_timeout_seconds, server_timeout + 30),
+                )
+            except HttpResponseError as exc:
+                if exc.status_code == 504:
+                    raise _TimedOut(describe_error(exc)) from exc
+                raise
+
+        while True:
+            try:
+                return call_with_retries(
+                    attempt,
+                    policy=self.retry,
+                    what=what,
+                    sleep=self._sleep,
+                    on_retry=lambda line: _LOG.warning("%s: %s", request.ref, line),
+                )
+            except _TimedOut as exc:
+                if server_timeout >= MAX_SERVER_TIMEOUT:
+                    raise GaveUp(
+                        f"{what}: the query ran past the {MAX_SERVER_TIMEOUT} s server timeout, the most "
+                        f"Log Analytics allows ({exc})"
+                    ) from exc
+                server_timeout = min(MAX_SERVER_TIMEOUT, server_timeout * 2)
+                _LOG.warning("%s: server timeout exceeded; retrying with %d s", request.ref, server_timeout)
+            except AccessDenied as exc:
+                raise self._denied(exc) from exc
+            except Rejected as exc:
+                raise SourceError(
+                    f"Log Analytics rejected query {request.ref}: {exc}",
+                    "render it with `auditor query render` and try it in the workspace's Logs blade",
+                ) from exc
+
+    def _denied(self, exc: AccessDenied) -> SourceError:
+        tenant = self.settings.tenant_id
+        if exc.status is None:
+            return SourceError(
+                f"cannot sign in to Azure tenant {tenant}: {exc.detail}",
+                f"sign in with `az login --tenant {tenant}`, or set AZURE_CLIENT_ID/AZURE_CLIENT_SECRET",
+            )
+        what = "rejected the token" if exc.status == 401 else "denied access"
+        return SourceError(
+            f"Log Analytics {what} (HTTP {exc.status}) for workspace {self.workspace_id} in tenant {tenant}: "
+            f"the identity needs {PERMISSION} there ({exc.detail})",
+            "assign Log Analytics Reader (or Reader) on the workspace to the identity auditor runs as",
+        )
+
+    def default_as_of(self) -> datetime | None:
+        """Live data is as of now."""
+        return None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The tenant, cloud and workspace the data came from."""
+        return {
+            "kind": "azure-log-analytics",
+            "tenant_id": self.settings.tenant_id,
+            "cloud": self.settings.cloud,
+            "workspace_id": self.workspace_id,
+        }
+
+    def close(self) -> None:
+        """Close the HTTP session, and the credential if this source made it."""
+        self._client.close()
+        if self._own_credential:
+            close = getattr(self.credential, "close", None)
+            if callable(close):
+                close()

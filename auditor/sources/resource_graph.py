@@ -1,0 +1,366 @@
+"""ResourceGraphSource: run catalog KQL live on Azure Resource Graph, completely or with a loud INCOMPLETE.
+
+The scope (subscription batches, management groups, or the tenant) is read batch by batch, each batch page by
+page with `$skipToken`. Pages are checked against each other (see `_paging`), a batch whose pages disagree is
+read again, and whatever cannot be repaired becomes a problem line on an incomplete QueryResult. Requests are
+paced by Resource Graph's quota headers (see `_quota`), never by provoking 429s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+from azure.core.pipeline import PipelineResponse
+from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
+from azure.mgmt.resourcegraph import ResourceGraphClient
+from azure.mgmt.resourcegraph.models import QueryRequest as ArgQueryRequest
+from azure.mgmt.resourcegraph.models import QueryRequestOptions
+from rich.progress import Progress
+
+from auditor import __version__
+from auditor.errors import QueryError
+from auditor.sources._paging import (
+    BatchOutcome,
+    BatchReader,
+    Page,
+    ProgressCallback,
+    ProgressEvent,
+    ProgressReporter,
+    rows_sha256,
+)
+from auditor.sources._quota import AccessDenied, GaveUp, QuotaGovernor, Rejected, RetryPolicy, call_with_retries
+from auditor.sources.azure_settings import AzureSettings
+from auditor.sources.clouds import default_credential, resolve_endpoints
+from auditor.sources.interface import QueryRequest, QueryResult, SourceError, rows_to_table
+
+_LOG = logging.getLogger(__name__)
+SUBSCRIPTION_LIMIT_HEADER = "x-ms-tenant-subscription-limit-hit"
+PERMISSION = "Microsoft.ResourceGraph/resources/read (the Reader role)"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One Resource Graph request scope: a batch of subscriptions, the management groups, or the tenant."""
+
+    label: str
+    """How problem lines name it, e.g. `subscriptions 101-200 of 250`."""
+    subscriptions: tuple[str, ...] = ()
+    management_groups: tuple[str, ...] = ()
+
+
+@dataclass
+class _Tally:
+    """Running counts of one query, for the progress display."""
+
+    label: str
+    pages: int = 0
+    rows: int = 0
+    """Rows of the batches already read."""
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """Every row a query returned over the whole scope, and whether that is all of them."""
+
+    rows: list[dict[str, Any]]
+    problems: tuple[str, ...]
+    batches: int
+    pages: int
+
+    @property
+    def complete(self) -> bool:
+        """True when no batch had a problem."""
+        return not self.problems
+
+
+def _names(items: tuple[str, ...], limit: int = 3) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def plan_scopes(settings: AzureSettings) -> list[Scope]:
+    """Split `[azure]`'s scope into requests: subscriptions in batches of `batch_size`; all management groups in
+    one request (ARG removes the overlap of nested groups only within a request); else the tenant."""
+    if settings.management_groups:
+        groups = tuple(settings.management_groups)
+        return [Scope(f"management groups {_names(groups)}", management_groups=groups)]
+    subs = tuple(settings.subscriptions)
+    if not subs:
+        return [Scope(f"tenant {settings.tenant_id}")]
+    size = settings.batch_size
+    if len(subs) <= size:
+        return [Scope(f"subscriptions {_names(subs)}", subscriptions=subs)]
+    return [
+        Scope(f"subscriptions {start + 1}-{min(start + size, len(subs))} of {len(subs)}", subs[start : start + size])
+        for start in range(0, len(subs), size)
+    ]
+
+
+class ResourceGraphSource:
+    """Runs `arg` queries on Azure Resource Graph for the scope in `[azure]`.
+
+    `client_kwargs` go to the SDK client (tests inject `per_call_policies` and `transport` here); `sleep` is
+    injectable so tests need not wait for real.
+    """
+
+    name = "azure"
+
+    def __init__(
+        self,
+        settings: AzureSettings,
+        *,
+        credential: Any = None,
+        progress: Progress | ProgressCallback | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **client_kwargs: Any,
+    ) -> None:
+        self.settings = settings
+        self.endpoints = resolve_endpoints(settings)
+        self._own_credential = credential is None
+        self.credential = credential if credential is not None else default_credential(self.endpoints, settings.tenant_id)
+        self.retry = RetryPolicy.from_settings(settings)
+        self.governor = QuotaGovernor(margin=settings.quota_margin_seconds, sleep=sleep)
+        self.scopes = plan_scopes(settings)
+        self._sleep = sleep
+        self._progress = ProgressReporter(progress)
+        client_kwargs.setdefault("user_agent", f"auditor/{__version__}")
+        self._client = ResourceGraphClient(
+            self.credential,
+            base_url=self.endpoints.resource_manager,
+            credential_scopes=[self.endpoints.credential_scope],
+            # Retries are ours: the SDK's would ignore the quota headers and hide what failed.
+            retry_policy=SdkRetryPolicy.no_retries(),
+            **client_kwargs,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: AzureSettings,
+        *,
+        credential: Any = None,
+        progress: Progress | ProgressCallback | None = None,
+        **client_kwargs: Any,
+    ) -> ResourceGraphSource:
+        """The source for `[azure]`; the credential defaults to DefaultAzureCredential for its cloud."""
+        return cls(settings, credential=credential, progress=progress, **client_kwargs)
+
+    def run(self, request: QueryRequest) -> QueryResult:
+        """Run one query over the whole scope; the result is incomplete (with reasons) unless every row is in."""
+        if request.target != "arg":
+            raise SourceError(
+                f"query {request.ref} targets {request.target!r}; Resource Graph runs only 'arg' queries",
+                "run Log Analytics queries with LogAnalyticsSource",
+            )
+        names = [name for name, _ in request.columns]
+        fetched = self.fetch(request.text, label=request.ref, key="id" if "id" in names else None, partition=names[0])
+        rows = fetched.rows
+        if rows:
+            present = set().union(*(row.keys() for row in rows))
+            missing = [name for name in names if name not in present]
+            if missing:
+                raise QueryError(
+                    f"query {request.ref} did not return declared column(s) {', '.join(missing)} on Resource Graph",
+                    "the query text and the columns in its query.toml disagree",
+                )
+        try:
+            table = rows_to_table(rows, request.columns)
+        except (ValueError, TypeError, pa.ArrowException) as exc:
+            raise QueryError(
+                f"query {request.ref} returned a value that does not fit its declared column types: {exc}",
+                "cast values in the query (tostring(), tolong()) to the types in query.toml",
+            ) from exc
+        if fetched.batches > 1:
+            # Each batch is ordered on its own; queries order by their leading columns, so sorting on the declared
+            # columns restores the order one request over the whole scope would have given.
+            order = _ascending_order(table)
+            table = table.take(pa.array(order, type=pa.int64()))
+            rows = [rows[i] for i in order]
+        return QueryResult(
+            request=request,
+            table=table,
+            complete=fetched.complete,
+            problems=fetched.problems,
+            response_sha256=rows_sha256(rows),
+        )
+
+    def fetch(self, text: str, *, label: str, key: str | None = "id", partition: str | None = None) -> FetchResult:
+        """Every row of `text` over the scope, as Resource Graph returned them (dynamic values as JSON objects).
+
+        `key` names the column paging duplicates are recognised by (None: the whole row). With several batches,
+        a `partition` value seen in two batches means the query combined subscriptions, which batching breaks.
+        """
+        rows: list[dict[str, Any]] = []
+        problems: list[str] = []
+        tally = _Tally(label)
+        seen: dict[Any, str] = {}
+        for scope in self.scopes:
+            outcome = self._read_batch(text, scope, key, tally)
+            problems.extend(f"{scope.label}: {problem}" for problem in outcome.problems)
+            if partition is not None and len(self.scopes) > 1:
+                problems.extend(self._cross_batch(outcome.rows, partition, scope, seen))
+            rows.extend(outcome.rows)
+            tally.rows = tally.total = len(rows)
+        self._progress.update(ProgressEvent(label, tally.pages, len(rows), len(rows), "done"))
+        return FetchResult(rows=rows, problems=tuple(problems), batches=len(self.scopes), pages=tally.pages)
+
+    @staticmethod
+    def _cross_batch(rows: list[dict[str, Any]], column: str, scope: Scope, seen: dict[Any, str]) -> list[str]:
+        clash: str | None = None
+        for value in {row.get(column) for row in rows}:
+            other = seen.setdefault(value, scope.label)
+            if other != scope.label and clash is None:
+                clash = (
+                    f"{column} {value!r} came back from both {other} and {scope.label}: the query combines "
+                    "subscriptions, which batched requests cannot; scope by management group or use one batch"
+                )
+        return [clash] if clash else []
+
+    def _read_batch(self, text: str, scope: Scope, key: str | None, tally: _Tally) -> BatchOutcome:
+        """Read one batch, re-reading it while its pages disagree in a way a fresh read may fix."""
+        outcome = BatchOutcome(rows=[])
+        reads = 1 + self.settings.refetch_attempts
+        for read in range(1, reads + 1):
+            reader = BatchReader(key)
+            failure = self._read_pages(text, scope, reader, tally)
+            outcome = reader.outcome()
+            if failure is not None:
+                return BatchOutcome(outcome.rows, (failure,), pages=outcome.pages)
+            for note in outcome.notes:
+                _LOG.info("%s, %s: %s", tally.label, scope.label, note)
+            if not outcome.retryable:
+                break
+            _LOG.warning("%s, %s: %s; reading it again", tally.label, scope.label, outcome.problems[0])
+            if read == reads:
+                plural = "s" if reads > 1 else ""
+                problems = tuple(f"{problem} (in {reads} read{plural})" for problem in outcome.problems)
+                return BatchOutcome(outcome.rows, problems, pages=outcome.pages)
+        return outcome
+
+    def _read_pages(self, text: str, scope: Scope, reader: BatchReader, tally: _Tally) -> str | None:
+        """Fetch every page of one read; returns the failure line if a page could not be had."""
+        skip_token: str | None = None
+        tokens: set[str] = set()
+        while True:
+            what = f"page {reader.pages + 1}"
+            try:
+                page = self._page(text, scope, skip_token, what, tally.label)
+            except GaveUp as exc:
+                return str(exc)
+            except AccessDenied as exc:
+                raise self._denied(exc, scope) from exc
+            except Rejected as exc:
+                raise SourceError(
+                    f"Resource Graph rejected query {tally.label} ({scope.label}, {exc})",
+                    "render it with `auditor query render` and try it in Resource Graph Explorer",
+                ) from exc
+            reader.add(page)
+            tally.pages += 1
+            self._progress.update(
+                ProgressEvent(
+                    tally.label, tally.pages, tally.rows + reader.rows_received, tally.total + (reader.total or 0)
+                )
+            )
+            if not page.skip_token:
+                return None
+            if page.skip_token in tokens:
+                return f"{what}: Resource Graph sent the same $skipToken twice; paging would not end"
+            tokens.add(page.skip_token)
+            skip_token = page.skip_token
+
+    def _page(self, text: str, scope: Scope, skip_token: str | None, what: str, label: str) -> Page:
+        headers: dict[str, str] = {}
+
+        def hook(response: PipelineResponse[Any, Any]) -> None:
+            received = response.http_response.headers
+            self.governor.observe(received)
+            headers.clear()
+            headers.update({k.lower(): v for k, v in received.items()})
+
+        body = ArgQueryRequest(
+            query=text,
+            subscriptions=list(scope.subscriptions) or None,
+            management_groups=list(scope.management_groups) or None,
+            options=QueryRequestOptions(
+                top=self.settings.page_size, skip_token=skip_token, result_format="objectArray"
+            ),
+        )
+        response = call_with_retries(
+            lambda: self._client.resources(
+                body,
+                raw_response_hook=hook,
+                connection_timeout=self.settings.connection_timeout_seconds,
+                read_timeout=self.settings.read_timeout_seconds,
+            ),
+            policy=self.retry,
+            what=what,
+            governor=self.governor,
+            sleep=self._sleep,
+            on_retry=lambda line: _LOG.warning("%s: %s", label, line),
+        )
+        return Page(
+            rows=_objects(response.data),
+            count=response.count,
+            total_records=response.total_records,
+            truncated=response.result_truncated == "true",
+            skip_token=response.skip_token,
+            subscription_limit_hit=headers.get(SUBSCRIPTION_LIMIT_HEADER, "").lower() == "true",
+        )
+
+    def _denied(self, exc: AccessDenied, scope: Scope) -> SourceError:
+        tenant = self.settings.tenant_id
+        if exc.status is None:
+            return SourceError(
+                f"cannot sign in to Azure tenant {tenant}: {exc.detail}",
+                f"sign in with `az login --tenant {tenant}`, or set AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, "
+                "or run with a managed identity",
+            )
+        what = "rejected the token" if exc.status == 401 else "denied access"
+        return SourceError(
+            f"Resource Graph {what} (HTTP {exc.status}) for {scope.label} in tenant {tenant}: the identity needs "
+            f"{PERMISSION} there ({exc.detail})",
+            "assign the Reader role on that scope to the identity auditor runs as; nothing more is needed",
+        )
+
+    def default_as_of(self) -> datetime | None:
+        """Live data is as of now."""
+        return None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The tenant, cloud and scope the data came from."""
+        return {
+            "kind": "azure",
+            "tenant_id": self.settings.tenant_id,
+            "cloud": self.settings.cloud,
+            "scope": self.settings.scope(),
+        }
+
+    def close(self) -> None:
+        """Close the HTTP session, and the credential if this source made it."""
+        self._client.close()
+        if self._own_credential:
+            close = getattr(self.credential, "close", None)
+            if callable(close):
+                close()
+
+
+def _ascending_order(table: pa.Table) -> list[int]:
+    """Row positions sorted on every column in turn, nulls first (KQL's `order by ... asc`), strings by code point
+    (DuckDB's and Resource Graph's ordinal order)."""
+    columns = [table.column(name).to_pylist() for name in table.column_names]
+    return sorted(range(table.num_rows), key=lambda i: tuple((c[i] is not None, c[i]) for c in columns))
+
+
+def _objects(data: Any) -> list[dict[str, Any]]:
+    """Rows as objects, whether Resource Graph answered as objectArray or (older APIs' default) as a table."""
+    if isinstance(data, dict) and "columns" in data:
+        names = [column["name"] for column in data["columns"]]
+        return [dict(zip(names, row, strict=True)) for row in data.get("rows", [])]
+    return list(data or [])
