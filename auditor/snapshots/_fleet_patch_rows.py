@@ -1,0 +1,230 @@
+"""ARG rows of the synthetic fleet for `patchassessmentresources` and `patchinstallationresources`.
+
+Assessment summaries and their `softwarepatches` are built together, so `availablePatchCountByClassification`
+always agrees with the patch rows: every patch row counts once under each of its classifications.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from auditor.snapshots._fleet_machines import Machine
+from auditor.snapshots._fleet_patches import PatchDef, ProductCatalog
+from auditor.snapshots._fleet_plan import FleetPlan
+from auditor.snapshots._fleet_rows import Ticker
+from auditor.snapshots._fleet_util import DAY, MINUTE, Weighted, arg_row, derive, guid, ts
+
+MAX_PENDING = 25
+STALE_DAYS = 7
+_STATUSES = Weighted([("Succeeded", 90), ("Failed", 5.5), ("InProgress", 2), ("CompletedWithWarnings", 2.5)])
+_COUNT_KEYS = {
+    "Critical": "critical",
+    "Security": "security",
+    "UpdateRollup": "updateRollup",
+    "FeaturePack": "featurePack",
+    "ServicePack": "servicePack",
+    "Definition": "definition",
+    "Tools": "tools",
+    "Updates": "updates",
+    "Other": "other",
+}
+_WINDOWS_ERRORS = (
+    ("UpdateServiceUnavailable", "Windows Update could not be searched: 0x8024402C."),
+    ("VMAgentNotResponding", "The guest agent did not respond; the assessment was not run."),
+    ("AssessmentTimedOut", "The assessment did not complete within 60 minutes."),
+)
+_LINUX_ERRORS = (
+    ("PackageManagerFailure", "The package manager could not refresh its repositories."),
+    ("VMAgentNotResponding", "The guest agent did not respond; the assessment was not run."),
+    ("AssessmentTimedOut", "The assessment did not complete within 60 minutes."),
+)
+
+
+def _assessment_age(rng: random.Random, machine: Machine, now: int, status: str) -> int:
+    """Seconds between the assessment's lastModifiedDateTime and captured_at."""
+    if status == "InProgress":
+        return rng.randint(1 * MINUTE, 30 * MINUTE)
+    if machine.offline_since is not None:
+        return now - machine.offline_since + rng.randint(0, DAY)
+    roll = rng.random()
+    if roll < 0.06:
+        return int(rng.uniform(STALE_DAYS + 0.2, 30) * DAY)
+    if roll < 0.08:
+        return int(rng.uniform(STALE_DAYS - 0.1, STALE_DAYS + 0.1) * DAY)
+    if machine.assessment_mode == "AutomaticByPlatform":
+        return int(rng.uniform(0.05, 1.0) * DAY)
+    return int(rng.uniform(0.1, 3.0) * DAY)
+
+
+def _pending(rng: random.Random, machine: Machine, catalog: ProductCatalog, at: int) -> list[PatchDef]:
+    stuck = rng.random() < (0.35 if machine.flaky else 0.08)
+    oldest_stuck = at - 120 * DAY
+    pending: list[PatchDef] = []
+    for applicability, patch in catalog.candidates(at):
+        if applicability < 1.0 and rng.random() >= applicability:
+            continue
+        if patch.published > machine.patched_before(at, patch.classifications):
+            pending.append(patch)
+        elif stuck and patch.published > oldest_stuck and rng.random() < 0.1:
+            pending.append(patch)  # installed and failed again and again
+    return pending[:MAX_PENDING]
+
+
+def _counts(windows: bool, patches: list[PatchDef]) -> dict[str, int]:
+    keys = list(_COUNT_KEYS.values()) if windows else ["security", "other"]
+    counts = dict.fromkeys(keys, 0)
+    for patch in patches:
+        for classification in patch.classifications:
+            counts[_COUNT_KEYS[classification]] += 1
+    return counts
+
+
+def _patch_properties(patch: PatchDef, windows: bool, modified: str) -> dict[str, Any]:
+    if windows:
+        return {
+            "patchName": patch.name,
+            "kbId": patch.kb,
+            "classifications": list(patch.classifications),
+            "msrcSeverity": patch.msrc,
+            "publishedDateTime": ts(patch.published),
+            "lastModifiedDateTime": modified,
+            "rebootBehavior": patch.reboot,
+            "rebootRequired": patch.reboot == "AlwaysRequiresReboot",
+            "patchId": patch.patch_id,
+        }
+    return {
+        "patchName": patch.name,
+        "version": patch.version,
+        "classifications": list(patch.classifications),
+        "lastModifiedDateTime": modified,
+        "patchId": patch.patch_id,
+    }
+
+
+def assessment_rows(
+    plan: FleetPlan, catalogs: dict[str, ProductCatalog], machines: list[Machine], each: Ticker
+) -> Iterator[dict[str, Any]]:
+    """For most machines a `latest` assessment summary followed by its pending `softwarepatches`."""
+    now, tenant = plan.now, plan.tenant_id
+    for machine in each(machines):
+        rng = derive(plan.seed, "assessment", machine.index)
+        online = machine.offline_since is None
+        if rng.random() >= (0.93 if online else 0.55):
+            continue
+        status = _STATUSES.pick(rng)
+        at = now - _assessment_age(rng, machine, now, status)
+        windows = machine.os == "Windows"
+        patches: list[PatchDef] = []
+        if status in ("Succeeded", "CompletedWithWarnings"):
+            patches = _pending(rng, machine, catalogs[machine.product.catalog], at)
+        error: dict[str, Any] | None = None
+        if status == "Failed":
+            code, message = rng.choice(_WINDOWS_ERRORS if windows else _LINUX_ERRORS)
+            error = {"code": code, "message": message}
+        elif status == "CompletedWithWarnings":
+            error = {"code": "AssessmentCompletedWithWarnings", "message": "Some update sources could not be searched."}
+        mtype = machine.arm_type.lower()
+        assessment_id = f"{machine.patch_base}/patchAssessmentResults/latest"
+        name = guid(rng)
+        modified = ts(at)
+        started_by = "Platform" if machine.assessment_mode == "AutomaticByPlatform" and rng.random() < 0.9 else "User"
+        yield arg_row(
+            rid=assessment_id,
+            name=name,
+            rtype=f"{mtype}/patchassessmentresults",
+            tenant_id=tenant,
+            location=machine.location,
+            resource_group=machine.rg.name,
+            subscription_id=machine.sub.id,
+            properties={
+                "assessmentActivityId": name,
+                "status": status,
+                "rebootPending": bool(patches) and windows and rng.random() < 0.25,
+                "patchServiceUsed": ("WU-WSUS" if machine.wsus else "WU")
+                if windows
+                else machine.product.package_manager,
+                "osType": machine.os,
+                "startDateTime": ts(at - rng.randint(30, 6 * MINUTE)),
+                "lastModifiedDateTime": modified,
+                "startedBy": started_by,
+                "errorDetails": error,
+                "availablePatchCountByClassification": _counts(windows, patches),
+            },
+        )
+        for patch in patches:
+            yield arg_row(
+                rid=f"{assessment_id}/softwarePatches/{patch.patch_id}",
+                name=patch.name,
+                rtype=f"{mtype}/patchassessmentresults/softwarepatches",
+                tenant_id=tenant,
+                location=machine.location,
+                resource_group=machine.rg.name,
+                subscription_id=machine.sub.id,
+                properties=_patch_properties(patch, windows, modified),
+            )
+
+
+def installation_rows(
+    plan: FleetPlan, catalogs: dict[str, ProductCatalog], machines: list[Machine], each: Ticker
+) -> Iterator[dict[str, Any]]:
+    """Every installation run, followed for failed runs by the patches that failed to install."""
+    tenant = plan.tenant_id
+    for machine in each(machines):
+        if not machine.runs:
+            continue
+        rng = derive(plan.seed, "installation", machine.index)
+        windows = machine.os == "Windows"
+        mtype = machine.arm_type.lower()
+        service = ("WU-WSUS" if machine.wsus else "WU") if windows else machine.product.package_manager
+        for run in machine.runs:
+            run_id = f"{machine.patch_base}/patchInstallationResults/{run.run_id}"
+            error: dict[str, Any] | None = None
+            if run.error is not None:
+                code, message, detail_code, detail = run.error
+                error = {"code": code, "message": message, "details": [{"code": detail_code, "message": detail}]}
+            modified = ts(run.end)
+            yield arg_row(
+                rid=run_id,
+                name=run.run_id,
+                rtype=f"{mtype}/patchinstallationresults",
+                tenant_id=tenant,
+                location=machine.location,
+                resource_group=machine.rg.name,
+                subscription_id=machine.sub.id,
+                properties={
+                    "installationActivityId": run.run_id,
+                    "maintenanceWindowExceeded": run.exceeded,
+                    "lastModifiedDateTime": modified,
+                    "notSelectedPatchCount": run.not_selected,
+                    "installedPatchCount": run.installed,
+                    "excludedPatchCount": run.excluded,
+                    "pendingPatchCount": run.pending,
+                    "failedPatchCount": run.failed,
+                    "patchServiceUsed": service,
+                    "startDateTime": ts(run.start),
+                    "rebootStatus": run.reboot_status,
+                    "startedBy": run.started_by,
+                    "status": run.status,
+                    "osType": machine.os,
+                    "errorDetails": error,
+                    "maintenanceRunId": run.occurrence.correlation_id if run.occurrence else None,
+                },
+            )
+            if not run.failed:
+                continue
+            candidates = catalogs[machine.product.catalog].candidates(run.start)
+            for _, patch in rng.sample(candidates, min(run.failed, 3, len(candidates))):
+                props = _patch_properties(patch, windows, modified)
+                props["installationState"] = "Failed"
+                yield arg_row(
+                    rid=f"{run_id}/softwarePatches/{patch.patch_id}",
+                    name=patch.name,
+                    rtype=f"{mtype}/patchinstallationresults/softwarepatches",
+                    tenant_id=tenant,
+                    location=machine.location,
+                    resource_group=machine.rg.name,
+                    subscription_id=machine.sub.id,
+                    properties=props,
+                )
