@@ -46,7 +46,7 @@ def test_scan_fail_on_breach_exit_1_and_writes_pack(tmp_path: Path) -> None:
     f.write(tmp_path / "snap")
     (tmp_path / "auditor.toml").write_text("[thresholds]\nmin_compliance_rate = 90\n")
     result = auditor("scan", "--source", "snapshot:snap", "--config", "auditor.toml", "--out", "packs",
-                     "--fail-on-breach", "--as-of", "2026-11-01T06:00:00Z", "--quiet", cwd=tmp_path)
+                     "--fail-on-breach", "--as-of", "2026-11-01T06:00:00Z", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     packs = list((tmp_path / "packs").iterdir())
     assert len(packs) == 1
