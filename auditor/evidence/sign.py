@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from auditor.errors import PackError
 
 SIGNATURE_FORMAT = "auditor-signature/1"
 ALGORITHM = "ed25519"
+_SIGNATURE_KEYS = frozenset({"format", "algorithm", "signed_file", "manifest_sha256", "key_id", "public_key", "signature"})
 PASSPHRASE_ENV = "AUDITOR_SIGN_KEY_PASSPHRASE"
 """Environment variable holding the passphrase of an encrypted private key (keygen writes unencrypted keys)."""
 
@@ -51,6 +53,8 @@ class KeyPairFiles:
 
 def generate_keypair(out_dir: Path, name: str = "auditor-signing") -> KeyPairFiles:
     """Write `<name>.key` (PKCS#8 PEM, mode 0600) and `<name>.pub` (PEM) into `out_dir`; never overwrite."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise PackError(f"key name {name!r} is not a plain file name", "use letters, digits, '.', '_' and '-'")
     private_path, public_path = out_dir / f"{name}.key", out_dir / f"{name}.pub"
     for path in (private_path, public_path):
         if path.exists():
@@ -161,6 +165,13 @@ def check_signature(sig_bytes: bytes, manifest_bytes: bytes, trusted: Ed25519Pub
         embedded = parse_public_key(str(document["public_key"]).encode(), "manifest.sig's public key")
     except (ValueError, KeyError, TypeError, PackError) as exc:
         return SignatureCheck(False, None, f"manifest.sig is unreadable: {exc}")
+    # Every field of manifest.sig must hold, not only the signature: no byte of the file may change unnoticed.
+    if document.get("signed_file") != "manifest.json" or document.get("key_id") != key_id(embedded):
+        return SignatureCheck(False, None, "manifest.sig's signed_file or key_id does not match its content")
+    if document.get("manifest_sha256") != hashlib.sha256(manifest_bytes).hexdigest():
+        return SignatureCheck(False, None, "manifest.sig was made for another manifest.json (manifest_sha256 differs)")
+    if set(document) != _SIGNATURE_KEYS:
+        return SignatureCheck(False, None, "manifest.sig has unexpected fields")
     key = trusted if trusted is not None else embedded
     fingerprint = key_id(key)
     try:

@@ -1,0 +1,142 @@
+"""Replay: `auditor report PACK` rebuilds every report from the pack's evidence alone, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from auditor.cli.app import main
+from auditor.config import Config, config_from_dict, load_config
+from auditor.errors import PackError
+from auditor.evidence.files import pack_files
+from auditor.evidence.replay import FIRST_SEEN_EVIDENCE, load_pack, replay_pack
+from auditor.evidence.verify import verify_pack
+from auditor.evidence.zipped import zip_path_for
+from auditor.resources import sample_config, sample_fleet
+from auditor.scan import scan
+from auditor.sources.snapshot import SnapshotSource
+from tests.integration.test_replay_fleet import write_small_fleet
+
+BREACHING = {
+    "environment_aliases": {"Production": ["prod"], "Development": ["dev"]},
+    "thresholds": {"min_compliance_rate": 90.0, "max_unknown_rate": 10.0, "min_schedule_coverage": 50.0,
+                   "by_environment": {"Production": 99.0}, "max_overdue_machines": {"Critical": 0}},
+}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_small_fleet(tmp_path_factory.mktemp("fleet") / "fleet")
+
+
+def _no_source(*_args: object, **_kwargs: object) -> None:
+    raise AssertionError("a replay opened a source")
+
+
+def _files(pack: Path) -> dict[str, bytes]:
+    return {p.relative_to(pack).as_posix(): p.read_bytes() for p in pack.rglob("*") if p.is_file()}
+
+
+def assert_replays_identically(pack: Path, out: Path) -> Path:
+    replayed = replay_pack(pack, out).pack
+    before, after = _files(pack), _files(replayed)
+    assert sorted(before) == sorted(after)
+    for name in before:
+        if name != "manifest.json":
+            assert after[name] == before[name], f"{name} differs after replay"
+    assert verify_pack(replayed).intact
+    manifest = json.loads(after["manifest.json"])
+    assert manifest["replay_of"]["pack_id"] == pack.name
+    original = json.loads(before["manifest.json"])
+    assert manifest["files"] == original["files"]
+    return replayed
+
+
+@pytest.mark.parametrize("config", [Config(), config_from_dict(BREACHING)], ids=["defaults", "breaching"])
+def test_replay_is_byte_identical(fleet: Path, tmp_path: Path, config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = scan(config, source=f"snapshot:{fleet}", out=tmp_path / "packs", use_history=False)
+    if config.thresholds.min_compliance_rate is not None:
+        assert len(result.breaches) >= 3
+    # A replay touches no source: every way of opening or querying one now fails the test.
+    monkeypatch.setattr("auditor.scan.open_source", _no_source)
+    monkeypatch.setattr(SnapshotSource, "__init__", _no_source)
+    monkeypatch.setattr(SnapshotSource, "run", _no_source)
+    assert_replays_identically(result.pack, tmp_path / "replayed")
+
+
+def test_replay_uses_the_first_seen_dates_in_the_pack(fleet: Path, tmp_path: Path) -> None:
+    history = tmp_path / "history.duckdb"
+    scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "early", history=history,
+         as_of=datetime(2026, 10, 25, tzinfo=UTC))
+    result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", history=history)
+    with pack_files(result.pack) as files:
+        first_seen = load_pack(files).evidence[FIRST_SEEN_EVIDENCE]
+    assert first_seen.num_rows >= 1
+    assert result.summary["unknown_age_patches"] == 0
+    assert_replays_identically(result.pack, tmp_path / "replayed")
+
+
+def test_replay_from_the_zip(fleet: Path, tmp_path: Path) -> None:
+    result = scan(config_from_dict(BREACHING), source=f"snapshot:{fleet}", out=tmp_path / "packs",
+                  use_history=False, zip_pack=True)
+    replayed = replay_pack(zip_path_for(result.pack), tmp_path / "replayed").pack
+    assert (replayed / "summary.json").read_bytes() == (result.pack / "summary.json").read_bytes()
+
+
+def test_replay_of_a_generated_fleet(tmp_path: Path) -> None:
+    generate = pytest.importorskip("auditor.snapshots.generate")
+    snapshot = generate.generate_fleet(60, seed=7, out=tmp_path / "fleet")
+    result = scan(load_config(sample_config()), source=f"snapshot:{snapshot.path}", out=tmp_path / "packs",
+                  use_history=False)
+    assert_replays_identically(result.pack, tmp_path / "replayed")
+
+
+def test_replay_of_the_sample_fleet(tmp_path: Path) -> None:
+    if not (sample_fleet() / "snapshot.json").is_file():
+        pytest.skip("the bundled sample fleet is not in this checkout")
+    result = scan(source="sample", out=tmp_path / "packs", use_history=False)
+    assert_replays_identically(result.pack, tmp_path / "replayed")
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["auditor", *args])
+    monkeypatch.setenv("COLUMNS", "250")
+    with pytest.raises(SystemExit) as exited:
+        main()
+    captured = capsys.readouterr()
+    return int(exited.value.code or 0), captured.out, captured.err
+
+
+def test_report_cli_refuses_a_tampered_pack_unless_forced(
+    fleet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", use_history=False)
+    code, out, _ = _cli(monkeypatch, capsys, "report", str(result.pack), "--out", str(tmp_path / "ok"))
+    assert code == 0 and "re-rendered" in out
+    tampered = Path(shutil.copytree(result.pack, tmp_path / "tampered" / result.pack.name))
+    (tampered / "summary.json").write_text("{}\n")
+    code, out, err = _cli(monkeypatch, capsys, "report", str(tampered), "--out", str(tmp_path / "no"))
+    lines = err.strip().splitlines()
+    assert code == 2 and lines[0].startswith("error: ") and "changed summary.json" in lines[0]
+    assert "--force" in lines[1] and "Traceback" not in err and not (tmp_path / "no").exists()
+    code, _, err = _cli(monkeypatch, capsys, "report", str(tampered), "--out", str(tmp_path / "forced"), "--force")
+    assert code == 0 and "warning" in err
+    forced = tmp_path / "forced" / result.pack.name
+    assert (forced / "summary.json").read_bytes() == (result.pack / "summary.json").read_bytes()
+    code, _, err = _cli(monkeypatch, capsys, "report", str(tmp_path / "nowhere"))
+    assert code == 2 and "does not exist" in err
+
+
+def test_replay_refuses_unreadable_evidence_even_when_forced(fleet: Path, tmp_path: Path) -> None:
+    result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", use_history=False)
+    (result.pack / "evidence" / "machine_facts@v1.jsonl.gz").write_bytes(b"garbage")
+    with pytest.raises(PackError, match="fails verification"):
+        replay_pack(result.pack, tmp_path / "a")
+    with pytest.raises(PackError, match=r"machine_facts@v1\.jsonl\.gz cannot be read back"):
+        replay_pack(result.pack, tmp_path / "b", force=True)
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
