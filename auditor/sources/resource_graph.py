@@ -214,7 +214,7 @@ class ResourceGraphSource:
     @staticmethod
     def _cross_batch(rows: list[dict[str, Any]], column: str, scope: Scope, seen: dict[Any, str]) -> list[str]:
         clash: str | None = None
-        for value in {row.get(column) for row in rows}:
+        for value in {row.get(column) for row in rows} - {None}:
             other = seen.setdefault(value, scope.label)
             if other != scope.label and clash is None:
                 clash = (
@@ -225,7 +225,6 @@ class ResourceGraphSource:
 
     def _read_batch(self, text: str, scope: Scope, key: str | None, tally: _Tally) -> BatchOutcome:
         """Read one batch, re-reading it while its pages disagree in a way a fresh read may fix."""
-        outcome = BatchOutcome(rows=[])
         reads = 1 + self.settings.refetch_attempts
         for read in range(1, reads + 1):
             reader = BatchReader(key)
@@ -236,13 +235,12 @@ class ResourceGraphSource:
             for note in outcome.notes:
                 _LOG.info("%s, %s: %s", tally.label, scope.label, note)
             if not outcome.retryable:
-                break
-            _LOG.warning("%s, %s: %s; reading it again", tally.label, scope.label, outcome.problems[0])
-            if read == reads:
-                plural = "s" if reads > 1 else ""
-                problems = tuple(f"{problem} (in {reads} read{plural})" for problem in outcome.problems)
-                return BatchOutcome(outcome.rows, problems, pages=outcome.pages)
-        return outcome
+                return outcome
+            if read < reads:
+                _LOG.warning("%s, %s: %s; reading it again", tally.label, scope.label, outcome.problems[0])
+        plural = "s" if reads > 1 else ""
+        problems = tuple(f"{problem} (in {reads} read{plural})" for problem in outcome.problems)
+        return BatchOutcome(outcome.rows, problems, pages=outcome.pages)
 
     def _read_pages(self, text: str, scope: Scope, reader: BatchReader, tally: _Tally) -> str | None:
         """Fetch every page of one read; returns the failure line if a page could not be had."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -249,3 +251,35 @@ def test_quota_429_is_honoured(fleet: Snapshot, offline: SnapshotSource) -> None
         source.close()
         assert result.complete and result.table.equals(offline.run(RESOURCES).table)
         assert emulator.quota.throttled == 1
+
+
+def test_a_query_that_combines_subscriptions_cannot_be_batched(emulator: AzureEmulator) -> None:
+    by_type = QueryRequest(
+        "by_type", 1, "resources | summarize n = count() by type | order by type asc", "arg",
+        (("type", "string"), ("n", "long")),
+    )
+    batched = live(emulator, by_type, batch_size=2)
+    assert not batched.complete
+    assert "came back from both subscriptions 1-2 of 5 and subscriptions 3-4 of 5" in batched.problems[0]
+    assert live(emulator, by_type).complete
+
+
+def test_wire_format_matches_the_rest_examples(emulator: AzureEmulator) -> None:
+    # Shapes of refdata/rest-examples/resourcegraph/*FirstPageQuery.json, spoken by a plain HTTP client.
+    body = {
+        "subscriptions": SUBS[:1],
+        "query": "resources | project id, name, type, location",
+        "options": {"$skip": 0, "$top": 3},
+    }
+    request = urllib.request.Request(
+        f"{emulator.url}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": "Bearer emulator-token", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        first = json.load(response)
+    assert set(first) == {"$skipToken", "count", "data", "facets", "resultTruncated", "totalRecords"}
+    assert first["count"] == 3 and first["resultTruncated"] == "false" and first["facets"] == []
+    assert isinstance(first["totalRecords"], int) and first["totalRecords"] > 3
+    assert set(first["data"][0]) == {"id", "name", "type", "location"}
