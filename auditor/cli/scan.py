@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from auditor.cli.common import config_or_default, err, out, parse_as_of, progress_bar
+from auditor.evidence.sign import load_private_key
 from auditor.scan import ScanResult, scan
 
 
@@ -56,6 +57,8 @@ def scan_command(
     zip_pack: bool | None = typer.Option(None, "--zip/--no-zip", help="Also write the pack as one zip file."),
 ) -> None:
     """Run a full scan into a new audit pack."""
+    if sign_key is not None:
+        load_private_key(sign_key)  # a bad key fails before a long scan, not after it
     with progress_bar(not quiet and not as_json) as progress:
         result = scan(
             config_or_default(config), source=source, out=out_dir, as_of=parse_as_of(as_of),
