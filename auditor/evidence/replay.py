@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,12 @@ def first_seen_map(table: pa.Table | None) -> dict[str, datetime]:
         raise PackError(f"{FIRST_SEEN_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`") from exc
 
 
+def _optional_record_fields(query: dict[str, Any]) -> dict[str, Any]:
+    """Manifest query keys that QueryRecord also has beyond the required ones (e.g. a live response hash)."""
+    known = {f.name for f in fields(QueryRecord)}
+    return {key: query[key] for key in ("response_sha256",) if key in query and key in known}
+
+
 def load_pack(files: PackFiles) -> LoadedPack:
     """Read the manifest and evidence and evaluate them exactly as the scan did."""
     try:
@@ -94,7 +100,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
         QueryRecord(
             id=q["id"], version=q["version"], template_sha256=q["template_sha256"],
             rendered_sha256=q["rendered_sha256"], rows=q["rows"], text=q["text"], evidence=q["evidence"],
-            complete=q["complete"],
+            complete=q["complete"], **_optional_record_fields(q),
         )
         for q in queries
     ]

@@ -25,6 +25,7 @@ from auditor.errors import PackError
 from auditor.evidence.pack import OWNER_NAME, TEMP_PREFIX, PackWriter, is_stale, sweep_stale
 from auditor.evidence.zipped import ZIP_EPOCH, write_zip, zip_path_for
 from auditor.reports.interface import Renderer
+from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.scan import ScanResult, scan
 from auditor.sources.interface import QueryRequest, QueryResult, rows_to_table
 
@@ -115,10 +116,11 @@ def make_pack(
     out: Path, *, config: Config | None = None, renderers: list[Renderer] | None = None,
     sign_key: Path | None = None, zip_pack: bool = False,
 ) -> ScanResult:
-    """A full scan of the inline fleet into a new pack under `out`."""
+    """A full scan of the inline fleet into a new pack under `out` (summary and breaches only, unless told)."""
     return scan(
         config if config is not None else config_from_dict(THRESHOLDS), source=MemorySource(), out=out,
-        renderers=renderers, use_history=False, sign_key=sign_key, zip_pack=zip_pack,
+        renderers=renderers if renderers is not None else [SummaryRenderer(), BreachesRenderer()],
+        use_history=False, sign_key=sign_key, zip_pack=zip_pack,
     )
 
 

@@ -21,6 +21,7 @@ from auditor.evidence.replay import replay_differences
 from auditor.evidence.sign import KeyPairFiles, generate_keypair, key_id, signature_bytes, signature_document
 from auditor.evidence.verify import VerifyReport, verify_pack
 from auditor.evidence.zipped import zip_path_for
+from auditor.reports.registry import default_renderers
 from tests.unit.test_evidence_pack import make_pack
 from tests.unit.test_evidence_sign import run_cli
 
@@ -33,7 +34,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPairFiles:
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory: pytest.TempPathFactory, keys: KeyPairFiles) -> Path:
     """A signed pack (with its zip) made with the default renderers, so every kind of report file is in it."""
-    return make_pack(tmp_path_factory.mktemp("signed"), sign_key=keys.private, zip_pack=True).pack
+    out = tmp_path_factory.mktemp("signed")
+    return make_pack(out, sign_key=keys.private, zip_pack=True, renderers=default_renderers()).pack
 
 
 @pytest.fixture(scope="module")
