@@ -51,11 +51,40 @@ class Thresholds(_Model):
     max_overdue_machines: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=dict, description="Most machines allowed with an overdue patch, per classification."
     )
+    max_unscheduled_machines: int | None = Field(
+        None, ge=0, description="Most machines allowed that no maintenance configuration covers."
+    )
+    max_window_exceeded_rate: Rate | None = Field(
+        None, description="Highest acceptable share of a configuration's runs that overran its maintenance window "
+        "(judged on the worst configuration)."
+    )
 
     @field_validator("max_overdue_machines", mode="before")
     @classmethod
     def _known_classes(cls, value: Any) -> Any:
         return _canonical_classes(value, "max_overdue_machines") if isinstance(value, dict) else value
+
+
+class ScheduleSettings(_Model):
+    """Schedule audit and failure-pattern analysis."""
+
+    max_concurrent_machines: int = Field(
+        500, ge=1, description="An hour of the week with more machines scheduled than this is reported as a peak."
+    )
+    pattern_min_runs: int = Field(
+        20, ge=1, description="A group (a location, OS, configuration, ...) needs at least this many finished runs "
+        "before it can be flagged."
+    )
+    pattern_min_ratio: float = Field(
+        2.0, ge=1.0, description="A flagged group's failure rate is at least this many times the fleet's."
+    )
+    pattern_min_excess_points: float = Field(
+        10.0, gt=0, le=100, description="A flagged group's failure rate is at least this many percentage points above "
+        "the fleet's."
+    )
+    window_exceeded_flag_rate: Rate = Field(
+        20.0, description="A configuration whose runs overran its window at least this often (%) is flagged."
+    )
 
 
 class OutputSettings(_Model):
@@ -87,6 +116,7 @@ class Config(_Model):
         description="Classification = days a pending patch may wait before it is overdue. Replaces the default map.",
     )
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
 

@@ -73,6 +73,7 @@ def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, Any
     params: dict[str, dict[str, Any]] = {
         "undated_patches": {"classifications": sorted(config.sla) or ["Critical"]},
         "installations": {"as_of": as_of, "window_days": config.installation_window_days},
+        "maintenance_runs": {"as_of": as_of, "window_days": config.installation_window_days},
     }
     return [(query_id, params.get(query_id, {})) for query_id in REQUIRED_QUERIES]
 

@@ -158,6 +158,94 @@ class Fleet:
             )
         )
 
+    def maintenance_configuration(
+        self, name: str, *, recur: str = "1Week Saturday", start: str = "2026-01-03 22:00", duration: str = "03:00",
+        time_zone: str = "UTC", expiration: str = "9999-12-31 23:59:59", reboot: str = "IfRequired",
+        windows: list[str] | None = None, linux: list[str] | None = None, kb_include: list[str] | None = None,
+        kb_exclude: list[str] | None = None, mask_include: list[str] | None = None,
+        mask_exclude: list[str] | None = None, tasks: dict[str, Any] | None = None, sub: str = SUB,
+        scope: str = "InGuestPatch",
+    ) -> str:
+        """Add a maintenance configuration (a `resources` row); returns its id."""
+        patches: dict[str, Any] = {"rebootSetting": reboot}
+        if windows is not None:
+            patches["windowsParameters"] = {
+                "classificationsToInclude": windows, "kbNumbersToInclude": kb_include or [],
+                "kbNumbersToExclude": kb_exclude or [], "excludeKbsRequiringReboot": False,
+            }
+        if linux is not None:
+            patches["linuxParameters"] = {
+                "classificationsToInclude": linux, "packageNameMasksToInclude": mask_include or [],
+                "packageNameMasksToExclude": mask_exclude or [],
+            }
+        if tasks is not None:
+            patches["tasks"] = tasks
+        cid = config_id(name, sub)
+        window = {"startDateTime": start, "expirationDateTime": expiration, "duration": duration,
+                  "timeZone": time_zone, "recurEvery": recur}
+        self.tables["resources"].append(
+            arg_row(id=cid, name=name, type="microsoft.maintenance/maintenanceconfigurations", subscriptionId=sub,
+                    resourceGroup="rg-maint", location="westeurope",
+                    properties={"maintenanceScope": scope, "maintenanceWindow": window, "installPatches": patches,
+                                "visibility": "Custom", "namespace": "Microsoft.Maintenance"})
+        )
+        return cid
+
+    def schedule_run(
+        self, config_name: str, correlation_id: str, *, status: str, start: str, minutes: float | None = 60,
+        total: int = 0, succeeded: int = 0, sub: str = SUB,
+    ) -> None:
+        """Add one run of a schedule (`maintenanceconfigurations/applyupdates`); minutes=None leaves it open."""
+        cid = config_id(config_name, sub)
+        started = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        self.tables["maintenanceresources"].append(
+            arg_row(
+                id=f"{cid}/providers/Microsoft.Maintenance/applyUpdates/{started.strftime('%Y%m%d%H%M%S')}",
+                name=started.strftime("%Y%m%d%H%M%S"),
+                type="microsoft.maintenance/maintenanceconfigurations/applyupdates",
+                subscriptionId=sub,
+                properties={
+                    "maintenanceConfigurationId": cid,
+                    "maintenanceConfiguration": {"name": config_name, "properties": {"maintenanceScope": "InGuestPatch"}},
+                    "correlationId": correlation_id,
+                    "status": status,
+                    "startDateTime": start,
+                    "endDateTime": None if minutes is None else ts(started + timedelta(minutes=minutes)),
+                    "resourceUpdateSummary": {"total": total, "succeeded": succeeded},
+                },
+            )
+        )
+
+    def scheduled_run(
+        self, machine_id: str, run_id: str, config_name: str, correlation_id: str, *, status: str, start: str,
+        minutes: float = 30, error: str | None = None, window_exceeded: bool = False, apply_status: str | None = None,
+        sub: str = SUB,
+    ) -> None:
+        """A run started by a schedule: its patch installation record (maintenanceRunId = the schedule run's
+        correlationId) and its per-machine `applyupdates` record."""
+        self.run(machine_id, run_id, status=status, start=start, minutes=minutes, error=error,
+                 window_exceeded=window_exceeded)
+        self.tables["patchinstallationresources"][-1]["properties"]["maintenanceRunId"] = correlation_id
+        started = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        outcome = apply_status or {"Succeeded": "Completed", "CompletedWithWarnings": "Completed"}.get(status, status)
+        self.tables["maintenanceresources"].append(
+            arg_row(
+                id=f"{machine_id}/providers/Microsoft.Maintenance/applyUpdates/{run_id}",
+                name=run_id,
+                type="microsoft.maintenance/applyupdates",
+                subscriptionId=sub,
+                properties={
+                    "maintenanceConfigurationId": config_id(config_name, sub),
+                    "maintenanceScope": "InGuestPatch",
+                    "resourceId": machine_id,
+                    "correlationId": correlation_id,
+                    "status": outcome,
+                    "startDateTime": start,
+                    "endDateTime": None if outcome == "InProgress" else ts(started + timedelta(minutes=minutes)),
+                },
+            )
+        )
+
     def policy_state(self, machine_id: str, assignment: str, state: str, *, definition_ref: str = "") -> None:
         """A policy state row for a machine."""
         kind = "Microsoft.Compute/virtualMachines" if "virtualmachines" in machine_id.lower() else "Microsoft.HybridCompute/machines"

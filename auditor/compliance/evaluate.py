@@ -13,7 +13,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance import coverage, facts, installs, metrics, policy, rules, thresholds
+from auditor.compliance import coverage, facts, installs, metrics, patterns, policy, rules, thresholds
+from auditor.compliance.schedules import ScheduleAudit, audit_schedules
 from auditor.config import Config
 from auditor.snapshots.format import format_timestamp
 
@@ -25,6 +26,8 @@ REQUIRED_QUERIES = (
     "installations",
     "maintenance_assignments",
     "policy_states",
+    "maintenance_configurations",
+    "maintenance_runs",
 )
 
 
@@ -41,6 +44,10 @@ class Evaluation:
     summary: dict[str, Any]
     breaches: list[thresholds.Breach]
     threshold_checks: list[tuple[thresholds.Threshold, float | None]] = field(default_factory=list)
+    schedule_audit: ScheduleAudit | None = None
+    """Maintenance configurations, their coverage and runs, and concurrency (None when the pack predates them)."""
+    failure_patterns: patterns.FailurePatterns | None = None
+    """Failure rates by dimension and the flags raised on them (None when the pack predates them)."""
 
 
 def evaluate(
@@ -68,7 +75,8 @@ def evaluate(
         machines, groups, as_of=as_of, max_assessment_age_days=config.max_assessment_age_days
     )
     runs = installs.build_runs(tables["installations"], by_id)
-    schedules = coverage.schedules_by_machine(machines, coverage.build_assignments(tables["maintenance_assignments"]))
+    assignments = coverage.build_assignments(tables["maintenance_assignments"])
+    schedules = coverage.schedules_by_machine(machines, assignments)
 
     overall = metrics.status_counts(verdicts)
     summary: dict[str, Any] = {
@@ -87,11 +95,24 @@ def evaluate(
     summary["policy"], summary["policy_mismatches"] = policy.policy_summary(
         policy.build_states(tables["policy_states"], by_id), by_id, schedules
     )
+    audit: ScheduleAudit | None = None
+    found: patterns.FailurePatterns | None = None
+    # Packs written before the schedule audit carry neither table; they replay without it.
+    if "maintenance_configurations" in tables and "maintenance_runs" in tables:
+        audit = audit_schedules(
+            tables["maintenance_configurations"], tables["maintenance_runs"], machines=machines,
+            assignments=assignments, covered=schedules, runs=runs, as_of=as_of, settings=config.schedules,
+        )
+        found = patterns.find_patterns(
+            runs, by_id, audit, settings=config.schedules, window_days=config.installation_window_days
+        )
+        summary["schedules"] = audit.to_summary()
+        summary["failure_patterns"] = found.to_summary()
     checks = thresholds.build_thresholds(config.thresholds, summary, query_refs)
     breaches = thresholds.evaluate_thresholds(checks)
     summary["breaches"] = len(breaches)
     summary["queries"] = queries or []
-    return Evaluation(as_of, config, verdicts, groups, runs, schedules, summary, breaches, checks)
+    return Evaluation(as_of, config, verdicts, groups, runs, schedules, summary, breaches, checks, audit, found)
 
 
 def _assessment_counts(verdicts: list[rules.MachineVerdict]) -> dict[str, int]:

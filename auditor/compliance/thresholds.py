@@ -117,6 +117,25 @@ def build_thresholds(config: Thresholds, summary: Mapping[str, Any], refs: Mappi
                        "machines with an overdue patch", "machines", refs.get("pending_patches", facts)),
              overdue.get(name, 0))
         )
+    schedules = summary.get("schedules")
+    if config.max_unscheduled_machines is not None:
+        pairs.append(
+            (Threshold("max_unscheduled_machines", "overall", None, config.max_unscheduled_machines, "max",
+                       "machines covered by no maintenance configuration", "machines",
+                       refs.get("maintenance_assignments", facts), "medium"),
+             schedules["unscheduled_machines"] if schedules else None)
+        )
+    if config.max_window_exceeded_rate is not None:
+        # Judged on the worst configuration (highest rate; ties go to the first name); unmeasured without runs.
+        rated = [(c["key"], c["runs"]["window_exceeded_rate"]) for c in (schedules or {}).get("configurations", [])
+                 if c["runs"]["window_exceeded_rate"] is not None]
+        worst = min(rated, key=lambda item: (-item[1], item[0])) if rated else None
+        pairs.append(
+            (Threshold("max_window_exceeded_rate", "configuration", worst[0] if worst else None,
+                       config.max_window_exceeded_rate, "max", "window-exceeded rate", "%",
+                       refs.get("installations", "installations"), "medium"),
+             worst[1] if worst else None)
+        )
     return pairs
 
 

@@ -1,0 +1,595 @@
+"""Schedule audit: maintenance configurations, what they cover, how their runs went, and how many machines each
+hour of the week has scheduled.
+
+Inputs are the maintenance_configurations and maintenance_runs query tables, the machines, the assignments and
+schedules_by_machine from coverage.py, and the installation runs; nothing else, so a pack replays exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from auditor.compliance import recurrence as rec
+from auditor.compliance.coverage import Assignment, DynamicFilter
+from auditor.compliance.facts import Machine, rows
+from auditor.compliance.installs import FAILED as RUN_FAILED
+from auditor.compliance.installs import SUCCEEDED as RUN_SUCCEEDED
+from auditor.compliance.installs import Run
+from auditor.compliance.metrics import rate, round2
+from auditor.compliance.timeparse import parse_arg_time
+from auditor.config import ScheduleSettings
+from auditor.snapshots.format import format_timestamp
+
+APPLY_SUCCEEDED = frozenset({"completed", "noupdatespending", "succeeded"})
+APPLY_FAILED = frozenset({"failed"})
+APPLY_IN_PROGRESS = frozenset({"inprogress", "pending", "retrynow", "retrylater", "notstarted"})
+NO_SCHEDULE = "(no schedule)"
+UNKNOWN_SCHEDULE = "(unknown schedule)"
+_END = datetime.max.replace(tzinfo=UTC)
+MAX_ZONE_OFFSET = timedelta(hours=14)
+"""No time zone is further than this from UTC, so some expiries are certain even in an unknown zone."""
+
+EXPIRY_RULE = (
+    "A configuration has expired when its expirationDateTime, read in its own time zone, is before the as-of time; "
+    "an expiry exactly at the as-of time is not expired, and no expiry means it never expires. With an unknown time "
+    "zone the expiry is decided only when it is more than 14 hours from the as-of time, else it is reported as unknown."
+)
+CONCURRENCY_RULE = (
+    "For each hour of the as-of week (Monday 00:00 UTC onwards, 168 hours), the distinct machines whose maintenance "
+    "configurations have a window overlapping that hour. Local starts are converted to UTC with the configuration's "
+    "Windows time zone; windows opening at or after the expiry are left out, as are configurations whose "
+    "recurrence, start, duration or time zone cannot be read (reported under problems)."
+)
+RUNS_RULE = (
+    "Runs come from the applyUpdates records of the installation window: machine runs (per machine) and schedule "
+    "runs (distinct correlation ids). Success rate is Completed or NoUpdatesPending / (those + Failed). Window "
+    "overruns are the installation runs linked to the configuration by maintenanceRunId that Update Manager flagged "
+    "maintenanceWindowExceeded, over its finished linked installation runs."
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A pre- or post-task: what runs (a runbook or function id) and where (`Resource` or `Global`)."""
+
+    source: str
+    task_scope: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Summary form."""
+        return {"source": self.source, "task_scope": self.task_scope}
+
+
+@dataclass(frozen=True)
+class MaintenanceConfiguration:
+    """One maintenance configuration as written (a maintenance_configurations row)."""
+
+    configuration_id: str
+    """Lower-cased id: the key assignments and runs refer to."""
+    id: str
+    name: str
+    subscription_id: str
+    resource_group: str
+    scope: str
+    """maintenanceScope, e.g. InGuestPatch."""
+    start: str
+    expiration: str
+    duration: str
+    time_zone: str
+    recur_every: str
+    reboot_setting: str
+    windows: Mapping[str, Any] | None
+    """{classifications, kb_include, kb_exclude, exclude_kbs_requiring_reboot}; None without windowsParameters."""
+    linux: Mapping[str, Any] | None
+    """{classifications, package_include, package_exclude}; None without linuxParameters."""
+    pre_tasks: tuple[Task, ...]
+    post_tasks: tuple[Task, ...]
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _names(text: str | None) -> list[str]:
+    value = _json(text)
+    if isinstance(value, str):
+        value = [value]
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _tasks(text: str | None) -> tuple[Task, ...]:
+    value = _json(text)
+    items = value if isinstance(value, list) else []
+    return tuple(
+        Task(str(item.get("source") or ""), str(item.get("taskScope") or "")) for item in items if isinstance(item, dict)
+    )
+
+
+def build_configurations(table: pa.Table) -> list[MaintenanceConfiguration]:
+    """Configurations from maintenance_configurations rows, sorted by name then id."""
+    found: dict[str, MaintenanceConfiguration] = {}
+    for row in rows(table):
+        windows = linux = None
+        if any(row[k] for k in ("windowsClassifications", "kbNumbersToInclude", "kbNumbersToExclude",
+                                "excludeKbsRequiringReboot")):
+            flag = (row["excludeKbsRequiringReboot"] or "").lower()
+            windows = {
+                "classifications": _names(row["windowsClassifications"]),
+                "kb_include": _names(row["kbNumbersToInclude"]),
+                "kb_exclude": _names(row["kbNumbersToExclude"]),
+                "exclude_kbs_requiring_reboot": {"true": True, "false": False}.get(flag),
+            }
+        if any(row[k] for k in ("linuxClassifications", "packageNameMasksToInclude", "packageNameMasksToExclude")):
+            linux = {
+                "classifications": _names(row["linuxClassifications"]),
+                "package_include": _names(row["packageNameMasksToInclude"]),
+                "package_exclude": _names(row["packageNameMasksToExclude"]),
+            }
+        config = MaintenanceConfiguration(
+            configuration_id=row["configurationId"], id=row["id"], name=row["name"] or "",
+            subscription_id=(row["subscriptionId"] or "").lower(), resource_group=row["resourceGroup"] or "",
+            scope=row["maintenanceScope"] or "", start=row["startDateTime"] or "",
+            expiration=row["expirationDateTime"] or "", duration=row["duration"] or "", time_zone=row["timeZone"] or "",
+            recur_every=row["recurEvery"] or "", reboot_setting=row["rebootSetting"] or "", windows=windows,
+            linux=linux, pre_tasks=_tasks(row["preTasks"]), post_tasks=_tasks(row["postTasks"]),
+        )
+        found.setdefault(config.configuration_id, config)
+    return sorted(found.values(), key=lambda c: (c.name, c.configuration_id))
+
+
+@dataclass(frozen=True)
+class ScheduleProblem:
+    """A part of a configuration that cannot be read, so the figures that need it leave the configuration out."""
+
+    configuration: str
+    field: str
+    """`recurrence`, `time_zone`, `start`, `duration` or `expiration`."""
+    value: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Summary form."""
+        return {"key": self.configuration, "field": self.field, "value": self.value, "message": self.message}
+
+
+def read_window(config: MaintenanceConfiguration) -> tuple[rec.Window | None, list[ScheduleProblem]]:
+    """The configuration's window, or None with the reasons it cannot be read."""
+    problems = []
+
+    def problem(name: str, value: str, message: str) -> None:
+        problems.append(ScheduleProblem(config.name, name, value, message))
+
+    recurrence = None
+    try:
+        recurrence = rec.parse_recurrence(config.recur_every)
+    except rec.RecurrenceError as error:
+        problem("recurrence", config.recur_every, str(error))
+    zone = rec.resolve_zone(config.time_zone)
+    if zone is None:
+        problem("time_zone", config.time_zone, f"{config.time_zone!r} is not a known Windows time-zone name")
+    first = rec.parse_local(config.start)
+    if first is None:
+        problem("start", config.start, "startDateTime is not 'yyyy-MM-dd HH:mm'")
+    minutes = rec.parse_duration(config.duration)
+    if minutes is None:
+        problem("duration", config.duration, "duration is not a non-zero 'HH:mm'")
+    expires_local = rec.parse_local(config.expiration) if config.expiration else None
+    if config.expiration and expires_local is None:
+        problem("expiration", config.expiration, "expirationDateTime is not 'yyyy-MM-dd HH:mm'")
+    if problems or recurrence is None or zone is None or first is None or minutes is None:
+        return None, problems
+    expires = rec.to_utc(expires_local, zone) if expires_local is not None else None
+    return rec.Window(first, minutes, recurrence, zone, expires), []
+
+
+def is_expired(config: MaintenanceConfiguration, as_of: datetime) -> bool | None:
+    """EXPIRY_RULE: True, False, or None when the expiry cannot be decided."""
+    if not config.expiration:
+        return False
+    local = rec.parse_local(config.expiration)
+    if local is None:
+        return None
+    zone = rec.resolve_zone(config.time_zone)
+    if zone is not None:
+        expires = rec.to_utc(local, zone)
+        return expires is not None and expires < as_of
+    naive = local.replace(tzinfo=UTC)
+    if naive.year >= datetime.max.year:
+        return False
+    if naive.year <= datetime.min.year:
+        return True
+    if naive + MAX_ZONE_OFFSET < as_of:
+        return True
+    return None if naive - MAX_ZONE_OFFSET < as_of else False
+
+
+_TYPE_WORDS = {"microsoft.compute/virtualmachines": "Azure VMs", "microsoft.hybridcompute/machines": "Arc machines"}
+
+
+def describe_scope(assignment: Assignment) -> str:
+    """A dynamic scope in words, e.g. "subscription s, resource group rg; OS: windows; tags (any): tier = gold"."""
+    parts = assignment.target.strip("/").split("/")
+    where = f"subscription {parts[1]}" + (f", resource group {parts[3]}" if len(parts) >= 4 else "")
+    flt = assignment.filter or DynamicFilter()
+    words = [where]
+    if flt.resource_types:
+        words.append("types: " + ", ".join(_TYPE_WORDS.get(t, t) for t in flt.resource_types))
+    if flt.resource_groups:
+        words.append("resource groups: " + ", ".join(flt.resource_groups))
+    if flt.locations:
+        words.append("locations: " + ", ".join(flt.locations))
+    if flt.os_types:
+        words.append("OS: " + ", ".join(flt.os_types))
+    if flt.tags:
+        tags = "; ".join(f"{k} = {' or '.join(v) if v else '(any value)'}" for k, v in sorted(flt.tags.items()))
+        words.append(f"tags ({flt.operator.lower()}): {tags}")
+    return "; ".join(words) if len(words) > 1 else f"every machine in {where}"
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """A maintenance_runs row: applyUpdates records of one schedule run and status, per machine or per schedule."""
+
+    level: str
+    """`machine` (one record per machine) or `schedule` (one record per schedule run)."""
+    configuration_id: str
+    correlation_id: str
+    status: str
+    runs: int
+    finished: int
+    total_minutes: float
+    max_minutes: float | None
+    first_start: datetime | None
+    last_end: datetime | None
+
+
+def build_run_groups(table: pa.Table) -> list[RunGroup]:
+    """RunGroups from maintenance_runs rows."""
+    return [
+        RunGroup(
+            level=row["level"], configuration_id=(row["configurationId"] or "").lower(),
+            correlation_id=(row["correlationId"] or "").lower(), status=row["status"] or "",
+            runs=int(row["runs"] or 0), finished=int(row["finished"] or 0),
+            total_minutes=float(row["totalMinutes"] or 0.0),
+            max_minutes=None if row["maxMinutes"] is None else float(row["maxMinutes"]),
+            first_start=parse_arg_time(row["firstStart"]), last_end=parse_arg_time(row["lastEnd"]),
+        )
+        for row in rows(table)
+    ]
+
+
+@dataclass(frozen=True)
+class RunLink:
+    """Where an installation run belongs: its configuration (or NO_SCHEDULE / UNKNOWN_SCHEDULE) and the hour of
+    the window it started in (0 = the first hour; None when it has no known window start)."""
+
+    configuration_id: str
+    configuration: str
+    window_hour: int | None
+
+
+def link_runs(runs: Iterable[Run], groups: Sequence[RunGroup], names: Mapping[str, str]) -> dict[str, RunLink]:
+    """Installation run id -> RunLink, through maintenanceRunId = the schedule run's correlationId. The window
+    opens at the schedule run's startDateTime, else at the earliest machine start recorded for that run."""
+    owner: dict[str, str] = {}
+    opened: dict[str, datetime] = {}
+    # Schedule-level records first: they name the window's own start; machine records only fill gaps.
+    for level in ("schedule", "machine"):
+        starts: dict[str, datetime] = {}
+        mine = [g for g in groups if g.level == level]
+        for group in sorted(mine, key=lambda g: (g.configuration_id, g.correlation_id, g.status)):
+            owner.setdefault(group.correlation_id, group.configuration_id)
+            if group.first_start is not None and group.first_start < starts.get(group.correlation_id, _END):
+                starts[group.correlation_id] = group.first_start
+        for correlation, start in starts.items():
+            opened.setdefault(correlation, start)
+    links: dict[str, RunLink] = {}
+    for run in runs:
+        correlation = run.maintenance_run_id.lower()
+        if not correlation:
+            links[run.id] = RunLink("", NO_SCHEDULE, None)
+            continue
+        if correlation not in owner:
+            links[run.id] = RunLink("", UNKNOWN_SCHEDULE, None)
+            continue
+        config_id = owner[correlation]
+        window_start = opened.get(correlation)
+        hour = None
+        if window_start is not None and run.start is not None:
+            hour = max(0, int((run.start - window_start) // timedelta(hours=1)))
+        links[run.id] = RunLink(config_id, names.get(config_id, config_id.rsplit("/", 1)[-1]), hour)
+    return links
+
+
+def run_figures(groups: Sequence[RunGroup], linked: Sequence[Run], window_minutes: int | None) -> dict[str, Any]:
+    """A configuration's run figures (RUNS_RULE)."""
+    machine = [g for g in groups if g.level == "machine"]
+    status = Counter[str]()
+    for group in machine:
+        key = group.status.lower()
+        kind = "succeeded" if key in APPLY_SUCCEEDED else "failed" if key in APPLY_FAILED else (
+            "in_progress" if key in APPLY_IN_PROGRESS else "other")
+        status[kind] += group.runs
+    finished = sum(g.finished for g in machine)
+    longest = max((g.max_minutes for g in machine if g.max_minutes is not None), default=None)
+    done = [r for r in linked if r.status in RUN_SUCCEEDED or r.status in RUN_FAILED]
+    exceeded = sum(1 for r in done if r.window_exceeded)
+    last: dict[str, Any] | None = None
+    scheduled = [(g.first_start, g.correlation_id, g.status) for g in groups if g.level == "schedule" and g.first_start]
+    if scheduled:
+        start, _, state = max(scheduled)
+        last = {"start": format_timestamp(start), "status": state}
+    else:
+        starts = [(g.first_start, g.correlation_id) for g in machine if g.first_start]
+        if starts:
+            _, latest = max(starts)
+            last = {"start": format_timestamp(min(s for s, c in starts if c == latest)), "status": None}
+    return {
+        "schedule_runs": len({g.correlation_id for g in groups}),
+        "machine_runs": sum(g.runs for g in machine),
+        "succeeded": status["succeeded"],
+        "failed": status["failed"],
+        "in_progress": status["in_progress"],
+        "other": status["other"],
+        "success_rate": rate(status["succeeded"], status["succeeded"] + status["failed"]),
+        "avg_duration_minutes": round2(sum(g.total_minutes for g in machine) / finished) if finished else None,
+        "max_duration_minutes": round2(longest) if longest is not None else None,
+        "window_minutes": window_minutes,
+        "max_duration_share_of_window": round2(100 * longest / window_minutes) if longest is not None and window_minutes else None,
+        "installation_runs": len(done),
+        "window_exceeded": exceeded,
+        "window_exceeded_rate": rate(exceeded, len(done)),
+        "last_run": last,
+    }
+
+
+@dataclass(frozen=True)
+class DynamicScope:
+    """A dynamic-scope assignment of a configuration, with its filter in words."""
+
+    id: str
+    scope: str
+    description: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Summary form."""
+        return {"id": self.id, "scope": self.scope, "filter": self.description}
+
+
+@dataclass(frozen=True)
+class ConfigurationAudit:
+    """One configuration: its settings, what it covers and how its runs went."""
+
+    configuration: MaintenanceConfiguration
+    window: rec.Window | None
+    expired: bool | None
+    machines: tuple[str, ...]
+    """Ids of the in-scope machines it covers, sorted."""
+    static_assignments: int
+    dynamic_scopes: tuple[DynamicScope, ...]
+    by_environment: Mapping[str, int]
+    by_os: Mapping[str, int]
+    by_platform: Mapping[str, int]
+    runs: Mapping[str, Any]
+    """run_figures()."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Summary form (compact: counts, not machine ids)."""
+        c = self.configuration
+        window = self.window
+        return {
+            "key": c.name,
+            "id": c.configuration_id,
+            "subscription_id": c.subscription_id,
+            "resource_group": c.resource_group,
+            "scope": c.scope,
+            "recurrence": c.recur_every,
+            "recurrence_text": window.recurrence.describe() if window else None,
+            "start": c.start,
+            "duration": c.duration,
+            "time_zone": c.time_zone,
+            "iana_time_zone": window.zone.key if window else None,
+            "expiration": c.expiration,
+            "expired": self.expired,
+            "reboot_setting": c.reboot_setting,
+            "windows": dict(c.windows) if c.windows is not None else None,
+            "linux": dict(c.linux) if c.linux is not None else None,
+            "pre_tasks": [t.to_json() for t in c.pre_tasks],
+            "post_tasks": [t.to_json() for t in c.post_tasks],
+            "static_assignments": self.static_assignments,
+            "dynamic_scopes": [s.to_json() for s in self.dynamic_scopes],
+            "machines": len(self.machines),
+            "by_environment": _counts(self.by_environment),
+            "by_os": _counts(self.by_os),
+            "by_platform": _counts(self.by_platform),
+            "runs": dict(self.runs),
+        }
+
+
+def _counts(counter: Mapping[str, int]) -> list[dict[str, Any]]:
+    return [{"key": key, "machines": counter[key]} for key in sorted(counter)]
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """Machines scheduled per hour of the as-of week (UTC)."""
+
+    week_start: datetime
+    limit: int
+    series: tuple[int, ...]
+    """168 counts; index 0 is Monday 00:00-01:00 UTC."""
+    active: tuple[tuple[str, ...], ...]
+    """Per hour, the names of the configurations with a window open then (and at least one machine)."""
+
+    @property
+    def peaks(self) -> list[int]:
+        """Hours with more machines than the limit."""
+        return [hour for hour, count in enumerate(self.series) if count > self.limit]
+
+    def recommendation(self) -> str | None:
+        """What to do about the peaks, or None when there are none."""
+        peaks = self.peaks
+        if not peaks:
+            return None
+        top = max(peaks, key=lambda h: (self.series[h], -h))
+        names = sorted({name for hour in peaks for name in self.active[hour]})
+        return (
+            f"{len(peaks)} hour(s) of the week have more than {self.limit} machines scheduled (peak "
+            f"{self.series[top]} at {rec.hour_label(self.week_start, top)}); stagger the start times of "
+            f"{', '.join(names)} or split their scopes"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Summary form."""
+        top = max(range(len(self.series)), key=lambda h: (self.series[h], -h))
+        return {
+            "rule": CONCURRENCY_RULE,
+            "week_start": format_timestamp(self.week_start),
+            "limit": self.limit,
+            "series": list(self.series),
+            "peak": {"hour": top, "start": rec.hour_label(self.week_start, top), "machines": self.series[top]},
+            "peaks": [
+                {"hour": h, "start": rec.hour_label(self.week_start, h), "machines": self.series[h],
+                 "configurations": list(self.active[h])}
+                for h in self.peaks
+            ],
+            "recommendation": self.recommendation(),
+        }
+
+
+def concurrency(
+    audits: Sequence[ConfigurationAudit], covered: Mapping[str, set[str]], *, as_of: datetime, limit: int
+) -> Concurrency:
+    """CONCURRENCY_RULE. Machines are grouped by their set of configurations, so the cost is per distinct set."""
+    monday = rec.week_start(as_of)
+    hours = {a.configuration.configuration_id: rec.week_hours(a.window, monday) for a in audits if a.window}
+    names = {a.configuration.configuration_id: a.configuration.name for a in audits}
+    combos = Counter(frozenset(c for c in configs if c in hours) for configs in covered.values())
+    series = [0] * rec.HOURS_PER_WEEK
+    active: list[set[str]] = [set() for _ in range(rec.HOURS_PER_WEEK)]
+    for combo, machines in combos.items():
+        union: set[int] = set()
+        for config_id in combo:
+            union |= hours[config_id]
+            for hour in hours[config_id]:
+                active[hour].add(names[config_id])
+        for hour in union:
+            series[hour] += machines
+    return Concurrency(monday, limit, tuple(series), tuple(tuple(sorted(a)) for a in active))
+
+
+@dataclass(frozen=True)
+class ScheduleAudit:
+    """The schedule audit of a scan."""
+
+    configurations: list[ConfigurationAudit]
+    """Sorted by name, then id."""
+    unscheduled: list[str]
+    """Machines no assignment covers."""
+    multiple: list[str]
+    """Machines covered by more than one configuration."""
+    only_expired: list[str]
+    """Machines covered only by configurations that have expired."""
+    unknown_configuration_ids: list[str]
+    """Configuration ids that assignments or runs name but the maintenance_configurations query did not return."""
+    problems: list[ScheduleProblem]
+    concurrency: Concurrency
+    run_links: Mapping[str, RunLink] = field(default_factory=dict)
+    """Installation run id -> its configuration and hour of the window (for failure patterns)."""
+
+    def worst_window_exceeded(self) -> tuple[str, float] | None:
+        """(name, rate) of the configuration with the highest window-exceeded rate; ties go to the first name."""
+        rated = [(a.configuration.name, a.runs["window_exceeded_rate"]) for a in self.configurations
+                 if a.runs["window_exceeded_rate"] is not None]
+        if not rated:
+            return None
+        return min(rated, key=lambda item: (-item[1], item[0]))
+
+    def to_summary(self) -> dict[str, Any]:
+        """The summary's `schedules` block."""
+        return {
+            "rules": {"expiry": EXPIRY_RULE, "runs": RUNS_RULE, "concurrency": CONCURRENCY_RULE},
+            "configurations": [a.to_json() for a in self.configurations],
+            "unscheduled_machines": len(self.unscheduled),
+            "multiple_configurations_machines": len(self.multiple),
+            "only_expired_configurations_machines": len(self.only_expired),
+            "unassigned_configurations": sorted(a.configuration.name for a in self.configurations if not a.machines),
+            "expired_configurations": sorted(a.configuration.name for a in self.configurations if a.expired),
+            "unknown_configuration_ids": self.unknown_configuration_ids,
+            "problems": [p.to_json() for p in self.problems],
+            "concurrency": self.concurrency.to_json(),
+        }
+
+
+def audit_schedules(
+    configurations_table: pa.Table,
+    runs_table: pa.Table,
+    *,
+    machines: Sequence[Machine],
+    assignments: Sequence[Assignment],
+    covered: Mapping[str, set[str]],
+    runs: Sequence[Run],
+    as_of: datetime,
+    settings: ScheduleSettings,
+) -> ScheduleAudit:
+    """Audit every maintenance configuration against the machines, assignments and runs of the scan."""
+    configs = build_configurations(configurations_table)
+    known = {c.configuration_id for c in configs}
+    groups = build_run_groups(runs_table)
+    links = link_runs(runs, groups, {c.configuration_id: c.name for c in configs})
+    by_id = {m.machine_id: m for m in machines}
+    members: dict[str, list[str]] = defaultdict(list)
+    for machine_id in sorted(covered):
+        for config_id in covered[machine_id]:
+            members[config_id].append(machine_id)
+    groups_of: dict[str, list[RunGroup]] = defaultdict(list)
+    for group in groups:
+        groups_of[group.configuration_id].append(group)
+    assigned: dict[str, list[Assignment]] = defaultdict(list)
+    for assignment in assignments:
+        assigned[assignment.configuration_id].append(assignment)
+    linked: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        linked[links[run.id].configuration_id].append(run)
+    audits, problems = [], []
+    for config in configs:
+        window, trouble = read_window(config)
+        problems.extend(trouble)
+        cid = config.configuration_id
+        covered_here = [by_id[m] for m in members.get(cid, ()) if m in by_id]
+        mine = assigned.get(cid, [])
+        audits.append(
+            ConfigurationAudit(
+                configuration=config, window=window, expired=is_expired(config, as_of),
+                machines=tuple(m.machine_id for m in covered_here),
+                static_assignments=sum(1 for a in mine if not a.dynamic),
+                dynamic_scopes=tuple(DynamicScope(a.id, a.target, describe_scope(a)) for a in mine if a.dynamic),
+                by_environment=Counter(m.environment for m in covered_here),
+                by_os=Counter(m.os for m in covered_here), by_platform=Counter(m.platform for m in covered_here),
+                runs=run_figures(groups_of.get(cid, []), linked.get(cid, []), rec.parse_duration(config.duration)),
+            )
+        )
+    expired = {a.configuration.configuration_id for a in audits if a.expired}
+    named = {a.configuration_id for a in assignments} | {g.configuration_id for g in groups}
+    return ScheduleAudit(
+        configurations=audits,
+        unscheduled=sorted(m for m, configs in covered.items() if not configs),
+        multiple=sorted(m for m, configs in covered.items() if len(configs) > 1),
+        only_expired=sorted(m for m, configs in covered.items() if configs and configs <= expired),
+        unknown_configuration_ids=sorted(c for c in named - known if c),
+        problems=problems,
+        concurrency=concurrency(audits, covered, as_of=as_of, limit=settings.max_concurrent_machines),
+        run_links=links,
+    )
