@@ -104,7 +104,8 @@ def evaluate(
             assignments=assignments, covered=schedules, runs=runs, as_of=as_of, settings=config.schedules,
         )
         found = patterns.find_patterns(
-            runs, by_id, audit, settings=config.schedules, window_days=config.installation_window_days
+            runs, by_id, audit.run_links, audit.configurations, settings=config.schedules,
+            window_days=config.installation_window_days,
         )
         summary["schedules"] = audit.to_summary()
         summary["failure_patterns"] = found.to_summary()

@@ -16,7 +16,7 @@ from typing import Any
 from auditor.compliance.facts import Machine
 from auditor.compliance.installs import FAILED, SUCCEEDED, Run
 from auditor.compliance.metrics import rate
-from auditor.compliance.schedules import NO_SCHEDULE, RunLink, ScheduleAudit
+from auditor.compliance.schedules import NO_SCHEDULE, ConfigurationAudit, RunLink
 from auditor.config import ScheduleSettings
 
 DIMENSIONS = ("location", "os", "os_version", "platform", "environment", "configuration", "window_hour")
@@ -160,19 +160,21 @@ def _advice(dimension: str, key: str, rate_text: str) -> str:
 def find_patterns(
     runs: Sequence[Run],
     machines: Mapping[str, Machine],
-    audit: ScheduleAudit,
+    links: Mapping[str, RunLink],
+    configurations: Sequence[ConfigurationAudit] = (),
     *,
     settings: ScheduleSettings,
     window_days: int,
 ) -> FailurePatterns:
-    """Failure rates by dimension over finished runs, flags by PATTERN_RULE and WINDOW_RULE."""
+    """Failure rates by dimension over finished runs, flags by PATTERN_RULE and (for `configurations`, with their
+    run figures) WINDOW_RULE. `links` maps installation run id -> RunLink (schedules.link_runs)."""
     finished = [r for r in runs if (r.status in SUCCEEDED or r.status in FAILED) and r.machine_id in machines]
     failed = sum(1 for r in finished if r.status in FAILED)
     fleet = Fraction(failed, len(finished)) if finished else Fraction(0)
     fleet_rate = rate(failed, len(finished))
     dimensions: dict[str, list[GroupRate]] = {}
     flags: list[Flag] = []
-    for name, key_of in _keys(machines, audit.run_links).items():
+    for name, key_of in _keys(machines, links).items():
         counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for run in finished:
             key = key_of(run)
@@ -190,7 +192,7 @@ def find_patterns(
                 flags.append(Flag("failure_rate", name, key, total, bad, rate(bad, total), fleet_rate,
                                   _advice(name, key, text)))
         dimensions[name] = groups
-    for audit_row in audit.configurations:
+    for audit_row in configurations:
         figures = audit_row.runs
         done, over, share = figures["installation_runs"], figures["window_exceeded"], figures["window_exceeded_rate"]
         limit = Fraction(repr(settings.window_exceeded_flag_rate)) / 100

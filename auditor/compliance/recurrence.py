@@ -10,13 +10,16 @@ unparseable recurrence is a `ScheduleProblem`, and the window is left out of tim
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal, cast
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import win_tz
+
+from auditor.snapshots.format import format_timestamp
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAY_INDEX = {name.lower(): index for index, name in enumerate(WEEKDAYS)}
@@ -250,3 +253,79 @@ def week_hours(window: Window, monday: datetime) -> frozenset[int]:
 def hour_label(monday: datetime, hour: int) -> str:
     """An hour of the week as its UTC start, e.g. `2026-10-31T22:00:00Z`."""
     return (monday + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+CONCURRENCY_RULE = (
+    "For each hour of the as-of week (Monday 00:00 UTC onwards, 168 hours), the distinct machines whose maintenance "
+    "configurations have a window overlapping that hour. Local starts are converted to UTC with the configuration's "
+    "Windows time zone; windows opening at or after the expiry are left out, as are configurations whose "
+    "recurrence, start, duration or time zone cannot be read (reported under problems)."
+)
+
+
+@dataclass(frozen=True)
+class Concurrency:
+    """Machines scheduled per hour of the as-of week (UTC)."""
+
+    week_start: datetime
+    limit: int
+    series: tuple[int, ...]
+    """168 counts; index 0 is Monday 00:00-01:00 UTC."""
+    active: tuple[tuple[str, ...], ...]
+    """Per hour, the names of the configurations with a window open then (and at least one machine)."""
+
+    @property
+    def peaks(self) -> list[int]:
+        """Hours with more machines than the limit."""
+        return [hour for hour, count in enumerate(self.series) if count > self.limit]
+
+    def recommendation(self) -> str | None:
+        """What to do about the peaks, or None when there are none."""
+        peaks = self.peaks
+        if not peaks:
+            return None
+        top = max(peaks, key=lambda h: (self.series[h], -h))
+        names = sorted({name for hour in peaks for name in self.active[hour]})
+        return (
+            f"{len(peaks)} hour(s) of the week have more than {self.limit} machines scheduled (peak "
+            f"{self.series[top]} at {hour_label(self.week_start, top)}); stagger the start times of "
+            f"{', '.join(names)} or split their scopes"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """Summary form."""
+        top = max(range(len(self.series)), key=lambda h: (self.series[h], -h))
+        return {
+            "rule": CONCURRENCY_RULE,
+            "week_start": format_timestamp(self.week_start),
+            "limit": self.limit,
+            "series": list(self.series),
+            "peak": {"hour": top, "start": hour_label(self.week_start, top), "machines": self.series[top]},
+            "peaks": [
+                {"hour": h, "start": hour_label(self.week_start, h), "machines": self.series[h],
+                 "configurations": list(self.active[h])}
+                for h in self.peaks
+            ],
+            "recommendation": self.recommendation(),
+        }
+
+
+def concurrency(
+    windows: Mapping[str, tuple[str, Window]], covered: Mapping[str, set[str]], *, as_of: datetime, limit: int
+) -> Concurrency:
+    """CONCURRENCY_RULE. `windows` maps configuration id -> (name, window); `covered` maps machine id -> the
+    configuration ids covering it. Machines are grouped by their set of configurations, so the cost is per set."""
+    monday = week_start(as_of)
+    hours = {config_id: week_hours(window, monday) for config_id, (_, window) in windows.items()}
+    combos = Counter(frozenset(c for c in configs if c in hours) for configs in covered.values())
+    series = [0] * HOURS_PER_WEEK
+    active: list[set[str]] = [set() for _ in range(HOURS_PER_WEEK)]
+    for combo, machines in combos.items():
+        union: set[int] = set()
+        for config_id in combo:
+            union |= hours[config_id]
+            for hour in hours[config_id]:
+                active[hour].add(windows[config_id][0])
+        for hour in union:
+            series[hour] += machines
+    return Concurrency(monday, limit, tuple(series), tuple(tuple(sorted(a)) for a in active))

@@ -41,12 +41,6 @@ EXPIRY_RULE = (
     "an expiry exactly at the as-of time is not expired, and no expiry means it never expires. With an unknown time "
     "zone the expiry is decided only when it is more than 14 hours from the as-of time, else it is reported as unknown."
 )
-CONCURRENCY_RULE = (
-    "For each hour of the as-of week (Monday 00:00 UTC onwards, 168 hours), the distinct machines whose maintenance "
-    "configurations have a window overlapping that hour. Local starts are converted to UTC with the configuration's "
-    "Windows time zone; windows opening at or after the expiry are left out, as are configurations whose "
-    "recurrence, start, duration or time zone cannot be read (reported under problems)."
-)
 RUNS_RULE = (
     "Runs come from the applyUpdates records of the installation window: machine runs (per machine) and schedule "
     "runs (distinct correlation ids). Success rate is Completed or NoUpdatesPending / (those + Failed). Window "
@@ -423,74 +417,6 @@ def _counts(counter: Mapping[str, int]) -> list[dict[str, Any]]:
 
 
 @dataclass(frozen=True)
-class Concurrency:
-    """Machines scheduled per hour of the as-of week (UTC)."""
-
-    week_start: datetime
-    limit: int
-    series: tuple[int, ...]
-    """168 counts; index 0 is Monday 00:00-01:00 UTC."""
-    active: tuple[tuple[str, ...], ...]
-    """Per hour, the names of the configurations with a window open then (and at least one machine)."""
-
-    @property
-    def peaks(self) -> list[int]:
-        """Hours with more machines than the limit."""
-        return [hour for hour, count in enumerate(self.series) if count > self.limit]
-
-    def recommendation(self) -> str | None:
-        """What to do about the peaks, or None when there are none."""
-        peaks = self.peaks
-        if not peaks:
-            return None
-        top = max(peaks, key=lambda h: (self.series[h], -h))
-        names = sorted({name for hour in peaks for name in self.active[hour]})
-        return (
-            f"{len(peaks)} hour(s) of the week have more than {self.limit} machines scheduled (peak "
-            f"{self.series[top]} at {rec.hour_label(self.week_start, top)}); stagger the start times of "
-            f"{', '.join(names)} or split their scopes"
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """Summary form."""
-        top = max(range(len(self.series)), key=lambda h: (self.series[h], -h))
-        return {
-            "rule": CONCURRENCY_RULE,
-            "week_start": format_timestamp(self.week_start),
-            "limit": self.limit,
-            "series": list(self.series),
-            "peak": {"hour": top, "start": rec.hour_label(self.week_start, top), "machines": self.series[top]},
-            "peaks": [
-                {"hour": h, "start": rec.hour_label(self.week_start, h), "machines": self.series[h],
-                 "configurations": list(self.active[h])}
-                for h in self.peaks
-            ],
-            "recommendation": self.recommendation(),
-        }
-
-
-def concurrency(
-    audits: Sequence[ConfigurationAudit], covered: Mapping[str, set[str]], *, as_of: datetime, limit: int
-) -> Concurrency:
-    """CONCURRENCY_RULE. Machines are grouped by their set of configurations, so the cost is per distinct set."""
-    monday = rec.week_start(as_of)
-    hours = {a.configuration.configuration_id: rec.week_hours(a.window, monday) for a in audits if a.window}
-    names = {a.configuration.configuration_id: a.configuration.name for a in audits}
-    combos = Counter(frozenset(c for c in configs if c in hours) for configs in covered.values())
-    series = [0] * rec.HOURS_PER_WEEK
-    active: list[set[str]] = [set() for _ in range(rec.HOURS_PER_WEEK)]
-    for combo, machines in combos.items():
-        union: set[int] = set()
-        for config_id in combo:
-            union |= hours[config_id]
-            for hour in hours[config_id]:
-                active[hour].add(names[config_id])
-        for hour in union:
-            series[hour] += machines
-    return Concurrency(monday, limit, tuple(series), tuple(tuple(sorted(a)) for a in active))
-
-
-@dataclass(frozen=True)
 class ScheduleAudit:
     """The schedule audit of a scan."""
 
@@ -505,7 +431,7 @@ class ScheduleAudit:
     unknown_configuration_ids: list[str]
     """Configuration ids that assignments or runs name but the maintenance_configurations query did not return."""
     problems: list[ScheduleProblem]
-    concurrency: Concurrency
+    concurrency: rec.Concurrency
     run_links: Mapping[str, RunLink] = field(default_factory=dict)
     """Installation run id -> its configuration and hour of the window (for failure patterns)."""
 
@@ -520,7 +446,7 @@ class ScheduleAudit:
     def to_summary(self) -> dict[str, Any]:
         """The summary's `schedules` block."""
         return {
-            "rules": {"expiry": EXPIRY_RULE, "runs": RUNS_RULE, "concurrency": CONCURRENCY_RULE},
+            "rules": {"expiry": EXPIRY_RULE, "runs": RUNS_RULE, "concurrency": rec.CONCURRENCY_RULE},
             "configurations": [a.to_json() for a in self.configurations],
             "unscheduled_machines": len(self.unscheduled),
             "multiple_configurations_machines": len(self.multiple),
@@ -590,6 +516,9 @@ def audit_schedules(
         only_expired=sorted(m for m, configs in covered.items() if configs and configs <= expired),
         unknown_configuration_ids=sorted(c for c in named - known if c),
         problems=problems,
-        concurrency=concurrency(audits, covered, as_of=as_of, limit=settings.max_concurrent_machines),
+        concurrency=rec.concurrency(
+            {a.configuration.configuration_id: (a.configuration.name, a.window) for a in audits if a.window},
+            covered, as_of=as_of, limit=settings.max_concurrent_machines,
+        ),
         run_links=links,
     )
