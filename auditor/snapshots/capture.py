@@ -76,12 +76,10 @@ def capture_snapshot(
     pages = 0
     try:
         for table, text in CAPTURE_QUERIES.items():
-            fetched = source.fetch(text, label=table, key="id", partition="id")
+            fetched = source.fetch(text, label=table, key="id", columns=ARG_COLUMNS)
             problems.extend(f"{table}: {problem}" for problem in fetched.problems)
             pages += fetched.pages
             rows = fetched.rows
-            if fetched.batches > 1:
-                rows = sorted(rows, key=lambda row: str(row.get("id")))
             missing = [column for column in ARG_COLUMNS if rows and column not in rows[0]]
             if missing:
                 problems.append(f"{table}: Resource Graph did not return column(s) {', '.join(missing)}")

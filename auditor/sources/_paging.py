@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,6 +162,71 @@ class BatchReader:
             notes=tuple(notes),
             pages=self.pages,
         )
+
+
+@dataclass(frozen=True)
+class OrderKey:
+    """One key of a query's final `order by`."""
+
+    column: str
+    descending: bool
+    nulls_first: bool
+
+
+_ORDER = re.compile(r"^\s*(?:order|sort)\s+by\s+(?P<items>.+?)\s*$", re.IGNORECASE | re.DOTALL)
+_ORDER_ITEM = re.compile(
+    r"^(?:\[\s*['\"](?P<quoted>[^'\"]+)['\"]\s*\]|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
+    r"(?:\s+(?P<direction>asc|desc))?(?:\s+nulls\s+(?P<nulls>first|last))?$",
+    re.IGNORECASE,
+)
+
+
+def parse_order(text: str) -> tuple[OrderKey, ...] | None:
+    """The keys of a query's final `order by` (or `sort by`) on plain columns; None if it does not end in one.
+
+    KQL's defaults apply: descending unless `asc`, nulls first when ascending and last when descending.
+    """
+    match = _ORDER.match(text.rsplit("|", 1)[-1])
+    if match is None:
+        return None
+    keys: list[OrderKey] = []
+    for item in match.group("items").split(","):
+        parsed = _ORDER_ITEM.match(item.strip())
+        if parsed is None:
+            return None
+        descending = (parsed.group("direction") or "desc").lower() == "desc"
+        nulls = parsed.group("nulls")
+        nulls_first = nulls.lower() == "first" if nulls else not descending
+        keys.append(OrderKey(parsed.group("quoted") or parsed.group("name"), descending, nulls_first))
+    return tuple(keys)
+
+
+def merge_batches(rows: list[dict[str, Any]], order: tuple[OrderKey, ...] | None) -> list[dict[str, Any]]:
+    """The rows of several batches in the order one request over the whole scope gives them: by the query's
+    final `order by`, ties (which the query leaves in no particular order) by canonical JSON.
+
+    Strings compare by code point, as DuckDB's ordinal collation does. Without a usable order, or with values
+    that do not compare, the canonical-JSON order alone is used, which is at least the same on every run.
+    """
+    merged = sorted(rows, key=canonical_json)
+    try:
+        # Stable sorts from the last key to the first give the multi-key order, each key with its own direction.
+        for key in reversed(order or ()):
+            merged.sort(key=_sort_key(key), reverse=key.descending)
+    except TypeError:
+        return sorted(rows, key=canonical_json)
+    return merged
+
+
+def _sort_key(key: OrderKey) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+    # The flag puts nulls below every value, or above it, so that after `reverse` they land where KQL puts them.
+    nulls_low = key.nulls_first != key.descending
+
+    def sort_key(row: dict[str, Any]) -> tuple[bool, Any]:
+        value = row.get(key.column)
+        return (value is not None if nulls_low else value is None), value
+
+    return sort_key
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +32,9 @@ from auditor.sources._paging import (
     ProgressCallback,
     ProgressEvent,
     ProgressReporter,
+    canonical_json,
+    merge_batches,
+    parse_order,
     rows_sha256,
 )
 from auditor.sources._quota import AccessDenied, GaveUp, QuotaGovernor, Rejected, RetryPolicy, call_with_retries
@@ -160,7 +163,7 @@ class ResourceGraphSource:
                 "run Log Analytics queries with LogAnalyticsSource",
             )
         names = [name for name, _ in request.columns]
-        fetched = self.fetch(request.text, label=request.ref, key="id" if "id" in names else None, partition=names[0])
+        fetched = self.fetch(request.text, label=request.ref, key="id" if "id" in names else None, columns=names)
         rows = fetched.rows
         if rows:
             present = set().union(*(row.keys() for row in rows))
@@ -177,12 +180,6 @@ class ResourceGraphSource:
                 f"query {request.ref} returned a value that does not fit its declared column types: {exc}",
                 "cast values in the query (tostring(), tolong()) to the types in query.toml",
             ) from exc
-        if fetched.batches > 1:
-            # Each batch is ordered on its own; queries order by their leading columns, so sorting on the declared
-            # columns restores the order one request over the whole scope would have given.
-            order = _ascending_order(table)
-            table = table.take(pa.array(order, type=pa.int64()))
-            rows = [rows[i] for i in order]
         return QueryResult(
             request=request,
             table=table,
@@ -191,37 +188,35 @@ class ResourceGraphSource:
             response_sha256=rows_sha256(rows),
         )
 
-    def fetch(self, text: str, *, label: str, key: str | None = "id", partition: str | None = None) -> FetchResult:
+    def fetch(
+        self, text: str, *, label: str, key: str | None = "id", columns: Sequence[str] | None = None
+    ) -> FetchResult:
         """Every row of `text` over the scope, as Resource Graph returned them (dynamic values as JSON objects).
 
-        `key` names the column paging duplicates are recognised by (None: the whole row). With several batches,
-        a `partition` value seen in two batches means the query combined subscriptions, which batching breaks.
+        `key` names the column paging duplicates are recognised by (None: the whole row). Rows of several batches
+        are merged into the query's final `order by`. That order's key (else the first of `columns`) is also what
+        a row is grouped by: a group seen in two batches means the query combined subscriptions, which separate
+        requests cannot do, and the result is incomplete.
         """
+        order = parse_order(text)
+        if order is not None and columns is not None and any(k.column not in columns for k in order):
+            order = None
+        group = [k.column for k in order] if order else list(columns or [])[:1]
         rows: list[dict[str, Any]] = []
         problems: list[str] = []
         tally = _Tally(label)
-        seen: dict[Any, str] = {}
+        seen: dict[str, str] = {}
         for scope in self.scopes:
             outcome = self._read_batch(text, scope, key, tally)
             problems.extend(f"{scope.label}: {problem}" for problem in outcome.problems)
-            if partition is not None and len(self.scopes) > 1:
-                problems.extend(self._cross_batch(outcome.rows, partition, scope, seen))
+            if group and len(self.scopes) > 1:
+                problems.extend(_cross_batch(outcome.rows, group, scope, seen))
             rows.extend(outcome.rows)
             tally.rows = tally.total = len(rows)
+        if len(self.scopes) > 1:
+            rows = merge_batches(rows, order)
         self._progress.update(ProgressEvent(label, tally.pages, len(rows), len(rows), "done"))
         return FetchResult(rows=rows, problems=tuple(problems), batches=len(self.scopes), pages=tally.pages)
-
-    @staticmethod
-    def _cross_batch(rows: list[dict[str, Any]], column: str, scope: Scope, seen: dict[Any, str]) -> list[str]:
-        clash: str | None = None
-        for value in {row.get(column) for row in rows} - {None}:
-            other = seen.setdefault(value, scope.label)
-            if other != scope.label and clash is None:
-                clash = (
-                    f"{column} {value!r} came back from both {other} and {scope.label}: the query combines "
-                    "subscriptions, which batched requests cannot; scope by management group or use one batch"
-                )
-        return [clash] if clash else []
 
     def _read_batch(self, text: str, scope: Scope, key: str | None, tally: _Tally) -> BatchOutcome:
         """Read one batch, re-reading it while its pages disagree in a way a fresh read may fix."""
@@ -349,11 +344,16 @@ class ResourceGraphSource:
                 close()
 
 
-def _ascending_order(table: pa.Table) -> list[int]:
-    """Row positions sorted on every column in turn, nulls first (KQL's `order by ... asc`), strings by code point
-    (DuckDB's and Resource Graph's ordinal order)."""
-    columns = [table.column(name).to_pylist() for name in table.column_names]
-    return sorted(range(table.num_rows), key=lambda i: tuple((c[i] is not None, c[i]) for c in columns))
+def _cross_batch(rows: list[dict[str, Any]], group: list[str], scope: Scope, seen: dict[str, str]) -> list[str]:
+    """A line naming the first group of `rows` that an earlier batch also returned, if any."""
+    for value in sorted({canonical_json([row.get(column) for column in group]) for row in rows}):
+        other = seen.setdefault(value, scope.label)
+        if other != scope.label:
+            return [
+                f"{', '.join(group)} = {value} came back from both {other} and {scope.label}: the query combines "
+                "subscriptions, which batched requests cannot; scope by management group or raise batch_size"
+            ]
+    return []
 
 
 def _objects(data: Any) -> list[dict[str, Any]]:

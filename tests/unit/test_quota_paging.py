@@ -6,7 +6,17 @@ from typing import Any
 
 from rich.progress import Progress
 
-from auditor.sources._paging import BatchReader, Page, ProgressEvent, ProgressReporter, rows_sha256
+from auditor.sources._paging import (
+    BatchReader,
+    OrderKey,
+    Page,
+    ProgressEvent,
+    ProgressReporter,
+    canonical_json,
+    merge_batches,
+    parse_order,
+    rows_sha256,
+)
 
 
 def rows(*ids: int, **extra: Any) -> list[dict[str, Any]]:
@@ -92,3 +102,29 @@ def test_progress_reporter_drives_rich_and_callbacks() -> None:
     ProgressReporter(events.append).update(ProgressEvent("q@v1", 1, 5, 5))
     assert events == [ProgressEvent("q@v1", 1, 5, 5)]
     ProgressReporter(None).update(ProgressEvent("q@v1", 1, 5, 5))
+
+
+def test_parse_order_follows_kql_defaults() -> None:
+    assert parse_order("T | order by machineId asc, classifications asc") == (
+        OrderKey("machineId", False, True),
+        OrderKey("classifications", False, True),
+    )
+    assert parse_order("T | sort by n, ['kind'] asc nulls last") == (
+        OrderKey("n", True, False),
+        OrderKey("kind", False, False),
+    )
+    assert parse_order("T | order by n desc nulls first\n") == (OrderKey("n", True, True),)
+    for text in ("T | project a", "T | order by tolower(a) asc", "T", "T | where a == 'x | order by a'"):
+        assert parse_order(text) is None, text
+
+
+def test_merge_batches_restores_the_query_order() -> None:
+    batches = [{"a": "b", "n": 1}, {"a": None, "n": 2}, {"a": "a", "n": 3}, {"a": "b", "n": 0}, {"a": "B", "n": 9}]
+    merged = merge_batches(batches, parse_order("T | order by a asc, n desc"))
+    assert [(r["a"], r["n"]) for r in merged] == [(None, 2), ("B", 9), ("a", 3), ("b", 1), ("b", 0)]
+    merged = merge_batches(batches, parse_order("T | order by n"))
+    assert [r["n"] for r in merged] == [9, 3, 2, 1, 0]
+    nulls_last = merge_batches(batches, (OrderKey("a", False, False),))
+    assert nulls_last[-1]["a"] is None
+    mixed = [{"a": 1}, {"a": "x"}]
+    assert merge_batches(mixed, parse_order("T | order by a asc")) == sorted(mixed, key=canonical_json)

@@ -62,10 +62,23 @@ def build_fleet(
         rg = f"rg-{sub[:4]}"
         base = f"/subscriptions/{sub}/resourceGroups/{rg}/providers"
         config_id = f"{base}/Microsoft.Maintenance/maintenanceConfigurations/weekly"
+        window = {"startDateTime": "2026-01-03 22:00", "duration": "03:55", "timeZone": "UTC", "recurEvery": "1Week Saturday"}
         tables["resources"].append(
-            _row(tenant, config_id, "microsoft.maintenance/maintenanceconfigurations", sub, rg,
-                 {"maintenanceScope": "InGuestPatch", "visibility": "Custom"})
+            _row(tenant, config_id, "microsoft.maintenance/maintenanceconfigurations", sub, rg, {
+                "maintenanceScope": "InGuestPatch", "visibility": "Custom", "maintenanceWindow": window,
+                "installPatches": {"rebootSetting": "IfRequired",
+                                   "windowsParameters": {"classificationsToInclude": ["Critical", "Security"]}},
+            })
         )
+        runs = [(str(uuid.UUID(int=rng.getrandbits(128), version=4)), AS_OF - timedelta(days=d)) for d in (2, 9)]
+        for run_id, start in runs:
+            tables["maintenanceresources"].append(
+                _row(tenant, f"{config_id}/providers/Microsoft.Maintenance/applyUpdates/{run_id}",
+                     "microsoft.maintenance/maintenanceconfigurations/applyupdates", sub, rg, {
+                         "maintenanceConfigurationId": config_id, "correlationId": run_id, "status": "Completed",
+                         "startDateTime": _iso(start), "endDateTime": _iso(start + timedelta(minutes=95)),
+                     })
+            )
         for n in range(machines_per_subscription):
             arc = n % 3 == 2
             linux = n % 2 == 1
@@ -128,6 +141,15 @@ def build_fleet(
                          "microsoft.maintenance/configurationassignments", sub, rg,
                          {"resourceId": mid, "maintenanceConfigurationId": config_id})
                 )
+                for run_id, start in runs:
+                    tables["maintenanceresources"].append(
+                        _row(tenant, f"{mid}/providers/Microsoft.Maintenance/applyUpdates/{run_id}",
+                             "microsoft.maintenance/applyupdates", sub, rg, {
+                                 "maintenanceConfigurationId": config_id, "correlationId": run_id, "resourceId": mid,
+                                 "status": rng.choice(["Completed", "Failed"]), "maintenanceScope": "InGuestPatch",
+                                 "startDateTime": _iso(start), "endDateTime": _iso(start + timedelta(minutes=30 + n)),
+                             })
+                    )
             tables["policyresources"].append(
                 _row(tenant, f"{mid}/providers/Microsoft.PolicyInsights/policyStates/{n:04x}",
                      "microsoft.policyinsights/policystates", sub, rg, {
