@@ -164,6 +164,28 @@ class BatchReader:
         )
 
 
+def page_rows(data: Any) -> list[dict[str, Any]]:
+    """A page's rows as objects, whether Resource Graph answered as objectArray or (older APIs' default) as a
+    table of columns and rows."""
+    if isinstance(data, dict) and "columns" in data:
+        names = [column["name"] for column in data["columns"]]
+        return [dict(zip(names, row, strict=True)) for row in data.get("rows", [])]
+    return list(data or [])
+
+
+def batch_clash(rows: list[dict[str, Any]], group: list[str], label: str, seen: dict[str, str]) -> str | None:
+    """A line naming the first group (values of the `group` columns) of batch `label` that an earlier batch also
+    returned: the query combined subscriptions, and its rows cannot be merged. `seen` carries groups across."""
+    for value in sorted({canonical_json([row.get(column) for column in group]) for row in rows}):
+        other = seen.setdefault(value, label)
+        if other != label:
+            return (
+                f"{', '.join(group)} = {value} came back from both {other} and {label}: the query combines "
+                "subscriptions, which batched requests cannot; scope by management group or raise batch_size"
+            )
+    return None
+
+
 @dataclass(frozen=True)
 class OrderKey:
     """One key of a query's final `order by`."""

@@ -32,8 +32,9 @@ from auditor.sources._paging import (
     ProgressCallback,
     ProgressEvent,
     ProgressReporter,
-    canonical_json,
+    batch_clash,
     merge_batches,
+    page_rows,
     parse_order,
     rows_sha256,
 )
@@ -210,7 +211,8 @@ class ResourceGraphSource:
             outcome = self._read_batch(text, scope, key, tally)
             problems.extend(f"{scope.label}: {problem}" for problem in outcome.problems)
             if group and len(self.scopes) > 1:
-                problems.extend(_cross_batch(outcome.rows, group, scope, seen))
+                clash = batch_clash(outcome.rows, group, scope.label, seen)
+                problems.extend([clash] if clash else [])
             rows.extend(outcome.rows)
             tally.rows = tally.total = len(rows)
         if len(self.scopes) > 1:
@@ -299,7 +301,7 @@ class ResourceGraphSource:
             on_retry=lambda line: _LOG.warning("%s: %s", label, line),
         )
         return Page(
-            rows=_objects(response.data),
+            rows=page_rows(response.data),
             count=response.count,
             total_records=response.total_records,
             truncated=response.result_truncated == "true",
@@ -342,23 +344,3 @@ class ResourceGraphSource:
             close = getattr(self.credential, "close", None)
             if callable(close):
                 close()
-
-
-def _cross_batch(rows: list[dict[str, Any]], group: list[str], scope: Scope, seen: dict[str, str]) -> list[str]:
-    """A line naming the first group of `rows` that an earlier batch also returned, if any."""
-    for value in sorted({canonical_json([row.get(column) for column in group]) for row in rows}):
-        other = seen.setdefault(value, scope.label)
-        if other != scope.label:
-            return [
-                f"{', '.join(group)} = {value} came back from both {other} and {scope.label}: the query combines "
-                "subscriptions, which batched requests cannot; scope by management group or raise batch_size"
-            ]
-    return []
-
-
-def _objects(data: Any) -> list[dict[str, Any]]:
-    """Rows as objects, whether Resource Graph answered as objectArray or (older APIs' default) as a table."""
-    if isinstance(data, dict) and "columns" in data:
-        names = [column["name"] for column in data["columns"]]
-        return [dict(zip(names, row, strict=True)) for row in data.get("rows", [])]
-    return list(data or [])
