@@ -320,16 +320,21 @@ def run_figures(groups: Sequence[RunGroup], linked: Sequence[Run], window_minute
     longest = max((g.max_minutes for g in machine if g.max_minutes is not None), default=None)
     done = [r for r in linked if r.status in RUN_SUCCEEDED or r.status in RUN_FAILED]
     exceeded = sum(1 for r in done if r.window_exceeded)
+    # The last run is the schedule run that started last: its own record's start and status, else (no schedule
+    # record) its earliest machine start and no status.
+    runs_at: dict[str, tuple[datetime, str | None]] = {}
+    for group in sorted(groups, key=lambda g: (g.level != "schedule", g.status)):
+        if group.first_start is None:
+            continue
+        known = runs_at.get(group.correlation_id)
+        if group.level == "schedule" and (known is None or known[1] is None):
+            runs_at[group.correlation_id] = (group.first_start, group.status)
+        elif known is None or (known[1] is None and group.first_start < known[0]):
+            runs_at[group.correlation_id] = (group.first_start, None)
     last: dict[str, Any] | None = None
-    scheduled = [(g.first_start, g.correlation_id, g.status) for g in groups if g.level == "schedule" and g.first_start]
-    if scheduled:
-        start, _, state = max(scheduled)
-        last = {"start": format_timestamp(start), "status": state}
-    else:
-        starts = [(g.first_start, g.correlation_id) for g in machine if g.first_start]
-        if starts:
-            _, latest = max(starts)
-            last = {"start": format_timestamp(min(s for s, c in starts if c == latest)), "status": None}
+    if runs_at:
+        correlation = max(runs_at, key=lambda c: (runs_at[c][0], c))
+        last = {"start": format_timestamp(runs_at[correlation][0]), "status": runs_at[correlation][1]}
     return {
         "schedule_runs": len({g.correlation_id for g in groups}),
         "machine_runs": sum(g.runs for g in machine),
