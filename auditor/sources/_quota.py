@@ -26,6 +26,7 @@ from azure.core.exceptions import (
 )
 
 from auditor.sources.azure_settings import AzureSettings
+from auditor.sources.interface import SourceError
 
 QUOTA_REMAINING = "x-ms-user-quota-remaining"
 QUOTA_RESETS_AFTER = "x-ms-user-quota-resets-after"
@@ -137,6 +138,21 @@ class AccessDenied(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+    def source_error(self, *, service: str, scope: str, tenant: str, permission: str, hint: str) -> SourceError:
+        """One line naming the scope and the permission it lacks (exit 3), and how to grant it."""
+        if self.status is None:
+            return SourceError(
+                f"cannot sign in to Azure tenant {tenant}: {self.detail}",
+                f"sign in with `az login --tenant {tenant}`, or set AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, "
+                "or run with a managed identity",
+            )
+        what = "rejected the token" if self.status == 401 else "denied access"
+        return SourceError(
+            f"{service} {what} (HTTP {self.status}) for {scope} in tenant {tenant}: the identity needs "
+            f"{permission} there ({self.detail})",
+            hint,
+        )
 
 
 class Rejected(Exception):

@@ -185,26 +185,18 @@ class LogAnalyticsSource:
                 server_timeout = min(MAX_SERVER_TIMEOUT, server_timeout * 2)
                 _LOG.warning("%s: server timeout exceeded; retrying with %d s", request.ref, server_timeout)
             except AccessDenied as exc:
-                raise self._denied(exc) from exc
+                raise exc.source_error(
+                    service="Log Analytics",
+                    scope=f"workspace {self.workspace_id}",
+                    tenant=self.settings.tenant_id,
+                    permission=PERMISSION,
+                    hint="assign Log Analytics Reader (or Reader) on the workspace to the identity auditor runs as",
+                ) from exc
             except Rejected as exc:
                 raise SourceError(
                     f"Log Analytics rejected query {request.ref}: {exc}",
                     "render it with `auditor query render` and try it in the workspace's Logs blade",
                 ) from exc
-
-    def _denied(self, exc: AccessDenied) -> SourceError:
-        tenant = self.settings.tenant_id
-        if exc.status is None:
-            return SourceError(
-                f"cannot sign in to Azure tenant {tenant}: {exc.detail}",
-                f"sign in with `az login --tenant {tenant}`, or set AZURE_CLIENT_ID/AZURE_CLIENT_SECRET",
-            )
-        what = "rejected the token" if exc.status == 401 else "denied access"
-        return SourceError(
-            f"Log Analytics {what} (HTTP {exc.status}) for workspace {self.workspace_id} in tenant {tenant}: "
-            f"the identity needs {PERMISSION} there ({exc.detail})",
-            "assign Log Analytics Reader (or Reader) on the workspace to the identity auditor runs as",
-        )
 
     def default_as_of(self) -> datetime | None:
         """Live data is as of now."""

@@ -250,7 +250,13 @@ class ResourceGraphSource:
             except GaveUp as exc:
                 return str(exc)
             except AccessDenied as exc:
-                raise self._denied(exc, scope) from exc
+                raise exc.source_error(
+                    service="Resource Graph",
+                    scope=scope.label,
+                    tenant=self.settings.tenant_id,
+                    permission=PERMISSION,
+                    hint="assign the Reader role on that scope to the identity auditor runs as; nothing more is needed",
+                ) from exc
             except Rejected as exc:
                 raise SourceError(
                     f"Resource Graph rejected query {tally.label} ({scope.label}, {exc})",
@@ -307,21 +313,6 @@ class ResourceGraphSource:
             truncated=response.result_truncated == "true",
             skip_token=response.skip_token,
             subscription_limit_hit=headers.get(SUBSCRIPTION_LIMIT_HEADER, "").lower() == "true",
-        )
-
-    def _denied(self, exc: AccessDenied, scope: Scope) -> SourceError:
-        tenant = self.settings.tenant_id
-        if exc.status is None:
-            return SourceError(
-                f"cannot sign in to Azure tenant {tenant}: {exc.detail}",
-                f"sign in with `az login --tenant {tenant}`, or set AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, "
-                "or run with a managed identity",
-            )
-        what = "rejected the token" if exc.status == 401 else "denied access"
-        return SourceError(
-            f"Resource Graph {what} (HTTP {exc.status}) for {scope.label} in tenant {tenant}: the identity needs "
-            f"{PERMISSION} there ({exc.detail})",
-            "assign the Reader role on that scope to the identity auditor runs as; nothing more is needed",
         )
 
     def default_as_of(self) -> datetime | None:

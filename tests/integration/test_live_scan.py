@@ -53,7 +53,7 @@ def test_live_scan_matches_offline_scan(tmp_path: Path) -> None:
 def test_live_scan_of_a_generated_fleet_matches_offline(tmp_path: Path) -> None:
     from auditor.snapshots.generate import generate_fleet
 
-    fleet = generate_fleet(400, seed=3, out=tmp_path / "fleet")
+    fleet = generate_fleet(250, seed=3, out=tmp_path / "fleet")
     subscriptions = list(fleet.scope["subscriptions"])
     # Its maintenance configurations serve machines of several subscriptions, so maintenance_runs (grouped by
     # configuration) needs the whole scope in one request; split into batches it must say it is incomplete.
