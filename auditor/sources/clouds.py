@@ -6,11 +6,19 @@ standard one (`REQUESTS_CA_BUNDLE` for a private CA), and https is never switche
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Self
 
 from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
+from rich.progress import Progress
 
+from auditor import __version__
+from auditor.sources._paging import ProgressCallback, ProgressReporter
+from auditor.sources._quota import RetryPolicy
 from auditor.sources.azure_settings import AzureSettings
 
 
@@ -121,3 +129,61 @@ def default_credential(endpoints: CloudEndpoints, tenant_id: str) -> TenantPinne
     from azure.identity import DefaultAzureCredential
 
     return TenantPinnedCredential(DefaultAzureCredential(authority=endpoints.authority_host), tenant_id)
+
+
+class AzureSource:
+    """What the live sources share: settings, endpoints, a credential (made here unless one is lent), retry
+    knobs, progress, and the SDK client options auditor insists on. Subclasses create `_client`.
+
+    `client_kwargs` go to the SDK client (tests pass their loopback-http policy as `per_call_policies`);
+    `sleep` is injectable so tests need not wait for real.
+    """
+
+    _client: Any
+
+    def __init__(
+        self,
+        settings: AzureSettings,
+        *,
+        credential: Any = None,
+        progress: Progress | ProgressCallback | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **client_kwargs: Any,
+    ) -> None:
+        self.settings = settings
+        self.endpoints = resolve_endpoints(settings)
+        self._own_credential = credential is None
+        self.credential = credential if credential is not None else default_credential(self.endpoints, settings.tenant_id)
+        self.retry = RetryPolicy.from_settings(settings)
+        self._sleep = sleep
+        self._progress = ProgressReporter(progress)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: AzureSettings,
+        *,
+        credential: Any = None,
+        progress: Progress | ProgressCallback | None = None,
+        **client_kwargs: Any,
+    ) -> Self:
+        """The source for `[azure]`; the credential defaults to DefaultAzureCredential for its cloud."""
+        return cls(settings, credential=credential, progress=progress, **client_kwargs)
+
+    @staticmethod
+    def client_options(client_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """SDK client keywords: auditor's user agent and no SDK retries (the sources retry, pacing themselves
+        by the quota headers the SDK ignores), then whatever the caller passed."""
+        return {"user_agent": f"auditor/{__version__}", "retry_policy": SdkRetryPolicy.no_retries(), **client_kwargs}
+
+    def default_as_of(self) -> datetime | None:
+        """Live data is as of now."""
+        return None
+
+    def close(self) -> None:
+        """Close the HTTP session, and the credential if this source made it."""
+        self._client.close()
+        if self._own_credential:
+            close = getattr(self.credential, "close", None)
+            if callable(close):
+                close()

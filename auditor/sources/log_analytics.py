@@ -14,16 +14,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
-from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
 from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult, LogsTable
 from rich.progress import Progress
 
-from auditor import __version__
 from auditor.errors import QueryError
-from auditor.sources._paging import ProgressCallback, ProgressEvent, ProgressReporter, rows_sha256
-from auditor.sources._quota import AccessDenied, GaveUp, Rejected, RetryPolicy, call_with_retries, describe_error
+from auditor.sources._paging import ProgressCallback, ProgressEvent, rows_sha256
+from auditor.sources._quota import AccessDenied, GaveUp, Rejected, call_with_retries, describe_error
 from auditor.sources.azure_settings import AzureSettings
-from auditor.sources.clouds import default_credential, resolve_endpoints
+from auditor.sources.clouds import AzureSource
 from auditor.sources.interface import QueryRequest, QueryResult, SourceError, rows_to_table
 
 _LOG = logging.getLogger(__name__)
@@ -51,7 +49,7 @@ def _rows(table: LogsTable) -> list[dict[str, Any]]:
     return [{name: _plain(value) for name, value in zip(names, row, strict=True)} for row in table.rows]
 
 
-class LogAnalyticsSource:
+class LogAnalyticsSource(AzureSource):
     """Runs `law` queries against the workspace in `[azure]` (`log_analytics_workspace_id`)."""
 
     name = "log_analytics"
@@ -65,42 +63,18 @@ class LogAnalyticsSource:
         sleep: Callable[[float], None] = time.sleep,
         **client_kwargs: Any,
     ) -> None:
-        endpoints = resolve_endpoints(settings)
-        if endpoints.log_analytics is None or endpoints.log_analytics_scope is None:
-            raise SourceError(
-                f"cloud {settings.cloud} has no Log Analytics endpoint", "set log_analytics_url in [azure]"
-            )
         if settings.log_analytics_workspace_id is None:
-            raise SourceError(
-                "no Log Analytics workspace is configured", "set log_analytics_workspace_id in [azure]"
-            )
-        self.settings = settings
+            raise SourceError("no Log Analytics workspace is configured", "set log_analytics_workspace_id in [azure]")
+        super().__init__(settings, credential=credential, progress=progress, sleep=sleep)
+        if self.endpoints.log_analytics is None or self.endpoints.log_analytics_scope is None:
+            raise SourceError(f"cloud {settings.cloud} has no Log Analytics endpoint", "set log_analytics_url in [azure]")
         self.workspace_id = settings.log_analytics_workspace_id
-        self._own_credential = credential is None
-        self.credential = credential if credential is not None else default_credential(endpoints, settings.tenant_id)
-        self.retry = RetryPolicy.from_settings(settings)
-        self._sleep = sleep
-        self._progress = ProgressReporter(progress)
-        client_kwargs.setdefault("user_agent", f"auditor/{__version__}")
         self._client = LogsQueryClient(
             self.credential,
-            endpoint=endpoints.log_analytics,
-            credential_scopes=[endpoints.log_analytics_scope],
-            retry_policy=SdkRetryPolicy.no_retries(),
-            **client_kwargs,
+            endpoint=self.endpoints.log_analytics,
+            credential_scopes=[self.endpoints.log_analytics_scope],
+            **self.client_options(client_kwargs),
         )
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: AzureSettings,
-        *,
-        credential: Any = None,
-        progress: Progress | ProgressCallback | None = None,
-        **client_kwargs: Any,
-    ) -> LogAnalyticsSource:
-        """The source for `[azure]`; the credential defaults to DefaultAzureCredential for its cloud."""
-        return cls(settings, credential=credential, progress=progress, **client_kwargs)
 
     def run(self, request: QueryRequest) -> QueryResult:
         """Run one query; the result is incomplete (with reasons) unless the workspace returned all of it."""
@@ -198,10 +172,6 @@ class LogAnalyticsSource:
                     "render it with `auditor query render` and try it in the workspace's Logs blade",
                 ) from exc
 
-    def default_as_of(self) -> datetime | None:
-        """Live data is as of now."""
-        return None
-
     def fingerprint(self) -> dict[str, Any]:
         """The tenant, cloud and workspace the data came from."""
         return {
@@ -210,11 +180,3 @@ class LogAnalyticsSource:
             "cloud": self.settings.cloud,
             "workspace_id": self.workspace_id,
         }
-
-    def close(self) -> None:
-        """Close the HTTP session, and the credential if this source made it."""
-        self._client.close()
-        if self._own_credential:
-            close = getattr(self.credential, "close", None)
-            if callable(close):
-                close()

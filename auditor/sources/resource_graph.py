@@ -12,18 +12,15 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 from azure.core.pipeline import PipelineResponse
-from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest as ArgQueryRequest
 from azure.mgmt.resourcegraph.models import QueryRequestOptions
 from rich.progress import Progress
 
-from auditor import __version__
 from auditor.errors import QueryError
 from auditor.sources._paging import (
     BatchOutcome,
@@ -31,16 +28,15 @@ from auditor.sources._paging import (
     Page,
     ProgressCallback,
     ProgressEvent,
-    ProgressReporter,
     batch_clash,
     merge_batches,
     page_rows,
     parse_order,
     rows_sha256,
 )
-from auditor.sources._quota import AccessDenied, GaveUp, QuotaGovernor, Rejected, RetryPolicy, call_with_retries
+from auditor.sources._quota import AccessDenied, GaveUp, QuotaGovernor, Rejected, call_with_retries
 from auditor.sources.azure_settings import AzureSettings
-from auditor.sources.clouds import default_credential, resolve_endpoints
+from auditor.sources.clouds import AzureSource
 from auditor.sources.interface import QueryRequest, QueryResult, SourceError, rows_to_table
 
 _LOG = logging.getLogger(__name__)
@@ -107,12 +103,8 @@ def plan_scopes(settings: AzureSettings) -> list[Scope]:
     ]
 
 
-class ResourceGraphSource:
-    """Runs `arg` queries on Azure Resource Graph for the scope in `[azure]`.
-
-    `client_kwargs` go to the SDK client (tests inject `per_call_policies` and `transport` here); `sleep` is
-    injectable so tests need not wait for real.
-    """
+class ResourceGraphSource(AzureSource):
+    """Runs `arg` queries on Azure Resource Graph for the scope in `[azure]`."""
 
     name = "azure"
 
@@ -125,36 +117,15 @@ class ResourceGraphSource:
         sleep: Callable[[float], None] = time.sleep,
         **client_kwargs: Any,
     ) -> None:
-        self.settings = settings
-        self.endpoints = resolve_endpoints(settings)
-        self._own_credential = credential is None
-        self.credential = credential if credential is not None else default_credential(self.endpoints, settings.tenant_id)
-        self.retry = RetryPolicy.from_settings(settings)
+        super().__init__(settings, credential=credential, progress=progress, sleep=sleep)
         self.governor = QuotaGovernor(margin=settings.quota_margin_seconds, sleep=sleep)
         self.scopes = plan_scopes(settings)
-        self._sleep = sleep
-        self._progress = ProgressReporter(progress)
-        client_kwargs.setdefault("user_agent", f"auditor/{__version__}")
         self._client = ResourceGraphClient(
             self.credential,
             base_url=self.endpoints.resource_manager,
             credential_scopes=[self.endpoints.credential_scope],
-            # Retries are ours: the SDK's would ignore the quota headers and hide what failed.
-            retry_policy=SdkRetryPolicy.no_retries(),
-            **client_kwargs,
+            **self.client_options(client_kwargs),
         )
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: AzureSettings,
-        *,
-        credential: Any = None,
-        progress: Progress | ProgressCallback | None = None,
-        **client_kwargs: Any,
-    ) -> ResourceGraphSource:
-        """The source for `[azure]`; the credential defaults to DefaultAzureCredential for its cloud."""
-        return cls(settings, credential=credential, progress=progress, **client_kwargs)
 
     def run(self, request: QueryRequest) -> QueryResult:
         """Run one query over the whole scope; the result is incomplete (with reasons) unless every row is in."""
@@ -315,10 +286,6 @@ class ResourceGraphSource:
             subscription_limit_hit=headers.get(SUBSCRIPTION_LIMIT_HEADER, "").lower() == "true",
         )
 
-    def default_as_of(self) -> datetime | None:
-        """Live data is as of now."""
-        return None
-
     def fingerprint(self) -> dict[str, Any]:
         """The tenant, cloud and scope the data came from."""
         return {
@@ -327,11 +294,3 @@ class ResourceGraphSource:
             "cloud": self.settings.cloud,
             "scope": self.settings.scope(),
         }
-
-    def close(self) -> None:
-        """Close the HTTP session, and the credential if this source made it."""
-        self._client.close()
-        if self._own_credential:
-            close = getattr(self.credential, "close", None)
-            if callable(close):
-                close()
