@@ -1,4 +1,5 @@
-"""Azure clouds: the endpoints a live source talks to, and the credential it authenticates with.
+"""Azure clouds: the endpoints a live source talks to, the credential it authenticates with, and `AzureSource`,
+the base every live source builds on.
 
 The known clouds are an explicit registry; `Custom` takes every endpoint from `[azure]`. TLS trust is the
 standard one (`REQUESTS_CA_BUNDLE` for a private CA), and https is never switched off here.
