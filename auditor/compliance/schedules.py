@@ -376,13 +376,19 @@ class ConfigurationAudit:
     expired: bool | None
     machines: tuple[str, ...]
     """Ids of the in-scope machines it covers, sorted."""
-    static_assignments: int
+    static_targets: tuple[str, ...]
+    """Lower-cased machine ids its static assignments name (in scope or not), sorted."""
     dynamic_scopes: tuple[DynamicScope, ...]
     by_environment: Mapping[str, int]
     by_os: Mapping[str, int]
     by_platform: Mapping[str, int]
     runs: Mapping[str, Any]
     """run_figures()."""
+
+    @property
+    def static_assignments(self) -> int:
+        """How many static assignments it has."""
+        return len(self.static_targets)
 
     def to_json(self) -> dict[str, Any]:
         """Summary form (compact: counts, not machine ids)."""
@@ -505,7 +511,7 @@ def audit_schedules(
             ConfigurationAudit(
                 configuration=config, window=window, expired=is_expired(config, as_of),
                 machines=tuple(m.machine_id for m in covered_here),
-                static_assignments=sum(1 for a in mine if not a.dynamic),
+                static_targets=tuple(sorted(a.target for a in mine if not a.dynamic)),
                 dynamic_scopes=tuple(DynamicScope(a.id, a.target, describe_scope(a)) for a in mine if a.dynamic),
                 by_environment=Counter(m.environment for m in covered_here),
                 by_os=Counter(m.os for m in covered_here), by_platform=Counter(m.platform for m in covered_here),

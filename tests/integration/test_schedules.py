@@ -348,6 +348,7 @@ def test_evaluation_exposes_the_audit(tmp_path: Path) -> None:
     assert audit.only_expired == [machine + "vm-expired-only"]
     sat = next(a for a in audit.configurations if a.configuration.name == "cfg-weekly-sat")
     assert sat.machines == tuple(machine + n for n in ("vm-both", "vm-prod-1", "vm-prod-2"))
+    assert sat.static_targets == sat.machines and sat.static_assignments == 3
     assert sat.window is not None and sat.window.recurrence.weekdays == (5,)
     hours = {rid.rsplit("/", 1)[-1]: link.window_hour for rid, link in audit.run_links.items()}
     assert hours == {"r1": 0, "r2": 0, "r3": 0, "r4": 0, "r5": 0, "r6": 1, "d1": 0, "d2": 0, "d3": 0, "d4": 0,
