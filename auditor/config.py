@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from auditor.compliance.classifications import CLASSIFICATIONS, canonical, is_known
 from auditor.errors import ConfigError
+from auditor.policy.config import PolicySettings
+from auditor.sources.azure_settings import AzureSettings
 
 Rate = Annotated[float, Field(ge=0, le=100)]
 """A percentage from 0 to 100."""
@@ -119,6 +121,8 @@ class Config(_Model):
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    azure: AzureSettings | None = Field(None, description="Live scope and cloud for `--source azure` and capture.")
+    policy: PolicySettings | None = Field(None, description="Settings of `auditor policy` (policy as code).")
 
     @field_validator("sla", mode="before")
     @classmethod

@@ -10,19 +10,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
 from auditor.errors import ConfigError, ExitCode
 from auditor.evidence.assemble import write_pack
+from auditor.evidence.inputs import FIRST_SEEN_EVIDENCE, first_seen_table, summary_queries
 from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
 from auditor.resources import sample_config, sample_fleet
-from auditor.snapshots.format import format_timestamp, read_snapshot
+from auditor.snapshots.format import read_snapshot
 from auditor.sources.interface import QueryResult, Source
 from auditor.sources.snapshot import SnapshotSource
 
@@ -64,7 +63,12 @@ def open_source(spec: str | Source, config: Config) -> Source:
     if spec == "azure":
         from auditor.sources.resource_graph import ResourceGraphSource
 
-        return ResourceGraphSource.from_settings(config.azure)  # type: ignore[attr-defined]
+        if config.azure is None:
+            raise ConfigError(
+                "--source azure needs an [azure] section in the config",
+                "add [azure] with tenant_id and subscriptions or management_groups; see samples/auditor.toml",
+            )
+        return ResourceGraphSource.from_settings(config.azure)
     raise ConfigError(f"unknown source {spec!r}", "use sample, snapshot:DIR or azure")
 
 
@@ -154,6 +158,7 @@ def query_records(results: dict[str, QueryResult], catalog: Catalog) -> list[Que
                 text=request.text,
                 evidence=f"evidence/{request.ref}.jsonl.gz",
                 complete=result.complete,
+                response_sha256=result.response_sha256,
             )
         )
     return records
@@ -190,33 +195,41 @@ def _finish(
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
     records = query_records(results, catalog)
-    report("evaluate compliance", total - 2, total)
-    evaluation = evaluate(
-        {qid: r.table for qid, r in results.items()},
-        config=config,
-        as_of=as_of,
-        query_refs={qid: r.request.ref for qid, r in results.items()},
-        first_seen=first_seen,
-        queries=[{"id": r.id, "version": r.version, "sha256": r.template_sha256, "rows": r.rows} for r in records],
-    )
-    context = ReportContext(
-        evaluation=evaluation,
-        queries=records,
-        tool_version=__version__,
-        run_id=run_id,
-        pack_id=f"pack-{as_of.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}",
-        generated_at=_now(),
-        source=fingerprint,
-        problems=problems,
-        history=store.runs() if store else [],
-    )
-    report("write pack", total - 1, total)
+    pack_id = f"pack-{as_of.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
+    judged: list[ReportContext] = []
+
+    def judge() -> ReportContext:
+        # Runs inside write_pack, while the evidence files are being written on other threads.
+        report("evaluate compliance", total - 2, total)
+        evaluation = evaluate(
+            {qid: r.table for qid, r in results.items()},
+            config=config,
+            as_of=as_of,
+            query_refs={qid: r.request.ref for qid, r in results.items()},
+            first_seen=first_seen,
+            queries=summary_queries(records),
+        )
+        judged.append(ReportContext(
+            evaluation=evaluation,
+            queries=records,
+            tool_version=__version__,
+            run_id=run_id,
+            pack_id=pack_id,
+            generated_at=_now(),
+            source=fingerprint,
+            problems=problems,
+            history=store.runs() if store else [],
+        ))
+        report("write reports", total - 1, total)
+        return judged[0]
+
     evidence = {record.evidence: results[record.id].table for record in records}
     evidence[FIRST_SEEN_EVIDENCE] = first_seen_table(first_seen)
     pack = write_pack(
-        context, evidence, out_dir=out if out is not None else config.output.dir, renderers=renderers,
-        sign_key=sign_key, zip_pack=zip_pack,
+        judge, evidence, out_dir=out if out is not None else config.output.dir, pack_id=pack_id,
+        renderers=renderers, sign_key=sign_key, zip_pack=zip_pack,
     )
+    evaluation = judged[0].evaluation
     warnings: list[str] = []
     if store is not None:
         try:
@@ -234,14 +247,3 @@ def _finish(
     return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code, warnings)
 
 
-FIRST_SEEN_EVIDENCE = "evidence/first_seen.jsonl.gz"
-"""The first-seen dates the scan used for undated patches, so a replay needs nothing outside the pack."""
-
-
-def first_seen_table(first_seen: dict[str, datetime]) -> pa.Table:
-    """first_seen as evidence rows {patchKey, firstSeen}, sorted by key."""
-    keys = sorted(first_seen)
-    return pa.table({
-        "patchKey": pa.array(keys, pa.string()),
-        "firstSeen": pa.array([format_timestamp(first_seen[k]) for k in keys], pa.string()),
-    })

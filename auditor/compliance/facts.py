@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -183,6 +184,7 @@ def _newer(candidate: Machine, current: Machine) -> bool:
     return candidate.assessment_last_modified is not None and candidate.assessment_last_modified > current.assessment_last_modified
 
 
+@lru_cache(maxsize=4096)
 def parse_classifications(text: str | None) -> tuple[str, ...]:
     """Canonical classification names from the JSON array text ARG returns (a bare string is one name)."""
     if not text:

@@ -39,27 +39,29 @@ class PolicyState:
     assignment_name: str
     definition_name: str
     reference_id: str
-
-    @property
-    def kind(self) -> str:
-        """periodic_assessment, schedule or other."""
-        return DEFINITION_KINDS.get(self.definition_name, "other")
+    kind: str
+    """periodic_assessment, schedule or other (from the definition)."""
 
 
 def build_states(table: pa.Table, in_scope: Mapping[str, Machine]) -> list[PolicyState]:
     """Policy states of in-scope machines."""
-    return [
-        PolicyState(
-            machine_id=row["resourceId"],
-            state=row["complianceState"] or "Unknown",
-            assignment_id=row["policyAssignmentId"] or "",
-            assignment_name=row["policyAssignmentName"] or "",
-            definition_name=(row["policyDefinitionId"] or "").rstrip("/").rsplit("/", 1)[-1].lower(),
-            reference_id=row["policyDefinitionReferenceId"] or "",
+    states = []
+    for row in rows(table):
+        if row["resourceId"] not in in_scope:
+            continue
+        definition = (row["policyDefinitionId"] or "").rstrip("/").rsplit("/", 1)[-1].lower()
+        states.append(
+            PolicyState(
+                machine_id=row["resourceId"],
+                state=row["complianceState"] or "Unknown",
+                assignment_id=row["policyAssignmentId"] or "",
+                assignment_name=row["policyAssignmentName"] or "",
+                definition_name=definition,
+                reference_id=row["policyDefinitionReferenceId"] or "",
+                kind=DEFINITION_KINDS.get(definition, "other"),
+            )
         )
-        for row in rows(table)
-        if row["resourceId"] in in_scope
-    ]
+    return states
 
 
 def _worst(states: set[str]) -> str:

@@ -6,7 +6,8 @@ same files in the same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +63,11 @@ def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | N
 
 
 def write_pack(
-    context: ReportContext,
+    context: ReportContext | Callable[[], ReportContext],
     evidence: Mapping[str, pa.Table],
     *,
     out_dir: Path,
+    pack_id: str | None = None,
     renderers: list[Renderer] | None = None,
     sign_key: Path | None = None,
     zip_pack: bool = False,
@@ -75,14 +77,23 @@ def write_pack(
 
     With `sign_key` (an Ed25519 PEM private key) manifest.sig signs the manifest; with `zip_pack` the pack is also
     written as `<pack_id>.zip` beside the directory. `extra_header` adds manifest keys (e.g. `replay_of`).
+
+    `context` may be a function that builds it (a scan passes its evaluation step, with `pack_id`): the evidence
+    files are then written on worker threads while it runs. DuckDB writes them without holding the GIL, so
+    judging the fleet and compressing its evidence share the machine's cores instead of queueing.
     """
     signer = load_private_key(sign_key) if sign_key is not None else None  # fail before any work is done
-    with PackWriter(out_dir, context.pack_id) as pack:
-        for relative, table in evidence.items():
-            write_table_jsonl_gz(pack.path(relative), table)
+    name = context.pack_id if isinstance(context, ReportContext) else pack_id
+    if not name:
+        raise ValueError("write_pack needs pack_id when context is built lazily")
+    with PackWriter(out_dir, name) as pack, ThreadPoolExecutor(max_workers=2) as pool:
+        writes = [pool.submit(write_table_jsonl_gz, pack.path(rel), table) for rel, table in evidence.items()]
+        built = context if isinstance(context, ReportContext) else context()
         for renderer in renderers if renderers is not None else default_renderers():
-            renderer.render(context, pack.path(renderer.filename))
-        header = manifest_header(context, evidence)
+            renderer.render(built, pack.path(renderer.filename))
+        for write in writes:
+            write.result()
+        header = manifest_header(built, evidence)
         header.update(extra_header or {})
         if signer is not None:
             header["signing"] = {"algorithm": ALGORITHM, "key_id": key_id(signer.public_key())}
@@ -90,5 +101,5 @@ def write_pack(
         if signer is not None:
             pack.path(manifest_mod.SIGNATURE_NAME).write_bytes(signature_bytes(signature_document(signer, data)))
         if zip_pack:
-            write_zip(pack.root, pack.zip_path, context.pack_id)
+            write_zip(pack.root, pack.zip_path, built.pack_id)
         return pack.commit()

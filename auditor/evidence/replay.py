@@ -22,6 +22,7 @@ from auditor.config import config_from_dict
 from auditor.errors import ConfigError, PackError
 from auditor.evidence.assemble import write_pack
 from auditor.evidence.files import PackFiles, UnreadableFile, pack_files, read_bytes
+from auditor.evidence.inputs import FIRST_SEEN_EVIDENCE, first_seen_map, summary_queries
 from auditor.evidence.manifest import MANIFEST_NAME, arrow_type, fingerprint, parse_manifest
 from auditor.evidence.sign import load_public_key
 from auditor.evidence.verify import VerifyReport, verify_files
@@ -29,9 +30,6 @@ from auditor.reports.interface import QueryRecord, Renderer, ReportContext
 from auditor.reports.json import breaches_document, dumps
 from auditor.reports.registry import default_renderers
 from auditor.snapshots.format import format_timestamp, parse_timestamp
-
-FIRST_SEEN_EVIDENCE = "evidence/first_seen.jsonl.gz"
-"""First-seen dates of undated patches (`{"patchKey", "firstSeen"}` rows); absent means none were known."""
 
 
 @dataclass(frozen=True)
@@ -62,16 +60,6 @@ def read_evidence(files: PackFiles, path: str, columns: list[dict[str, str]]) ->
     except (OSError, EOFError, ValueError, UnreadableFile, pa.ArrowException) as exc:
         raise PackError(f"evidence {path} cannot be read back: {exc}", "the pack is damaged; run `auditor verify`") from exc
     return pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
-
-
-def first_seen_map(table: pa.Table | None) -> dict[str, datetime]:
-    """patch key -> first-seen time, from the first_seen evidence (empty when the pack has none)."""
-    if table is None:
-        return {}
-    try:
-        return {row["patchKey"]: parse_timestamp(row["firstSeen"]) for row in table.to_pylist()}
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PackError(f"{FIRST_SEEN_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`") from exc
 
 
 def _optional_record_fields(query: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +98,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
         as_of=parse_timestamp(manifest["as_of"]),
         query_refs={r.id: r.ref for r in records},
         first_seen=first_seen_map(evidence.get(FIRST_SEEN_EVIDENCE)),
-        queries=[{"id": r.id, "version": r.version, "sha256": r.template_sha256, "rows": r.rows} for r in records],
+        queries=summary_queries(records),
     )
     context = ReportContext(
         evaluation=evaluation,

@@ -30,6 +30,8 @@ class QueryRecord:
     evidence: str
     """Path of the evidence file inside the pack."""
     complete: bool = True
+    response_sha256: str | None = None
+    """For live sources: sha256 of the rows the service returned."""
 
     @property
     def ref(self) -> str:
