@@ -227,7 +227,7 @@ def describe_scope(assignment: Assignment) -> str:
     if flt.os_types:
         words.append("OS: " + ", ".join(flt.os_types))
     if flt.tags:
-        tags = "; ".join(f"{k} = {' or '.join(v) if v else '(any value)'}" for k, v in sorted(flt.tags.items()))
+        tags = ", ".join(f"{k} = {' or '.join(v) if v else '(no values listed)'}" for k, v in sorted(flt.tags.items()))
         words.append(f"tags ({flt.operator.lower()}): {tags}")
     return "; ".join(words) if len(words) > 1 else f"every machine in {where}"
 
@@ -393,7 +393,11 @@ class ConfigurationAudit:
     def to_json(self) -> dict[str, Any]:
         """Summary form (compact: counts, not machine ids)."""
         c = self.configuration
-        window = self.window
+        try:
+            words: str | None = rec.parse_recurrence(c.recur_every).describe()
+        except rec.RecurrenceError:
+            words = None
+        zone = rec.resolve_zone(c.time_zone)
         return {
             "key": c.name,
             "id": c.configuration_id,
@@ -401,11 +405,11 @@ class ConfigurationAudit:
             "resource_group": c.resource_group,
             "scope": c.scope,
             "recurrence": c.recur_every,
-            "recurrence_text": window.recurrence.describe() if window else None,
+            "recurrence_text": words,
             "start": c.start,
             "duration": c.duration,
             "time_zone": c.time_zone,
-            "iana_time_zone": window.zone.key if window else None,
+            "iana_time_zone": zone.key if zone is not None else None,
             "expiration": c.expiration,
             "expired": self.expired,
             "reboot_setting": c.reboot_setting,
