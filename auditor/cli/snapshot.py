@@ -30,3 +30,23 @@ def generate(
         snapshot = generate_fleet(machines, seed=seed, out=out_dir, progress=lambda n: bar.update(task, completed=n))
     rows = sum(t.rows for t in snapshot.tables.values())
     out.print(f"wrote {snapshot.path} ({machines} machines, {rows} rows)")
+
+
+@app.command("capture")
+def capture(
+    out_dir: Path = typer.Option(..., "--out", help="Snapshot directory to write."),
+    config: Path = typer.Option(..., "--config", help="auditor.toml with an [azure] section (tenant and scope)."),
+) -> None:
+    """Capture the live tenant's tables (within [azure]'s scope) into an auditor-snapshot/1 directory."""
+    from rich.progress import Progress
+
+    from auditor.config import load_config
+    from auditor.snapshots.capture import capture_snapshot
+
+    settings = load_config(config).azure
+    if settings is None:
+        raise ConfigError(f"{config}: no [azure] section", "add [azure] with tenant_id and a scope; see samples/auditor.toml")
+    with Progress(console=err, transient=True) as bar:
+        snapshot = capture_snapshot(settings, out=out_dir, progress=bar)
+    rows = sum(t.rows for t in snapshot.tables.values())
+    out.print(f"wrote {snapshot.path} ({rows} rows from tenant {snapshot.tenant_id})")
