@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from auditor.reports.interface import Renderer
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
+from auditor.reports.pdf import PdfRenderer
 
 
 def default_renderers() -> list[Renderer]:
     """summary.json, breaches.json, then the human reports."""
-    return [SummaryRenderer(), BreachesRenderer()]
+    return [SummaryRenderer(), BreachesRenderer(), PdfRenderer()]

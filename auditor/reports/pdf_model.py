@@ -1,0 +1,223 @@
+"""The PDF's view model: what each template section shows, cut to bounded top-N lists.
+
+Everything here reads the ReportContext (summary.json's figures, the verdicts, the thresholds) and returns plain
+data; the wording lives in the templates. Every list is capped, so the page count and render time stay flat as the
+fleet grows: full detail is in the workbook and the evidence files.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from auditor.compliance.rules import GroupVerdict, MachineVerdict, Status
+from auditor.reports import charts
+from auditor.reports.interface import ReportContext
+from auditor.reports.pdf_scope import scope_label, source_details, source_tables
+from auditor.reports.pdf_summary import breach_rows, environment_targets, headline, threshold_rows, trend_points
+from auditor.snapshots.format import format_timestamp
+
+T = TypeVar("T")
+
+TOP_MACHINES = 50
+TOP_GROUPS = 25
+TOP_BREACHES = 50
+TOP_ROWS = 30
+"""Cap for lists that are short in practice (thresholds, failure codes, policy rows): a bound, not a selection."""
+
+
+@dataclass(frozen=True)
+class Capped(Generic[T]):
+    """The first rows of a longer list, and how many were left out."""
+
+    rows: list[T]
+    total: int
+
+    @property
+    def more(self) -> int:
+        """Rows not shown."""
+        return self.total - len(self.rows)
+
+
+def cap(rows: Sequence[T], limit: int) -> Capped[T]:
+    """Keep the first `limit` rows."""
+    return Capped(list(rows[:limit]), len(rows))
+
+
+@dataclass(frozen=True)
+class GroupTable:
+    """One dimension's table (environment, subscription, ...)."""
+
+    title: str
+    column: str
+    rows: Capped[Mapping[str, Any]]
+    ranked: bool
+    """True when the rows are the groups with the most machines not compliant rather than every group."""
+    hidden_machines: int
+    """Machines in the groups left out."""
+    targets: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class MachineRow:
+    """A non-compliant machine and its oldest overdue patch group."""
+
+    name: str
+    resource_id: str
+    environment: str
+    subscription_id: str
+    os: str
+    platform: str
+    oldest_age_days: int | None
+    oldest_classifications: tuple[str, ...]
+    overdue_classifications: tuple[str, ...]
+    pending_patches: int
+    unknown_age_patches: int
+
+
+def not_compliant(row: Mapping[str, Any]) -> int:
+    """Machines of a group that are not compliant (non-compliant or unknown)."""
+    return int(row.get("non_compliant") or 0) + int(row.get("unknown") or 0)
+
+
+def group_table(
+    title: str, column: str, rows: Sequence[Mapping[str, Any]], *, limit: int, always_rank: bool = False,
+    targets: Mapping[str, float] | None = None,
+) -> GroupTable:
+    """Rows in key order when they fit; otherwise (or when `always_rank`) the ones with most machines not compliant."""
+    ranked = always_rank or len(rows) > limit
+    ordered = sorted(rows, key=lambda r: (-not_compliant(r), -int(r.get("machines") or 0), str(r["key"]))) if ranked else list(rows)
+    shown = cap(ordered, limit)
+    hidden = sum(int(r.get("machines") or 0) for r in ordered[limit:])
+    return GroupTable(title, column, shown, ranked and shown.more > 0, hidden, targets or {})
+
+
+def _age_key(verdict: MachineVerdict) -> tuple[int, int, str, str]:
+    # Dated overdue patches first, oldest first; machines overdue only through undated patches follow.
+    age = verdict.oldest_overdue_age_days
+    return (0 if age is not None else 1, -(age or 0), verdict.machine.name.lower(), verdict.machine.machine_id)
+
+
+def top_machines(verdicts: Iterable[MachineVerdict], groups: Iterable[GroupVerdict], limit: int = TOP_MACHINES) -> Capped[MachineRow]:
+    """The `limit` non-compliant machines with the oldest overdue patch, in one pass over verdicts and groups."""
+    candidates = [v for v in verdicts if v.status is Status.NON_COMPLIANT]
+    chosen = heapq.nsmallest(limit, candidates, key=_age_key)
+    wanted = {v.machine.machine_id for v in chosen}
+    oldest: dict[str, GroupVerdict] = {}
+    for candidate in groups:
+        machine_id = candidate.group.machine_id
+        if not candidate.overdue or machine_id not in wanted:
+            continue
+        current = oldest.get(machine_id)
+        if current is None or _group_rank(candidate) > _group_rank(current):
+            oldest[machine_id] = candidate
+    rows = []
+    for verdict in chosen:
+        machine, group = verdict.machine, oldest.get(verdict.machine.machine_id)
+        rows.append(
+            MachineRow(
+                name=machine.name,
+                resource_id=machine.resource_id,
+                environment=machine.environment,
+                subscription_id=machine.subscription_id,
+                os=machine.os,
+                platform=machine.platform,
+                oldest_age_days=verdict.oldest_overdue_age_days,
+                oldest_classifications=group.group.classifications if group else verdict.overdue_classifications,
+                overdue_classifications=verdict.overdue_classifications,
+                pending_patches=verdict.pending_patches,
+                unknown_age_patches=verdict.unknown_age_patches,
+            )
+        )
+    return Capped(rows, len(candidates))
+
+
+def _group_rank(group: GroupVerdict) -> tuple[int, int]:
+    # The group holding the machine's oldest dated overdue patch; an undated-only group ranks below any dated one.
+    return (1 if group.oldest_age_days is not None else 0, group.oldest_age_days or 0)
+
+
+def classification_chart(rows: Sequence[Mapping[str, Any]]) -> charts.BarChart:
+    """Pending patches per classification; enforced classifications (with an SLA) stand out."""
+    return charts.count_bars(
+        [
+            (str(r["classification"]), int(r.get("pending_patches") or 0), "info" if r.get("sla_days") is not None else "muted")
+            for r in rows
+        ]
+    )
+
+
+def policy_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The policy cross-check (per-assignment counts and mismatches), or None when the scan has none.
+
+    Read with `.get()` throughout: the block is newer than summary.json's required keys and may gain fields.
+    """
+    policy, mismatches = summary.get("policy"), summary.get("policy_mismatches")
+    if not isinstance(policy, Mapping) and not isinstance(mismatches, list):
+        return None
+    policy = policy if isinstance(policy, Mapping) else {}
+    assignments = [a for a in policy.get("assignments") or [] if isinstance(a, Mapping)]
+    rows = [m for m in mismatches or [] if isinstance(m, Mapping)]
+    count = policy.get("mismatches")
+    return {
+        "assignments": cap(sorted(assignments, key=_assignment_rank), TOP_GROUPS),
+        "mismatches": cap(rows, TOP_GROUPS),
+        "mismatch_count": count if isinstance(count, int) else len(rows),
+    }
+
+
+def _assignment_rank(row: Mapping[str, Any]) -> tuple[int, str]:
+    # The assignments with most non-compliant machines first, so a capped list keeps the ones that matter.
+    return (-int(row.get("non_compliant") or 0), str(row.get("assignment") or ""))
+
+
+def build_view(context: ReportContext) -> dict[str, Any]:
+    """Everything the templates read."""
+    evaluation, summary = context.evaluation, context.summary
+    target = evaluation.config.thresholds.min_compliance_rate
+    targets = environment_targets(context)
+    trend = trend_points(context)
+    installations = summary.get("installations") or {}
+    breaches = evaluation.breaches
+    return {
+        "title": "Patch compliance audit pack",
+        "scope": scope_label(context.source),
+        "source_details": source_details(context.source),
+        "source_tables": source_tables(context.source),
+        "as_of": summary.get("as_of") or format_timestamp(evaluation.as_of),
+        "generated_at": format_timestamp(context.generated_at),
+        "context": context,
+        "config": evaluation.config,
+        "summary": summary,
+        "status": "FAIL" if breaches else "PASS",
+        "headline": headline(context, trend),
+        "thresholds": cap(threshold_rows(context), TOP_BREACHES),
+        "breaches": cap(breach_rows(context), TOP_BREACHES),
+        "charts": {
+            "environments": charts.rate_bars(summary.get("by_environment", []), threshold=target, targets=targets),
+            "classifications": classification_chart(summary.get("by_classification", [])),
+            "status": charts.status_donut(summary),
+            "trend": charts.trend_chart(trend, threshold=target),
+        },
+        "dimensions": [
+            group_table("Environment", "Environment", summary.get("by_environment", []), limit=TOP_ROWS, targets=targets),
+            group_table("Subscription", "Subscription id", summary.get("by_subscription", []), limit=TOP_GROUPS,
+                        always_rank=True),
+            group_table("Platform", "Platform", summary.get("by_platform", []), limit=TOP_ROWS),
+            group_table("Operating system", "OS", summary.get("by_os", []), limit=TOP_ROWS),
+        ],
+        "classifications": cap(summary.get("by_classification", []), TOP_ROWS),
+        "machines": top_machines(evaluation.verdicts, evaluation.groups),
+        "installations": installations,
+        "failure_codes": cap(installations.get("top_failure_codes") or [], TOP_ROWS),
+        "installations_by_environment": cap(installations.get("by_environment") or [], TOP_ROWS),
+        "coverage": summary.get("coverage") or {},
+        "patch_modes": cap((summary.get("coverage") or {}).get("patch_mode") or [], TOP_ROWS),
+        "assessment": summary.get("assessment") or {},
+        "policy": policy_view(summary),
+        "sla": sorted(evaluation.config.sla.items(), key=lambda item: (item[1], item[0])),
+        "queries": context.queries,
+        "manifest": context.manifest_fingerprint,
+    }

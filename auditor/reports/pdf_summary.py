@@ -1,0 +1,120 @@
+"""The executive summary's figures: the headline the conclusion is written from, thresholds, breaches, trend.
+
+Plain data for the templates; the sentences are written in report_templates/partials/summary.html.j2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from auditor.history import scope_key
+from auditor.reports.interface import ReportContext
+
+
+@dataclass(frozen=True)
+class BreachRow:
+    """A breach as the PDF shows it: figures formatted in the unit of the threshold that raised it."""
+
+    severity: str
+    message: str
+    observed: str
+    limit: str
+    query: str
+
+
+@dataclass(frozen=True)
+class ThresholdRow:
+    """A configured threshold, the figure it judged and the outcome."""
+
+    requirement: str
+    observed: str
+    outcome: str
+    """`met`, `breached` or `not measured`."""
+
+
+def _figure(value: float, unit: str) -> str:
+    return f"{value:.2f}%" if unit == "%" else f"{value:g}"
+
+
+def breach_rows(context: ReportContext) -> list[BreachRow]:
+    """breaches.json's rows, each figure in its threshold's unit (a rate or a machine count)."""
+    units = {(t.rule, t.dimension, t.key): t.unit for t, _ in context.evaluation.threshold_checks}
+    rows = []
+    for breach in context.evaluation.breaches:
+        unit = units.get((breach.rule, breach.dimension, breach.key), "%")
+        rows.append(BreachRow(breach.severity, breach.message, _figure(breach.observed, unit),
+                              _figure(breach.threshold, unit), breach.query))
+    return rows
+
+
+def threshold_rows(context: ReportContext) -> list[ThresholdRow]:
+    """Every configured threshold with its observed figure and outcome."""
+    rows = []
+    for threshold, observed in context.evaluation.threshold_checks:
+        if observed is None:
+            text, outcome = "n/a", "not measured"
+        else:
+            text = _figure(observed, threshold.unit)
+            outcome = "breached" if threshold.evaluate(observed) is not None else "met"
+        rows.append(ThresholdRow(threshold.requirement(), text, outcome))
+    return rows
+
+
+def environment_targets(context: ReportContext) -> dict[str, float]:
+    """Each environment's own compliance target, where the config sets one."""
+    return dict(context.evaluation.config.thresholds.by_environment)
+
+
+def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
+    """The figures the executive summary's conclusion is written from."""
+    summary = context.summary
+    target = context.evaluation.config.thresholds.min_compliance_rate
+    rate = summary.get("compliance_rate")
+    targets = environment_targets(context)
+    environments = [r for r in summary.get("by_environment", []) if r.get("compliance_rate") is not None]
+    below = [
+        r for r in environments
+        if (t := targets.get(str(r["key"]), target)) is not None and r["compliance_rate"] < t
+    ]
+    ages = [v.oldest_overdue_age_days for v in context.evaluation.verdicts if v.oldest_overdue_age_days is not None]
+    classes = summary.get("by_classification", [])
+    previous = [(label, value) for label, value in trend[:-1] if value is not None]
+    return {
+        "rate": rate,
+        "target": target,
+        "gap": round(rate - target, 2) if rate is not None and target is not None else None,
+        "met": None if rate is None or target is None else rate >= target,
+        "worst_environment": min(environments, key=lambda r: (r["compliance_rate"], str(r["key"])), default=None),
+        "environments_rated": len(environments),
+        "below_target": below,
+        "oldest_overdue_days": max(ages, default=None),
+        # From the verdicts, not by_classification, which counts a patch once under each of its classifications.
+        "pending_patches": sum(v.pending_patches for v in context.evaluation.verdicts),
+        "enforced_overdue": [r for r in classes if r.get("overdue_machines")],
+        "previous": previous[-1] if previous and rate is not None else None,
+        "delta": round(rate - previous[-1][1], 2) if previous and rate is not None and previous[-1][1] is not None else None,
+        "thresholds": len(context.evaluation.threshold_checks),
+    }
+
+
+def trend_points(context: ReportContext) -> list[tuple[str, float | None]]:
+    """(as-of date, compliance rate) of each earlier complete scan of the same estate, then this one.
+
+    The history store holds every scope and every as-of it has seen, so a run counts only when it is complete,
+    is of this scan's tenant and scope (when the run records its scope key), and is strictly earlier than this
+    scan; of several runs at one as-of the last recorded wins.
+    """
+    as_of = str(context.summary.get("as_of", ""))
+    scope = scope_key(context.source)
+    earlier: dict[str, float | None] = {}
+    for scan in context.history:
+        when = str(scan.get("as_of", ""))
+        if not when or when >= as_of or scan.get("complete") is False or scan.get("scope_key", scope) != scope:
+            continue
+        rate = scan.get("compliance_rate")
+        earlier[when] = float(rate) if isinstance(rate, int | float) else None
+    points = [(when[:10], rate) for when, rate in sorted(earlier.items())]
+    points.append((as_of[:10], context.summary.get("compliance_rate")))
+    return points

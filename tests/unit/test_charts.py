@@ -1,0 +1,92 @@
+"""Chart geometry for the PDF: scales, caps, and pie paths WeasyPrint draws correctly."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from auditor.reports import charts
+from auditor.reports.pdf import environment, templates_dir
+
+
+def test_pie_slice_closes_through_the_centre_without_a_zero_radius_arc() -> None:
+    path = charts.slice_path(100, 100, 80, 0, 0.0, 0.25)
+    assert not re.search(r"A0(\.0+)? 0(\.0+)? ", path)
+    assert path.startswith("M100.00 20.00 A80.00 80.00 0 0 1 180.00 100.00")
+    assert path.endswith("L100.00 100.00 Z")
+
+
+def test_donut_slice_has_an_inner_arc() -> None:
+    path = charts.slice_path(100, 100, 80, 40, 0.0, 0.75)
+    assert "A80.00 80.00 0 1 1" in path and "A40.00 40.00 0 1 0" in path
+
+
+def test_full_turn_is_two_half_arcs() -> None:
+    path = charts.slice_path(100, 100, 80, 40, 0.0, 1.0)
+    assert path.count("M") == 2 and path.count("A80.00") == 2
+
+
+def test_status_donut_shares_and_empty_slices() -> None:
+    donut = charts.status_donut({"machines": 4, "compliant": 3, "non_compliant": 0, "unknown": 1, "compliance_rate": 75.0})
+    assert [s.share for s in donut.slices] == ["75.0%", "0.0%", "25.0%"]
+    assert donut.slices[1].path == ""
+    assert donut.centre == "75.00%"
+    empty = charts.status_donut({"machines": 0, "compliant": 0, "non_compliant": 0, "unknown": 0, "compliance_rate": None})
+    assert empty.centre == "n/a" and all(s.path == "" for s in empty.slices)
+
+
+def test_rate_bars_mark_groups_below_their_target() -> None:
+    rows = [
+        {"key": "Production", "compliance_rate": 96.0},
+        {"key": "Test", "compliance_rate": 85.0},
+        {"key": "Empty", "compliance_rate": None},
+    ]
+    chart = charts.rate_bars(rows, threshold=90.0, targets={"Production": 98.0})
+    assert [b.tone for b in chart.bars] == ["bad", "bad", "empty"]
+    assert chart.bars[0].target_x is not None and chart.bars[0].target_label == "98%"
+    assert chart.bars[1].target_x is None
+    assert chart.threshold_x == pytest.approx(chart.left + 0.9 * (chart.right - chart.left))
+    assert chart.bars[1].width == pytest.approx(0.85 * (chart.right - chart.left))
+
+
+def test_bar_charts_are_capped() -> None:
+    rows = [{"key": f"env-{i:02d}", "compliance_rate": float(i)} for i in range(40)]
+    chart = charts.rate_bars(rows, threshold=None)
+    assert len(chart.bars) == charts.MAX_BARS and chart.hidden == 40 - charts.MAX_BARS
+    assert chart.threshold_x is None
+    counts = charts.count_bars([(f"c{i}", i, "info") for i in range(20)])
+    assert len(counts.bars) == charts.MAX_BARS and counts.bars[0].label == "c19"
+
+
+def test_count_axis_covers_the_largest_bar() -> None:
+    chart = charts.count_bars([("Security", 3347, "info"), ("Other", 2028, "muted"), ("Tools", 0, "muted")])
+    assert [b.label for b in chart.bars] == ["Security", "Other", "Tools"]
+    assert chart.ticks[-1].at >= chart.left + chart.bars[0].width
+    assert chart.ticks[-1].label == "4,000"
+
+
+def test_long_labels_are_shortened() -> None:
+    assert charts.shorten("x" * 40) == "x" * (charts.LABEL_CHARS - 1) + "…"
+    assert charts.shorten("Production") == "Production"
+
+
+@pytest.mark.parametrize(("maximum", "step"), [(0, 1), (7, 2), (45, 10), (3347, 1000), (0.3, 0.1)])
+def test_nice_step(maximum: float, step: float) -> None:
+    assert charts.nice_step(maximum) == pytest.approx(step)
+
+
+def test_trend_needs_two_scans_and_keeps_the_latest() -> None:
+    assert charts.trend_chart([("2026-11-01", 90.0)], threshold=95.0) is None
+    points = [(f"2026-{i:03d}", 50.0 + i) for i in range(30)]
+    trend = charts.trend_chart(points, threshold=95.0)
+    assert trend is not None
+    assert len(trend.points) == charts.MAX_TREND_POINTS and trend.dropped == 30 - charts.MAX_TREND_POINTS
+    assert trend.points[-1].value == "79.00%"
+    assert trend.threshold_y is not None and trend.threshold_y < trend.points[-1].y
+
+
+def test_chart_templates_escape_labels() -> None:
+    chart = charts.rate_bars([{"key": "<b>&", "compliance_rate": 50.0}], threshold=90.0)
+    svg = environment(templates_dir()).get_template("charts/bars.svg.j2").render(chart=chart)
+    assert "&lt;b&gt;&amp;" in svg and "<b>" not in svg

@@ -1,0 +1,106 @@
+"""The PDF's view model: top-N lists stay bounded, ranked the way an auditor reads them."""
+
+from __future__ import annotations
+
+from auditor.compliance.facts import Machine, PatchGroup
+from auditor.compliance.rules import AssessmentState, GroupVerdict, MachineVerdict, Status
+from auditor.reports.pdf_model import TOP_MACHINES, cap, group_table, policy_view, top_machines
+from auditor.reports.pdf_scope import scope_label, source_details, source_tables
+
+
+def machine(i: int) -> Machine:
+    rid = f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-{i:05d}"
+    return Machine(
+        machine_id=rid.lower(), resource_id=rid, name=f"vm-{i:05d}", platform="Azure", subscription_id="s",
+        resource_group="rg", location="westeurope", os="Windows", os_detail="", image_sku="", power_state="",
+        environment="Production", tags={}, assessment_mode="", patch_mode="", hotpatch=None,
+        bypass_safety_checks=False, reboot_setting="", assessment_status="Succeeded",
+        assessment_last_modified=None, assessment_error="", reboot_pending=None,
+    )
+
+
+def verdict(i: int, age: int | None, status: Status = Status.NON_COMPLIANT) -> MachineVerdict:
+    return MachineVerdict(machine(i), AssessmentState.CURRENT, status, 3, ("Critical",), age, 0 if age else 1)
+
+
+def group(i: int, classes: tuple[str, ...], age: int | None, overdue: bool = True) -> GroupVerdict:
+    patch = PatchGroup(machine(i).machine_id, classes, "", 1, None, 0 if age is not None else 1)
+    return GroupVerdict(patch, 15, age, 0 if age is not None else 1, overdue)
+
+
+def test_top_machines_oldest_first_capped() -> None:
+    verdicts = [verdict(i, i % 97 if i % 10 else None) for i in range(2000)]
+    verdicts += [verdict(5000 + i, None, Status.COMPLIANT) for i in range(100)]
+    result = top_machines(verdicts, [])
+    assert len(result.rows) == TOP_MACHINES and result.total == 2000 and result.more == 1950
+    ages = [row.oldest_age_days for row in result.rows]
+    assert ages == sorted(ages, key=lambda a: -(a or 0)) and ages[0] == 96
+    assert all(age is not None for age in ages)
+
+
+def test_undated_only_machines_follow_dated_ones() -> None:
+    result = top_machines([verdict(1, None), verdict(2, 3)], [])
+    assert [row.name for row in result.rows] == ["vm-00002", "vm-00001"]
+
+
+def test_oldest_overdue_group_gives_the_classifications() -> None:
+    groups = [group(1, ("Security",), 40), group(1, ("Critical", "Security"), 60), group(1, ("Critical",), None),
+              group(1, ("Updates",), 300, overdue=False), group(2, ("Critical",), 99)]
+    result = top_machines([verdict(1, 60)], groups)
+    assert result.rows[0].oldest_classifications == ("Critical", "Security")
+
+
+def row(key: str, machines: int, non_compliant: int) -> dict[str, object]:
+    return {"key": key, "machines": machines, "compliant": machines - non_compliant, "non_compliant": non_compliant,
+            "unknown": 0, "compliance_rate": 0.0}
+
+
+def test_group_table_keeps_key_order_when_it_fits() -> None:
+    table = group_table("Environment", "Environment", [row("a", 5, 1), row("b", 5, 4)], limit=30)
+    assert [r["key"] for r in table.rows.rows] == ["a", "b"] and not table.ranked and table.rows.more == 0
+
+
+def test_group_table_ranks_and_caps_long_lists() -> None:
+    rows = [row(f"sub-{i:04d}", 100, i % 50) for i in range(1000)]
+    table = group_table("Subscription", "Subscription id", rows, limit=25, always_rank=True)
+    assert len(table.rows.rows) == 25 and table.rows.more == 975 and table.ranked
+    assert all(r["non_compliant"] == 49 for r in table.rows.rows[:20])
+    assert table.hidden_machines == 975 * 100
+
+
+def test_cap() -> None:
+    capped = cap(list(range(10)), 3)
+    assert capped.rows == [0, 1, 2] and capped.total == 10 and capped.more == 7
+
+
+def test_policy_view_is_defensive() -> None:
+    assert policy_view({}) is None
+    view = policy_view({
+        "policy": {"assignments": [{"assignment": "a", "non_compliant": 1}, {"assignment": "b", "non_compliant": 9}],
+                   "mismatches": 60},
+        "policy_mismatches": [{"name": f"vm{i}"} for i in range(60)],
+    })
+    assert view is not None
+    assert [a["assignment"] for a in view["assignments"].rows] == ["b", "a"]
+    assert len(view["mismatches"].rows) == 25 and view["mismatches"].more == 35 and view["mismatch_count"] == 60
+    odd = policy_view({"policy": "unexpected", "policy_mismatches": [1, {"name": "x"}]})
+    assert odd is not None and [m["name"] for m in odd["mismatches"].rows] == ["x"]
+
+
+def test_scope_label_live_and_snapshot() -> None:
+    assert scope_label({"tenant_id": "t", "scope": {"subscriptions": ["s1"]}}) == "subscription s1"
+    assert scope_label({"tenant_id": "t", "scope": {"subscriptions": ["a", "b"], "management_groups": ["mg"]}}) == (
+        "management group mg, 2 subscriptions"
+    )
+    assert scope_label({"kind": "snapshot", "source": "synthetic", "tenant_id": "t"}) == "tenant t (synthetic snapshot)"
+    assert scope_label({}) == "scope not recorded"
+
+
+def test_source_details_and_tables() -> None:
+    source = {"kind": "snapshot", "tenant_id": "t", "scope": {"subscriptions": [f"s{i}" for i in range(8)]},
+              "tables": {"resources": {"rows": 3, "sha256": "ab"}}}
+    details = dict(source_details(source))
+    assert details["Tenant"] == "t"
+    assert details["Scope"] == "subscriptions: s0, s1, s2, s3, s4 (+3 more)"
+    assert source_tables(source) == [("resources", 3, "ab")]
+    assert source_tables({"tenant_id": "t"}) == []
