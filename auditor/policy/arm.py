@@ -1,0 +1,274 @@
+"""The only module that talks to ARM: read what is deployed, write what the plan says. Everything crosses this
+boundary as REST-shaped JSON (dicts), so plan and deploy never see an SDK model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
+from azure.mgmt.policyinsights.models import Remediation
+from azure.mgmt.resource.policy.models import PolicyAssignment, PolicyDefinition, PolicySetDefinition
+
+from auditor.policy import PolicyAzureError, PolicyError
+from auditor.policy.azure import AzureClients
+from auditor.policy.ids import ROLE_ASSIGNMENTS, Scope, child_id, id_key, is_within, parse_scope, split_child_id
+from auditor.policy.model import DeployedState, DesiredState, Kind, Resource
+
+PERMISSION_HINT = (
+    "the signed-in identity needs Resource Policy Contributor and User Access Administrator (or Owner) at the scope"
+)
+
+
+class PrincipalNotFound(Exception):
+    """ARM does not know the principal yet: a new managed identity is still propagating."""
+
+
+class RoleAssignmentExists(Exception):
+    """The same role is already granted to the principal at the scope (under another name)."""
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@contextmanager
+def azure_call(action: str) -> Iterator[None]:
+    """Turn SDK errors into PolicyError (ARM refused our input, exit 2) or PolicyAzureError (exit 3)."""
+    try:
+        yield
+    except ClientAuthenticationError as exc:
+        raise PolicyAzureError(
+            f"{action}: authentication failed: {_first_line(exc)}",
+            "sign in (az login) or check the credential and [policy].tenant_id",
+        ) from exc
+    except HttpResponseError as exc:
+        code = getattr(exc.error, "code", None) or "error"
+        message = getattr(exc.error, "message", None) or _first_line(exc)
+        if exc.status_code in (401, 403):
+            raise PolicyAzureError(f"{action}: permission denied ({code}): {message}", PERMISSION_HINT) from exc
+        if exc.status_code is not None and 400 <= exc.status_code < 500:
+            raise PolicyError(
+                f"{action}: ARM refused it: {code}: {message}", "fix the policy files; ARM's message names the field"
+            ) from exc
+        raise PolicyAzureError(
+            f"{action}: ARM answered {exc.status_code} {code}: {message}", "retry later; ARM had a problem"
+        ) from exc
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise PolicyAzureError(
+            f"{action}: Azure is unreachable: {_first_line(exc)}", "check the network and [policy].resource_manager_url"
+        ) from exc
+
+
+def _rest(model: Any) -> dict[str, Any]:
+    """REST-shaped JSON of an SDK model (either SDK generation)."""
+    if hasattr(model, "as_dict") and not hasattr(model, "serialize"):
+        return dict(model.as_dict())
+    data: dict[str, Any] = model.serialize(keep_readonly=True)
+    return data
+
+
+def _path(scope: Scope) -> str:
+    """Scope as the SDK's `{scope}` URL argument wants it (no leading slash)."""
+    return scope.id.lstrip("/")
+
+
+class PolicyArm:
+    """Typed gateway over the three SDK clients."""
+
+    def __init__(self, clients: AzureClients) -> None:
+        self.clients = clients
+
+    def list_at(self, kind: Kind, scope_id: str) -> list[Resource]:
+        """The resources of `kind` at exactly this scope."""
+        scope = parse_scope(scope_id, allow_resource=kind == "roleAssignment")
+        with azure_call(f"list {kind}s at {scope.id}"):
+            items = [_rest(item) for item in self._pager(kind, scope)]
+        if kind == "roleAssignment":
+            items = [
+                item for item in items if id_key(str(item.get("properties", {}).get("scope", ""))) == id_key(scope.id)
+            ]
+        return [Resource(kind, str(item.get("id", "")), item) for item in items]
+
+    def _pager(self, kind: Kind, scope: Scope) -> Iterable[Any]:
+        mg = scope.kind == "managementGroup"
+        pager: Iterable[Any]
+        if kind == "roleAssignment":
+            pager = self.clients.authorization(scope.subscription_id).role_assignments.list_for_scope(
+                _path(scope), filter="atScope()"
+            )
+            return pager
+        client = self.clients.policy(scope.subscription_id)
+        ops: Any = {
+            "policyDefinition": client.policy_definitions,
+            "policySetDefinition": client.policy_set_definitions,
+            "policyAssignment": client.policy_assignments,
+        }[kind]
+        at_group = ops.list_for_management_group if kind == "policyAssignment" else ops.list_by_management_group
+        pager = at_group(scope.name, filter="atExactScope()") if mg else ops.list(filter="atExactScope()")
+        return pager
+
+    def put(self, resource: Resource) -> Resource:
+        """Create or update; returns what ARM stored."""
+        scope_id, _, name = split_child_id(resource.id)
+        scope = parse_scope(scope_id, allow_resource=resource.kind == "roleAssignment")
+        if resource.kind == "roleAssignment":
+            return self._put_role(scope, name, resource)
+        client = self.clients.policy(scope.subscription_id)
+        mg = scope.kind == "managementGroup"
+        result: Any
+        with azure_call(f"write {resource.kind} {resource.id}"):
+            if resource.kind == "policyDefinition":
+                body: Any = PolicyDefinition(dict(resource.body))
+                result = (
+                    client.policy_definitions.create_or_update_at_management_group(scope.name, name, body)
+                    if mg
+                    else client.policy_definitions.create_or_update(name, body)
+                )
+            elif resource.kind == "policySetDefinition":
+                body = PolicySetDefinition(dict(resource.body))
+                result = (
+                    client.policy_set_definitions.create_or_update_at_management_group(scope.name, name, body)
+                    if mg
+                    else client.policy_set_definitions.create_or_update(name, body)
+                )
+            else:
+                result = client.policy_assignments.create(_path(scope), name, PolicyAssignment(dict(resource.body)))
+        stored = _rest(result)
+        return Resource(resource.kind, str(stored.get("id") or resource.id), stored)
+
+    def _put_role(self, scope: Scope, name: str, resource: Resource) -> Resource:
+        props = resource.body["properties"]
+        parameters = RoleAssignmentCreateParameters(
+            role_definition_id=props["roleDefinitionId"],
+            principal_id=props["principalId"],
+            principal_type="ServicePrincipal",
+            description=props.get("description"),
+        )
+        with azure_call(f"grant role at {scope.id}"):
+            try:
+                result = self.clients.authorization(scope.subscription_id).role_assignments.create(
+                    _path(scope), name, parameters
+                )
+            except ResourceExistsError as exc:
+                raise RoleAssignmentExists(_first_line(exc)) from exc
+            except HttpResponseError as exc:
+                if getattr(exc.error, "code", None) == "PrincipalNotFound":
+                    raise PrincipalNotFound(_first_line(exc)) from exc
+                raise
+        stored = _rest(result)
+        return Resource("roleAssignment", str(stored.get("id") or resource.id), stored)
+
+    def delete(self, resource: Resource) -> None:
+        """Delete; a resource that is already gone is fine."""
+        scope_id, _, name = split_child_id(resource.id)
+        scope = parse_scope(scope_id, allow_resource=resource.kind == "roleAssignment")
+        mg = scope.kind == "managementGroup"
+        with azure_call(f"delete {resource.kind} {resource.id}"):
+            try:
+                if resource.kind == "roleAssignment":
+                    self.clients.authorization(scope.subscription_id).role_assignments.delete(_path(scope), name)
+                    return
+                client = self.clients.policy(scope.subscription_id)
+                if resource.kind == "policyAssignment":
+                    client.policy_assignments.delete(_path(scope), name)
+                elif resource.kind == "policyDefinition":
+                    (
+                        client.policy_definitions.delete_at_management_group(scope.name, name)
+                        if mg
+                        else client.policy_definitions.delete(name)
+                    )
+                else:
+                    (
+                        client.policy_set_definitions.delete_at_management_group(scope.name, name)
+                        if mg
+                        else client.policy_set_definitions.delete(name)
+                    )
+            except ResourceNotFoundError:
+                return
+
+    def create_remediation(
+        self, scope_id: str, name: str, assignment_id: str, reference_id: str | None
+    ) -> dict[str, Any]:
+        """Start a remediation task for existing non-compliant resources."""
+        scope = parse_scope(scope_id)
+        body = Remediation(
+            policy_assignment_id=assignment_id,
+            policy_definition_reference_id=reference_id,
+            resource_discovery_mode="ExistingNonCompliant",
+        )
+        with azure_call(f"create remediation {name} at {scope.id}"):
+            client = self.clients.insights(scope.subscription_id).remediations
+            result = (
+                client.create_or_update_at_management_group(scope.name, name, body)
+                if scope.kind == "managementGroup"
+                else client.create_or_update_at_subscription(name, body)
+            )
+        return _rest(result)
+
+    def get_remediation(self, scope_id: str, name: str) -> dict[str, Any]:
+        """Current state of a remediation task."""
+        scope = parse_scope(scope_id)
+        with azure_call(f"read remediation {name} at {scope.id}"):
+            client = self.clients.insights(scope.subscription_id).remediations
+            result = (
+                client.get_at_management_group(scope.name, name)
+                if scope.kind == "managementGroup"
+                else client.get_at_subscription(name)
+            )
+        return _rest(result)
+
+    def summarize(self, scope_id: str) -> list[dict[str, Any]]:
+        """Latest policy-state summary per assignment affecting the scope."""
+        scope = parse_scope(scope_id)
+        with azure_call(f"summarize policy states at {scope.id}"):
+            states = self.clients.insights(scope.subscription_id).policy_states
+            result = (
+                states.summarize_for_management_group("latest", scope.name)
+                if scope.kind == "managementGroup"
+                else states.summarize_for_subscription("latest", scope.name)
+            )
+        summaries = _rest(result).get("value") or []
+        return [dict(item) for summary in summaries for item in summary.get("policyAssignments") or []]
+
+
+def _resource_scopes(values: Iterable[Any], ring_scope: str) -> set[str]:
+    """Scopes named by parameter values (such as a maintenance configuration) outside the ring scope."""
+    out = set()
+    for value in values:
+        try:
+            scope = parse_scope(str(value), allow_resource=True) if isinstance(value, str) else None
+        except ValueError:
+            continue
+        if scope is not None and not is_within(scope.id, ring_scope):
+            out.add(scope.id)
+    return out
+
+
+def read_deployed(arm: PolicyArm, desired: DesiredState) -> DeployedState:
+    """What is deployed where the ring's resources live (every owner), role assignments at every role scope."""
+    definitions = arm.list_at("policyDefinition", desired.definition_scope)
+    sets = arm.list_at("policySetDefinition", desired.definition_scope)
+    assignments = arm.list_at("policyAssignment", desired.scope)
+    scopes = {id_key(s): s for s in desired.role_scopes()}
+    for assignment in assignments:
+        parameters = assignment.body.get("properties", {}).get("parameters") or {}
+        values = [wrapped.get("value") for wrapped in parameters.values() if isinstance(wrapped, Mapping)]
+        for scope in _resource_scopes(values, desired.scope):
+            scopes.setdefault(id_key(scope), scope)
+    roles = [role for scope in scopes.values() for role in arm.list_at("roleAssignment", scope)]
+    return DeployedState(tuple(definitions), tuple(sets), tuple(assignments), tuple(roles))
+
+
+def role_assignment_id(scope: str, name: str) -> str:
+    """Id of a role assignment."""
+    return child_id(scope, ROLE_ASSIGNMENTS, name)
