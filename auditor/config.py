@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import ipaddress
+import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from auditor.compliance.classifications import CLASSIFICATIONS, canonical, is_known
 from auditor.errors import ConfigError
@@ -103,6 +115,130 @@ class HistorySettings(_Model):
     path: Path | None = Field(None, description="History file; defaults to auditor/history.duckdb in the user state dir.")
 
 
+def _secure_url(value: str, what: str) -> str:
+    # Plain http only to a loopback host (a local receiver or emulator); anything else must be https.
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not host or parts.scheme not in ("https", "http"):
+        raise ValueError(f"{what} is not an absolute http(s) URL")
+    if parts.scheme == "http" and not loopback:
+        raise ValueError(f"{what} must use https (host {host})")
+    return value
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class WebhookSettings(_Model):
+    """One webhook (`[[notify.webhooks]]`) that receives a scan summary after the pack is written."""
+
+    kind: Literal["teams", "slack", "generic"] = Field(
+        description="Message format: teams (Adaptive Card), slack (Block Kit) or generic (auditor-notification/1 JSON)."
+    )
+    url: SecretStr | None = Field(
+        None, description="Webhook URL. Prefer url_env: a URL written here is reduced to its host in packs and logs."
+    )
+    url_env: str | None = Field(
+        None, description="Name of the environment variable holding the webhook URL (keeps the secret out of the "
+        "config and the pack). Exactly one of url and url_env."
+    )
+    on: Literal["breach", "always", "incomplete"] = Field(
+        "breach", description="When to post: breach (a threshold is breached or the data is incomplete), always, "
+        "or incomplete (only when the data is incomplete)."
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=300, description="Connect and read timeout of each attempt.")
+    retries: int = Field(
+        3, ge=0, le=10, description="Retries after a timeout, a dropped connection, HTTP 429 or 5xx (a 429's "
+        "Retry-After is honoured)."
+    )
+    backoff_seconds: float = Field(1.0, ge=0, le=60, description="First retry wait without Retry-After; doubles each retry.")
+    max_breaches: int = Field(10, ge=0, le=50, description="Most breaches listed in the message (the count is always total).")
+
+    @field_validator("url")
+    @classmethod
+    def _url_secure(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _secure_url(value.get_secret_value(), "url")
+        return value
+
+    @field_validator("url_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(f"url_env {value!r} is not an environment variable name")
+        return value
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookSettings:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url and url_env")
+        return self
+
+    @field_serializer("url")
+    def _redact(self, value: SecretStr | None) -> str | None:
+        # The effective config is printed in every pack: keep the URL's secret path out of it.
+        if value is None:
+            return None
+        parts = urlsplit(value.get_secret_value())
+        return f"{parts.scheme}://{parts.hostname}/(redacted)"
+
+
+class NotifySettings(_Model):
+    """Webhooks told about each scan. A failed notification is a warning; it never fails or loses the pack."""
+
+    webhooks: list[WebhookSettings] = Field(default_factory=list, description="Each `[[notify.webhooks]]` table.")
+
+
+class LogAnalyticsPublishSettings(_Model):
+    """`[publish.log_analytics]`: the scan's metrics and breaches sent to a custom table via the Logs Ingestion API."""
+
+    endpoint: str = Field(
+        description="Logs ingestion endpoint: a data collection endpoint (DCE) or the DCR's own logsIngestion endpoint."
+    )
+    rule_id: str = Field(description="Immutable id of the data collection rule (dcr-<32 hex digits>).")
+    stream_name: str = Field(
+        "Custom-AuditorCompliance_CL", description="Stream declared in the DCR (Custom-<name>); see samples/monitor/."
+    )
+    credential_scope: str | None = Field(
+        None, description="OAuth scope for ingestion tokens; default the Azure Monitor scope of [azure].cloud "
+        "(required for a Custom cloud)."
+    )
+    timeout_seconds: float = Field(30.0, gt=0, le=600, description="Connect and read timeout of each upload request.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries after 408, 429 (honouring Retry-After), 5xx and dropped connections.")
+    backoff_seconds: float = Field(1.0, ge=0, le=60, description="Backoff factor of the retries (waits grow exponentially).")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_secure(cls, value: str) -> str:
+        return _secure_url(value, "endpoint").rstrip("/")
+
+    @field_validator("rule_id")
+    @classmethod
+    def _dcr_id(cls, value: str) -> str:
+        if not re.fullmatch(r"dcr-[0-9a-fA-F]{32}", value):
+            raise ValueError(f"rule_id {value!r} is not a DCR immutable id (dcr-<32 hex digits>)")
+        return value
+
+    @field_validator("stream_name")
+    @classmethod
+    def _stream(cls, value: str) -> str:
+        if not re.fullmatch(r"(Custom|Microsoft)-[A-Za-z0-9_]+", value):
+            raise ValueError(f"stream_name {value!r} is not a DCR stream name (Custom-<table>)")
+        return value
+
+
+class PublishSettings(_Model):
+    """Where each scan's figures are published (after the pack is written; a failure is a warning)."""
+
+    log_analytics: LogAnalyticsPublishSettings | None = Field(
+        None, description="Azure Monitor Logs Ingestion target, so alert rules can fire on compliance."
+    )
+
+
 class Config(_Model):
     """The whole of auditor.toml."""
 
@@ -123,6 +259,8 @@ class Config(_Model):
     history: HistorySettings = Field(default_factory=HistorySettings)
     azure: AzureSettings | None = Field(None, description="Live scope and cloud for `--source azure` and capture.")
     policy: PolicySettings | None = Field(None, description="Settings of `auditor policy` (policy as code).")
+    notify: NotifySettings = Field(default_factory=NotifySettings, description="Webhooks posted after each scan.")
+    publish: PublishSettings = Field(default_factory=PublishSettings, description="Azure Monitor publishing of each scan.")
 
     @field_validator("sla", mode="before")
     @classmethod
@@ -140,6 +278,13 @@ class Config(_Model):
                     raise ValueError(f"value {alias!r} is an alias of both {seen[key]!r} and {name!r}")
                 seen[key] = name
         return value
+
+    @model_validator(mode="after")
+    def _publish_scope_known(self) -> Config:
+        target = self.publish.log_analytics
+        if target is not None and target.credential_scope is None and self.azure is not None and self.azure.cloud == "Custom":
+            raise ValueError("publish.log_analytics.credential_scope is required when [azure].cloud is Custom")
+        return self
 
     def canonical_json(self) -> str:
         """The effective config as canonical JSON (sorted keys), as hashed and printed in packs."""
@@ -186,7 +331,8 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<config>") -> Confi
         if error["type"] == "extra_forbidden":
             message = "unknown key"
         given = error.get("input")
-        shown = "" if error["type"] in ("extra_forbidden", "missing") or isinstance(given, dict) else f" (got {given!r})"
+        secret = error["loc"][-1:] == ("url",)  # a webhook URL is a secret: never echo it
+        shown = "" if error["type"] in ("extra_forbidden", "missing") or isinstance(given, dict) or secret else f" (got {given!r})"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(
             f"{source}: key '{key}': {message}{shown}{more}",
