@@ -7,7 +7,7 @@ import sys
 import typer
 
 from auditor import __version__
-from auditor.cli import history, keygen, query, report, scan, snapshot, verify
+from auditor.cli import history, keygen, policy, query, report, scan, snapshot, verify
 from auditor.cli.common import err, report_error
 from auditor.errors import AuditorError, ExitCode
 
@@ -42,6 +42,7 @@ app.command("verify")(verify.verify_command)
 app.command("report")(report.report_command)
 app.command("keygen")(keygen.keygen_command)
 app.add_typer(query.app, name="query", help="The versioned KQL query catalog.")
+app.add_typer(policy.app, name="policy", help="Patch policy as code: validate, plan, deploy, remediate, status.")
 app.add_typer(snapshot.app, name="snapshot", help="Make snapshots (synthetic or captured).")
 
 

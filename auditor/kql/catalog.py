@@ -6,7 +6,7 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -110,7 +110,10 @@ class Query:
     tables: tuple[str, ...]
     params: Mapping[str, Param]
     columns: tuple[tuple[str, str], ...]
+    """Output columns of the current version."""
     versions: Mapping[int, QueryVersion]
+    version_columns: Mapping[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    """Columns of older versions whose output differed (`[[columns_v<N>]]` in query.toml)."""
 
     def version(self, number: int | None = None) -> QueryVersion:
         """The given version, or the current one."""
@@ -139,9 +142,8 @@ class Query:
                 raise QueryError(f"query {self.id}: parameter {name} is required", f"pass --param {name}=...")
         chosen = self.version(version)
         text = render(chosen.text, values, name=str(chosen.path))
-        return QueryRequest(
-            query_id=self.id, version=chosen.version, text=text, target=self.target, columns=self.columns
-        )
+        columns = self.version_columns.get(chosen.version, self.columns)
+        return QueryRequest(query_id=self.id, version=chosen.version, text=text, target=self.target, columns=columns)
 
 
 class Catalog:
@@ -199,13 +201,17 @@ def _load_query(folder: Path) -> Query:
         if kind not in _PARAM_TYPES:
             raise QueryError(f"{meta_path}: params.{name}.type is {kind!r}", f"use one of {', '.join(_PARAM_TYPES)}")
         params[name] = Param(name, kind, spec.get("description", ""), spec.get("default"), spec.get("min"), spec.get("max"))
-    columns: list[tuple[str, str]] = []
-    for index, column in enumerate(need("columns", list)):
-        if column.get("type") not in ARROW_TYPES:
-            raise QueryError(
-                f"{meta_path}: columns[{index}].type is {column.get('type')!r}", f"use one of {', '.join(ARROW_TYPES)}"
-            )
-        columns.append((str(column["name"]), str(column["type"])))
+    def column_list(key: str) -> tuple[tuple[str, str], ...]:
+        columns: list[tuple[str, str]] = []
+        for index, column in enumerate(need(key, list)):
+            if column.get("type") not in ARROW_TYPES:
+                raise QueryError(
+                    f"{meta_path}: {key}[{index}].type is {column.get('type')!r}", f"use one of {', '.join(ARROW_TYPES)}"
+                )
+            columns.append((str(column["name"]), str(column["type"])))
+        return tuple(columns)
+
+    older = {int(k.removeprefix("columns_v")): column_list(k) for k in meta if re.fullmatch(r"columns_v\d+", k)}
     versions: dict[int, QueryVersion] = {}
     for file in sorted(folder.iterdir()):
         match = _VERSION_FILE.match(file.name)
@@ -222,6 +228,7 @@ def _load_query(folder: Path) -> Query:
         current=current,
         tables=tuple(meta.get("tables", ())),
         params=params,
-        columns=tuple(columns),
+        columns=column_list("columns"),
         versions=versions,
+        version_columns=older,
     )

@@ -98,3 +98,11 @@ def test_bad_references() -> None:
     assert version == 1
     with pytest.raises(QueryError, match="has no version v9"):
         query.render({}, version=9)
+
+
+def test_older_versions_keep_their_own_columns() -> None:
+    query, _ = Catalog().get("maintenance_runs")
+    current = [name for name, _ in query.render({"as_of": AS_OF}).columns]
+    first = [name for name, _ in query.render({"as_of": AS_OF}, version=1).columns]
+    assert "subscriptionId" in current and "subscriptionId" not in first
+    assert query.current == 2
