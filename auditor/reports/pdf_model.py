@@ -10,40 +10,16 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from auditor.compliance.rules import GroupVerdict, MachineVerdict, Status
 from auditor.reports import charts
 from auditor.reports.interface import ReportContext
+from auditor.reports.pdf_caps import TOP_BREACHES, TOP_GROUPS, TOP_MACHINES, TOP_ROWS, Capped, cap
+from auditor.reports.pdf_operations import failure_patterns, policy_view, schedules_view
 from auditor.reports.pdf_scope import scope_label, source_details, source_tables
 from auditor.reports.pdf_summary import breach_rows, environment_targets, headline, threshold_rows, trend_points
 from auditor.snapshots.format import format_timestamp
-
-T = TypeVar("T")
-
-TOP_MACHINES = 50
-TOP_GROUPS = 25
-TOP_BREACHES = 50
-TOP_ROWS = 30
-"""Cap for lists that are short in practice (thresholds, failure codes, policy rows): a bound, not a selection."""
-
-
-@dataclass(frozen=True)
-class Capped(Generic[T]):
-    """The first rows of a longer list, and how many were left out."""
-
-    rows: list[T]
-    total: int
-
-    @property
-    def more(self) -> int:
-        """Rows not shown."""
-        return self.total - len(self.rows)
-
-
-def cap(rows: Sequence[T], limit: int) -> Capped[T]:
-    """Keep the first `limit` rows."""
-    return Capped(list(rows[:limit]), len(rows))
 
 
 @dataclass(frozen=True)
@@ -149,30 +125,6 @@ def classification_chart(rows: Sequence[Mapping[str, Any]]) -> charts.BarChart:
     )
 
 
-def policy_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The policy cross-check (per-assignment counts and mismatches), or None when the scan has none.
-
-    Read with `.get()` throughout: the block is newer than summary.json's required keys and may gain fields.
-    """
-    policy, mismatches = summary.get("policy"), summary.get("policy_mismatches")
-    if not isinstance(policy, Mapping) and not isinstance(mismatches, list):
-        return None
-    policy = policy if isinstance(policy, Mapping) else {}
-    assignments = [a for a in policy.get("assignments") or [] if isinstance(a, Mapping)]
-    rows = [m for m in mismatches or [] if isinstance(m, Mapping)]
-    count = policy.get("mismatches")
-    return {
-        "assignments": cap(sorted(assignments, key=_assignment_rank), TOP_GROUPS),
-        "mismatches": cap(rows, TOP_GROUPS),
-        "mismatch_count": count if isinstance(count, int) else len(rows),
-    }
-
-
-def _assignment_rank(row: Mapping[str, Any]) -> tuple[int, str]:
-    # The assignments with most non-compliant machines first, so a capped list keeps the ones that matter.
-    return (-int(row.get("non_compliant") or 0), str(row.get("assignment") or ""))
-
-
 def build_view(context: ReportContext) -> dict[str, Any]:
     """Everything the templates read."""
     evaluation, summary = context.evaluation, context.summary
@@ -216,6 +168,8 @@ def build_view(context: ReportContext) -> dict[str, Any]:
         "coverage": summary.get("coverage") or {},
         "patch_modes": cap((summary.get("coverage") or {}).get("patch_mode") or [], TOP_ROWS),
         "assessment": summary.get("assessment") or {},
+        "failure_patterns": failure_patterns(summary),
+        "schedules": schedules_view(summary),
         "policy": policy_view(summary),
         "sla": sorted(evaluation.config.sla.items(), key=lambda item: (item[1], item[0])),
         "queries": context.queries,

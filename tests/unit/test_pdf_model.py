@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from auditor.compliance.facts import Machine, PatchGroup
 from auditor.compliance.rules import AssessmentState, GroupVerdict, MachineVerdict, Status
-from auditor.reports.pdf_model import TOP_MACHINES, cap, group_table, policy_view, top_machines
+from auditor.reports.pdf_model import TOP_MACHINES, cap, group_table, top_machines
+from auditor.reports.pdf_operations import failure_patterns, policy_view, schedules_view
 from auditor.reports.pdf_scope import scope_label, source_details, source_tables
 
 
@@ -104,3 +105,18 @@ def test_source_details_and_tables() -> None:
     assert details["Scope"] == "subscriptions: s0, s1, s2, s3, s4 (+3 more)"
     assert source_tables(source) == [("resources", 3, "ab")]
     assert source_tables({"tenant_id": "t"}) == []
+
+
+def test_schedules_and_failure_patterns_are_defensive() -> None:
+    assert schedules_view({}) is None and failure_patterns({"failure_patterns": "n/a"}) is None
+    view = schedules_view({"schedules": {
+        "configurations": [{"key": "small", "machines": 2}, {"key": "big", "machines": 90}, "junk"]
+        + [{"key": f"c{i}", "machines": 1} for i in range(40)],
+        "unscheduled_machines": 7, "expired_configurations": ["old"], "rules": {"expiry": "text", "odd": 3},
+    }})
+    assert view is not None
+    assert [c["key"] for c in view["configurations"].rows[:2]] == ["big", "small"]
+    assert view["configurations"].total == 42 and view["configurations"].more == 17
+    assert view["unscheduled"] == 7 and view["expired"].rows == ["old"] and view["rules"] == [("expiry", "text")]
+    patterns = failure_patterns({"failure_patterns": {"rule": "r", "flags": [{"key": "eastus2"}, None]}})
+    assert patterns is not None and [f["key"] for f in patterns["flags"].rows] == ["eastus2"]
