@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import ipaddress
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -115,8 +115,9 @@ class HistorySettings(_Model):
     path: Path | None = Field(None, description="History file; defaults to auditor/history.duckdb in the user state dir.")
 
 
-def _secure_url(value: str, what: str) -> str:
-    # Plain http only to a loopback host (a local receiver or emulator); anything else must be https.
+def secure_url(value: str, what: str) -> str:
+    """`value` when it is https, or plain http to a loopback host (a local receiver or emulator); else ValueError
+    naming `what` and the host (never the whole URL, which may be a secret)."""
     parts = urlsplit(value)
     host = parts.hostname or ""
     try:
@@ -162,7 +163,7 @@ class WebhookSettings(_Model):
     @classmethod
     def _url_secure(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            _secure_url(value.get_secret_value(), "url")
+            secure_url(value.get_secret_value(), "url")
         return value
 
     @field_validator("url_env")
@@ -214,7 +215,7 @@ class LogAnalyticsPublishSettings(_Model):
     @field_validator("endpoint")
     @classmethod
     def _endpoint_secure(cls, value: str) -> str:
-        return _secure_url(value, "endpoint").rstrip("/")
+        return secure_url(value, "endpoint").rstrip("/")
 
     @field_validator("rule_id")
     @classmethod

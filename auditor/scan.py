@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,11 +14,13 @@ from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
-from auditor.errors import ConfigError, ExitCode
+from auditor.errors import AuditorError, ConfigError, ExitCode
 from auditor.evidence.assemble import write_pack
 from auditor.evidence.inputs import FIRST_SEEN_EVIDENCE, first_seen_table, summary_queries
 from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
+from auditor.notify import ScanOutcome, notify
+from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
 from auditor.resources import sample_config, sample_fleet
 from auditor.snapshots.format import read_snapshot
@@ -105,12 +107,16 @@ def scan(
     use_history: bool | None = None,
     sign_key: Path | None = None,
     zip_pack: bool | None = None,
+    send_notifications: bool = True,
+    publishers: list[Publisher] | None = None,
 ) -> ScanResult:
     """Run a full scan into a new pack directory and return its result.
 
     With no config and the sample source, the bundled sample config is used. The as-of time is `as_of`, else the
     source's (a snapshot's captured_at), else now. History (trends, first-seen dates of undated patches) is
     read before judging and the scan is recorded after the pack is written; `use_history=False` skips both.
+    Then the scan is published (`publishers`, default those of `[publish]`; `[]` for none) and `[notify]`'s
+    webhooks are told (unless `send_notifications=False`); their failures are warnings.
     """
     if config is None:
         config = load_config(sample_config()) if source == "sample" else Config()
@@ -132,7 +138,7 @@ def scan(
     enabled = config.history.enabled if use_history is None else use_history
     store = HistoryStore(history or config.history.path or default_path()) if enabled else None
     try:
-        return _finish(
+        result = _finish(
             config, results, as_of=as_of, catalog=catalog, fingerprint=fingerprint, out=out,
             fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
             report=report, total=total, renderers=renderers, store=store, sign_key=sign_key,
@@ -141,6 +147,35 @@ def scan(
     finally:
         if store is not None:
             store.close()
+    return deliver(config, result, send_notifications=send_notifications, publishers=publishers)
+
+
+def deliver(
+    config: Config, result: ScanResult, *, send_notifications: bool = True, publishers: list[Publisher] | None = None
+) -> ScanResult:
+    """Publish, then notify, about a committed scan. The pack is already written, so each failure is a warning
+    and the exit code stays as it is."""
+    targets = publishers_for(config) if publishers is None else publishers
+    hooks = config.notify if send_notifications and config.notify.webhooks else None
+    if not targets and hooks is None:
+        return result
+    warnings = list(result.warnings)
+    try:
+        outcome = ScanOutcome.from_pack(
+            result.pack, result.summary, result.breaches, result.problems, config.thresholds.min_compliance_rate
+        )
+    except (OSError, ValueError, KeyError) as error:
+        return replace(result, warnings=[*warnings, f"cannot read the pack's manifest to publish or notify: {error}"])
+    for publisher in targets:
+        try:
+            publisher.publish(outcome)
+        except AuditorError as error:
+            warnings.append(f"{error.message}; {error.hint} (the pack is complete; only the publication is missing)")
+        except Exception as error:  # publishing must never fail a scan whose pack is already written
+            warnings.append(f"{publisher.name}: unexpected {type(error).__name__}: {error} (the pack is complete)")
+    if hooks is not None:
+        warnings += notify(hooks, outcome)
+    return replace(result, warnings=warnings)
 
 
 def _sha256_text(text: str) -> str:

@@ -55,6 +55,8 @@ def scan_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON result object to stdout (logs go to stderr)."),
     sign_key: Path | None = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to sign the manifest."),
     zip_pack: bool | None = typer.Option(None, "--zip/--no-zip", help="Also write the pack as one zip file."),
+    no_notify: bool = typer.Option(False, "--no-notify", help="Post to none of the [notify] webhooks."),
+    no_publish: bool = typer.Option(False, "--no-publish", help="Publish nothing to the [publish] targets."),
 ) -> None:
     """Run a full scan into a new audit pack."""
     if sign_key is not None:
@@ -64,6 +66,7 @@ def scan_command(
             config_or_default(config), source=source, out=out_dir, as_of=parse_as_of(as_of),
             fail_on_breach=fail_on_breach, progress=progress, sign_key=sign_key, zip_pack=zip_pack,
             history=history, use_history=False if no_history else None,
+            send_notifications=not no_notify, publishers=[] if no_publish else None,
         )
     if as_json:
         typer.echo(json.dumps(result_document(result), indent=2))
