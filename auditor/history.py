@@ -156,12 +156,22 @@ class HistoryStore:
             raise
         return key
 
-    def runs(self, limit: int = 1000) -> list[dict[str, Any]]:
-        """Recorded scans, oldest first: as_of, machines, rates, breaches."""
+    def runs(self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None) -> list[dict[str, Any]]:
+        """Recorded scans, oldest first: as_of, machines, rates, breaches; optionally of one estate (`scope`, see
+        scope_key) and only those as of strictly before `before` (a report's trend never shows its own future)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if scope is not None:
+            where.append("scope_key = ?")
+            params.append(scope)
+        if before is not None:
+            where.append("as_of < ?")
+            params.append(before)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
         rows = self._con.execute(
             "SELECT run_id, as_of, machines, compliance_rate, unknown_rate, breaches, complete, scope_key "
-            "FROM runs ORDER BY as_of, recorded_at LIMIT ?",
-            [limit],
+            f"FROM runs {clause}ORDER BY as_of, recorded_at LIMIT ?",
+            [*params, limit],
         ).fetchall()
         names = ("run_id", "as_of", "machines", "compliance_rate", "unknown_rate", "breaches", "complete", "scope_key")
         out = []

@@ -12,12 +12,20 @@ from typing import Any
 
 from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
+from auditor.compliance.exceptions import scan_notes
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
 from auditor.errors import AuditorError, ConfigError, ExitCode
 from auditor.evidence.assemble import write_pack
-from auditor.evidence.inputs import FIRST_SEEN_EVIDENCE, first_seen_table, summary_queries
-from auditor.history import HistoryError, HistoryStore, default_path
+from auditor.evidence.inputs import (
+    FIRST_SEEN_EVIDENCE,
+    REGISTER_EVIDENCE,
+    first_seen_table,
+    register_table,
+    summary_queries,
+)
+from auditor.exceptions_config import Register, load_register
+from auditor.history import HistoryError, HistoryStore, default_path, scope_key
 from auditor.kql.catalog import Catalog
 from auditor.notify import ScanOutcome, notify
 from auditor.publish import Publisher, publishers_for
@@ -43,7 +51,8 @@ class ScanResult:
     """Why the data is incomplete (empty when complete)."""
     exit_code: ExitCode = ExitCode.OK
     warnings: list[str] = field(default_factory=list)
-    """Problems that did not affect the pack (e.g. the history entry could not be written)."""
+    """Problems that did not affect the pack (e.g. the history entry could not be written), and the exception
+    register's warnings (expiring exceptions, selectors that match nothing, the rate without exceptions)."""
 
     @property
     def complete(self) -> bool:
@@ -85,6 +94,10 @@ def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, Any
         "undated_patches": {"classifications": sorted(config.sla) or ["Critical"]},
         "installations": {"as_of": as_of, "window_days": config.installation_window_days},
         "maintenance_runs": {"as_of": as_of, "window_days": config.installation_window_days},
+        "overdue_patches": {
+            "classifications": sorted(config.sla) or ["Critical"], "as_of": as_of,
+            "min_sla_days": min(min(config.sla.values(), default=0), 3650),
+        },
     }
     return [(query_id, params.get(query_id, {})) for query_id in REQUIRED_QUERIES]
 
@@ -121,6 +134,8 @@ def scan(
     if config is None:
         config = load_config(sample_config()) if source == "sample" else Config()
     catalog = catalog or Catalog()
+    # A bad register fails before the (possibly long) queries run, not after.
+    register = load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None
     report = progress or (lambda _step, _done, _total: None)
     src = open_source(source, config)
     try:
@@ -142,7 +157,7 @@ def scan(
             config, results, as_of=as_of, catalog=catalog, fingerprint=fingerprint, out=out,
             fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
             report=report, total=total, renderers=renderers, store=store, sign_key=sign_key,
-            zip_pack=config.output.zip if zip_pack is None else zip_pack,
+            zip_pack=config.output.zip if zip_pack is None else zip_pack, register=register,
         )
     finally:
         if store is not None:
@@ -228,6 +243,7 @@ def _finish(
     store: HistoryStore | None,
     sign_key: Path | None = None,
     zip_pack: bool = False,
+    register: Register | None = None,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
     undated = results["undated_patches"].table
@@ -248,6 +264,7 @@ def _finish(
             query_refs={qid: r.request.ref for qid, r in results.items()},
             first_seen=first_seen,
             queries=summary_queries(records),
+            register=register,
         )
         judged.append(ReportContext(
             evaluation=evaluation,
@@ -258,19 +275,21 @@ def _finish(
             generated_at=_now(),
             source=fingerprint,
             problems=problems,
-            history=store.runs() if store else [],
+            history=store.runs(scope=scope_key(fingerprint), before=as_of) if store else [],
         ))
         report("write reports", total - 1, total)
         return judged[0]
 
     evidence = {record.evidence: results[record.id].table for record in records}
     evidence[FIRST_SEEN_EVIDENCE] = first_seen_table(first_seen)
+    if register is not None:
+        evidence[REGISTER_EVIDENCE] = register_table(register)
     pack = write_pack(
         judge, evidence, out_dir=out if out is not None else config.output.dir, pack_id=pack_id,
         renderers=renderers, sign_key=sign_key, zip_pack=zip_pack,
     )
     evaluation = judged[0].evaluation
-    warnings: list[str] = []
+    warnings = scan_notes(evaluation.exception_warnings, evaluation.summary)
     if store is not None:
         try:
             store.record(

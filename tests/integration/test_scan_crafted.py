@@ -176,3 +176,20 @@ def json_rows(path: Path) -> list[dict]:
 
     with gzip.open(path, "rt") as handle:
         return [json.loads(line) for line in handle]
+
+
+def test_history_trend_in_reports_is_earlier_scans_of_the_same_estate(tmp_path: Path) -> None:
+    from auditor.history import HistoryStore, scope_key
+
+    snap = crafted(tmp_path)
+    config = config_from_dict(CONFIG)
+    history = tmp_path / "history.duckdb"
+    for days in (0, 10, 20):
+        scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history, as_of=AS_OF + timedelta(days=days))
+    with HistoryStore(history) as store:
+        everything = store.runs()
+        scope = everything[0]["scope_key"]
+        before = store.runs(scope=scope, before=AS_OF + timedelta(days=20))
+        other = store.runs(scope=scope_key({"tenant_id": "elsewhere"}))
+    assert [r["as_of"] for r in before] == ["2026-11-01T06:00:00Z", "2026-11-11T06:00:00Z"]
+    assert len(everything) == 3 and other == []
