@@ -24,6 +24,7 @@ from pydantic import (
 
 from auditor.compliance.classifications import CLASSIFICATIONS, canonical, is_known
 from auditor.errors import ConfigError
+from auditor.exceptions_config import DEFAULT_NAME as EXCEPTIONS_NAME
 from auditor.policy.config import PolicySettings
 from auditor.sources.azure_settings import AzureSettings
 
@@ -254,6 +255,17 @@ class Config(_Model):
         default_factory=lambda: {"Critical": 15, "Security": 30},
         description="Classification = days a pending patch may wait before it is overdue. Replaces the default map.",
     )
+    exceptions_file: Path | None = Field(
+        None, description="Risk-acceptance register; by default exceptions.toml next to this config, when it exists. "
+        "A relative path is taken from the config's directory.",
+    )
+    max_exception_days: int = Field(
+        180, ge=1, le=3650, description="An exception may run at most this many days from its created date."
+    )
+    exception_warning_days: int = Field(
+        14, ge=0, le=365, description="An exception whose expires_on is at most this many days after the as-of date "
+        "raises a warning.",
+    )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
@@ -318,7 +330,17 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", "fix the syntax; see samples/auditor.toml") from exc
-    return config_from_dict(data, source=str(path))
+    return _locate_register(config_from_dict(data, source=str(path)), path)
+
+
+def _locate_register(config: Config, path: Path) -> Config:
+    """exceptions_file taken from the config's directory; the config's sibling exceptions.toml when unset."""
+    if config.exceptions_file is None:
+        sibling = path.parent / EXCEPTIONS_NAME
+        return config.model_copy(update={"exceptions_file": sibling}) if sibling.is_file() else config
+    if not config.exceptions_file.expanduser().is_absolute():
+        return config.model_copy(update={"exceptions_file": path.parent / config.exceptions_file})
+    return config.model_copy(update={"exceptions_file": config.exceptions_file.expanduser()})
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "<config>") -> Config:

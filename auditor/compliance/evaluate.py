@@ -6,16 +6,18 @@ time and first-seen dates always give the same Evaluation and so the same summar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance import coverage, facts, installs, metrics, patterns, policy, rules, thresholds
+from auditor.compliance import coverage, exceptions, facts, installs, metrics, patterns, policy, rules, thresholds
+from auditor.compliance.exceptions import ExceptionOutcome, ExceptionWarning
 from auditor.compliance.schedules import ScheduleAudit, audit_schedules
 from auditor.config import Config
+from auditor.exceptions_config import ExceptionEntry
 from auditor.snapshots.format import format_timestamp
 
 SUMMARY_FORMAT = "auditor-summary/1"
@@ -28,6 +30,7 @@ REQUIRED_QUERIES = (
     "policy_states",
     "maintenance_configurations",
     "maintenance_runs",
+    "overdue_patches",
 )
 
 
@@ -48,6 +51,13 @@ class Evaluation:
     """Maintenance configurations, their coverage and runs, and concurrency (None when the pack predates them)."""
     failure_patterns: patterns.FailurePatterns | None = None
     """Failure rates by dimension and the flags raised on them (None when the pack predates them)."""
+    overdue_patches: list[rules.OverduePatch] = field(default_factory=list)
+    """Every overdue enforced patch (overdue_patches query), sorted by machine and patch key, with the exceptions
+    covering it (empty when the pack predates the query)."""
+    exceptions: list[ExceptionOutcome] = field(default_factory=list)
+    """Each exception of the register with its state and reach, sorted by id (empty without a register)."""
+    exception_warnings: list[ExceptionWarning] = field(default_factory=list)
+    """Exceptions about to expire, and selectors that match no machine."""
 
 
 def evaluate(
@@ -58,8 +68,12 @@ def evaluate(
     query_refs: Mapping[str, str],
     first_seen: Mapping[str, datetime] | None = None,
     queries: list[dict[str, Any]] | None = None,
+    register: Iterable[ExceptionEntry] | None = None,
 ) -> Evaluation:
-    """Judge a fleet. `tables` maps query id -> rows; `query_refs` maps query id -> id@vN (for breaches)."""
+    """Judge a fleet. `tables` maps query id -> rows; `query_refs` maps query id -> id@vN (for breaches).
+
+    `register` is the risk-acceptance register (exceptions.toml) applied to the verdicts.
+    """
     machines = facts.build_machines(
         tables["machine_facts"], environment_tag=config.environment_tag, environment_aliases=config.environment_aliases
     )
@@ -74,6 +88,16 @@ def evaluate(
     verdicts = rules.judge_machines(
         machines, groups, as_of=as_of, max_assessment_age_days=config.max_assessment_age_days
     )
+    # Packs written before the detail query carry no overdue_patches table; only whole-group exceptions apply there.
+    overdue = tables.get("overdue_patches")
+    applied = exceptions.apply_exceptions(
+        register or (), verdicts=verdicts, groups=groups,
+        patches=[] if overdue is None else rules.judge_patches(
+            facts.rows(overdue), sla=config.sla, as_of=as_of, first_seen=first_seen or {}
+        ),
+        sla=config.sla, as_of=as_of, warning_days=config.exception_warning_days,
+    )
+    verdicts, groups = applied.verdicts, applied.groups
     runs = installs.build_runs(tables["installations"], by_id)
     assignments = coverage.build_assignments(tables["maintenance_assignments"])
     schedules = coverage.schedules_by_machine(machines, assignments)
@@ -109,11 +133,17 @@ def evaluate(
         )
         summary["schedules"] = audit.to_summary()
         summary["failure_patterns"] = found.to_summary()
-    checks = thresholds.build_thresholds(config.thresholds, summary, query_refs)
+    summary.update(exceptions.register_summary(
+        applied, max_days=config.max_exception_days, warning_days=config.exception_warning_days
+    ))
+    checks = thresholds.build_thresholds(config.thresholds, summary, query_refs) + exceptions.expiry_checks(applied.outcomes)
     breaches = thresholds.evaluate_thresholds(checks)
     summary["breaches"] = len(breaches)
     summary["queries"] = queries or []
-    return Evaluation(as_of, config, verdicts, groups, runs, schedules, summary, breaches, checks, audit, found)
+    return Evaluation(
+        as_of, config, verdicts, groups, runs, schedules, summary, breaches, checks, audit, found,
+        overdue_patches=applied.patches, exceptions=applied.outcomes, exception_warnings=applied.warnings,
+    )
 
 
 def _assessment_counts(verdicts: list[rules.MachineVerdict]) -> dict[str, int]:

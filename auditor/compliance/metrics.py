@@ -25,17 +25,26 @@ def round2(value: float) -> float:
 
 
 def status_counts(verdicts: Iterable[MachineVerdict]) -> dict[str, Any]:
-    """{machines, compliant, non_compliant, unknown, compliance_rate} over some machines."""
-    counts = {Status.COMPLIANT: 0, Status.NON_COMPLIANT: 0, Status.UNKNOWN: 0}
+    """{machines, compliant, non_compliant, unknown, compliance_rate, ...exception figures} over some machines.
+
+    `compliant` includes the machines compliant only through exceptions (so rates stay comparable with packs
+    that had none); `compliant_with_exception` counts those alone, `compliance_rate_without_exceptions` is the rate
+    had no exception applied, and `exception_rate` is the share of machines compliant only through exceptions.
+    """
+    counts = dict.fromkeys(Status, 0)
     for verdict in verdicts:
         counts[verdict.status] += 1
     total = sum(counts.values())
+    excepted = counts[Status.COMPLIANT_WITH_EXCEPTION]
     return {
         "machines": total,
-        "compliant": counts[Status.COMPLIANT],
+        "compliant": counts[Status.COMPLIANT] + excepted,
         "non_compliant": counts[Status.NON_COMPLIANT],
         "unknown": counts[Status.UNKNOWN],
-        "compliance_rate": rate(counts[Status.COMPLIANT], total),
+        "compliance_rate": rate(counts[Status.COMPLIANT] + excepted, total),
+        "compliant_with_exception": excepted,
+        "compliance_rate_without_exceptions": rate(counts[Status.COMPLIANT], total),
+        "exception_rate": rate(excepted, total),
     }
 
 

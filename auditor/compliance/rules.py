@@ -11,8 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from auditor.compliance.facts import Machine, PatchGroup, UndatedPatch
+from auditor.compliance.facts import Machine, PatchGroup, UndatedPatch, parse_classifications
+from auditor.compliance.timeparse import parse_arg_time
 
 SUCCEEDED = "Succeeded"
 
@@ -32,6 +34,13 @@ class Status(StrEnum):
     COMPLIANT = "compliant"
     NON_COMPLIANT = "non_compliant"
     UNKNOWN = "unknown"
+    COMPLIANT_WITH_EXCEPTION = "compliant_with_exception"
+    """Non-compliant only through overdue patches that active exceptions cover; counts as compliant in the rate."""
+
+    @property
+    def counts_as_compliant(self) -> bool:
+        """Whether the status counts as compliant in a compliance rate."""
+        return self in (Status.COMPLIANT, Status.COMPLIANT_WITH_EXCEPTION)
 
 
 def assessment_state(status: str | None, last_modified: datetime | None, as_of: datetime, max_age_days: int) -> AssessmentState:
@@ -77,6 +86,8 @@ class GroupVerdict:
     unknown_age: int
     """Patches whose age is unknown (no publishedDateTime and no earlier scan saw them)."""
     overdue: bool
+    covered_by: tuple[str, ...] = ()
+    """Ids of the active exceptions that cover every overdue patch of the group (empty when not covered)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +102,31 @@ class MachineVerdict:
     """Classifications of the overdue enforced patches (sorted)."""
     oldest_overdue_age_days: int | None
     unknown_age_patches: int
+    exceptions: tuple[str, ...] = ()
+    """Ids of the active exceptions that cover some of the machine's overdue patches (sorted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OverduePatch:
+    """One overdue enforced patch, from the overdue_patches detail query."""
+
+    patch_key: str
+    """tolower(id) of the softwarepatches row."""
+    machine_id: str
+    name: str
+    kb_id: str
+    """KB number without the `KB` prefix (Windows); empty for Linux packages."""
+    version: str
+    classifications: tuple[str, ...]
+    classifications_text: str
+    """The set as the query returned it (joins the patch to its PatchGroup)."""
+    published: datetime | None
+    """publishedDateTime, or the first-seen date from history for an undated patch; None when unknown."""
+    age_days: int | None
+    """None when the age is unknown (counted as overdue)."""
+    sla_days: int
+    exceptions: tuple[str, ...] = ()
+    """Ids of the active exceptions that cover this patch (sorted; empty when none does)."""
 
 
 def judge_groups(
@@ -124,6 +160,41 @@ def judge_groups(
         overdue = sla_days is not None and (unknown > 0 or (oldest is not None and oldest > sla_days))
         verdicts.append(GroupVerdict(group, sla_days, oldest, unknown if sla_days is not None else 0, overdue))
     return verdicts
+
+
+def judge_patches(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    sla: Mapping[str, int],
+    as_of: datetime,
+    first_seen: Mapping[str, datetime],
+) -> list[OverduePatch]:
+    """The overdue enforced patches among overdue_patches rows, each judged by its own SLA (sorted by machine, key).
+
+    The query returns candidates older than the smallest SLA; a patch with a larger SLA may not be overdue yet.
+    Undated patches are dated as judge_groups dates them, so a group is overdue exactly when one of its patches is.
+    """
+    out = []
+    for row in rows:
+        text = row["classifications"] or ""
+        classes = parse_classifications(text)
+        sla_days = effective_sla(classes, sla)
+        if sla_days is None:
+            continue
+        published = parse_arg_time(row["publishedDateTime"])
+        if published is None:
+            seen = first_seen.get(row["patchKey"])
+            published = seen if seen is not None and seen < as_of else None
+        age = age_days(published, as_of) if published is not None else None
+        if not is_overdue(age, sla_days):
+            continue
+        kb = (row["kbId"] or "").strip()
+        out.append(OverduePatch(
+            patch_key=row["patchKey"], machine_id=row["machineId"], name=row["patchName"] or "",
+            kb_id=kb[2:] if kb.lower().startswith("kb") else kb, version=row["version"] or "",
+            classifications=classes, classifications_text=text, published=published, age_days=age, sla_days=sla_days,
+        ))
+    return sorted(out, key=lambda p: (p.machine_id, p.patch_key))
 
 
 def judge_machines(

@@ -39,12 +39,14 @@ class Threshold:
     kind: Literal["min", "max"]
     figure: str
     """What is measured, in words (e.g. "compliance rate")."""
-    unit: Literal["%", "machines"]
+    unit: Literal["%", "machines", "days"]
     query: str
     severity: str = "high"
 
     def _fmt(self, value: float) -> str:
-        return f"{value:.2f}%" if self.unit == "%" else f"{value:g} machines"
+        if self.unit == "%":
+            return f"{value:.2f}%"
+        return f"{value:g} {'day' if self.unit == 'days' and value == 1 else self.unit}"
 
     def requirement(self) -> str:
         """The rule in words, e.g. "compliance rate of environment Production must be at least 98.00%"."""

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
-from auditor.errors import PackError
+from auditor.compliance.exceptions import REGISTER_EVIDENCE as REGISTER_EVIDENCE
+from auditor.errors import ConfigError, PackError
+from auditor.exceptions_config import NARROWING_KEYS, SELECTOR_KEYS, ExceptionEntry, Register, validate_register
 from auditor.reports.interface import QueryRecord
 from auditor.snapshots.format import format_timestamp, parse_timestamp
 
@@ -33,6 +36,37 @@ def first_seen_map(table: pa.Table | None) -> dict[str, datetime]:
         return {row["patchKey"]: parse_timestamp(row["firstSeen"]) for row in table.to_pylist()}
     except (KeyError, TypeError, ValueError) as exc:
         raise PackError(f"{FIRST_SEEN_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`") from exc
+
+
+_REGISTER_COLUMNS = tuple(ExceptionEntry.model_fields)
+_JSON_COLUMNS = frozenset(SELECTOR_KEYS + NARROWING_KEYS)
+"""Register columns holding a list or table, stored as JSON text (the rest are plain text)."""
+
+
+def register_table(register: Register) -> pa.Table:
+    """The register as evidence rows, one per exception in file order; lists and tables as JSON text."""
+    dumped = [entry.model_dump(mode="json") for entry in register]
+    columns: dict[str, list[str]] = {name: [] for name in _REGISTER_COLUMNS}
+    for row in dumped:
+        for name in _REGISTER_COLUMNS:
+            value = row[name]
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if name in _JSON_COLUMNS else value
+            columns[name].append(text)
+    return pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+
+
+def register_map(table: pa.Table | None, *, max_days: int) -> Register | None:
+    """The register a scan applied, from its evidence (None when the pack has none), validated as the scan did."""
+    if table is None:
+        return None
+    try:
+        rows = [
+            {name: json.loads(value) if name in _JSON_COLUMNS else value for name, value in row.items()}
+            for row in table.to_pylist()
+        ]
+        return validate_register({"exception": rows}, max_days=max_days, source=REGISTER_EVIDENCE)
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise PackError(f"{REGISTER_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`") from exc
 
 
 def summary_queries(records: list[QueryRecord]) -> list[dict[str, Any]]:

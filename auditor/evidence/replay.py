@@ -1,8 +1,9 @@
 """Replay: rebuild every report of a pack from its own evidence, touching no source.
 
 The manifest carries the as-of time, the effective config, the query records and each evidence file's declared
-columns; `evidence/first_seen.jsonl.gz` carries the first-seen dates of undated patches. evaluate() is a pure
-function of these, so the rebuilt summary.json is byte-identical to the original.
+columns; `evidence/first_seen.jsonl.gz` carries the first-seen dates of undated patches and
+`evidence/exceptions.jsonl.gz` the exception register the scan applied. evaluate() is a pure function of these, so
+the rebuilt summary.json is byte-identical to the original.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from auditor.config import config_from_dict
 from auditor.errors import ConfigError, PackError
 from auditor.evidence.assemble import write_pack
 from auditor.evidence.files import PackFiles, UnreadableFile, pack_files, read_bytes
-from auditor.evidence.inputs import FIRST_SEEN_EVIDENCE, first_seen_map, summary_queries
+from auditor.evidence.inputs import (
+    FIRST_SEEN_EVIDENCE,
+    REGISTER_EVIDENCE,
+    first_seen_map,
+    register_map,
+    summary_queries,
+)
 from auditor.evidence.manifest import MANIFEST_NAME, arrow_type, fingerprint, parse_manifest
 from auditor.evidence.sign import load_public_key
 from auditor.evidence.verify import VerifyReport, verify_files
@@ -99,6 +106,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
         query_refs={r.id: r.ref for r in records},
         first_seen=first_seen_map(evidence.get(FIRST_SEEN_EVIDENCE)),
         queries=summary_queries(records),
+        register=register_map(evidence.get(REGISTER_EVIDENCE), max_days=config.max_exception_days),
     )
     context = ReportContext(
         evaluation=evaluation,
