@@ -214,7 +214,13 @@ class LogAnalyticsPublisher:
 
     def _explain(self, error: Exception, note: str) -> PublishError:
         """One line for a failed upload: the host and what went wrong, never a token or a page of SDK text."""
-        from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+        from azure.core.exceptions import (
+            AzureError,
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestTimeoutError,
+            ServiceResponseTimeoutError,
+        )
 
         where = f"{self.name}: {host_of(self.settings.endpoint)}"
         if isinstance(error, ClientAuthenticationError) and error.status_code is None:
@@ -225,6 +231,9 @@ class LogAnalyticsPublisher:
             return PublishError(f"{where} answered {_service_error(error)}{note}",
                                 "check endpoint, rule_id and stream_name against the DCR, and that the identity "
                                 "has Monitoring Metrics Publisher on it")
+        if isinstance(error, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
+            return PublishError(f"{where} did not answer within {self.settings.timeout_seconds:g} s{note}",
+                                "raise timeout_seconds, or check the network path to the endpoint")
         if isinstance(error, AzureError):
             return PublishError(f"{where} could not be reached ({type(error).__name__}){note}",
                                 "check the endpoint and the network path to it")
