@@ -1,0 +1,174 @@
+"""XlsxRenderer: the Excel audit pack (audit-pack.xlsx), written with openpyxl in write-only (streaming) mode.
+
+Every sheet streams, so memory stays flat as the fleet grows. The file is deterministic: workbook properties
+come from the as-of time and the tool, and every zip member carries the as-of time, so rendering the same
+context twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl.workbook import Workbook
+from openpyxl.writer.excel import ExcelWriter
+
+from auditor.reports.interface import RenderError, ReportContext
+from auditor.reports.xlsx_about import ABOUT, write_about
+from auditor.reports.xlsx_fleet import (
+    INSTALLATIONS,
+    MACHINES,
+    OVERDUE,
+    write_installations,
+    write_machines,
+    write_overdue,
+)
+from auditor.reports.xlsx_groups import (
+    BY_CLASSIFICATION,
+    BY_ENVIRONMENT,
+    BY_PLATFORM_OS,
+    BY_SUBSCRIPTION,
+    subscription_names,
+    write_by_classification,
+    write_by_environment,
+    write_by_platform_os,
+    write_by_subscription,
+)
+from auditor.reports.xlsx_records import (
+    BREACHES,
+    COVERAGE,
+    EXCEPTIONS,
+    POLICY,
+    POLICY_MISMATCHES,
+    QUERIES,
+    write_breaches,
+    write_coverage,
+    write_exceptions,
+    write_policy,
+    write_policy_mismatches,
+    write_queries,
+)
+from auditor.reports.xlsx_schedules import FAILURE_PATTERNS, SCHEDULES, write_failure_patterns, write_schedules
+from auditor.reports.xlsx_style import Styles, naive_utc
+from auditor.reports.xlsx_summary import add_charts, write_summary
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+"""The earliest time a zip member can carry."""
+
+Writer = Callable[[Workbook, ReportContext, str], Any]
+
+
+def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
+    """(title, what it holds, writer) of every sheet after the Summary, in workbook order."""
+    names = subscription_names(context)
+    summary = context.summary
+    plan: list[tuple[str, str, Writer]] = [
+        (BY_ENVIRONMENT, "Compliance per environment against its target, with installation health.",
+         write_by_environment),
+        (BY_SUBSCRIPTION, "Compliance per subscription (name and id).", write_by_subscription),
+        (BY_CLASSIFICATION, "Pending patches, SLAs and overdue machines per classification.", write_by_classification),
+        (BY_PLATFORM_OS, "Compliance per platform (Azure VM or Arc) and operating system.", write_by_platform_os),
+        (MACHINES, "One row per machine: every fact, its status and a portal link.",
+         lambda wb, ctx, suffix: write_machines(wb, ctx, names, suffix)),
+        (OVERDUE, "The overdue patches of each non-compliant machine.", write_overdue),
+        (INSTALLATIONS, "Every patch installation run in the installation window.", write_installations),
+        (COVERAGE, "Periodic assessment, schedules, patch orchestration and hotpatch.", write_coverage),
+    ]
+    # Blocks that newer scans add to the summary get their sheets only when present.
+    optional: list[tuple[str, str, str, Writer]] = [
+        ("schedules", SCHEDULES, "Maintenance configurations: windows, coverage and runs.", write_schedules),
+        ("failure_patterns", FAILURE_PATTERNS, "Installation failure rates by dimension, and flagged values.",
+         write_failure_patterns),
+        ("policy", POLICY, "Azure Policy's verdicts per assignment.", write_policy),
+        ("policy_mismatches", POLICY_MISMATCHES, "Machines policy calls Compliant while their facts disagree.",
+         write_policy_mismatches),
+        ("exceptions", EXCEPTIONS, "Risk-acceptance exceptions and their warnings.", write_exceptions),
+    ]
+    plan += [(title, about, writer) for key, title, about, writer in optional if _present(summary.get(key))]
+    plan += [
+        (BREACHES, "Every threshold, its requirement in words and whether it was breached.", write_breaches),
+        (QUERIES, "Every query: version, sha256, rows and the full KQL text.", write_queries),
+        (ABOUT, "Provenance, the config and its sha256, and the rules in words.",
+         lambda wb, ctx, _suffix: write_about(wb, ctx)),
+    ]
+    return plan
+
+
+def _present(block: Any) -> bool:
+    return isinstance(block, list | Mapping)
+
+
+def build_workbook(context: ReportContext) -> Workbook:
+    """The whole workbook, streamed sheet by sheet (ready to save once)."""
+    workbook = Workbook(write_only=True)
+    Styles(workbook)
+    stamp = naive_utc(context.evaluation.as_of)
+    props = workbook.properties
+    props.creator = props.lastModifiedBy = f"auditor {context.tool_version}"
+    props.created = props.modified = stamp
+    props.title = f"Patch compliance audit pack, as of {context.summary.get('as_of')}"
+    props.subject = "Azure Update Manager patch compliance"
+    plan = sheet_plan(context)
+    layout = write_summary(workbook, context, [(title, about) for title, about, _ in plan])
+    suffix = " INCOMPLETE DATA: see the Summary." if context.problems else ""
+    written = {title: writer(workbook, context, suffix) for title, _, writer in plan}
+    limits = context.evaluation.config.thresholds
+    add_charts(layout, written.get(BY_ENVIRONMENT),
+               show_target=limits.min_compliance_rate is not None or bool(limits.by_environment))
+    return workbook
+
+
+class _StampedZip(zipfile.ZipFile):
+    """A zip whose members all carry one timestamp and mode, so equal content gives equal bytes."""
+
+    def __init__(self, path: Path, date_time: tuple[int, int, int, int, int, int]) -> None:
+        super().__init__(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self._date_time = date_time
+
+    def _info(self, name: str, size: int = 0) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=self._date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        info.file_size = size
+        return info
+
+    def writestr(self, zinfo_or_arcname: Any, data: Any, compress_type: Any = None, compresslevel: Any = None) -> None:
+        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) else zinfo_or_arcname
+        super().writestr(self._info(name), data)
+
+    def write(self, filename: Any, arcname: Any = None, compress_type: Any = None, compresslevel: Any = None) -> None:
+        # openpyxl writes each streamed sheet from its temporary file; copy it in chunks, as zipfile would.
+        info = self._info(str(arcname or filename), os.path.getsize(filename))
+        with open(filename, "rb") as source, self.open(info, "w") as target:
+            shutil.copyfileobj(source, target, 1 << 20)
+
+
+def zip_time(value: datetime) -> tuple[int, int, int, int, int, int]:
+    """A zip member timestamp from the as-of time (UTC), no earlier than the zip format allows."""
+    utc = naive_utc(value)
+    stamp = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
+    return max(stamp, ZIP_EPOCH)
+
+
+def save_workbook(workbook: Workbook, path: Path, as_of: datetime) -> None:
+    """Save without openpyxl's `save`, which stamps the modified time with the clock."""
+    with _StampedZip(path, zip_time(as_of)) as archive:
+        ExcelWriter(workbook, archive).write_data()
+
+
+class XlsxRenderer:
+    """Writes audit-pack.xlsx."""
+
+    filename = "audit-pack.xlsx"
+
+    def render(self, context: ReportContext, path: Path) -> None:
+        """Write the workbook to `path`."""
+        try:
+            save_workbook(build_workbook(context), path, context.evaluation.as_of)
+        except OSError as exc:
+            raise RenderError(f"cannot write {path.name}: {exc.strerror or exc}", "check free disk space") from exc

@@ -1,0 +1,252 @@
+"""The streamed sheets that grow with the fleet: Machines, Overdue patches and Installations.
+
+Rows are built straight from the evaluation and appended one at a time, so memory stays flat however large the
+fleet. This is the hot path of the workbook: values go in plain, and only links and risky text get cell objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from openpyxl.workbook import Workbook
+
+from auditor.compliance.coverage import has_periodic_assessment, patch_mode_label
+from auditor.compliance.installs import machines_with_success
+from auditor.compliance.metrics import round2
+from auditor.compliance.rules import GroupVerdict, Status
+from auditor.reports.interface import ReportContext
+from auditor.reports.xlsx_sheet import Column, Table, flag_text, write_table
+from auditor.reports.xlsx_style import BAD, WARN, link_cell, naive_utc, plain_texts, safe
+
+PORTALS = {"AzureUSGovernment": "https://portal.azure.us/", "AzureChina": "https://portal.azure.cn/"}
+"""Portal hosts of the sovereign clouds; every other cloud name opens the public portal."""
+PUBLIC_PORTAL = "https://portal.azure.com/"
+_URL_SAFE = re.compile(r"[A-Za-z0-9/_.~()-]*")
+"""Ids made only of these (nearly all ARM ids) need no percent-encoding, which costs more than the rest of a row."""
+MACHINES = "Machines"
+OVERDUE = "Overdue patches"
+INSTALLATIONS = "Installations"
+
+
+def portal_url(resource_id: str, tenant: str, portal: str = PUBLIC_PORTAL) -> str:
+    """The Azure portal page of a resource, in the tenant that holds it when the tenant is known.
+
+    The id is percent-encoded, so data can add path segments to the portal page but never change its host.
+    """
+    path = resource_id if _URL_SAFE.fullmatch(resource_id) else quote(resource_id, safe="/-_.~()")
+    return f"{portal}#@{quote(tenant, safe='')}/resource{path}" if tenant else f"{portal}#resource{path}"
+
+
+def tenant_of(context: ReportContext) -> str:
+    """The tenant from the source fingerprint ('' when the source does not name one)."""
+    tenant = context.source.get("tenant_id")
+    return tenant if isinstance(tenant, str) else ""
+
+
+def portal_of(context: ReportContext) -> str:
+    """The portal host of the source's cloud."""
+    return PORTALS.get(str(context.source.get("cloud", "")), PUBLIC_PORTAL)
+
+
+MAX_LINKS = 65_530
+"""Excel's limit on hyperlinks in one worksheet; rows past it show the resource id without a link."""
+
+
+class PortalLinks:
+    """Cells that show a resource id and open it in the Azure portal, up to Excel's limit of links in a sheet.
+
+    Make one per sheet. Stopping at the limit also bounds memory: openpyxl holds every link of a sheet until it
+    writes the sheet's end.
+    """
+
+    def __init__(self, context: ReportContext) -> None:
+        self.tenant, self.portal = tenant_of(context), portal_of(context)
+        self.left = MAX_LINKS
+
+    def __call__(self, ws: Any, resource_id: str) -> Any:
+        """The cell for a resource id: linked while links are left, plain (safe) text after."""
+        if not resource_id:
+            return None
+        if self.left <= 0:
+            return safe(ws, resource_id)
+        self.left -= 1
+        return link_cell(ws, resource_id, url=portal_url(resource_id, self.tenant, self.portal))
+
+
+def links_note(rows: int) -> str:
+    """The caption's note when a sheet has more rows than Excel allows links ('' otherwise)."""
+    if rows <= MAX_LINKS:
+        return ""
+    return (f" Excel allows {MAX_LINKS:,} links a sheet, so rows after the first {MAX_LINKS:,} show the resource id "
+            "without a portal link.")
+
+
+def evidence_of(context: ReportContext, query_id: str) -> str:
+    """The evidence file in the pack that holds a query's rows (for the note under a cut sheet)."""
+    for record in context.queries:
+        if record.id == query_id:
+            return record.evidence
+    return f"evidence/{query_id}@v*.jsonl.gz"
+
+
+def date(value: datetime | None) -> datetime | None:
+    """A UTC time as Excel holds it; openpyxl gives a plain datetime the workbook's DATE_FORMAT."""
+    return naive_utc(value) if value is not None else None
+
+
+def tags_text(tags: Mapping[str, str]) -> str:
+    """Tags as `key=value; key=value`, sorted by key, so a filter can search them."""
+    return "; ".join([f"{key}={value}" for key, value in sorted(tags.items())])
+
+
+def machine_columns(with_names: bool) -> list[Column]:
+    """The Machines sheet's columns: identity, status, every fact, then the portal link."""
+    names = [Column("Subscription", 28)] if with_names else []
+    return [
+        Column("Name", 26), Column("Status", 14), Column("Environment", 16), *names,
+        Column("Subscription ID", 38), Column("Resource group", 22), Column("Location", 14), Column("Platform", 10),
+        Column("OS", 10), Column("OS detail", 26), Column("Image SKU", 22), Column("Power state", 18),
+        Column("Assessment", 12), Column("Assessment status", 16), Column("Last assessed (UTC)", 20),
+        Column("Assessment error", 18), Column("Pending patches", 10), Column("Overdue classifications", 22),
+        Column("Oldest overdue age (days)", 12), Column("Patches of unknown age", 12),
+        Column("Patch orchestration", 28), Column("Patch mode", 20), Column("Assessment mode", 20),
+        Column("Periodic assessment", 12), Column("Maintenance schedules", 13),
+        Column("Successful installation in window", 14), Column("Hotpatch", 10), Column("Bypass safety checks", 12),
+        Column("Reboot setting", 14), Column("Reboot pending", 10), Column("Tags", 40),
+        Column("Resource ID (opens the Azure portal)", 70),
+    ]
+
+
+def machine_rows(ws: Any, context: ReportContext, names: Mapping[str, str]) -> Iterator[list[Any]]:
+    """One cell-ready row per machine, in machine id order."""
+    evaluation = context.evaluation
+    schedules = evaluation.schedules
+    installed = machines_with_success(evaluation.runs)
+    link = PortalLinks(context)
+    with_names = bool(names)
+    for verdict in evaluation.verdicts:
+        m = verdict.machine
+        sub = m.subscription_id
+        texts = [
+            m.name, m.environment, names.get(sub, sub), sub, m.resource_group, m.location, m.platform, m.os,
+            m.os_detail, m.image_sku, m.power_state, m.assessment_status or "", m.assessment_error,
+            ", ".join(verdict.overdue_classifications), m.patch_mode, m.assessment_mode, m.reboot_setting,
+            tags_text(m.tags),
+        ]
+        # One scan of the row's text decides; only a row that may hold risky text is checked value by value.
+        cells: list[Any] = [t or None for t in texts] if plain_texts(texts) else [safe(ws, t) for t in texts]
+        (name, env, sub_name, sub_id, rg, location, platform, os, detail, sku, power, a_status, a_error, overdue,
+         patch_mode, a_mode, reboot, tags) = cells
+        row = [name, verdict.status.value, env]
+        if with_names:
+            row.append(sub_name)
+        row += [
+            sub_id, rg, location, platform, os, detail, sku, power, verdict.assessment.value, a_status,
+            date(m.assessment_last_modified), a_error, verdict.pending_patches, overdue,
+            verdict.oldest_overdue_age_days, verdict.unknown_age_patches, patch_mode_label(m), patch_mode, a_mode,
+            has_periodic_assessment(m), len(schedules.get(m.machine_id, ())), m.machine_id in installed, m.hotpatch,
+            m.bypass_safety_checks, reboot, m.reboot_pending, tags, link(ws, m.resource_id),
+        ]
+        yield row
+
+
+def write_machines(workbook: Workbook, context: ReportContext, names: Mapping[str, str], caption_suffix: str) -> Table:
+    """The Machines sheet: one row per machine with every fact and its status."""
+    total = len(context.evaluation.verdicts)
+    table = write_table(
+        workbook, MACHINES, machine_columns(bool(names)), lambda ws: machine_rows(ws, context, names),
+        caption=f"{total:,} machines, one row each.{links_note(total)}{caption_suffix}", total=total,
+        evidence=evidence_of(context, "machine_facts"), freeze_columns=1, prepared=True, empty="No machines in scope.",
+    )
+    flag_text(table, "Status", Status.NON_COMPLIANT.value, BAD)
+    flag_text(table, "Status", Status.UNKNOWN.value, WARN)
+    return table
+
+
+OVERDUE_COLUMNS = [
+    Column("Name", 26), Column("Environment", 16), Column("Subscription ID", 38), Column("Classifications", 22),
+    Column("Pending patches", 10), Column("Oldest age (days)", 10), Column("SLA (days)", 9),
+    Column("Days past SLA", 10), Column("Patches of unknown age", 12), Column("Resource ID (opens the Azure portal)", 70),
+]
+
+
+def overdue_groups(context: ReportContext) -> list[GroupVerdict]:
+    """The overdue pending-patch groups of non-compliant machines, in machine id order."""
+    status = {v.machine.machine_id: v.status for v in context.evaluation.verdicts}
+    return [
+        g for g in context.evaluation.groups
+        if g.overdue and status.get(g.group.machine_id) is Status.NON_COMPLIANT
+    ]
+
+
+def write_overdue(workbook: Workbook, context: ReportContext, caption_suffix: str) -> Table:
+    """Overdue patches: per non-compliant machine and classification set, the patches past their SLA."""
+    groups = overdue_groups(context)
+    machines = {v.machine.machine_id: v.machine for v in context.evaluation.verdicts}
+    link = PortalLinks(context)
+
+    def rows(ws: Any) -> Iterator[list[Any]]:
+        for verdict in groups:
+            m = machines[verdict.group.machine_id]
+            age, sla = verdict.oldest_age_days, verdict.sla_days
+            past = age - sla if age is not None and sla is not None and age > sla else None
+            yield [
+                safe(ws, m.name), safe(ws, m.environment), safe(ws, m.subscription_id),
+                safe(ws, ", ".join(verdict.group.classifications)), verdict.group.patches, age, sla, past,
+                verdict.unknown_age, link(ws, m.resource_id),
+            ]
+
+    return write_table(
+        workbook, OVERDUE, OVERDUE_COLUMNS, rows,
+        caption=(
+            f"Pending patches past their SLA on the {len({g.group.machine_id for g in groups}):,} non-compliant "
+            f"machines, one row per machine and classification set. A patch of unknown age counts as past its SLA."
+            f"{links_note(len(groups))}{caption_suffix}"
+        ),
+        total=len(groups), evidence=evidence_of(context, "pending_patches"), freeze_columns=1, prepared=True,
+        empty="No machine has an overdue patch.",
+    )
+
+
+INSTALLATION_COLUMNS = [
+    Column("Machine", 26), Column("Environment", 16), Column("Subscription ID", 38), Column("Status", 16),
+    Column("Started (UTC)", 20), Column("Last modified (UTC)", 20), Column("Duration (minutes)", 11),
+    Column("Window exceeded", 10), Column("Patches installed", 10), Column("Patches failed", 10),
+    Column("Error code", 20), Column("Maintenance run ID", 30), Column("Installation ID", 60),
+    Column("Machine resource ID (opens the Azure portal)", 70),
+]
+
+
+def write_installations(workbook: Workbook, context: ReportContext, caption_suffix: str) -> Table:
+    """Installations: every patch installation run of the window, one row each."""
+    evaluation = context.evaluation
+    machines = {v.machine.machine_id: v.machine for v in evaluation.verdicts}
+    link = PortalLinks(context)
+    window = evaluation.config.installation_window_days
+
+    def rows(ws: Any) -> Iterator[list[Any]]:
+        for run in evaluation.runs:
+            m = machines.get(run.machine_id)
+            duration = run.duration_minutes
+            yield [
+                safe(ws, m.name if m else ""), safe(ws, m.environment if m else ""),
+                safe(ws, m.subscription_id if m else ""), safe(ws, run.status), date(run.start),
+                date(run.end), round2(duration) if duration is not None else None, run.window_exceeded,
+                run.installed, run.failed_patches, safe(ws, run.error_code), safe(ws, run.maintenance_run_id),
+                safe(ws, run.id),
+                link(ws, m.resource_id) if m else safe(ws, run.machine_id),
+            ]
+
+    table = write_table(
+        workbook, INSTALLATIONS, INSTALLATION_COLUMNS, rows,
+        caption=(f"Patch installation runs that started in the {window} days before the as-of time."
+                 f"{links_note(len(evaluation.runs))}{caption_suffix}"),
+        total=len(evaluation.runs), evidence=evidence_of(context, "installations"), freeze_columns=1, prepared=True,
+        empty="No installation run started in the window.",
+    )
+    flag_text(table, "Status", "Failed", BAD)
+    return table

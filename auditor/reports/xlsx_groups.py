@@ -1,0 +1,157 @@
+"""The group sheets: By environment, By subscription, By classification, By platform & OS.
+
+Every figure is read from summary.json's content, so the workbook and summary.json can never disagree; the
+lookups are defensive (`.get`) because other parts of the tool add keys to the summary over time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from openpyxl.workbook import Workbook
+
+from auditor.config import Config
+from auditor.reports.interface import ReportContext
+from auditor.reports.xlsx_sheet import Column, Table, fit, flag_against, write_table
+from auditor.reports.xlsx_style import Styles
+
+BY_ENVIRONMENT = "By environment"
+BY_SUBSCRIPTION = "By subscription"
+BY_CLASSIFICATION = "By classification"
+BY_PLATFORM_OS = "By platform & OS"
+
+RATE = "Compliance rate"
+STATUS_COLUMNS = [
+    Column("Machines", 11, Styles.COUNT), Column("Compliant", 11, Styles.COUNT),
+    Column("Non-compliant", 11, Styles.COUNT), Column("Unknown", 11, Styles.COUNT), Column(RATE, 12, Styles.RATE),
+]
+INSTALL_COLUMNS = [
+    Column("Installation runs", 11, Styles.COUNT), Column("Failed runs", 10, Styles.COUNT),
+    Column("Installation success rate", 12, Styles.RATE),
+]
+
+
+def records(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings in a summary list (anything else in it is ignored)."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def environment_target(config: Config, environment: str) -> tuple[float | None, str]:
+    """The compliance rate an environment is held to, and where that target comes from."""
+    limits = config.thresholds
+    if environment in limits.by_environment:
+        return limits.by_environment[environment], "environment threshold"
+    if limits.min_compliance_rate is not None:
+        return limits.min_compliance_rate, "overall threshold"
+    return None, "none set"
+
+
+def subscription_names(context: ReportContext) -> dict[str, str]:
+    """Subscription id -> display name, where the data carries names (from the snapshot's resourcecontainers).
+
+    Names are taken from a `name` on the summary's by_subscription rows, or a `subscription_names` map on the
+    evaluation; without either, reports show the id alone.
+    """
+    names: dict[str, str] = {}
+    mapping = getattr(context.evaluation, "subscription_names", None)
+    if isinstance(mapping, Mapping):
+        names.update({str(k).lower(): str(v) for k, v in mapping.items() if v})
+    for row in records(context.summary.get("by_subscription")):
+        if row.get("name") and row.get("key"):
+            names[str(row["key"]).lower()] = str(row["name"])
+    return names
+
+
+def _status(row: Mapping[str, Any]) -> list[Any]:
+    return [row.get("machines"), row.get("compliant"), row.get("non_compliant"), row.get("unknown"),
+            row.get("compliance_rate")]
+
+
+def _installs(by_key: Mapping[str, Mapping[str, Any]], key: Any) -> list[Any]:
+    row = by_key.get(key) or {}
+    return [row.get("runs"), row.get("failed"), row.get("success_rate")]
+
+
+def _installs_by(context: ReportContext, dimension: str) -> dict[Any, Mapping[str, Any]]:
+    installations = context.summary.get("installations")
+    rows = records(installations.get(dimension)) if isinstance(installations, Mapping) else []
+    return {row.get("key"): row for row in rows}
+
+
+def _table(workbook: Workbook, title: str, columns: Sequence[Column], rows: list[list[Any]], caption: str,
+           empty: str) -> Table:
+    return write_table(workbook, title, fit(columns, rows), rows, caption=caption, total=len(rows), empty=empty)
+
+
+def write_by_environment(workbook: Workbook, context: ReportContext, suffix: str) -> Table:
+    """Compliance per environment against each environment's target, with installation health."""
+    config = context.evaluation.config
+    installs = _installs_by(context, "by_environment")
+    rows = []
+    for row in records(context.summary.get("by_environment")):
+        target, source = environment_target(config, str(row.get("key")))
+        rows.append([row.get("key"), *_status(row), target, source, *_installs(installs, row.get("key"))])
+    columns = [Column("Environment", 30), *STATUS_COLUMNS, Column("Target", 10, Styles.RATE),
+               Column("Target from", 22), *INSTALL_COLUMNS]
+    caption = (f"Compliance by the '{config.environment_tag}' tag, mapped through the environment aliases; "
+               f"rates below their target are highlighted.{suffix}")
+    table = _table(workbook, BY_ENVIRONMENT, columns, rows, caption, "No machines in scope.")
+    flag_against(table, RATE, "Target")
+    flag_against(table, "Installation success rate", config.thresholds.min_installation_success_rate)
+    return table
+
+
+def write_by_subscription(workbook: Workbook, context: ReportContext, suffix: str) -> Table:
+    """Compliance per subscription (name and id) against the overall target."""
+    config = context.evaluation.config
+    names = subscription_names(context)
+    installs = _installs_by(context, "by_subscription")
+    target = config.thresholds.min_compliance_rate
+    rows = []
+    for row in records(context.summary.get("by_subscription")):
+        key = str(row.get("key", ""))
+        rows.append([names.get(key.lower(), key), key, *_status(row), target, *_installs(installs, row.get("key"))])
+    columns = [Column("Subscription", 36), Column("Subscription ID", 38), *STATUS_COLUMNS,
+               Column("Target", 10, Styles.RATE), *INSTALL_COLUMNS]
+    note = "" if names else " Subscription names are not in this scan's data, so the id is shown."
+    table = _table(workbook, BY_SUBSCRIPTION, columns, rows,
+                   f"Compliance per subscription against the overall target.{note}{suffix}", "No machines in scope.")
+    flag_against(table, RATE, target)
+    flag_against(table, "Installation success rate", config.thresholds.min_installation_success_rate)
+    return table
+
+
+def write_by_classification(workbook: Workbook, context: ReportContext, suffix: str) -> Table:
+    """Pending patches per classification, with each classification's SLA and overdue machines."""
+    limits = context.evaluation.config.thresholds.max_overdue_machines
+    rows = [
+        [row.get("classification"), row.get("sla_days"), row.get("pending_patches"), row.get("machines_affected"),
+         row.get("overdue_machines"), limits.get(str(row.get("classification")))]
+        for row in records(context.summary.get("by_classification"))
+    ]
+    columns = [Column("Classification", 16), Column("SLA (days)", 9, Styles.COUNT),
+               Column("Pending patches", 11, Styles.COUNT), Column("Machines affected", 11, Styles.COUNT),
+               Column("Machines with an overdue patch", 14, Styles.COUNT),
+               Column("Most machines allowed overdue", 14, Styles.COUNT)]
+    caption = ("Pending patches of every in-scope machine, whatever its assessment state; a patch counts under each "
+               f"of its classifications. Overdue is judged only where a classification has an SLA.{suffix}")
+    table = _table(workbook, BY_CLASSIFICATION, columns, rows, caption, "No pending patches.")
+    flag_against(table, "Machines with an overdue patch", "Most machines allowed overdue", kind="max")
+    return table
+
+
+def write_by_platform_os(workbook: Workbook, context: ReportContext, suffix: str) -> Table:
+    """Compliance per platform (Azure VM or Arc) and per operating system, in one filterable table."""
+    target = context.evaluation.config.thresholds.min_compliance_rate
+    rows = [
+        [dimension, row.get("key"), *_status(row), target]
+        for dimension, key in (("Platform", "by_platform"), ("OS", "by_os"))
+        for row in records(context.summary.get(key))
+    ]
+    columns = [Column("Dimension", 10), Column("Value", 20), *STATUS_COLUMNS, Column("Target", 10, Styles.RATE)]
+    table = _table(workbook, BY_PLATFORM_OS, columns, rows,
+                   f"Compliance per platform (Azure = virtual machine, Arc = Arc-enabled server) and per OS.{suffix}",
+                   "No machines in scope.")
+    flag_against(table, RATE, target)
+    return table

@@ -1,0 +1,139 @@
+"""A crafted scan for the workbook tests: a real pipeline run over a small fleet full of hostile strings.
+
+The other test_xlsx modules import `crafted_context`, `render` and `rows_of` from here; the tests in this module
+check that the crafted data really holds what the safety tests rely on.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.workbook import Workbook
+
+from auditor.config import config_from_dict
+from auditor.reports.interface import ReportContext
+from auditor.reports.xlsx import XlsxRenderer
+from auditor.scan import scan
+from tests.crafted import AS_OF, Fleet, days_ago, ts
+
+HYPERLINK_NAME = '=HYPERLINK("http://x","y")'
+DDE_TAG = "+cmd|' /C calc'!A0"
+HOSTILE_TAGS = {
+    "Environment": DDE_TAG,
+    "owner": "@SUM(1+1)",
+    "cost": "-2+3",
+    "tab": "\t=1+1",
+    "cr": "\r=1+1",
+    "error": "#N/A",
+    "bell": "ring\x07ring",
+}
+PERIODIC_AUDIT = "/providers/Microsoft.Authorization/policyDefinitions/bd876905-5b84-4f73-ab2d-2e7a7c4568d9"
+CONFIG = {
+    "environment_aliases": {"Production": ["prod", "prd"]},
+    "thresholds": {
+        "min_compliance_rate": 60,
+        "by_environment": {"Production": 95},
+        "max_unknown_rate": 50,
+        "min_installation_success_rate": 90,
+        "max_overdue_machines": {"Critical": 0},
+    },
+}
+
+
+class Capture:
+    """A renderer that keeps the context the scan hands it."""
+
+    filename = "context.txt"
+
+    def __init__(self) -> None:
+        self.context: ReportContext | None = None
+
+    def render(self, context: ReportContext, path: Path) -> None:
+        """Keep the context; write a placeholder so the pack has the file it was promised."""
+        self.context = context
+        path.write_text("captured\n", encoding="utf-8")
+
+
+def _fleet() -> Fleet:
+    f = Fleet()
+    hostile = f.machine(HYPERLINK_NAME, tags=HOSTILE_TAGS)
+    f.assessment(hostile)
+    f.patch(hostile, "kb-old", ["Critical"], published=days_ago(40))
+    f.run(hostile, "run-1", status="Failed", start=days_ago(3), error="=cmd|' /C calc'!A0")
+    ok = f.machine("vm-ok", tags={"Environment": "prod"})
+    f.assessment(ok)
+    f.patch(ok, "kb-new", ["Critical"], published=days_ago(2))
+    f.run(ok, "run-2", status="Succeeded", start=days_ago(5))
+    f.assign(ok, "cfg-weekly")
+    late = f.machine("vm-late", tags={"environment": "PRD"})
+    f.assessment(late)
+    f.patch(late, "kb-sec", ["Security", "Critical"], published=days_ago(20))
+    f.patch(late, "kb-other", ["Other"], published=days_ago(300))
+    stale = f.machine("lnx-stale", platform="Arc", os="Linux", tags={"Environment": "Dev"})
+    f.assessment(stale, last_modified=ts(AS_OF - timedelta(days=9)))
+    never = f.machine("lnx-none", os="Linux", tags={}, assessment_mode="ImageDefault")
+    # Policy calls it Compliant for periodic assessment (the built-in audit definition) while assessment is off.
+    f.policy_state(never, "periodic-assess-audit", "Compliant")
+    f.tables["policyresources"][-1]["properties"]["policyDefinitionId"] = PERIODIC_AUDIT
+    return f
+
+
+@cache
+def _scan(root: str) -> ReportContext:
+    base = Path(root)
+    snapshot = base / "snap"
+    _fleet().write(snapshot)
+    capture = Capture()
+    scan(config_from_dict(CONFIG), source=f"snapshot:{snapshot}", out=base / "packs", renderers=[capture],
+         use_history=False)
+    assert capture.context is not None
+    return capture.context
+
+
+def crafted_context(tmp_path_factory: Any) -> ReportContext:
+    """The crafted scan's context, computed once per test session."""
+    return _scan(str(tmp_path_factory.getbasetemp() / "xlsx-crafted"))
+
+
+def render(context: ReportContext, path: Path) -> Workbook:
+    """Render the workbook and open it again as a reader would (not read-only: links and formats are needed)."""
+    XlsxRenderer().render(context, path)
+    return load_workbook(path)
+
+
+def rows_of(ws: Any, first: int = 3) -> list[tuple[Any, ...]]:
+    """The values of a table sheet's data rows."""
+    return [row for row in ws.iter_rows(min_row=first, values_only=True) if any(v is not None for v in row)]
+
+
+def sheet_xml(path: Path) -> Iterator[tuple[str, str]]:
+    """(member name, XML text) of every worksheet in the file."""
+    with zipfile.ZipFile(path) as archive:
+        for name in sorted(archive.namelist()):
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                yield name, archive.read(name).decode("utf-8")
+
+
+def test_crafted_fleet_holds_the_hostile_strings(tmp_path_factory: Any) -> None:
+    context = crafted_context(tmp_path_factory)
+    names = {v.machine.name for v in context.evaluation.verdicts}
+    assert HYPERLINK_NAME in names
+    hostile = next(v for v in context.evaluation.verdicts if v.machine.name == HYPERLINK_NAME)
+    assert hostile.machine.environment == DDE_TAG
+    assert hostile.machine.tags["bell"] == "ring\x07ring"
+    assert any(r.error_code.startswith("=") for r in context.evaluation.runs)
+
+
+def test_crafted_scan_has_every_kind_of_row(tmp_path_factory: Any) -> None:
+    context = crafted_context(tmp_path_factory)
+    summary = context.summary
+    assert summary["machines"] == 5
+    assert summary["compliant"] and summary["non_compliant"] and summary["unknown"]
+    assert context.evaluation.breaches and context.evaluation.runs
+    assert summary["policy_mismatches"]
