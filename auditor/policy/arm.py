@@ -1,5 +1,8 @@
 """The only module that talks to ARM: read what is deployed, write what the plan says. Everything crosses this
-boundary as REST-shaped JSON (dicts), so plan and deploy never see an SDK model."""
+boundary as REST-shaped JSON (dicts), so plan and deploy never see an SDK model.
+
+Policy exemptions have no client in azure-mgmt-resource-policy, so they go through ResourceManagementClient's
+generic by-id operations, and are listed with a plain GET through the same client's pipeline."""
 
 from __future__ import annotations
 
@@ -14,19 +17,37 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
+    map_error,
 )
+from azure.core.rest import HttpRequest
 from azure.mgmt.authorization.v2022_04_01.models import RoleAssignmentCreateParameters
+from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.mgmt.policyinsights.models import Remediation
 from azure.mgmt.resource.policy.models import PolicyAssignment, PolicyDefinition, PolicySetDefinition
 
 from auditor.policy import PolicyAzureError, PolicyError
 from auditor.policy.azure import AzureClients
-from auditor.policy.ids import ROLE_ASSIGNMENTS, Scope, child_id, id_key, is_within, parse_scope, split_child_id
+from auditor.policy.exemptions import listing_scopes, ring_exemptions
+from auditor.policy.ids import (
+    AUTHZ,
+    POLICY_EXEMPTIONS,
+    ROLE_ASSIGNMENTS,
+    Scope,
+    child_id,
+    id_key,
+    is_within,
+    parse_scope,
+    split_child_id,
+)
 from auditor.policy.model import DeployedState, DesiredState, Kind, Resource
 
 PERMISSION_HINT = (
     "the signed-in identity needs Resource Policy Contributor and User Access Administrator (or Owner) at the scope"
 )
+EXEMPTION_API_VERSION = "2022-07-01-preview"
+"""api-version of Microsoft.Authorization/policyExemptions (the one that added assignmentScopeValidation and
+resourceSelectors); every exemption call uses it."""
+_ERRORS = {401: ClientAuthenticationError, 404: ResourceNotFoundError, 409: ResourceExistsError}
 
 
 class PrincipalNotFound(Exception):
@@ -117,8 +138,28 @@ class PolicyArm:
         pager = at_group(scope.name, filter="atExactScope()") if mg else ops.list(filter="atExactScope()")
         return pager
 
+    def list_exemptions(self, scope_id: str) -> list[Resource]:
+        """ARM's unfiltered list of exemptions at a scope: at it, above it and (unless it is a management group) below."""
+        scope = parse_scope(scope_id, allow_resource=True)
+        client = self.clients.resources(scope.subscription_id)
+        url: str | None = f"{scope.id}{AUTHZ}/{POLICY_EXEMPTIONS}"
+        params = {"api-version": EXEMPTION_API_VERSION}
+        items: list[dict[str, Any]] = []
+        with azure_call(f"list policyExemptions at {scope.id}"):
+            while url:
+                response = client.send_request(HttpRequest("GET", url, params=params))
+                if response.status_code != 200:
+                    map_error(status_code=response.status_code, response=response, error_map=_ERRORS)
+                    raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+                page = response.json()
+                items.extend(page.get("value") or [])
+                url, params = page.get("nextLink"), {}  # the next link carries the query
+        return [Resource("policyExemption", str(item.get("id", "")), item) for item in items]
+
     def put(self, resource: Resource) -> Resource:
         """Create or update; returns what ARM stored."""
+        if resource.kind == "policyExemption":
+            return self._put_exemption(resource)
         scope_id, _, name = split_child_id(resource.id)
         scope = parse_scope(scope_id, allow_resource=resource.kind == "roleAssignment")
         if resource.kind == "roleAssignment":
@@ -146,6 +187,17 @@ class PolicyArm:
         stored = _rest(result)
         return Resource(resource.kind, str(stored.get("id") or resource.id), stored)
 
+    def _put_exemption(self, resource: Resource) -> Resource:
+        scope = parse_scope(split_child_id(resource.id)[0], allow_resource=True)
+        resources = self.clients.resources(scope.subscription_id).resources
+        with azure_call(f"write policyExemption {resource.id}"):
+            # The exemption API answers at once; polling=False keeps the generic LRO from waiting to poll a 201.
+            poller = resources.begin_create_or_update_by_id(
+                resource.id.lstrip("/"), dict(resource.body), api_version=EXEMPTION_API_VERSION, polling=False
+            )
+            stored = _rest(poller.result())
+        return Resource("policyExemption", str(stored.get("id") or resource.id), stored)
+
     def _put_role(self, scope: Scope, name: str, resource: Resource) -> Resource:
         props = resource.body["properties"]
         parameters = RoleAssignmentCreateParameters(
@@ -171,10 +223,15 @@ class PolicyArm:
     def delete(self, resource: Resource) -> None:
         """Delete; a resource that is already gone is fine."""
         scope_id, _, name = split_child_id(resource.id)
-        scope = parse_scope(scope_id, allow_resource=resource.kind == "roleAssignment")
+        scope = parse_scope(scope_id, allow_resource=resource.kind in ("roleAssignment", "policyExemption"))
         mg = scope.kind == "managementGroup"
         with azure_call(f"delete {resource.kind} {resource.id}"):
             try:
+                if resource.kind == "policyExemption":
+                    self.clients.resources(scope.subscription_id).resources.begin_delete_by_id(
+                        resource.id.lstrip("/"), api_version=EXEMPTION_API_VERSION, polling=False
+                    ).result()
+                    return
                 if resource.kind == "roleAssignment":
                     self.clients.authorization(scope.subscription_id).role_assignments.delete(_path(scope), name)
                     return
@@ -255,7 +312,8 @@ def _resource_scopes(values: Iterable[Any], ring_scope: str) -> set[str]:
 
 
 def read_deployed(arm: PolicyArm, desired: DesiredState) -> DeployedState:
-    """What is deployed where the ring's resources live (every owner), role assignments at every role scope."""
+    """What is deployed where the ring's resources live (every owner), role assignments at every role scope, and
+    the exemptions that concern the ring."""
     definitions = arm.list_at("policyDefinition", desired.definition_scope)
     sets = arm.list_at("policySetDefinition", desired.definition_scope)
     assignments = arm.list_at("policyAssignment", desired.scope)
@@ -266,7 +324,10 @@ def read_deployed(arm: PolicyArm, desired: DesiredState) -> DeployedState:
         for scope in _resource_scopes(values, desired.scope):
             scopes.setdefault(id_key(scope), scope)
     roles = [role for scope in scopes.values() for role in arm.list_at("roleAssignment", scope)]
-    return DeployedState(tuple(definitions), tuple(sets), tuple(assignments), tuple(roles))
+    listed = [exemption for scope in listing_scopes(desired) for exemption in arm.list_exemptions(scope)]
+    return DeployedState(
+        tuple(definitions), tuple(sets), tuple(assignments), tuple(roles), ring_exemptions(listed, desired)
+    )
 
 
 def role_assignment_id(scope: str, name: str) -> str:

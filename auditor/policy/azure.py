@@ -1,5 +1,6 @@
-"""SDK client factory: PolicyClient, AuthorizationManagementClient and PolicyInsightsClient, built with one
-credential, endpoint and token scope, so sovereign and custom clouds need only config."""
+"""SDK client factory: PolicyClient, AuthorizationManagementClient, PolicyInsightsClient and
+ResourceManagementClient, built with one credential, endpoint and token scope, so sovereign and custom clouds
+need only config."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.policyinsights import PolicyInsightsClient
 from azure.mgmt.resource.policy import PolicyClient
+from azure.mgmt.resource.resources import ResourceManagementClient
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
@@ -66,6 +68,11 @@ class AzureClients:
     def insights(self, subscription_id: str | None = None) -> PolicyInsightsClient:
         """Remediations and policy states."""
         client: PolicyInsightsClient = self._get("insights", subscription_id, PolicyInsightsClient)
+        return client
+
+    def resources(self, subscription_id: str | None = None) -> ResourceManagementClient:
+        """Generic resource operations: policy exemptions, which azure-mgmt-resource-policy has no client for."""
+        client: ResourceManagementClient = self._get("resources", subscription_id, ResourceManagementClient)
         return client
 
 

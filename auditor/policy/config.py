@@ -16,6 +16,8 @@ from auditor.resources import data_dir
 Rate = Annotated[float, Field(ge=0, le=100)]
 _OWNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RING = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+DEFAULT_MAX_EXEMPTION_DAYS = 180
+"""How far ahead a policy exemption may expire, like the exceptions register's limit."""
 
 
 class _Model(BaseModel):
@@ -78,6 +80,12 @@ class PolicySettings(_Model):
     )
     remediation_poll_seconds: float = Field(30.0, ge=0, description="Wait between polls of a remediation task.")
     remediation_timeout_minutes: float = Field(60.0, gt=0, description="Give up waiting for remediation after this.")
+    max_exemption_days: int = Field(
+        DEFAULT_MAX_EXEMPTION_DAYS,
+        ge=1,
+        le=3650,
+        description="A policy exemption's expires_on may be at most this many days ahead (validate refuses more).",
+    )
 
     @field_validator("owner_id")
     @classmethod

@@ -1,6 +1,6 @@
-"""Apply a plan in dependency order: definitions, initiatives, assignments (system-assigned identity), then the
-identity's role assignments (retrying PrincipalNotFound while the identity propagates); deletions last, in
-reverse order."""
+"""Apply a plan in dependency order: definitions, initiatives, assignments (system-assigned identity), the
+identity's role assignments (retrying PrincipalNotFound while the identity propagates), then exemptions, which
+need their assignment; deletions last, in reverse order (exemptions first)."""
 
 from __future__ import annotations
 
@@ -113,17 +113,22 @@ def apply_plan(
             on_applied(step)
 
     principals: dict[str, str] = {}
-    for kind in KINDS[:3]:
+
+    def put(kind: str) -> None:
         for change in plan.changes:
             if change.kind != kind or change.action not in ("create", "update"):
                 continue
-            stored = arm.put(Resource(kind, change.id, change.body or {}))
+            stored = arm.put(Resource(change.kind, change.id, change.body or {}))
             if kind == "policyAssignment" and (principal := _principal(stored)):
                 principals[id_key(change.id)] = principal
             record(Applied(change.action, kind, stored.id, "created" if change.action == "create" else "updated"))
+
+    for kind in ("policyDefinition", "policySetDefinition", "policyAssignment"):
+        put(kind)
     for change in plan.changes:
         if change.kind == "roleAssignment" and change.action == "create":
             record(grant(arm, _role_resource(change, principals), retry, sleep))
+    put("policyExemption")
     for kind in reversed(KINDS):
         for change in plan.changes:
             if change.kind == kind and change.action == "delete":

@@ -1,5 +1,5 @@
 """What a ring wants to exist: definitions and initiatives at the definition scope, the ring's assignments
-with a system-assigned identity, and the roles that identity needs."""
+with a system-assigned identity, the roles that identity needs, and the exemptions of the ring."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from auditor.policy import PolicyError
 from auditor.policy.config import PolicySettings
+from auditor.policy.exemptions import desired_exemptions
 from auditor.policy.expressions import effective_effect, lookup, possible_effects, resolve_value
 from auditor.policy.ids import (
     BUILTIN_PREFIX,
@@ -179,5 +180,12 @@ def desired_state(tree: PolicyTree, settings: PolicySettings, ring: str) -> Desi
         for name, spec in _map(data.get("assignments")).items()
     )
     return DesiredState(
-        ring, parse_scope(str(data["scope"])).id, definition_scope, owner, definitions, sets, assignments
+        ring,
+        parse_scope(str(data["scope"])).id,
+        definition_scope,
+        owner,
+        definitions,
+        sets,
+        assignments,
+        desired_exemptions(tree, ring, owner),
     )

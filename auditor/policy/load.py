@@ -1,4 +1,5 @@
-"""Read a policies/ tree: definitions/*.json, initiatives/*.json, assignments/<ring>.toml and builtins.json.
+"""Read a policies/ tree: definitions/*.json, initiatives/*.json, assignments/<ring>.toml, exemptions/*.toml and
+builtins.json.
 
 Reading never raises for a bad file: parse problems are collected, so that ``validate`` can report every
 problem at once. A directory without that layout (such as a folder of built-in definitions) is read flat.
@@ -20,6 +21,7 @@ from auditor.resources import data_dir
 DocKind = Literal["definition", "set"]
 LAYOUT: dict[str, DocKind] = {"definitions": "definition", "initiatives": "set"}
 CATALOG_FILE = "builtins.json"
+EXEMPTIONS_DIR = "exemptions"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,15 @@ class RingFile:
     """assignments/<ring>.toml."""
 
     ring: str
+    path: Path
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ExemptionFile:
+    """exemptions/<name>.toml: one policy exemption; its name is the file name."""
+
+    name: str
     path: Path
     data: Mapping[str, Any]
 
@@ -99,6 +110,7 @@ class PolicyTree:
     rings: tuple[RingFile, ...]
     catalog: BuiltinCatalog
     problems: tuple[LoadProblem, ...]
+    exemptions: tuple[ExemptionFile, ...] = ()
 
     def local(self, kind: DocKind, name: str) -> Document | None:
         """Our own (not built-in) document of that kind and name, matched ignoring case."""
@@ -168,6 +180,7 @@ def load_tree(path: Path) -> PolicyTree:
     problems: list[LoadProblem] = []
     docs: list[Document | None] = []
     rings: list[RingFile] = []
+    exemptions: list[ExemptionFile] = []
     root = path if path.is_dir() else path.parent
     if path.is_file():
         if path.suffix == ".toml":
@@ -175,17 +188,23 @@ def load_tree(path: Path) -> PolicyTree:
             rings.extend([RingFile(path.stem, path, data)] if data is not None else [])
         else:
             docs.append(_document(path, None, problems))
-    elif any((path / folder).is_dir() for folder in (*LAYOUT, "assignments")):
+    elif any((path / folder).is_dir() for folder in (*LAYOUT, "assignments", EXEMPTIONS_DIR)):
         for folder, kind in LAYOUT.items():
             docs.extend(_document(file, kind, problems) for file in sorted((path / folder).glob("*.json")))
         for file in sorted((path / "assignments").glob("*.toml")):
             data = _read_toml(file, problems)
             if data is not None:
                 rings.append(RingFile(file.stem, file, data))
+        for file in sorted((path / EXEMPTIONS_DIR).glob("*.toml")):
+            data = _read_toml(file, problems)
+            if data is not None:
+                exemptions.append(ExemptionFile(file.stem, file, data))
     else:
         docs.extend(
             _document(file, None, problems) for file in sorted(path.glob("*.json")) if file.name != CATALOG_FILE
         )
     own_catalog = root / CATALOG_FILE
     catalog = load_catalog(own_catalog if own_catalog.is_file() else None)
-    return PolicyTree(root, tuple(doc for doc in docs if doc), tuple(rings), catalog, tuple(problems))
+    return PolicyTree(
+        root, tuple(doc for doc in docs if doc), tuple(rings), catalog, tuple(problems), tuple(exemptions)
+    )

@@ -8,9 +8,15 @@ from typing import Any, Literal
 
 from auditor.policy.ids import last_segment
 
-Kind = Literal["policyDefinition", "policySetDefinition", "policyAssignment", "roleAssignment"]
-KINDS: tuple[Kind, ...] = ("policyDefinition", "policySetDefinition", "policyAssignment", "roleAssignment")
-"""Kinds in the order deploy creates them (and deletes them in reverse)."""
+Kind = Literal["policyDefinition", "policySetDefinition", "policyAssignment", "roleAssignment", "policyExemption"]
+KINDS: tuple[Kind, ...] = (
+    "policyDefinition",
+    "policySetDefinition",
+    "policyAssignment",
+    "roleAssignment",
+    "policyExemption",
+)
+"""Kinds in the order deploy creates them (and deletes them in reverse): an exemption needs its assignment."""
 
 REMEDIABLE_EFFECTS = frozenset({"deployifnotexists", "modify"})
 """Effects (lower case) that change resources, need a managed identity with roles and can be remediated."""
@@ -87,6 +93,8 @@ class DesiredState:
     definitions: tuple[Resource, ...]
     set_definitions: tuple[Resource, ...]
     assignments: tuple[DesiredAssignment, ...]
+    exemptions: tuple[Resource, ...] = ()
+    """Policy exemptions of the ring's assignments (and of other assignments the ring's exemption files name)."""
 
     def role_scopes(self) -> tuple[str, ...]:
         """Every scope a desired role assignment lives at, the ring scope first."""
@@ -107,6 +115,8 @@ class DeployedState:
     set_definitions: tuple[Resource, ...] = ()
     assignments: tuple[Resource, ...] = ()
     role_assignments: tuple[Resource, ...] = ()
+    exemptions: tuple[Resource, ...] = ()
+    """Exemptions that concern the ring (see exemptions.ring_exemptions), of every owner."""
 
     def of_kind(self, kind: Kind) -> tuple[Resource, ...]:
         """The deployed resources of one kind."""
@@ -115,4 +125,5 @@ class DeployedState:
             "policySetDefinition": self.set_definitions,
             "policyAssignment": self.assignments,
             "roleAssignment": self.role_assignments,
+            "policyExemption": self.exemptions,
         }[kind]

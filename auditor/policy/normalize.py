@@ -1,7 +1,7 @@
 """Comparable views of policy resources, and a property-level diff between two of them.
 
 ARM adds things to what it stores (metadata.createdBy, notScopes: [], definitionVersion, ...) and hands ids back
-in its own case. A comparable view keeps only what auditor manages, with ARM's defaults filled in, so a resource
+in its own case (and an exemption's expiresOn in its own spelling). A comparable view keeps only what auditor manages, with ARM's defaults filled in, so a resource
 that was deployed from the same desired body compares equal.
 """
 
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from auditor.policy.exemptions import normalized_expiry
 from auditor.policy.expressions import pointer_join
 from auditor.policy.ids import id_key, role_guid
 from auditor.policy.model import Resource
@@ -61,6 +62,22 @@ def _members(value: Any, like: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _exemption(props: Mapping[str, Any], like_props: Mapping[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "displayName": props.get("displayName"),
+        "description": props.get("description") or None,
+        "metadata": _metadata(props.get("metadata")),
+        "policyAssignmentId": id_key(str(props.get("policyAssignmentId", ""))),
+        "policyDefinitionReferenceIds": list(props.get("policyDefinitionReferenceIds") or []),
+        "exemptionCategory": props.get("exemptionCategory"),
+        "expiresOn": normalized_expiry(props.get("expiresOn")),
+    }
+    for optional in ("assignmentScopeValidation", "resourceSelectors"):
+        if optional in like_props:
+            view[optional] = props.get(optional)
+    return view
+
+
 def comparable(resource: Resource, like: Resource | None = None) -> dict[str, Any]:
     """The managed part of resource; optional keys are compared only when `like` (the desired body) sets them."""
     like = like or resource
@@ -97,6 +114,8 @@ def comparable(resource: Resource, like: Resource | None = None) -> dict[str, An
             "location": _location(resource.body.get("location")),
             "properties": view,
         }
+    if resource.kind == "policyExemption":
+        return {"properties": _exemption(props, like_props)}
     return {
         "properties": {
             "scope": id_key(str(props.get("scope", ""))),

@@ -3,7 +3,8 @@
 Each desired resource is created, updated or left unchanged; a deployed resource with another owner is a
 conflict and is never touched; an owned resource nobody wants any more is deleted with --prune and reported
 as an orphan without it. Role assignments are matched by (scope, role, principal); for an assignment whose
-identity does not exist yet, the principal is known only after apply.
+identity does not exist yet, the principal is known only after apply. Expired exemptions (ours, deployed or
+desired) are flagged; an expired one that is not deployed yet is not created (ARM would refuse it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 import auditor
 from auditor.policy import PolicyError
+from auditor.policy.exemptions import describe_expiry, expiry_of
 from auditor.policy.ids import (
     ROLE_ASSIGNMENTS,
     child_id,
@@ -27,11 +29,13 @@ from auditor.policy.ids import (
     role_definition_id,
 )
 from auditor.policy.ids import role_guid as guid_of
-from auditor.policy.model import KINDS, DeployedState, DesiredState, Kind, Resource
+from auditor.policy.model import DeployedState, DesiredState, Kind, Resource
 from auditor.policy.normalize import DiffEntry, comparable, diff
 from auditor.policy.ownership import describe_owner, is_owned, role_description
 
 PLAN_FORMAT = "auditor-policy-plan/1"
+POLICY_KINDS: tuple[Kind, ...] = ("policyDefinition", "policySetDefinition", "policyAssignment")
+"""Kinds matched by id alone (role assignments and exemptions have rules of their own)."""
 Action = Literal["create", "update", "delete", "unchanged", "conflict", "orphan"]
 CHANGING: frozenset[str] = frozenset({"create", "update", "delete", "conflict"})
 """Actions that make a plan "have changes" (conflicts too: they need a human)."""
@@ -78,6 +82,24 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """Something a human should act on that is not a change, such as an expired exemption."""
+
+    kind: Kind
+    id: str
+    message: str
+
+    @property
+    def label(self) -> str:
+        """Short human name."""
+        return self.id.rsplit("/", 1)[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        """As written to plan.json."""
+        return {"kind": self.kind, "id": self.id, "message": self.message}
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything deploy would do for one ring."""
 
@@ -89,6 +111,7 @@ class Plan:
     changes: tuple[Change, ...]
     foreign: int = 0
     """Deployed policy resources of other owners that auditor leaves alone."""
+    flags: tuple[Flag, ...] = ()
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     def counts(self) -> dict[str, int]:
@@ -128,6 +151,7 @@ class Plan:
             "summary": self.counts(),
             "foreign": self.foreign,
             "has_changes": self.has_changes,
+            "flags": [flag.to_json() for flag in self.flags],
             "changes": [change.to_json() for change in self.changes],
         }
 
@@ -251,8 +275,37 @@ def _role_changes(desired: DesiredState, deployed: DeployedState, blocked: set[s
     return out
 
 
-def make_plan(desired: DesiredState, deployed: DeployedState, *, prune: bool = False) -> Plan:
-    """Diff desired against deployed."""
+def _exemption_changes(
+    desired: DesiredState, deployed: DeployedState, prune: bool, now: datetime
+) -> tuple[list[Change], list[Flag], int]:
+    have = {id_key(r.id): r for r in deployed.exemptions}
+    rows: list[Change] = []
+    flags: list[Flag] = []
+    foreign = 0
+    for want in desired.exemptions:
+        existing = have.pop(id_key(want.id), None)
+        expiry = expiry_of(want)
+        expired = expiry is not None and expiry <= now
+        if expired and expiry is not None:
+            unborn = "; not created" if existing is None else ""
+            flags.append(Flag(want.kind, want.id, f"expired on {describe_expiry(expiry)}: renew or remove{unborn}"))
+            if existing is None:
+                continue
+        rows.append(_compare(want, existing, desired.owner_id))
+    for key, resource in have.items():
+        change = _leftover(resource, desired.owner_id, prune, key)
+        foreign += change is None
+        expiry = expiry_of(resource)
+        if change is not None and expiry is not None and expiry <= now:
+            flags.append(Flag(resource.kind, resource.id, f"expired on {describe_expiry(expiry)}: renew or remove"))
+        rows.extend([change] if change else [])
+    return sorted(rows, key=lambda c: c.key), sorted(flags, key=lambda f: id_key(f.id)), foreign
+
+
+def make_plan(
+    desired: DesiredState, deployed: DeployedState, *, prune: bool = False, now: datetime | None = None
+) -> Plan:
+    """Diff desired against deployed; exemptions are judged expired or not at `now` (default: the current time)."""
     wanted: dict[Kind, Iterable[Resource]] = {
         "policyDefinition": desired.definitions,
         "policySetDefinition": desired.set_definitions,
@@ -260,7 +313,7 @@ def make_plan(desired: DesiredState, deployed: DeployedState, *, prune: bool = F
     }
     changes: list[Change] = []
     foreign = 0
-    for kind in KINDS[:3]:
+    for kind in POLICY_KINDS:
         have = {id_key(r.id): r for r in deployed.of_kind(kind)}
         rows = [_compare(want, have.pop(id_key(want.id), None), desired.owner_id) for want in wanted[kind]]
         for key, resource in have.items():
@@ -270,7 +323,18 @@ def make_plan(desired: DesiredState, deployed: DeployedState, *, prune: bool = F
         changes.extend(sorted(rows, key=lambda c: c.key))
     blocked = {c.key for c in changes if c.kind == "policyAssignment" and c.action == "conflict"}
     changes.extend(sorted(_role_changes(desired, deployed, blocked, prune), key=lambda c: (c.depends_on, c.key)))
-    return Plan(desired.ring, desired.scope, desired.definition_scope, desired.owner_id, prune, tuple(changes), foreign)
+    exemptions, flags, others = _exemption_changes(desired, deployed, prune, now or datetime.now(UTC))
+    changes.extend(exemptions)
+    return Plan(
+        desired.ring,
+        desired.scope,
+        desired.definition_scope,
+        desired.owner_id,
+        prune,
+        tuple(changes),
+        foreign + others,
+        tuple(flags),
+    )
 
 
 def write_plan(plan: Plan, path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,21 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from auditor.policy import PolicyError
-from auditor.policy.config import PolicySettings
+from auditor.policy.config import DEFAULT_MAX_EXEMPTION_DAYS, PolicySettings
 from auditor.policy.expressions import pointer_join
 from auditor.policy.findings import Finding
 from auditor.policy.load import Document, PolicyTree, load_tree
 from auditor.policy.rules_docs import definition_rules, set_rules
+from auditor.policy.rules_exemptions import duplicate_exemptions, exemption_rules
 from auditor.policy.rules_rings import ring_rules
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
-SCHEMAS = {"definition": "policy-definition", "set": "policy-set-definition", "ring": "ring"}
+SCHEMAS = {
+    "definition": "policy-definition",
+    "set": "policy-set-definition",
+    "ring": "ring",
+    "exemption": "policy-exemption",
+}
 
 
 @cache
@@ -88,9 +95,16 @@ def _order(finding: Finding) -> tuple[Any, ...]:
 
 
 def validate_tree(
-    tree: PolicyTree, *, rings: Sequence[str] | None = None, definition_scope: str | None = None
+    tree: PolicyTree,
+    *,
+    rings: Sequence[str] | None = None,
+    definition_scope: str | None = None,
+    max_exemption_days: int = DEFAULT_MAX_EXEMPTION_DAYS,
+    now: datetime | None = None,
 ) -> ValidationReport:
-    """Validate a loaded tree; `rings` (from config) also checks that every ring has its file."""
+    """Validate a loaded tree; `rings` (from config) also checks that every ring has its file. Exemption expiries
+    are judged at `now` (default: the current time)."""
+    now = now or datetime.now(UTC)
     findings = [Finding(p.path, p.pointer, "syntax", p.message) for p in tree.problems]
     findings.extend(_duplicates(tree.documents))
     for doc in tree.documents:
@@ -103,6 +117,12 @@ def validate_tree(
         findings.extend(schema)
         if not schema:
             findings.extend(ring_rules(ring, tree, rings, definition_scope))
+    findings.extend(duplicate_exemptions(tree.exemptions))
+    for exemption in tree.exemptions:
+        schema = list(schema_findings(exemption.path, exemption.data, "exemption"))
+        findings.extend(schema)
+        if not schema:
+            findings.extend(exemption_rules(exemption, tree, rings, definition_scope, max_exemption_days, now))
     for name in rings or ():
         if tree.ring(name) is None:
             findings.append(
@@ -113,11 +133,13 @@ def validate_tree(
                     f"ring {name!r} is configured but has no assignments file",
                 )
             )
-    files = len(tree.documents) + len(tree.rings) + len(tree.problems)
+    files = len(tree.documents) + len(tree.rings) + len(tree.exemptions) + len(tree.problems)
     return ValidationReport(tree.root, files, tuple(sorted(set(findings), key=_order)))
 
 
-def validate_path(path: Path | None = None, settings: PolicySettings | None = None) -> ValidationReport:
+def validate_path(
+    path: Path | None = None, settings: PolicySettings | None = None, *, now: datetime | None = None
+) -> ValidationReport:
     """Validate a policies/ tree, a folder of policy files or one file (default: the configured tree)."""
     if path is None:
         if settings is None:
@@ -129,6 +151,8 @@ def validate_path(path: Path | None = None, settings: PolicySettings | None = No
         tree,
         rings=settings.rings if own_tree and settings else None,
         definition_scope=settings.definition_scope if settings else None,
+        max_exemption_days=settings.max_exemption_days if settings else DEFAULT_MAX_EXEMPTION_DAYS,
+        now=now,
     )
 
 

@@ -50,6 +50,8 @@ def render_validation(report: ValidationReport, console: Console) -> None:
 
 
 def _name(change: Change) -> str:
+    if change.kind == "policyExemption":
+        return f"{change.label} at {change.id.rsplit('/providers/', 1)[0].rsplit('/', 1)[-1]}"
     if change.kind != "roleAssignment":
         return change.label
     role = ROLE_NAMES.get(change.role_guid, change.role_guid)
@@ -80,11 +82,15 @@ def render_plan(plan: Plan, console: Console, *, show_unchanged: bool = False) -
                 if entry.op == "replace"
                 else f"    {entry.path}: {entry.op} {before or after}"
             )
+    for flag in plan.flags:
+        console.print(Text(f"! {flag.kind} {flag.label}: {flag.message}", style="bold yellow"))
     counts = plan.counts()
     summary = ", ".join(f"{counts[a]} to {a}" for a in ("create", "update", "delete") if counts[a])
     extra = [f"{counts[a]} {a}" for a in ("conflict", "orphan", "unchanged") if counts[a]]
     if plan.foreign:
         extra.append(f"{plan.foreign} of other owners left alone")
+    if plan.flags:
+        extra.append(f"{len(plan.flags)} flagged")
     console.print(f"Plan: {summary or 'no changes'}" + (f" ({', '.join(extra)})" if extra else "") + ".")
 
 

@@ -23,21 +23,32 @@ from auditor.policy.status import AssignmentCompliance, compliance_status
 from auditor.policy.validate import require_valid, validate_tree
 
 
-def prepare(settings: PolicySettings, ring: str) -> DesiredState:
+def prepare(settings: PolicySettings, ring: str, now: datetime | None = None) -> DesiredState:
     """Load and validate the policies/ tree, then build what `ring` wants. Invalid files stop here."""
     tree = load_tree(settings.resolved_policies_dir())
-    require_valid(validate_tree(tree, rings=settings.rings, definition_scope=settings.definition_scope))
+    report = validate_tree(
+        tree,
+        rings=settings.rings,
+        definition_scope=settings.definition_scope,
+        max_exemption_days=settings.max_exemption_days,
+        now=now,
+    )
+    require_valid(report)
     return desired_state(tree, settings, ring)
 
 
-def _plan(settings: PolicySettings, ring: str, arm: PolicyArm, prune: bool) -> tuple[DesiredState, Plan]:
-    desired = prepare(settings, ring)
-    return desired, make_plan(desired, read_deployed(arm, desired), prune=prune)
+def _plan(
+    settings: PolicySettings, ring: str, arm: PolicyArm, prune: bool, now: datetime | None
+) -> tuple[DesiredState, Plan]:
+    desired = prepare(settings, ring, now)
+    return desired, make_plan(desired, read_deployed(arm, desired), prune=prune, now=now)
 
 
-def plan_ring(settings: PolicySettings, ring: str, arm: PolicyArm, *, prune: bool = False) -> Plan:
-    """What deploy would do for `ring`."""
-    return _plan(settings, ring, arm, prune)[1]
+def plan_ring(
+    settings: PolicySettings, ring: str, arm: PolicyArm, *, prune: bool = False, now: datetime | None = None
+) -> Plan:
+    """What deploy would do for `ring`; exemption expiries are judged at `now` (default: the current time)."""
+    return _plan(settings, ring, arm, prune, now)[1]
 
 
 class DeployHooks(Protocol):
@@ -93,7 +104,7 @@ def deploy_ring(
     gate = check_gate(settings, ring, reader, now)
     hooks.gate(gate)
     enforce_gate(gate, force=force)
-    desired, plan = _plan(settings, ring, arm, prune)
+    desired, plan = _plan(settings, ring, arm, prune, now)
     if plan_file is not None:
         check_saved(read_plan(plan_file), plan, plan_file)
     hooks.plan(plan)
@@ -139,7 +150,7 @@ def remediate_ring(
     now: datetime | None = None,
 ) -> tuple[RemediationOutcome, ...]:
     """Remediate every DeployIfNotExists/Modify member of the ring's assignments and wait for the tasks."""
-    return _remediate(settings, prepare(settings, ring), arm, sleep, clock, now)
+    return _remediate(settings, prepare(settings, ring, now), arm, sleep, clock, now)
 
 
 def status(settings: PolicySettings, rings: list[str], arm: PolicyArm) -> tuple[AssignmentCompliance, ...]:

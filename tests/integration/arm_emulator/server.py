@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote
 
-from . import other_api, policy_api
+from . import exemption_api, other_api, policy_api
 from .state import ArmError, ArmState, is_within, key, parse_scope
 
 ROUTE = re.compile(
@@ -21,6 +21,7 @@ API_VERSIONS = {
     "policydefinitions": POLICY_VERSIONS,
     "policysetdefinitions": POLICY_VERSIONS,
     "policyassignments": POLICY_VERSIONS,
+    "policyexemptions": {"2020-07-01-preview", "2022-07-01-preview", "2024-12-01-preview"},
     "roleassignments": {"2022-04-01", "2020-10-01-preview", "2020-04-01-preview"},
     "remediations": {"2019-07-01", "2021-10-01", "2024-10-01"},
     "policystates": {"2019-10-01", "2024-10-01"},
@@ -113,7 +114,7 @@ class _Server(ThreadingHTTPServer):
             raise ArmError(
                 400, "InvalidApiVersionParameter", f"The api-version '{version}' is invalid for '{parts[0]}'."
             )
-        scope = parse_scope(match.group("scope"), allow_resource=collection == "roleassignments")
+        scope = parse_scope(match.group("scope"), allow_resource=collection in ("roleassignments", "policyexemptions"))
         if any(is_within(scope.canonical or "/", denied) for denied in self.state.denied_scopes):
             raise ArmError(
                 403,
@@ -138,6 +139,8 @@ class _Server(ThreadingHTTPServer):
             return policy_api.listing(self.state, scope, COLLECTIONS[collection], filter_)
         if collection == "roleassignments":
             return other_api.roles_listing(self.state, scope, filter_)
+        if collection == "policyexemptions":
+            return exemption_api.listing(self.state, scope, filter_)
         return [r.body for r in self.state.remediations.values() if key(r.scope) == key(scope.canonical)]
 
     def _item(self, method: str, collection: str, scope: Any, name: str, body: Any) -> tuple[int, Any]:
@@ -148,6 +151,12 @@ class _Server(ThreadingHTTPServer):
                 "PUT": lambda: policy_api.put(state, scope, COLLECTIONS[collection], name, body),
                 "GET": lambda: policy_api.get(state, scope, COLLECTIONS[collection], name),
                 "DELETE": lambda: policy_api.delete(state, scope, COLLECTIONS[collection], name),
+            }
+        elif collection == "policyexemptions":
+            handlers = {
+                "PUT": lambda: exemption_api.put(state, scope, name, body),
+                "GET": lambda: exemption_api.get(state, scope, name),
+                "DELETE": lambda: exemption_api.delete(state, scope, name),
             }
         elif collection == "roleassignments":
             rid = key(f"{scope.canonical}/providers/Microsoft.Authorization/roleAssignments/{name}")

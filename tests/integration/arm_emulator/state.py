@@ -104,6 +104,7 @@ class ArmState:
     set_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
     assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
     role_assignments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exemptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     remediations: dict[str, Remediation] = field(default_factory=dict)
     principals: dict[str, str] = field(default_factory=dict)
     """principalId -> principal type (ServicePrincipal for managed identities, User, Group...)."""
