@@ -1,7 +1,8 @@
 """The streamed sheets that grow with the fleet: Machines, Overdue patches and Installations.
 
-Rows are built straight from the evaluation and appended one at a time, so memory stays flat however large the
-fleet. This is the hot path of the workbook: values go in plain, and only links and risky text get cell objects.
+Rows are built straight from the evaluation and appended one at a time, so memory stays bounded however large
+the fleet (the portal links openpyxl holds until a sheet ends stop at Excel's limit of links a sheet). This is the
+hot path of the workbook: values go in plain, and only links and risky text get cell objects of their own.
 """
 
 from __future__ import annotations
