@@ -218,6 +218,7 @@ class LogAnalyticsPublisher:
             AzureError,
             ClientAuthenticationError,
             HttpResponseError,
+            ServiceRequestError,
             ServiceRequestTimeoutError,
             ServiceResponseTimeoutError,
         )
@@ -231,6 +232,10 @@ class LogAnalyticsPublisher:
             return PublishError(f"{where} answered {_service_error(error)}{note}",
                                 "check endpoint, rule_id and stream_name against the DCR, and that the identity "
                                 "has Monitoring Metrics Publisher on it")
+        if isinstance(error, ServiceRequestError) and "non-TLS" in str(error):
+            # azure-core's refusal to send a bearer token over plain http (allowed in config for emulators only)
+            return PublishError(f"{where}: the Azure SDK sends tokens over https only{note}",
+                                "use the https endpoint the data collection rule or endpoint shows")
         if isinstance(error, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
             return PublishError(f"{where} did not answer within {self.settings.timeout_seconds:g} s{note}",
                                 "raise timeout_seconds, or check the network path to the endpoint")
