@@ -1,6 +1,6 @@
 """exceptions.toml: the risk-acceptance register, modelled with pydantic v2.
 
-Each `[[exception]]` names who accepted which risk, why, under which ticket, from when and until when, and which
+Each `[[exception]]` table names who accepted which risk, why, under which ticket, from when and until when, and which
 machines (and optionally which patches) it covers. Unknown keys are errors, and every error names the file and the
 entry (`exceptions.toml: exception 'EX-7': ...`), so a register is reviewed like code.
 """
@@ -174,7 +174,8 @@ def _label(raw: Any, index: int) -> str:
 
 
 def _problem(error: ValidationError) -> str:
-    first = error.errors()[0]
+    # A misspelt key is both unknown and missing; naming the unknown spelling says what to fix.
+    first = min(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
     key = ".".join(str(part) for part in first["loc"])
     more = f" (+{error.error_count() - 1} more)" if error.error_count() > 1 else ""
     if first["type"] == "missing":
@@ -188,13 +189,13 @@ def _problem(error: ValidationError) -> str:
 def validate_register(data: Any, *, max_days: int, source: str) -> Register:
     """A register from parsed TOML (or the rows a pack stored); ConfigError naming `source` and the entry."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: expected a table of [[exception]] entries", HINT)
+        raise ConfigError(f"{source}: expected a TOML document of exception entries", HINT)
     unknown = sorted(set(data) - {"exception"})
     if unknown:
-        raise ConfigError(f"{source}: unknown key '{unknown[0]}' (entries are [[exception]] tables)", HINT)
+        raise ConfigError(f"{source}: unknown top-level key '{unknown[0]}' (each entry is an 'exception' array table)", HINT)
     raw_entries = data.get("exception", [])
     if not isinstance(raw_entries, list):
-        raise ConfigError(f"{source}: 'exception' must be an array of tables ([[exception]])", HINT)
+        raise ConfigError(f"{source}: 'exception' must be an array of tables (one double-bracketed 'exception' table per entry)", HINT)
     entries: list[ExceptionEntry] = []
     seen: dict[str, str] = {}
     for index, raw in enumerate(raw_entries):
