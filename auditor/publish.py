@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from auditor import __version__
 from auditor.config import Config, LogAnalyticsPublishSettings
-from auditor.errors import AuditorError, ExitCode
+from auditor.errors import AuditorError
 from auditor.notify.interface import ScanOutcome
 from auditor.notify.webhook import host_of
 from auditor.sources.azure_settings import AzureSettings
@@ -63,9 +63,7 @@ _GROUPS = (("environment", "by_environment"), ("subscription", "by_subscription"
 
 
 class PublishError(AuditorError):
-    """A scan's figures could not be published (the scan and its pack are unaffected)."""
-
-    exit_code = ExitCode.INCOMPLETE
+    """A scan's figures could not be published. A scan turns it into a warning: it never sets the exit code."""
 
 
 class Publisher(Protocol):

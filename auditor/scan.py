@@ -170,11 +170,14 @@ def deliver(
 ) -> ScanResult:
     """Publish, then notify, about a committed scan. The pack is already written, so each failure is a warning
     and the exit code stays as it is."""
-    targets = publishers_for(config) if publishers is None else publishers
+    warnings = list(result.warnings)
+    try:
+        targets = publishers_for(config) if publishers is None else publishers
+    except AuditorError as error:  # the pack is written: even a publisher that cannot be built is a warning
+        targets, warnings = [], [*warnings, f"{error.message}; {error.hint} (the pack is complete)"]
     hooks = config.notify if send_notifications and config.notify.webhooks else None
     if not targets and hooks is None:
-        return result
-    warnings = list(result.warnings)
+        return replace(result, warnings=warnings) if warnings != result.warnings else result
     try:
         outcome = ScanOutcome.from_pack(
             result.pack, result.summary, result.breaches, result.problems, config.thresholds.min_compliance_rate

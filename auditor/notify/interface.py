@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 
 from auditor import __version__
 from auditor.compliance.thresholds import Breach
-from auditor.errors import AuditorError, ExitCode
+from auditor.errors import AuditorError
 from auditor.evidence.manifest import fingerprint
 
 Status = Literal["ok", "breach", "incomplete"]
@@ -24,9 +24,7 @@ _SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 class NotifyError(AuditorError):
-    """A webhook could not be told about a scan (the scan and its pack are unaffected)."""
-
-    exit_code = ExitCode.INCOMPLETE
+    """A webhook could not be told about a scan. A scan turns it into a warning: it never sets the exit code."""
 
 
 @dataclass(frozen=True)
