@@ -19,8 +19,10 @@ from auditor.errors import AuditorError, ConfigError, ExitCode
 from auditor.evidence.assemble import write_pack
 from auditor.evidence.inputs import (
     FIRST_SEEN_EVIDENCE,
+    HISTORY_EVIDENCE,
     REGISTER_EVIDENCE,
     first_seen_table,
+    history_table,
     register_table,
     summary_queries,
 )
@@ -255,6 +257,7 @@ def _finish(
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
     records = query_records(results, catalog)
     pack_id = f"pack-{as_of.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
+    history = store.runs(scope=scope_key(fingerprint), before=as_of) if store else []
     judged: list[ReportContext] = []
 
     def judge() -> ReportContext:
@@ -278,13 +281,14 @@ def _finish(
             generated_at=_now(),
             source=fingerprint,
             problems=problems,
-            history=store.runs(scope=scope_key(fingerprint), before=as_of) if store else [],
+            history=history,
         ))
         report("write reports", total - 1, total)
         return judged[0]
 
     evidence = {record.evidence: results[record.id].table for record in records}
     evidence[FIRST_SEEN_EVIDENCE] = first_seen_table(first_seen)
+    evidence[HISTORY_EVIDENCE] = history_table(history)
     if register is not None:
         evidence[REGISTER_EVIDENCE] = register_table(register)
     pack = write_pack(

@@ -72,3 +72,27 @@ def register_map(table: pa.Table | None, *, max_days: int) -> Register | None:
 def summary_queries(records: list[QueryRecord]) -> list[dict[str, Any]]:
     """summary.json's `queries` list."""
     return [{"id": r.id, "version": r.version, "sha256": r.template_sha256, "rows": r.rows} for r in records]
+
+
+HISTORY_EVIDENCE = "evidence/history.jsonl.gz"
+"""The earlier scans a pack's trend charts show, so a re-render draws the same trend."""
+_HISTORY_COLUMNS = (
+    ("run_id", pa.string()),
+    ("as_of", pa.string()),
+    ("machines", pa.int64()),
+    ("compliance_rate", pa.float64()),
+    ("unknown_rate", pa.float64()),
+    ("breaches", pa.int64()),
+    ("complete", pa.bool_()),
+    ("scope_key", pa.string()),
+)
+
+
+def history_table(runs: list[dict[str, Any]]) -> pa.Table:
+    """Earlier scans as evidence rows."""
+    return pa.table({name: pa.array([run.get(name) for run in runs], kind) for name, kind in _HISTORY_COLUMNS})
+
+
+def history_runs(table: pa.Table | None) -> list[dict[str, Any]]:
+    """Earlier scans from the history evidence (empty when the pack has none)."""
+    return [] if table is None else list(table.to_pylist())

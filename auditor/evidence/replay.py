@@ -25,8 +25,10 @@ from auditor.evidence.assemble import write_pack
 from auditor.evidence.files import PackFiles, UnreadableFile, pack_files, read_bytes
 from auditor.evidence.inputs import (
     FIRST_SEEN_EVIDENCE,
+    HISTORY_EVIDENCE,
     REGISTER_EVIDENCE,
     first_seen_map,
+    history_runs,
     register_map,
     summary_queries,
 )
@@ -117,6 +119,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
         generated_at=parse_timestamp(manifest["generated_at"]),
         source=manifest["source"],
         problems=list(manifest["problems"]),
+        history=history_runs(evidence.get(HISTORY_EVIDENCE)),
     )
     return LoadedPack(manifest, fingerprint(data), evidence, context)
 

@@ -164,3 +164,28 @@ def test_replay_refuses_unreadable_evidence_even_when_forced(fleet: Path, tmp_pa
     with pytest.raises(PackError, match=r"machine_facts@v1\.jsonl\.gz cannot be read back"):
         replay_pack(result.pack, tmp_path / "b", force=True)
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+def test_replay_keeps_the_trend_of_earlier_scans(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from auditor.config import Config
+    from auditor.evidence.inputs import HISTORY_EVIDENCE
+    from auditor.evidence.replay import load_pack
+    from auditor.scan import scan
+    from tests.crafted import AS_OF, Fleet
+
+    fleet = Fleet()
+    vm = fleet.machine("vm1")
+    fleet.assessment(vm)
+    fleet.write(tmp_path / "snap")
+    history = tmp_path / "history.duckdb"
+    scan(Config(), source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "p", history=history, as_of=AS_OF)
+    later = scan(Config(), source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "p", history=history,
+                 as_of=AS_OF + timedelta(days=1))
+    from auditor.evidence.files import pack_files
+
+    with pack_files(later.pack) as files:
+        loaded = load_pack(files)
+    assert [run["as_of"] for run in loaded.context.history] == ["2026-11-01T06:00:00Z"]
+    assert loaded.evidence[HISTORY_EVIDENCE].num_rows == 1

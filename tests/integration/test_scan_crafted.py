@@ -117,7 +117,7 @@ def test_as_of_moves_the_rules(tmp_path: Path) -> None:
 def test_pack_holds_evidence_for_every_query(tmp_path: Path) -> None:
     summary, pack, _ = run(tmp_path)
     names = sorted(p.name for p in (pack / "evidence").iterdir())
-    assert names == sorted([*(f"{q['id']}@v{q['version']}.jsonl.gz" for q in summary["queries"]), "first_seen.jsonl.gz"])
+    assert names == sorted([*(f"{q['id']}@v{q['version']}.jsonl.gz" for q in summary["queries"]), "first_seen.jsonl.gz", "history.jsonl.gz"])
     rows = {q["id"]: q["rows"] for q in summary["queries"]}
     assert rows["machine_facts"] == 7
     assert not list((tmp_path / "packs").glob(".auditor-partial-*"))
