@@ -285,12 +285,11 @@ def _exemption_changes(
     for want in desired.exemptions:
         existing = have.pop(id_key(want.id), None)
         expiry = expiry_of(want)
-        expired = expiry is not None and expiry <= now
-        if expired and expiry is not None:
+        if expiry is not None and expiry <= now:
             unborn = "; not created" if existing is None else ""
             flags.append(Flag(want.kind, want.id, f"expired on {describe_expiry(expiry)}: renew or remove{unborn}"))
             if existing is None:
-                continue
+                continue  # ARM refuses a new exemption that has already expired
         rows.append(_compare(want, existing, desired.owner_id))
     for key, resource in have.items():
         change = _leftover(resource, desired.owner_id, prune, key)
