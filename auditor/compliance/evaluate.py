@@ -31,6 +31,7 @@ REQUIRED_QUERIES = (
     "maintenance_configurations",
     "maintenance_runs",
     "overdue_patches",
+    "subscriptions",
 )
 
 
@@ -113,6 +114,9 @@ def evaluate(
     }
     for name, key in metrics.DIMENSIONS.items():
         summary[name] = metrics.by_dimension(verdicts, key)
+    names = facts.subscription_names(tables.get("subscriptions"))
+    summary["by_subscription"] = [{"key": row["key"], "name": names.get(row["key"], ""), **row}
+                                  for row in summary["by_subscription"]]
     summary["by_classification"] = metrics.by_classification(groups, config.sla, set(by_id))
     summary["installations"] = installs.installations_summary(runs, by_id, window_days=config.installation_window_days)
     summary["coverage"] = coverage.coverage_summary(machines, schedules)

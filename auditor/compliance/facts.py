@@ -233,3 +233,10 @@ def build_undated(table: pa.Table) -> list[UndatedPatch]:
         )
         for row in rows(table)
     ]
+
+
+def subscription_names(table: pa.Table | None) -> dict[str, str]:
+    """Lower-cased subscription id -> display name, from the subscriptions query (empty without one)."""
+    if table is None:
+        return {}
+    return {row["subscriptionId"]: row["name"] or "" for row in rows(table) if row["subscriptionId"]}

@@ -12,7 +12,7 @@ import duckdb_kql
 import pyarrow as pa
 
 from auditor.errors import QueryError, SnapshotError
-from auditor.snapshots.format import ARG_COLUMNS, Snapshot, SnapshotTable
+from auditor.snapshots.format import ARG_COLUMNS, OPTIONAL_TABLES, Snapshot, SnapshotTable
 from auditor.sources.interface import ARROW_TYPES, QueryRequest, QueryResult
 
 _JSON_COLUMNS = frozenset({"sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
@@ -57,6 +57,14 @@ def load_table(con: duckdb.DuckDBPyConnection, table: SnapshotTable) -> None:
         ) from exc
 
 
+def create_missing_tables(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
+    """Create each optional ARG table the snapshot lacks, empty, so queries over it return no rows."""
+    columns = ", ".join(f'"{c}" {"JSON" if c in _JSON_COLUMNS else "VARCHAR"}' for c in ARG_COLUMNS)
+    for name in OPTIONAL_TABLES:
+        if name not in present:
+            con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({columns})')
+
+
 class SnapshotSource:
     """Runs rendered KQL over a snapshot. Tables are loaded into an in-memory DuckDB on first use."""
 
@@ -73,6 +81,7 @@ class SnapshotSource:
             if name not in self._loaded:
                 load_table(self._con, table)
                 self._loaded.add(name)
+        create_missing_tables(self._con, self._loaded)
 
     def run(self, request: QueryRequest) -> QueryResult:
         """Run one query; the result has exactly the columns its query.toml declares."""

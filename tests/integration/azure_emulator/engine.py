@@ -12,8 +12,8 @@ from typing import Any
 import duckdb
 import duckdb_kql
 
-from auditor.snapshots.format import LOG_ANALYTICS_PREFIX, Snapshot
-from auditor.sources.snapshot import connect, load_table
+from auditor.snapshots.format import LOG_ANALYTICS_PREFIX, OPTIONAL_TABLES, Snapshot
+from auditor.sources.snapshot import connect, create_missing_tables, load_table
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,11 @@ class KqlEngine:
                     f'SELECT DISTINCT lower("subscriptionId") FROM "__base_{table.name}" WHERE "subscriptionId" <> \'\''
                 ).fetchall()
                 subscriptions.update(str(sub) for (sub,) in found if sub)
+        for name in OPTIONAL_TABLES:
+            if name not in snapshot.tables:
+                create_missing_tables(self._con, set())
+                self._con.execute(f'ALTER TABLE "{name}" RENAME TO "__base_{name}"')
+                self._arg_tables.append(name)
         self.subscriptions = tuple(sorted(subscriptions))
         """Every subscription the snapshot has rows for (the tenant)."""
         self._cache: dict[tuple[str, tuple[str, ...] | None], ResultSet] = {}
