@@ -21,17 +21,19 @@ def _pct(value: float | None) -> str:
 def print_summary(result: ScanResult) -> None:
     """The Rich summary: overall, then per environment."""
     s = result.summary
+    without = s.get("compliance_rate_without_exceptions", s["compliance_rate"])
     out.print(
-        f"[bold]Compliance {_pct(s['compliance_rate'])}[/]  machines {s['machines']}  compliant {s['compliant']}  "
-        f"non-compliant {s['non_compliant']}  unknown {s['unknown']}  breaches {s['breaches']}  (as of {s['as_of']})"
+        f"[bold]Compliance {_pct(s['compliance_rate'])}[/] ({_pct(without)} without exceptions)  "
+        f"machines {s['machines']}  compliant {s['compliant']}  non-compliant {s['non_compliant']}  "
+        f"unknown {s['unknown']}  breaches {s['breaches']}  (as of {s['as_of']})"
     )
     table = Table(title="By environment", title_justify="left")
-    for column in ("Environment", "Machines", "Compliant", "Non-compliant", "Unknown", "Rate"):
+    for column in ("Environment", "Machines", "Compliant", "Non-compliant", "Unknown", "Rate", "Without exceptions"):
         table.add_column(column, justify="left" if column == "Environment" else "right")
     for row in s["by_environment"]:
         table.add_row(
             row["key"], str(row["machines"]), str(row["compliant"]), str(row["non_compliant"]), str(row["unknown"]),
-            _pct(row["compliance_rate"]),
+            _pct(row["compliance_rate"]), _pct(row.get("compliance_rate_without_exceptions", row["compliance_rate"])),
         )
     out.print(table)
     for breach in result.breaches:
