@@ -15,7 +15,7 @@ from auditor.reports.interface import ReportContext
 
 @dataclass(frozen=True)
 class BreachRow:
-    """A breach as the PDF shows it: figures formatted in the unit of the threshold that raised it."""
+    """A breach as the PDF shows it: figures in the unit of the threshold that raised it (%, machines, days)."""
 
     severity: str
     message: str
@@ -34,18 +34,25 @@ class ThresholdRow:
     """`met`, `breached` or `not measured`."""
 
 
-def _figure(value: float, unit: str) -> str:
-    return f"{value:.2f}%" if unit == "%" else f"{value:g}"
+def measure(value: float, unit: str) -> str:
+    """A threshold figure in its unit: `35.53%`, `255 machines`, `1 day`."""
+    if unit == "%":
+        return f"{value:.2f}%"
+    count = f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+    word = {"machines": "machine", "days": "day"}.get(unit)
+    if word is None:
+        return f"{count} {unit}".rstrip()
+    return f"{count} {word if value == 1 else unit}"
 
 
 def breach_rows(context: ReportContext) -> list[BreachRow]:
-    """breaches.json's rows, each figure in its threshold's unit (a rate or a machine count)."""
+    """breaches.json's rows, each figure in its threshold's unit (a rate, machines or days)."""
     units = {(t.rule, t.dimension, t.key): t.unit for t, _ in context.evaluation.threshold_checks}
     rows = []
     for breach in context.evaluation.breaches:
         unit = units.get((breach.rule, breach.dimension, breach.key), "%")
-        rows.append(BreachRow(breach.severity, breach.message, _figure(breach.observed, unit),
-                              _figure(breach.threshold, unit), breach.query))
+        rows.append(BreachRow(breach.severity, breach.message, measure(breach.observed, unit),
+                              measure(breach.threshold, unit), breach.query))
     return rows
 
 
@@ -56,7 +63,7 @@ def threshold_rows(context: ReportContext) -> list[ThresholdRow]:
         if observed is None:
             text, outcome = "n/a", "not measured"
         else:
-            text = _figure(observed, threshold.unit)
+            text = measure(observed, threshold.unit)
             outcome = "breached" if threshold.evaluate(observed) is not None else "met"
         rows.append(ThresholdRow(threshold.requirement(), text, outcome))
     return rows

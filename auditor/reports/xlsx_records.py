@@ -12,7 +12,7 @@ from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx_fleet import PortalLinks, evidence_of, links_note
 from auditor.reports.xlsx_groups import records
 from auditor.reports.xlsx_sheet import Column, Table, fit, flag_against, flag_text, write_table
-from auditor.reports.xlsx_style import BAD, GOOD, WARN, Styles, safe, styled
+from auditor.reports.xlsx_style import BAD, GOOD, WARN, Styles, safe, styled, unit_style
 
 COVERAGE = "Coverage"
 POLICY = "Policy"
@@ -199,16 +199,16 @@ def write_breaches(workbook: Workbook, context: ReportContext, suffix: str) -> T
     """Every configured threshold, its requirement in words, the observed figure and whether it was breached."""
     wrap = Styles.WRAP  # every text cell top-aligned, level with the first line of a wrapped requirement
     columns = [Column("Result", 12, wrap), Column("Severity", 10, wrap), Column("Requirement", 60, wrap),
-               Column("Observed", 11), Column("Limit", 11), Column("Rule", 30, wrap), Column("Dimension", 14, wrap),
+               Column("Observed", 14), Column("Limit", 14), Column("Rule", 30, wrap), Column("Dimension", 14, wrap),
                Column("Key", 18, wrap), Column("Query", 26, wrap)]
 
     def number(ws: Any, value: float | None, unit: str) -> Any:
-        return styled(ws, value, Styles.RATE if unit == "%" else Styles.COUNT)
+        return styled(ws, value, unit_style(unit))
 
     checks = context.evaluation.threshold_checks
 
     def rows(ws: Any) -> Iterator[list[Any]]:
-        # Observed and limit are styled per row (a rate or a count of machines), so they come as cells.
+        # Observed and limit are styled per row in their threshold's unit (%, machines, days), so they come as cells.
         for threshold, observed in checks:
             result = NOT_MEASURED if observed is None else BREACH if threshold.evaluate(observed) else PASS
             yield [result, threshold.severity, threshold.requirement(), number(ws, observed, threshold.unit),

@@ -17,7 +17,17 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook import Workbook
 
-from auditor.reports.xlsx_style import BAD, LINE_HEIGHT, Styles, safe, styled, text_cell, text_height
+from auditor.reports.xlsx_style import (
+    BAD,
+    LINE_HEIGHT,
+    Highlight,
+    Styles,
+    highlighted,
+    safe,
+    styled,
+    text_cell,
+    text_height,
+)
 
 MAX_ROWS = 1_048_576
 """Excel's row limit; a longer table is cut. Tests monkeypatch this small."""
@@ -122,6 +132,7 @@ def write_table(
     freeze_columns: int = 0,
     prepared: bool = False,
     empty: str = "No rows.",
+    marks: Sequence[Highlight | None] = (),
 ) -> Table:
     """Write a table sheet. At most the rows that fit under Excel's limit are taken from `rows`.
 
@@ -130,7 +141,8 @@ def write_table(
 
     `total` is the number of rows `rows` yields, known up front so that a cut is announced in the caption (the
     first thing a reader sees) as well as below the last row. `prepared` rows are already cell-ready (the fast
-    path of the big sheets); otherwise each value is styled by its column or passed through `safe`.
+    path of the big sheets); otherwise each value is styled by its column or passed through `safe`, and a row whose
+    entry in `marks` is a Highlight gets its fill and font in every cell.
     """
     ws = workbook.create_sheet(title)
     for index, column in enumerate(columns, start=1):
@@ -160,7 +172,11 @@ def write_table(
                 tallest = max((h for h in heights if h), default=None)
                 if tallest:
                     ws.row_dimensions[FIRST_ROW + written].height = tallest
-            ws.append([safe(ws, v) if s is None else styled(ws, v, s) for v, s in zip(row, styles, strict=False)])
+            cells = [safe(ws, v) if s is None else styled(ws, v, s) for v, s in zip(row, styles, strict=False)]
+            mark = marks[written] if written < len(marks) else None
+            if mark is not None:
+                cells = [highlighted(ws, cell, mark) for cell in cells]
+            ws.append(cells)
             written += 1
     last = get_column_letter(len(columns))
     ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + written}"

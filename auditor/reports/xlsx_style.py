@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -23,6 +24,9 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 RATE_FORMAT = '0.00"%"'
 """Rates are stored as the numbers 0-100 that summary.json holds, and shown with a literal percent sign."""
 COUNT_FORMAT = "#,##0"
+MACHINES_FORMAT = '[=1]0" machine";#,##0" machines"'
+DAYS_FORMAT = '[=1]0" day";#,##0" days"'
+"""Threshold figures in their unit: the cell keeps the number, the format says what it counts."""
 DATE_FORMAT = "yyyy-mm-dd h:mm:ss"
 """openpyxl's own format for datetimes: the streamed sheets append plain datetimes (a styled cell per row costs
 more than writing it), and styled dates elsewhere match them."""
@@ -68,6 +72,8 @@ class Styles:
     LINK = "auditor link"
     RATE = "auditor rate"
     COUNT = "auditor count"
+    MACHINES = "auditor machines"
+    DAYS = "auditor days"
     DATE = "auditor date"
     WRAP = "auditor wrap"
     CODE = "auditor code"
@@ -96,6 +102,8 @@ class Styles:
             self.LINK: {"font": Font(color="0563C1", underline="single"), "alignment": top},
             self.RATE: {"number_format": RATE_FORMAT, "alignment": top},
             self.COUNT: {"number_format": COUNT_FORMAT, "alignment": top},
+            self.MACHINES: {"number_format": MACHINES_FORMAT, "alignment": top},
+            self.DAYS: {"number_format": DAYS_FORMAT, "alignment": top},
             self.DATE: {"number_format": DATE_FORMAT, "alignment": top},
             self.WRAP: {"alignment": Alignment(wrap_text=True, vertical="top")},
             self.CODE: {"font": Font(name="Consolas", size=9), "alignment": Alignment(wrap_text=True, vertical="top")},
@@ -113,6 +121,14 @@ class Styles:
 _ARRAYS: WeakKeyDictionary[Workbook, dict[str, Any]] = WeakKeyDictionary()
 
 
+UNIT_STYLES = {"%": Styles.RATE, "machines": Styles.MACHINES, "days": Styles.DAYS}
+
+
+def unit_style(unit: str) -> str:
+    """The named style that shows a threshold's figure in its unit (a rate, machines or days)."""
+    return UNIT_STYLES.get(unit, Styles.COUNT)
+
+
 def new_cell(ws: Any, style: str | None = None) -> Cell:
     """An empty cell of a write-only sheet, in one of the workbook's named styles."""
     if style is None:
@@ -124,6 +140,29 @@ BAD = DifferentialStyle(font=Font(color="9C0006"), fill=PatternFill(bgColor="FFC
 """Conditional format for a figure on the wrong side of its threshold."""
 WARN = DifferentialStyle(font=Font(color="9C5700"), fill=PatternFill(bgColor="FFEB9C"))
 GOOD = DifferentialStyle(font=Font(color="006100"), fill=PatternFill(bgColor="C6EFCE"))
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """A fill and font given to every cell of a row that must stand out whatever the reader does with the sheet
+    (sorting or filtering keeps them, and any viewer shows them, unlike a conditional format)."""
+
+    fill: PatternFill
+    font: Font
+
+
+HIGHLIGHT_BAD = Highlight(PatternFill("solid", fgColor="FFC7CE"), Font(color="9C0006"))
+"""Rows that are wrong now: an expired exception or maintenance configuration."""
+HIGHLIGHT_WARN = Highlight(PatternFill("solid", fgColor="FFEB9C"), Font(color="9C5700"))
+"""Rows that need attention soon: an exception about to expire, a configuration assigned to nothing."""
+
+
+def highlighted(ws: Any, value: Any, mark: Highlight) -> Cell:
+    """A cell-ready value (plain or already a cell) in the highlight's fill and font; an empty value is filled too."""
+    cell = value if isinstance(value, Cell) else WriteOnlyCell(ws, value)
+    cell.fill = mark.fill
+    cell.font = mark.font
+    return cell
 
 
 def needs_text_cell(value: str) -> bool:

@@ -18,7 +18,7 @@ from openpyxl.workbook import Workbook
 from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx_groups import RATE, records
 from auditor.reports.xlsx_sheet import Form, Table, rule, sheet_location
-from auditor.reports.xlsx_style import BAD, GOOD, Styles, link_cell, safe, styled, text_height
+from auditor.reports.xlsx_style import BAD, GOOD, Styles, link_cell, safe, styled, text_height, unit_style
 
 SUMMARY = "Summary"
 MEETS, BELOW, ABOVE, NO_TARGET, NOT_MEASURED = "Meets target", "BELOW TARGET", "ABOVE LIMIT", "No target set", "Not measured"
@@ -156,7 +156,7 @@ def _breaches(form: Form, context: ReportContext) -> None:
     else:
         form.header("Breach", "Observed", "Limit", "Severity", "Query")
         for breach in evaluation.breaches:
-            style = Styles.RATE if units.get((breach.rule, breach.dimension, breach.key), "%") == "%" else Styles.COUNT
+            style = unit_style(units.get((breach.rule, breach.dimension, breach.key), "%"))
             form.add(styled(ws, breach.message, Styles.WRAP), styled(ws, breach.observed, style),
                      styled(ws, breach.threshold, style), styled(ws, breach.severity, Styles.WRAP),
                      styled(ws, breach.query, Styles.WRAP),

@@ -89,3 +89,14 @@ def test_round_trip_through_libreoffice_keeps_text_and_numbers(converted: tuple[
     assert name.data_type == "s"  # not turned into a formula on the way through
     rate = next(row[1] for row in book["Summary"].iter_rows() if row[0].value == "Overall compliance rate")
     assert rate.value == context.summary["compliance_rate"]
+
+
+def test_threshold_figures_show_their_unit(converted: tuple[ReportContext, Path]) -> None:
+    context, out = converted
+    rows = sheet(out, "Breaches")[2:]
+    shown = {row[2]: (row[3], row[4]) for row in rows}
+    for threshold, observed in context.evaluation.threshold_checks:
+        if threshold.unit == "days":
+            assert shown[threshold.requirement()] == (f"{observed:g} days", "0 days")
+        elif threshold.unit == "machines":
+            assert shown[threshold.requirement()] == (f"{observed:g} machines", f"{threshold.limit:g} machines")

@@ -7,6 +7,7 @@ from auditor.compliance.rules import AssessmentState, GroupVerdict, MachineVerdi
 from auditor.reports.pdf_model import TOP_MACHINES, cap, group_table, top_machines
 from auditor.reports.pdf_operations import failure_patterns, policy_view, schedules_view
 from auditor.reports.pdf_scope import scope_label, source_details, source_tables
+from auditor.reports.pdf_summary import measure
 
 
 def machine(i: int) -> Machine:
@@ -120,3 +121,10 @@ def test_schedules_and_failure_patterns_are_defensive() -> None:
     assert view["unscheduled"] == 7 and view["expired"].rows == ["old"] and view["rules"] == [("expiry", "text")]
     patterns = failure_patterns({"failure_patterns": {"rule": "r", "flags": [{"key": "eastus2"}, None]}})
     assert patterns is not None and [f["key"] for f in patterns["flags"].rows] == ["eastus2"]
+
+
+def test_threshold_figures_in_their_unit() -> None:
+    assert [measure(35.531, "%"), measure(0, "%")] == ["35.53%", "0.00%"]
+    assert [measure(255.0, "machines"), measure(1, "machines"), measure(12345, "machines")] == [
+        "255 machines", "1 machine", "12,345 machines"]
+    assert [measure(17.0, "days"), measure(1.0, "days"), measure(0, "days")] == ["17 days", "1 day", "0 days"]

@@ -6,6 +6,7 @@ check that the crafted data really holds what the safety tests rely on.
 
 from __future__ import annotations
 
+import json
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -43,7 +44,49 @@ CONFIG = {
         "min_installation_success_rate": 90,
         "max_overdue_machines": {"Critical": 0},
     },
+    # Small limits, so a two-machine window is a concurrency peak and a single failed run is a failure pattern.
+    "schedules": {"max_concurrent_machines": 1, "pattern_min_runs": 1},
 }
+REGISTER = """
+[[exception]]
+id = "EX-ACTIVE"
+owner = "erp-team@contoso.com"
+justification = "Vendor freeze until the year-end release."
+ticket = "CHG-1"
+created = 2026-10-01
+expires_on = 2027-01-31
+machine_ids = [{late}]
+
+[[exception]]
+id = "EX-EXPIRED"
+owner = "legacy-team@contoso.com"
+justification = "Awaiting migration."
+ticket = "RISK-2"
+created = 2026-06-01
+expires_on = 2026-10-15
+machine_ids = [{hostile}]
+
+[[exception]]
+id = "EX-SOON"
+owner = "@risk-owner"
+justification = "=1+1 is not a formula here"
+ticket = "INC-3"
+created = 2026-10-01
+expires_on = 2026-11-05
+tags = {{ owner = "@SUM(1+1)" }}
+classifications = ["Security"]
+
+[[exception]]
+id = "EX-NONE"
+owner = "nobody@contoso.com"
+justification = "Selects a subscription that is not in scope."
+ticket = "CHG-4"
+created = 2026-10-01
+expires_on = 2026-12-31
+subscriptions = ["ffffffff-0000-0000-0000-000000000000"]
+"""
+"""EX-ACTIVE makes vm-late compliant_with_exception; EX-EXPIRED is a breach (17 days past); EX-SOON is expiring and
+covers nothing (the hostile machine's overdue patch is Critical); EX-NONE matches nothing."""
 
 
 class Capture:
@@ -60,38 +103,53 @@ class Capture:
         path.write_text("captured\n", encoding="utf-8")
 
 
-def _fleet() -> Fleet:
+def _fleet() -> tuple[Fleet, dict[str, str]]:
     f = Fleet()
-    hostile = f.machine(HYPERLINK_NAME, tags=HOSTILE_TAGS)
+    hostile = f.machine(HYPERLINK_NAME, tags=HOSTILE_TAGS, location="eastus2")
     f.assessment(hostile)
-    f.patch(hostile, "kb-old", ["Critical"], published=days_ago(40))
+    f.patch(hostile, "kb-old", ["Critical"], published=days_ago(40), name="2026-09 Cumulative Update")
+    f.tables["patchassessmentresources"][-1]["properties"].update(kbId="KB5030211", version="10.0.1")
     f.run(hostile, "run-1", status="Failed", start=days_ago(3), error="=cmd|' /C calc'!A0")
     ok = f.machine("vm-ok", tags={"Environment": "prod"})
     f.assessment(ok)
     f.patch(ok, "kb-new", ["Critical"], published=days_ago(2))
-    f.run(ok, "run-2", status="Succeeded", start=days_ago(5))
     f.assign(ok, "cfg-weekly")
     late = f.machine("vm-late", tags={"environment": "PRD"})
     f.assessment(late)
     f.patch(late, "kb-sec", ["Security", "Critical"], published=days_ago(20))
     f.patch(late, "kb-other", ["Other"], published=days_ago(300))
+    f.assign(late, "cfg-weekly")
     stale = f.machine("lnx-stale", platform="Arc", os="Linux", tags={"Environment": "Dev"})
     f.assessment(stale, last_modified=ts(AS_OF - timedelta(days=9)))
+    f.assign(stale, "cfg-old")
     never = f.machine("lnx-none", os="Linux", tags={}, assessment_mode="ImageDefault")
     # Policy calls it Compliant for periodic assessment (the built-in audit definition) while assessment is off.
     f.policy_state(never, "periodic-assess-audit", "Compliant")
     f.tables["policyresources"][-1]["properties"]["policyDefinitionId"] = PERIODIC_AUDIT
-    return f
+    # Sunday 01:00-04:00 UTC: the as-of week's hours 145-147 have vm-ok and vm-late scheduled, above the limit of 1.
+    f.maintenance_configuration("cfg-weekly", recur="1Week Sunday", start="2026-01-04 01:00", duration="03:00",
+                                windows=["Critical", "Security"], kb_exclude=["5030211"],
+                                tasks={"preTasks": [{"source": "/runbooks/drain", "taskScope": "Resource"}]})
+    f.maintenance_configuration("cfg-old", expiration="2026-06-30 23:59", linux=["Security"],
+                                mask_include=["openssl*"])
+    f.maintenance_configuration("cfg-spare", recur="1Day", start="2026-01-01 02:00", duration="02:00")
+    f.schedule_run("cfg-weekly", "corr-1", status="Completed", start=days_ago(7), minutes=50, total=1, succeeded=1)
+    f.scheduled_run(ok, "run-2", "cfg-weekly", "corr-1", status="Succeeded", start=days_ago(7), minutes=50,
+                    window_exceeded=True)
+    return f, {"hostile": hostile, "late": late}
 
 
 @cache
 def _scan(root: str) -> ReportContext:
     base = Path(root)
     snapshot = base / "snap"
-    _fleet().write(snapshot)
+    fleet, ids = _fleet()
+    fleet.write(snapshot)
+    register = base / "exceptions.toml"
+    register.write_text(REGISTER.format(**{k: json.dumps(v) for k, v in ids.items()}), encoding="utf-8")  # TOML strings
     capture = Capture()
-    scan(config_from_dict(CONFIG), source=f"snapshot:{snapshot}", out=base / "packs", renderers=[capture],
-         use_history=False)
+    scan(config_from_dict({**CONFIG, "exceptions_file": str(register)}), source=f"snapshot:{snapshot}",
+         out=base / "packs", renderers=[capture], use_history=False)
     assert capture.context is not None
     return capture.context
 

@@ -16,7 +16,7 @@ from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx import XlsxRenderer
 from auditor.reports.xlsx_about import rules_in_words
 from auditor.reports.xlsx_fleet import overdue_groups
-from auditor.reports.xlsx_style import COUNT_FORMAT, DATE_FORMAT, RATE_FORMAT
+from auditor.reports.xlsx_style import COUNT_FORMAT, DATE_FORMAT, DAYS_FORMAT, MACHINES_FORMAT, RATE_FORMAT
 from tests.unit.test_xlsx_fixtures import crafted_context, render, rows_of
 
 ORDER = [
@@ -85,6 +85,20 @@ def test_summary_lists_every_breach(book: Any, context: ReportContext) -> None:
     for breach in context.evaluation.breaches:
         row = labelled(ws, breach.message)
         assert (row[1].value, row[2].value, row[3].value) == (breach.observed, breach.threshold, breach.severity)
+
+
+UNIT_FORMATS = {"%": RATE_FORMAT, "machines": MACHINES_FORMAT, "days": DAYS_FORMAT}
+
+
+def test_breach_figures_are_formatted_in_their_threshold_unit(book: Any, context: ReportContext) -> None:
+    units = {threshold.unit for threshold, _ in context.evaluation.threshold_checks}
+    assert units == {"%", "machines", "days"}  # the crafted scan has an expired exception (days past expiry)
+    rows = list(book["Breaches"].iter_rows(min_row=3))
+    for (threshold, observed), row in zip(context.evaluation.threshold_checks, rows, strict=True):
+        assert (row[3].value, row[4].value) == (observed, threshold.limit)
+        assert row[3].number_format == row[4].number_format == UNIT_FORMATS[threshold.unit], threshold.rule
+    expired = labelled(book["Summary"], next(b.message for b in context.evaluation.breaches if b.rule == "exception_expired"))
+    assert (expired[1].value, expired[1].number_format) == (17, DAYS_FORMAT)
 
 
 def test_summary_links_to_every_sheet(book: Any) -> None:
