@@ -20,6 +20,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from auditor.reports.interface import RenderError, ReportContext
 from auditor.reports.xlsx_about import ABOUT, write_about
+from auditor.reports.xlsx_exceptions import EXCEPTIONS, write_exceptions
 from auditor.reports.xlsx_fleet import (
     INSTALLATIONS,
     MACHINES,
@@ -42,13 +43,11 @@ from auditor.reports.xlsx_groups import (
 from auditor.reports.xlsx_records import (
     BREACHES,
     COVERAGE,
-    EXCEPTIONS,
     POLICY,
     POLICY_MISMATCHES,
     QUERIES,
     write_breaches,
     write_coverage,
-    write_exceptions,
     write_policy,
     write_policy_mismatches,
     write_queries,

@@ -14,7 +14,7 @@ from openpyxl.workbook import Workbook
 from auditor.config import Config
 from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx_sheet import Column, Table, fit, flag_against, write_table
-from auditor.reports.xlsx_style import Styles
+from auditor.reports.xlsx_style import WARN, Styles
 
 BY_ENVIRONMENT = "By environment"
 BY_SUBSCRIPTION = "By subscription"
@@ -22,10 +22,15 @@ BY_CLASSIFICATION = "By classification"
 BY_PLATFORM_OS = "By platform & OS"
 
 RATE = "Compliance rate"
+RATE_WITHOUT = "Rate without exceptions"
 STATUS_COLUMNS = [
     Column("Machines", 11, Styles.COUNT), Column("Compliant", 11, Styles.COUNT),
     Column("Non-compliant", 11, Styles.COUNT), Column("Unknown", 11, Styles.COUNT), Column(RATE, 12, Styles.RATE),
+    Column(RATE_WITHOUT, 12, Styles.RATE), Column("Compliant only through an exception", 13, Styles.COUNT),
 ]
+"""Every group's status figures; the rate without exceptions always stands beside the rate."""
+EXCEPTION_NOTE = (" Compliant counts machines compliant only through an exception; the rate without exceptions stands "
+                  "beside each rate, amber where it would be below the target.")
 INSTALL_COLUMNS = [
     Column("Installation runs", 11, Styles.COUNT), Column("Failed runs", 10, Styles.COUNT),
     Column("Installation success rate", 12, Styles.RATE),
@@ -63,9 +68,19 @@ def subscription_names(context: ReportContext) -> dict[str, str]:
     return names
 
 
+def without_exceptions(row: Mapping[str, Any]) -> tuple[Any, Any]:
+    """(rate without exceptions, machines compliant only through one) of a summary row or the summary itself.
+
+    A summary written before exceptions existed applied none, so its rate is the rate without them.
+    """
+    if "compliance_rate_without_exceptions" not in row:
+        return row.get("compliance_rate"), 0
+    return row.get("compliance_rate_without_exceptions"), row.get("compliant_with_exception")
+
+
 def _status(row: Mapping[str, Any]) -> list[Any]:
     return [row.get("machines"), row.get("compliant"), row.get("non_compliant"), row.get("unknown"),
-            row.get("compliance_rate")]
+            row.get("compliance_rate"), *without_exceptions(row)]
 
 
 def _installs(by_key: Mapping[str, Mapping[str, Any]], key: Any) -> list[Any]:
@@ -95,9 +110,10 @@ def write_by_environment(workbook: Workbook, context: ReportContext, suffix: str
     columns = [Column("Environment", 30), *STATUS_COLUMNS, Column("Target", 10, Styles.RATE),
                Column("Target from", 22), *INSTALL_COLUMNS]
     caption = (f"Compliance by the '{config.environment_tag}' tag, mapped through the environment aliases; "
-               f"rates below their target are highlighted.{suffix}")
+               f"rates below their target are highlighted.{EXCEPTION_NOTE}{suffix}")
     table = _table(workbook, BY_ENVIRONMENT, columns, rows, caption, "No machines in scope.")
     flag_against(table, RATE, "Target")
+    flag_against(table, RATE_WITHOUT, "Target", dxf=WARN)
     flag_against(table, "Installation success rate", config.thresholds.min_installation_success_rate)
     return table
 
@@ -116,8 +132,10 @@ def write_by_subscription(workbook: Workbook, context: ReportContext, suffix: st
                Column("Target", 10, Styles.RATE), *INSTALL_COLUMNS]
     note = "" if names else " Subscription names are not in this scan's data, so the id is shown."
     table = _table(workbook, BY_SUBSCRIPTION, columns, rows,
-                   f"Compliance per subscription against the overall target.{note}{suffix}", "No machines in scope.")
+                   f"Compliance per subscription against the overall target.{note}{EXCEPTION_NOTE}{suffix}",
+                   "No machines in scope.")
     flag_against(table, RATE, target)
+    flag_against(table, RATE_WITHOUT, target, dxf=WARN)
     flag_against(table, "Installation success rate", config.thresholds.min_installation_success_rate)
     return table
 
@@ -151,7 +169,9 @@ def write_by_platform_os(workbook: Workbook, context: ReportContext, suffix: str
     ]
     columns = [Column("Dimension", 10), Column("Value", 20), *STATUS_COLUMNS, Column("Target", 10, Styles.RATE)]
     table = _table(workbook, BY_PLATFORM_OS, columns, rows,
-                   f"Compliance per platform (Azure = virtual machine, Arc = Arc-enabled server) and per OS.{suffix}",
+                   f"Compliance per platform (Azure = virtual machine, Arc = Arc-enabled server) and per OS."
+                   f"{EXCEPTION_NOTE}{suffix}",
                    "No machines in scope.")
     flag_against(table, RATE, target)
+    flag_against(table, RATE_WITHOUT, target, dxf=WARN)
     return table

@@ -12,7 +12,7 @@ from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx_fleet import PortalLinks, evidence_of, links_note
 from auditor.reports.xlsx_groups import records
 from auditor.reports.xlsx_sheet import Column, Table, fit, flag_against, flag_text, write_table
-from auditor.reports.xlsx_style import BAD, GOOD, WARN, Styles, safe, styled, unit_style
+from auditor.reports.xlsx_style import BAD, GOOD, Styles, safe, styled, unit_style
 
 COVERAGE = "Coverage"
 POLICY = "Policy"
@@ -76,7 +76,7 @@ def _header(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A summary value for one cell: scalars as they are, lists and mappings described in words."""
     if isinstance(value, list | Mapping):
         return describe(value) or None
@@ -121,7 +121,7 @@ def write_policy(workbook: Workbook, context: ReportContext, suffix: str) -> Tab
         return None
     assignments = records(_mapping(policy).get("assignments"))
     keyed = record_columns(assignments, POLICY_KNOWN)
-    rows = [[_plain(row.get(key)) for key, _ in keyed] for row in assignments]
+    rows = [[plain(row.get(key)) for key, _ in keyed] for row in assignments]
     mismatches = _mapping(policy).get("mismatches")
     told = f" {mismatches:,} machines are Compliant by policy while their facts disagree; see {POLICY_MISMATCHES}." \
         if isinstance(mismatches, int) else ""
@@ -145,7 +145,7 @@ def write_policy_mismatches(workbook: Workbook, context: ReportContext, suffix: 
         for item in items:
             row = []
             for key, _ in keyed:
-                value = _plain(item.get(key))
+                value = plain(item.get(key))
                 if key == "machine_id" and isinstance(value, str) and value:
                     row.append(link(ws, ids.get(value, value)))
                 else:
@@ -158,40 +158,6 @@ def write_policy_mismatches(workbook: Workbook, context: ReportContext, suffix: 
                         evidence=evidence_of(context, "policy_states"), empty="Policy and the facts agree on every machine.")
     if any(key == "policy_state" for key, _ in keyed):
         flag_text(table, "Policy says", "Compliant", BAD)
-    return table
-
-
-EXCEPTIONS = "Exceptions"
-EXCEPTION_KNOWN = {
-    "id": Column("Exception", 12), "status": Column("Status", 10), "owner": Column("Owner", 28),
-    "ticket": Column("Ticket", 14), "justification": Column("Justification", 60, Styles.WRAP),
-    "created": Column("Created", 11), "expires_on": Column("Expires on", 11),
-    "days_to_expiry": Column("Days to expiry", 9, Styles.COUNT), "matched_machines": Column("Machines", 10, Styles.COUNT),
-    "selector": Column("Selects", 40, Styles.WRAP), "narrowed_to": Column("Narrowed to", 30, Styles.WRAP),
-}
-WARNINGS = "Warnings"
-
-
-def write_exceptions(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
-    """Exceptions: the risk-acceptance register as the scan applied it (only when the summary has one)."""
-    register = context.summary.get("exceptions")
-    if not isinstance(register, list):
-        return None
-    items = records(register)
-    # Machine id lists can run to thousands of ids; the Machines sheet shows who is covered.
-    keyed = [(k, c) for k, c in record_columns(items, EXCEPTION_KNOWN) if not k.endswith("_ids")]
-    warnings: dict[str, list[str]] = {}
-    for warning in records(context.summary.get("exception_warnings")):
-        warnings.setdefault(str(warning.get("exception")), []).append(str(warning.get("message", "")))
-    rows = [[*(_plain(item.get(key)) for key, _ in keyed), "\n".join(warnings.get(str(item.get("id")), [])) or None]
-            for item in items]
-    columns = [*(c for _, c in keyed), Column(WARNINGS, 60, Styles.WRAP)]
-    table = write_table(workbook, EXCEPTIONS, fit(columns, rows), rows, total=len(rows),
-                        caption=f"Risk-acceptance exceptions: who accepted which overdue patches, until when.{suffix}",
-                        empty="The exception register is empty.")
-    if any(key == "status" for key, _ in keyed):
-        flag_text(table, "Status", "expired", BAD)
-        flag_text(table, "Status", "expiring", WARN)
     return table
 
 

@@ -16,11 +16,13 @@ from openpyxl.chart.marker import DataPoint
 from openpyxl.workbook import Workbook
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_groups import RATE, records
+from auditor.reports.xlsx_exceptions import write_summary_section
+from auditor.reports.xlsx_groups import RATE, records, without_exceptions
 from auditor.reports.xlsx_sheet import Form, Table, rule, sheet_location
 from auditor.reports.xlsx_style import BAD, GOOD, Styles, link_cell, safe, styled, text_height, unit_style
 
 SUMMARY = "Summary"
+WITHOUT_EXCEPTIONS = "Overall compliance rate without exceptions"
 MEETS, BELOW, ABOVE, NO_TARGET, NOT_MEASURED = "Meets target", "BELOW TARGET", "ABOVE LIMIT", "No target set", "Not measured"
 STATUS_COLOURS = ("70AD47", "C00000", "FFC000")
 """Compliant, non-compliant, unknown."""
@@ -106,14 +108,13 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
     form.section("Compliance")
     form.header("Figure", "Value", "Target", "Result")
     _figure(form, "Overall compliance rate", summary.get("compliance_rate"), limits.min_compliance_rate)
+    # Always right under the judged rate, so an exception can never raise the headline figure unremarked.
+    without, excepted = without_exceptions(summary)
+    form.pair(WITHOUT_EXCEPTIONS, without, Styles.RATE, None, styled(ws, "for comparison", Styles.WRAP))
     first = form.pair("Compliant", summary.get("compliant"), Styles.COUNT)
     form.pair("Non-compliant", summary.get("non_compliant"), Styles.COUNT)
     last = form.pair("Unknown status (no current assessment)", summary.get("unknown"), Styles.COUNT)
-    # Figures that scans with patch exceptions add; older summaries lack them.
-    if "compliant_with_exception" in summary:
-        form.pair("Compliant only through an exception", summary.get("compliant_with_exception"), Styles.COUNT)
-    if "compliance_rate_without_exceptions" in summary:
-        form.pair("Compliance rate without exceptions", summary.get("compliance_rate_without_exceptions"), Styles.RATE)
+    form.pair("Compliant only through an exception (counted in Compliant)", excepted, Styles.COUNT)
     _figure(form, "Share of machines with unknown status", summary.get("unknown_rate"), limits.max_unknown_rate, "max")
     form.pair("Patches of unknown age (counted as overdue)", summary.get("unknown_age_patches"), Styles.COUNT)
     installations = summary.get("installations")
@@ -137,6 +138,7 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
     form.blank()
 
     _breaches(form, context)
+    write_summary_section(form, context, len(WIDTHS))
     _trend(form, context)
     form.section("Contents")
     for title, description in contents:

@@ -114,7 +114,7 @@ def test_summary_has_native_charts(tmp_path: Path, context: ReportContext) -> No
     assert len(charts) == 2
     bar, pie = sorted(charts, key=lambda xml: "pieChart" in xml)
     assert {"barChart", "lineChart"} <= kinds(bar)  # the targets, drawn over the rates
-    assert "'By environment'!$F$3:$F$" in bar and "'By environment'!$G$3:$G$" in bar
+    assert "'By environment'!$F$3:$F$" in bar and "'By environment'!$I$3:$I$" in bar  # rate, target
     assert "'By environment'!$A$3:$A$" in bar
     assert "pieChart" in kinds(pie) and "'Summary'!$B$" in pie
 
@@ -139,11 +139,11 @@ def test_group_sheets_equal_summary(book: Any, context: ReportContext, sheet: st
 
 def test_by_environment_targets_and_installations(book: Any, context: ReportContext) -> None:
     rows = {row[0]: row for row in rows_of(book["By environment"])}
-    assert rows["Production"][6:8] == (95, "environment threshold")
-    assert rows["Dev"][6:8] == (60, "overall threshold")
+    assert rows["Production"][8:10] == (95, "environment threshold")
+    assert rows["Dev"][8:10] == (60, "overall threshold")
     installs = {r["key"]: r for r in context.summary["installations"]["by_environment"]}
     for key, row in installs.items():
-        assert rows[key][8:11] == (row["runs"], row["failed"], row["success_rate"])
+        assert rows[key][10:13] == (row["runs"], row["failed"], row["success_rate"])
 
 
 def test_subscription_without_names_shows_the_id(book: Any) -> None:
@@ -260,7 +260,8 @@ def test_rates_below_their_target_are_conditionally_formatted(book: Any) -> None
         return {str(cf.sqref): [f for rule in cf.rules for f in rule.formula] for cf in ws.conditional_formatting}
 
     environment = rules(book["By environment"])
-    assert any("F3<G3" in f for ref, fs in environment.items() if ref.startswith("F3") for f in fs)
+    assert any("F3<I3" in f for ref, fs in environment.items() if ref.startswith("F3") for f in fs)
+    assert any("G3<I3" in f for ref, fs in environment.items() if ref.startswith("G3") for f in fs)  # without
     summary = rules(book["Summary"])
     overall = labelled(book["Summary"], "Overall compliance rate")[1].coordinate
     assert any("<C" in f for f in summary[overall])

@@ -1,0 +1,111 @@
+"""The risk-acceptance register in the workbook: the Exceptions sheet, and the Summary's exceptions section.
+
+Every figure comes from summary.json (`exceptions`, `exception_warnings` and the rates with and without
+exceptions), so the workbook never tells a different story. An expired or expiring exception is filled red or amber
+across its whole row: fills, not conditional formats, so they show in any viewer and survive sorting.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from openpyxl.workbook import Workbook
+
+from auditor.reports.interface import ReportContext
+from auditor.reports.xlsx_groups import records, without_exceptions
+from auditor.reports.xlsx_records import plain, record_columns
+from auditor.reports.xlsx_sheet import Column, Form, Table, fit, sheet_location, write_table
+from auditor.reports.xlsx_style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, Highlight, Styles, link_cell, styled
+
+EXCEPTIONS = "Exceptions"
+WARNINGS = "Warnings"
+EXCEPTION_KNOWN = {
+    "id": Column("Exception", 12), "status": Column("Status", 14), "owner": Column("Owner", 28),
+    "ticket": Column("Ticket", 14), "justification": Column("Justification", 60, Styles.WRAP),
+    "created": Column("Created", 11), "expires_on": Column("Expires on", 11),
+    "days_to_expiry": Column("Days to expiry", 9, Styles.COUNT), "selector": Column("Selects", 40, Styles.WRAP),
+    "narrowed_to": Column("Narrowed to", 30, Styles.WRAP),
+    "matched_machines": Column("Machines matched", 10, Styles.COUNT),
+    "machines_excepted": Column("Machines excepted", 10, Styles.COUNT),
+    "patches_covered": Column("Patches covered", 10, Styles.COUNT),
+}
+"""summary.json's `exceptions` keys in sheet order; keys added later follow under their own names."""
+MARKS: Mapping[str, Highlight] = {"expired": HIGHLIGHT_BAD, "expiring": HIGHLIGHT_WARN}
+STATES = (("active", "Active"), ("expiring", "Expiring"), ("expired", "Expired (covers nothing; a breach)"),
+          ("not_yet_active", "Not yet active"))
+
+
+def warnings_by_exception(summary: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Exception id -> the messages of its warnings."""
+    found: dict[str, list[str]] = {}
+    for warning in records(summary.get("exception_warnings")):
+        found.setdefault(str(warning.get("exception")), []).append(str(warning.get("message", "")))
+    return found
+
+
+def write_exceptions(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
+    """Exceptions: every entry of the register as the scan applied it (only when the summary has a register)."""
+    summary = context.summary
+    register = summary.get("exceptions")
+    if not isinstance(register, list):
+        return None
+    items = records(register)
+    # Machine id lists can run to thousands of ids; the Machines sheet shows who is covered.
+    keyed = [(k, c) for k, c in record_columns(items, EXCEPTION_KNOWN) if not k.endswith("_ids")]
+    warnings = warnings_by_exception(summary)
+    rows = [[*(plain(item.get(key)) for key, _ in keyed), "\n".join(warnings.get(str(item.get("id")), [])) or None]
+            for item in items]
+    columns = [*(c for _, c in keyed), Column(WARNINGS, 60, Styles.WRAP)]
+    return write_table(workbook, EXCEPTIONS, fit(columns, rows), rows, total=len(rows),
+                       caption=f"Risk-acceptance exceptions: who accepted which overdue patches, until when. "
+                               f"{register_sentence(summary)}{suffix}",
+                       empty="The exception register is empty.",
+                       marks=[MARKS.get(str(item.get("status"))) for item in items])
+
+
+def register_sentence(summary: Mapping[str, Any]) -> str:
+    """The register and its effect in one or two sentences, the rate without exceptions always beside the rate."""
+    items = records(summary.get("exceptions"))
+    states = Counter(str(item.get("status")) for item in items)
+    counted = ", ".join(f"{states[key]} {key.replace('_', ' ')}" for key, _ in STATES if states[key])
+    rate, excepted = without_exceptions(summary)
+    figures = (f"Compliance rate {_pct(summary.get('compliance_rate'))} with exceptions, {_pct(rate)} without "
+               f"({excepted or 0:,} machines compliant only through an exception).")
+    if not items:
+        return figures
+    warned = len(records(summary.get("exception_warnings")))
+    return (f"{len(items):,} exceptions ({counted}); {warned:,} warnings. Expired rows are red (they cover nothing and "
+            f"are breaches), expiring rows amber. {figures}")
+
+
+def _pct(value: Any) -> str:
+    return f"{value:.2f}%" if isinstance(value, int | float) else "n/a"
+
+
+def write_summary_section(form: Form, context: ReportContext, merge_to: int) -> None:
+    """The Summary's exceptions section: the register's states, the rates with and without, and every warning."""
+    summary = context.summary
+    if not isinstance(summary.get("exceptions"), list):
+        return
+    ws = form.ws
+    items = records(summary.get("exceptions"))
+    form.section(f"Exceptions ({len(items)})")
+    if not items:
+        form.text("No exception register was applied: every figure is without exceptions.")
+        form.blank()
+        return
+    states = Counter(str(item.get("status")) for item in items)
+    for key, label in STATES:
+        form.pair(label, states[key], Styles.COUNT)
+    rate, excepted = without_exceptions(summary)
+    form.pair("Machines compliant only through an exception", excepted, Styles.COUNT)
+    form.pair("Compliance rate with exceptions", summary.get("compliance_rate"), Styles.RATE)
+    form.pair("Compliance rate without exceptions", rate, Styles.RATE)
+    warnings = records(summary.get("exception_warnings"))
+    form.add(styled(ws, f"Warnings ({len(warnings)})", Styles.LABEL))
+    for warning in warnings:
+        form.text(f"• {warning.get('message', '')}", Styles.WRAP, merge_to=merge_to)
+    form.add(link_cell(ws, "Every exception, its owner, ticket and reach", location=sheet_location(EXCEPTIONS)))
+    form.blank()
