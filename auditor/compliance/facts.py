@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -78,9 +78,11 @@ class UndatedPatch:
     classifications_text: str
 
 
-def rows(table: pa.Table) -> Iterable[dict[str, Any]]:
-    """Rows of an Arrow table as dicts."""
-    return table.to_pylist()  # type: ignore[no-any-return]
+def rows(table: pa.Table) -> Iterator[dict[str, Any]]:
+    """Rows of an Arrow table as dicts, converted a batch at a time so a large table never exists twice in
+    Python form (a whole-table to_pylist() of a 100,000-machine fleet's rows costs hundreds of MB)."""
+    for batch in table.to_batches(max_chunksize=16384):
+        yield from batch.to_pylist()
 
 
 def _bool(text: str | None) -> bool | None:

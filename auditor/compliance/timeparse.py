@@ -12,6 +12,9 @@ def parse_arg_time(text: str | None) -> datetime | None:
     """Parse an ARG timestamp (e.g. `2026-10-28T03:14:07.1234567Z`) to an aware UTC datetime; '' or junk is None."""
     if not text:
         return None
+    if len(text) == 28 and text.endswith(".0000000Z"):
+        # KQL's tostring(datetime) form with no fraction: drop the seven zeros and take the fast path.
+        text = text[:19] + "Z"
     if len(text) == 20 and text[-1] == "Z":
         # The common shape (second precision); fromisoformat reads it directly and fast.
         try:

@@ -19,7 +19,7 @@ _JSON_COLUMNS = frozenset({"sku", "plan", "properties", "tags", "identity", "zon
 _ARG_SCHEMA = ", ".join(f"'{c}': '{'JSON' if c in _JSON_COLUMNS else 'VARCHAR'}'" for c in ARG_COLUMNS)
 
 
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "512MB"
 """DuckDB's buffer limit for a snapshot: beyond it, table blocks spill to a temporary directory, which keeps a
 100,000-machine scan near 1 GiB of RAM for a little extra time."""
 
