@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -34,6 +35,14 @@ def root(
 ) -> None:
     """Patch-compliance auditor for Azure Update Manager."""
     _state["debug"] = debug
+    # Logs go to stderr, so stdout stays clean for --json; --debug also shows the Azure SDK's request log.
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not debug:
+        logging.getLogger("azure").setLevel(logging.ERROR)
 
 
 app.command("scan")(scan.scan_command)
