@@ -14,17 +14,14 @@ STALE_AFTER. A pack directory therefore exists only when it is complete.
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
 import socket
 import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -37,22 +34,6 @@ STALE_AFTER = 24 * 3600
 """Seconds after which any staging directory is swept, whoever owns it (a pid may be reused, a host unknown)."""
 ORPHAN_AFTER = 600
 """Seconds after which a staging directory without a readable owner file is swept."""
-
-
-def write_rows_jsonl_gz(path: Path, rows: Iterable[dict[str, Any]]) -> int:
-    """Deterministic gzipped JSON lines (gzip mtime 0); returns the row count."""
-    count = 0
-    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
-        chunk: list[str] = []
-        for row in rows:
-            chunk.append(json.dumps(row, separators=(",", ":"), ensure_ascii=False))
-            count += 1
-            if len(chunk) >= 8192:
-                gz.write(("\n".join(chunk) + "\n").encode())
-                chunk.clear()
-        if chunk:
-            gz.write(("\n".join(chunk) + "\n").encode())
-    return count
 
 
 def write_table_jsonl_gz(path: Path, table: pa.Table) -> int:
@@ -70,12 +51,6 @@ def write_table_jsonl_gz(path: Path, table: pa.Table) -> int:
     finally:
         con.close()
     return int(table.num_rows)
-
-
-def read_table_jsonl_gz(path: Path) -> list[dict[str, Any]]:
-    """Read evidence rows back."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def fsync_dir(directory: Path) -> None:
