@@ -21,14 +21,7 @@ from openpyxl.writer.excel import ExcelWriter
 from auditor.reports.interface import RenderError, ReportContext
 from auditor.reports.xlsx_about import ABOUT, write_about
 from auditor.reports.xlsx_exceptions import EXCEPTIONS, write_exceptions
-from auditor.reports.xlsx_fleet import (
-    INSTALLATIONS,
-    MACHINES,
-    OVERDUE,
-    write_installations,
-    write_machines,
-    write_overdue,
-)
+from auditor.reports.xlsx_fleet import INSTALLATIONS, MACHINES, write_installations, write_machines
 from auditor.reports.xlsx_groups import (
     BY_CLASSIFICATION,
     BY_ENVIRONMENT,
@@ -40,6 +33,7 @@ from auditor.reports.xlsx_groups import (
     write_by_platform_os,
     write_by_subscription,
 )
+from auditor.reports.xlsx_overdue import OVERDUE, write_overdue
 from auditor.reports.xlsx_records import (
     BREACHES,
     COVERAGE,
@@ -74,7 +68,8 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
         (BY_PLATFORM_OS, "Compliance per platform (Azure VM or Arc) and operating system.", write_by_platform_os),
         (MACHINES, "One row per machine: every fact, its status and a portal link.",
          lambda wb, ctx, suffix: write_machines(wb, ctx, names, suffix)),
-        (OVERDUE, "The overdue patches of each non-compliant machine.", write_overdue),
+        (OVERDUE, "Every overdue enforced patch: machine, patch, KB, age against its SLA, covering exceptions.",
+         write_overdue),
         (INSTALLATIONS, "Every patch installation run in the installation window.", write_installations),
         (COVERAGE, "Periodic assessment, schedules, patch orchestration and hotpatch.", write_coverage),
     ]

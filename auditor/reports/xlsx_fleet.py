@@ -1,4 +1,4 @@
-"""The streamed sheets that grow with the fleet: Machines, Overdue patches and Installations.
+"""The streamed sheets that grow with the fleet: Machines and Installations (Overdue patches is in xlsx_overdue).
 
 Rows are built straight from the evaluation and appended one at a time, so memory stays bounded however large
 the fleet (the portal links openpyxl holds until a sheet ends stop at Excel's limit of links a sheet). This is the
@@ -18,7 +18,7 @@ from openpyxl.workbook import Workbook
 from auditor.compliance.coverage import has_periodic_assessment, patch_mode_label
 from auditor.compliance.installs import machines_with_success
 from auditor.compliance.metrics import round2
-from auditor.compliance.rules import GroupVerdict, Status
+from auditor.compliance.rules import Status
 from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx_sheet import Column, Table, flag_text, write_table
 from auditor.reports.xlsx_style import BAD, WARN, link_cell, naive_utc, plain_texts, safe
@@ -29,7 +29,6 @@ PUBLIC_PORTAL = "https://portal.azure.com/"
 _URL_SAFE = re.compile(r"[A-Za-z0-9/_.~()-]*")
 """Ids made only of these (nearly all ARM ids) need no percent-encoding, which costs more than the rest of a row."""
 MACHINES = "Machines"
-OVERDUE = "Overdue patches"
 INSTALLATIONS = "Installations"
 
 
@@ -166,51 +165,6 @@ def write_machines(workbook: Workbook, context: ReportContext, names: Mapping[st
     flag_text(table, "Status", Status.NON_COMPLIANT.value, BAD)
     flag_text(table, "Status", Status.UNKNOWN.value, WARN)
     return table
-
-
-OVERDUE_COLUMNS = [
-    Column("Name", 26), Column("Environment", 16), Column("Subscription ID", 38), Column("Classifications", 22),
-    Column("Pending patches", 10), Column("Oldest age (days)", 10), Column("SLA (days)", 9),
-    Column("Days past SLA", 10), Column("Patches of unknown age", 12), Column("Resource ID (opens the Azure portal)", 70),
-]
-
-
-def overdue_groups(context: ReportContext) -> list[GroupVerdict]:
-    """The overdue pending-patch groups of non-compliant machines, in machine id order."""
-    status = {v.machine.machine_id: v.status for v in context.evaluation.verdicts}
-    return [
-        g for g in context.evaluation.groups
-        if g.overdue and status.get(g.group.machine_id) is Status.NON_COMPLIANT
-    ]
-
-
-def write_overdue(workbook: Workbook, context: ReportContext, caption_suffix: str) -> Table:
-    """Overdue patches: per non-compliant machine and classification set, the patches past their SLA."""
-    groups = overdue_groups(context)
-    machines = {v.machine.machine_id: v.machine for v in context.evaluation.verdicts}
-    link = PortalLinks(context)
-
-    def rows(ws: Any) -> Iterator[list[Any]]:
-        for verdict in groups:
-            m = machines[verdict.group.machine_id]
-            age, sla = verdict.oldest_age_days, verdict.sla_days
-            past = age - sla if age is not None and sla is not None and age > sla else None
-            yield [
-                safe(ws, m.name), safe(ws, m.environment), safe(ws, m.subscription_id),
-                safe(ws, ", ".join(verdict.group.classifications)), verdict.group.patches, age, sla, past,
-                verdict.unknown_age, link(ws, m.resource_id),
-            ]
-
-    return write_table(
-        workbook, OVERDUE, OVERDUE_COLUMNS, rows,
-        caption=(
-            f"Pending patches past their SLA on the {len({g.group.machine_id for g in groups}):,} non-compliant "
-            f"machines, one row per machine and classification set. A patch of unknown age counts as past its SLA."
-            f"{links_note(len(groups))}{caption_suffix}"
-        ),
-        total=len(groups), evidence=evidence_of(context, "pending_patches"), freeze_columns=1, prepared=True,
-        empty="No machine has an overdue patch.",
-    )
 
 
 INSTALLATION_COLUMNS = [

@@ -15,7 +15,6 @@ from auditor.reports import xlsx_style
 from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx import XlsxRenderer
 from auditor.reports.xlsx_about import rules_in_words
-from auditor.reports.xlsx_fleet import overdue_groups
 from auditor.reports.xlsx_style import COUNT_FORMAT, DATE_FORMAT, DAYS_FORMAT, MACHINES_FORMAT, RATE_FORMAT
 from tests.unit.test_xlsx_fixtures import crafted_context, render, rows_of
 
@@ -190,17 +189,6 @@ def test_machine_ids_open_the_azure_portal_in_the_tenant(book: Any, context: Rep
     assert len(links) == len(context.evaluation.verdicts)
     tenant = context.source["tenant_id"]
     assert all(link.startswith(f"https://portal.azure.com/#@{tenant}/resource/subscriptions/") for link in links)
-
-
-def test_overdue_patches_are_those_of_non_compliant_machines(book: Any, context: ReportContext) -> None:
-    rows = rows_of(book["Overdue patches"])
-    groups = overdue_groups(context)
-    assert len(rows) == len(groups) > 0
-    non_compliant = {v.machine.name for v in context.evaluation.verdicts if v.status.value == "non_compliant"}
-    assert {row[0] for row in rows} == non_compliant
-    for row, group in zip(rows, groups, strict=True):
-        assert row[4:8] == (group.group.patches, group.oldest_age_days, group.sla_days,
-                            group.oldest_age_days - group.sla_days if group.oldest_age_days is not None else None)
 
 
 def test_installations_one_row_per_run(book: Any, context: ReportContext) -> None:
