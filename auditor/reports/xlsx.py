@@ -34,6 +34,7 @@ from auditor.reports.xlsx_groups import (
     write_by_subscription,
 )
 from auditor.reports.xlsx_overdue import OVERDUE, write_overdue
+from auditor.reports.xlsx_patterns import FAILURE_PATTERNS, write_failure_patterns
 from auditor.reports.xlsx_records import (
     BREACHES,
     COVERAGE,
@@ -46,7 +47,7 @@ from auditor.reports.xlsx_records import (
     write_policy_mismatches,
     write_queries,
 )
-from auditor.reports.xlsx_schedules import FAILURE_PATTERNS, SCHEDULES, write_failure_patterns, write_schedules
+from auditor.reports.xlsx_schedules import CONCURRENCY, SCHEDULES, write_concurrency, write_schedules
 from auditor.reports.xlsx_style import Styles, naive_utc
 from auditor.reports.xlsx_summary import add_charts, write_summary
 
@@ -73,17 +74,21 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
         (INSTALLATIONS, "Every patch installation run in the installation window.", write_installations),
         (COVERAGE, "Periodic assessment, schedules, patch orchestration and hotpatch.", write_coverage),
     ]
-    # Blocks that newer scans add to the summary get their sheets only when present.
-    optional: list[tuple[str, str, str, Writer]] = [
-        ("schedules", SCHEDULES, "Maintenance configurations: windows, coverage and runs.", write_schedules),
-        ("failure_patterns", FAILURE_PATTERNS, "Installation failure rates by dimension, and flagged values.",
-         write_failure_patterns),
-        ("policy", POLICY, "Azure Policy's verdicts per assignment.", write_policy),
-        ("policy_mismatches", POLICY_MISMATCHES, "Machines policy calls Compliant while their facts disagree.",
+    # Blocks that newer scans add to the summary get their sheets only when present (a path into the summary).
+    optional: list[tuple[tuple[str, ...], str, str, Writer]] = [
+        (("schedules",), SCHEDULES, "Maintenance configurations: windows, what they install, coverage and runs.",
+         write_schedules),
+        (("schedules", "concurrency"), CONCURRENCY, "Machines scheduled in each hour of the week against the limit.",
+         write_concurrency),
+        (("failure_patterns",), FAILURE_PATTERNS, "Installation failure rates by dimension against the fleet's, "
+         "flags and what to do.", write_failure_patterns),
+        (("policy",), POLICY, "Azure Policy's verdicts per assignment.", write_policy),
+        (("policy_mismatches",), POLICY_MISMATCHES, "Machines policy calls Compliant while their facts disagree.",
          write_policy_mismatches),
-        ("exceptions", EXCEPTIONS, "Risk-acceptance exceptions and their warnings.", write_exceptions),
+        (("exceptions",), EXCEPTIONS, "Risk-acceptance exceptions: owners, expiry, reach and warnings.",
+         write_exceptions),
     ]
-    plan += [(title, about, writer) for key, title, about, writer in optional if _present(summary.get(key))]
+    plan += [(title, about, writer) for path, title, about, writer in optional if _present(summary, path)]
     plan += [
         (BREACHES, "Every threshold, its requirement in words and whether it was breached.", write_breaches),
         (QUERIES, "Every query: version, sha256, rows and the full KQL text.", write_queries),
@@ -93,7 +98,10 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
     return plan
 
 
-def _present(block: Any) -> bool:
+def _present(summary: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    block: Any = summary
+    for key in path:
+        block = block.get(key) if isinstance(block, Mapping) else None
     return isinstance(block, list | Mapping)
 
 

@@ -22,16 +22,18 @@ from auditor.reports.xlsx_style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, Highlight,
 EXCEPTIONS = "Exceptions"
 WARNINGS = "Warnings"
 EXCEPTION_KNOWN = {
-    "id": Column("Exception", 12), "status": Column("Status", 14), "owner": Column("Owner", 28),
-    "ticket": Column("Ticket", 14), "justification": Column("Justification", 60, Styles.WRAP),
-    "created": Column("Created", 11), "expires_on": Column("Expires on", 11),
+    "id": Column("Exception", 12, Styles.WRAP), "status": Column("Status", 14, Styles.WRAP),
+    "owner": Column("Owner", 28, Styles.WRAP), "ticket": Column("Ticket", 14, Styles.WRAP),
+    "justification": Column("Justification", 60, Styles.WRAP), "created": Column("Created", 11, Styles.WRAP),
+    "expires_on": Column("Expires on", 11, Styles.WRAP),
     "days_to_expiry": Column("Days to expiry", 9, Styles.COUNT), "selector": Column("Selects", 40, Styles.WRAP),
     "narrowed_to": Column("Narrowed to", 30, Styles.WRAP),
     "matched_machines": Column("Machines matched", 10, Styles.COUNT),
     "machines_excepted": Column("Machines excepted", 10, Styles.COUNT),
     "patches_covered": Column("Patches covered", 10, Styles.COUNT),
 }
-"""summary.json's `exceptions` keys in sheet order; keys added later follow under their own names."""
+"""summary.json's `exceptions` keys in sheet order, every cell top-aligned beside the wrapped texts; keys added
+later follow under their own names."""
 MARKS: Mapping[str, Highlight] = {"expired": HIGHLIGHT_BAD, "expiring": HIGHLIGHT_WARN}
 STATES = (("active", "Active"), ("expiring", "Expiring"), ("expired", "Expired (covers nothing; a breach)"),
           ("not_yet_active", "Not yet active"))
@@ -72,12 +74,16 @@ def register_sentence(summary: Mapping[str, Any]) -> str:
     counted = ", ".join(f"{states[key]} {key.replace('_', ' ')}" for key, _ in STATES if states[key])
     rate, excepted = without_exceptions(summary)
     figures = (f"Compliance rate {_pct(summary.get('compliance_rate'))} with exceptions, {_pct(rate)} without "
-               f"({excepted or 0:,} machines compliant only through an exception).")
+               f"({_n(excepted or 0, 'machine')} compliant only through an exception).")
     if not items:
         return figures
     warned = len(records(summary.get("exception_warnings")))
-    return (f"{len(items):,} exceptions ({counted}); {warned:,} warnings. Expired rows are red (they cover nothing and "
-            f"are breaches), expiring rows amber. {figures}")
+    return (f"{_n(len(items), 'exception')} ({counted}); {_n(warned, 'warning')}. Expired rows are red (they cover "
+            f"nothing and are breaches), expiring rows amber. {figures}")
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count:,} {word if count == 1 else word + 's'}"
 
 
 def _pct(value: Any) -> str:

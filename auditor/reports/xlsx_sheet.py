@@ -60,6 +60,8 @@ class Table:
     """Data rows written."""
     total: int
     """Data rows there were (more than `rows` when the table was cut)."""
+    end_row: int = 0
+    """The last row written: the last data row, or the note under a cut or empty table."""
 
     @property
     def last_row(self) -> int:
@@ -180,11 +182,14 @@ def write_table(
             written += 1
     last = get_column_letter(len(columns))
     ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + written}"
+    end = HEADER_ROW + written
     if cut:
         ws.append([styled(ws, note, Styles.NOTE)])
+        end += 1
     elif written == 0:
         ws.append([text_cell(ws, empty, Styles.WRAP)])
-    return Table(ws, title, tuple(columns), written, total)
+        end += 1
+    return Table(ws, title, tuple(columns), written, total, end)
 
 
 def rule(formula: str, dxf: DifferentialStyle) -> Rule:
@@ -217,14 +222,19 @@ def flag_against(
     )
 
 
-def flag_text(table: Table, header: str, text: str | bool, dxf: DifferentialStyle) -> None:
-    """Conditionally format a column's cells that hold exactly `text` (our own vocabulary, never data) or a bool."""
+def flag_text(table: Table, header: str, text: str | bool, dxf: DifferentialStyle, *, on: str | None = None) -> None:
+    """Conditionally format the cells of column `on` (default: `header` itself) in the rows whose `header` cell holds
+    exactly `text` (our own vocabulary, never data) or a bool.
+
+    A boolean column is best flagged through a neighbour (`on`): LibreOffice 7 crashes laying out a page where a
+    conditional format applies to a TRUE/FALSE cell with anything written to its right.
+    """
     if table.rows == 0:
         return
-    col = table.letter(header)
+    col, target = table.letter(header), table.letter(on or header)
     literal = str(text).upper() if isinstance(text, bool) else f'"{text}"'
     table.ws.conditional_formatting.add(
-        f"{col}{FIRST_ROW}:{col}{table.last_row}", rule(f"{col}{FIRST_ROW}={literal}", dxf)
+        f"{target}{FIRST_ROW}:{target}{table.last_row}", rule(f"${col}{FIRST_ROW}={literal}", dxf)
     )
 
 
@@ -239,6 +249,15 @@ class Form:
             self.ws.column_dimensions[get_column_letter(index)].width = width
         print_setup(self.ws, fit_width=True)
         self.row = 0
+
+    @classmethod
+    def below(cls, table: Table) -> Form:
+        """Free-form rows under a written table sheet, in the table's columns (their widths are already set)."""
+        form = cls.__new__(cls)
+        form.ws, form.title = table.ws, table.title
+        form.widths = tuple(c.width for c in table.columns)
+        form.row = table.end_row
+        return form
 
     def add(self, *values: Any, height: float | None = None, merge_to: int | None = None) -> int:
         """Append one row of cell-ready values; returns its row number.
@@ -269,8 +288,10 @@ class Form:
         return self.add(styled(self.ws, title, Styles.SECTION))
 
     def header(self, *titles: str) -> int:
-        """A styled header row for a small inline table."""
-        return self.add(*(styled(self.ws, t, Styles.HEADER) for t in titles))
+        """A styled header row for a small inline table, tall enough for titles that wrap in their columns."""
+        lines = max((math.ceil(len(t) / max(w - 2, 1)) for t, w in zip(titles, self.widths, strict=False)), default=1)
+        return self.add(*(styled(self.ws, t, Styles.HEADER) for t in titles),
+                        height=LINE_HEIGHT * lines if lines > 1 else None)
 
     def pair(self, label: str, value: Any, style: str | None = None, *more: Any) -> int:
         """A label and its value (styled, or safe when no style is given), then any further cell-ready values.

@@ -114,7 +114,7 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
     first = form.pair("Compliant", summary.get("compliant"), Styles.COUNT)
     form.pair("Non-compliant", summary.get("non_compliant"), Styles.COUNT)
     last = form.pair("Unknown status (no current assessment)", summary.get("unknown"), Styles.COUNT)
-    form.pair("Compliant only through an exception (counted in Compliant)", excepted, Styles.COUNT)
+    form.pair("Compliant only through an exception", excepted, Styles.COUNT)
     _figure(form, "Share of machines with unknown status", summary.get("unknown_rate"), limits.max_unknown_rate, "max")
     form.pair("Patches of unknown age (counted as overdue)", summary.get("unknown_age_patches"), Styles.COUNT)
     installations = summary.get("installations")

@@ -20,16 +20,26 @@ from tests.unit.test_xlsx_fixtures import crafted_context, render, rows_of
 
 ORDER = [
     "Summary", "By environment", "By subscription", "By classification", "By platform & OS", "Machines",
-    "Overdue patches", "Installations", "Coverage", "Schedules", "Failure patterns", "Policy", "Policy mismatches",
-    "Exceptions", "Breaches", "Queries", "About",
+    "Overdue patches", "Installations", "Coverage", "Schedules", "Concurrency", "Failure patterns", "Policy",
+    "Policy mismatches", "Exceptions", "Breaches", "Queries", "About",
 ]
-OPTIONAL = {"Schedules": "schedules", "Failure patterns": "failure_patterns", "Policy": "policy",
-            "Policy mismatches": "policy_mismatches", "Exceptions": "exceptions"}
+OPTIONAL = {"Schedules": ("schedules",), "Concurrency": ("schedules", "concurrency"),
+            "Failure patterns": ("failure_patterns",), "Policy": ("policy",),
+            "Policy mismatches": ("policy_mismatches",), "Exceptions": ("exceptions",)}
 """Sheets of summary blocks that newer scans add: present exactly when the summary has the block."""
 
 
+def has_block(summary: dict[str, Any], path: tuple[str, ...]) -> bool:
+    block: Any = summary
+    for key in path:
+        block = block.get(key) if isinstance(block, dict) else None
+    return block is not None
+
+
 def expected_sheets(summary: dict[str, Any]) -> list[str]:
-    return [title for title in ORDER if title not in OPTIONAL or OPTIONAL[title] in summary]
+    return [title for title in ORDER if title not in OPTIONAL or has_block(summary, OPTIONAL[title])]
+
+
 STATUS_KEYS = ("key", "machines", "compliant", "non_compliant", "unknown", "compliance_rate")
 
 
@@ -109,7 +119,8 @@ def test_summary_has_native_charts(tmp_path: Path, context: ReportContext) -> No
     path = tmp_path / "p.xlsx"
     XlsxRenderer().render(context, path)
     with zipfile.ZipFile(path) as archive:
-        charts = [archive.read(n).decode() for n in sorted(archive.namelist()) if n.startswith("xl/charts/chart")]
+        every = [archive.read(n).decode() for n in sorted(archive.namelist()) if n.startswith("xl/charts/chart")]
+    charts = [xml for xml in every if "'Summary'" in xml or "'By environment'" in xml]
     assert len(charts) == 2
     bar, pie = sorted(charts, key=lambda xml: "pieChart" in xml)
     assert {"barChart", "lineChart"} <= kinds(bar)  # the targets, drawn over the rates
@@ -333,9 +344,11 @@ def test_schedule_pattern_and_exception_sheets_follow_the_summary(context: Repor
     row = dict(zip([c.value for c in ws[2]], rows_of(ws)[0], strict=True))
     assert (row["Configuration"], row["Expired"], row["Machines"], row["Run success rate"]) == ("cfg-weekly", True, 3, 75)
     assert row["Dynamic scopes"] == "tags (any): app = =cmd" and row["Windows classifications"] == "Critical, Security"
+    assert (row["Window exceeded rate"], row["Last run start (UTC)"]) == (8.33, "2026-11-01T01:00:00Z")
     assert "2 machines have no schedule" in ws["A1"].value
-    assert rows_of(book["Failure patterns"]) == [("Location", "eastus2", 40, 20, 50, True),
-                                                  ("Os version", "RHEL 9", 20, 1, 5, False)]
+    assert "Concurrency" not in book.sheetnames  # this schedules block has no concurrency series
+    assert rows_of(book["Failure patterns"])[:2] == [("Location", "eastus2", 40, 20, 50, 12.5, 37.5, True, None),
+                                                      ("OS version", "RHEL 9", 20, 1, 5, 12.5, -7.5, False, None)]
     ws = book["Exceptions"]
     headers = [c.value for c in ws[2]]
     row = dict(zip(headers, rows_of(ws)[0], strict=True))
