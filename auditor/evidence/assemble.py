@@ -56,7 +56,7 @@ def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | N
         "problems": list(context.problems),
         "source": dict(context.source),
         "config": {"sha256": config.sha256(), "effective": config.model_dump(mode="json")},
-        "rules": rules_in_force(config, evaluation.threshold_checks),
+        "rules": rules_in_force(config, evaluation.threshold_checks, context.summary),
         "queries": [query_entry(r) for r in context.queries],
         "evidence": manifest_mod.evidence_entries(evidence or {}),
     }

@@ -6,6 +6,7 @@ of the pack needs nothing else to know what "compliant" meant.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from auditor.compliance.facts import UNTAGGED
@@ -47,7 +48,20 @@ def statements(config: Config) -> list[str]:
     ]
 
 
-def rules_in_force(config: Config, checks: list[tuple[Threshold, float | None]]) -> dict[str, Any]:
+def derived_statements(summary: Mapping[str, Any]) -> list[str]:
+    """The rules that the evaluation states itself (exceptions, schedules, failure patterns), as the summary
+    records them, so the manifest and the reports word them once."""
+    found: list[str] = list(summary.get("exceptions_rules") or [])
+    schedules = summary.get("schedules") or {}
+    found.extend(str(text) for _, text in sorted((schedules.get("rules") or {}).items()))
+    patterns = summary.get("failure_patterns") or {}
+    found.extend(str(patterns[key]) for key in ("rule", "window_rule") if patterns.get(key))
+    return found
+
+
+def rules_in_force(
+    config: Config, checks: list[tuple[Threshold, float | None]], summary: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The manifest's `rules`: parameters, the rules in words, and each threshold's requirement sentence."""
     return {
         "parameters": {
@@ -58,7 +72,7 @@ def rules_in_force(config: Config, checks: list[tuple[Threshold, float | None]])
             "sla": dict(sorted(config.sla.items())),
             "unknown_age_counts_as_overdue": True,
         },
-        "statements": statements(config),
+        "statements": statements(config) + derived_statements(summary or {}),
         "thresholds": [
             {
                 "rule": t.rule,

@@ -123,3 +123,17 @@ def test_query_entry_records_the_live_response_hash_when_present() -> None:
     assert "response_sha256" not in query_entry(record)
     record.response_sha256 = "c" * 64
     assert query_entry(record)["response_sha256"] == "c" * 64
+
+
+def test_manifest_rules_include_the_evaluations_own_rules() -> None:
+    from auditor.config import Config
+    from auditor.evidence.methodology import rules_in_force
+
+    summary = {
+        "exceptions_rules": ["An exception needs an owner."],
+        "schedules": {"rules": {"expiry": "Expiry rule.", "concurrency": "Concurrency rule."}},
+        "failure_patterns": {"rule": "Flag rule.", "window_rule": "Window rule."},
+    }
+    statements = rules_in_force(Config(), [], summary)["statements"]
+    assert statements[-5:] == ["An exception needs an owner.", "Concurrency rule.", "Expiry rule.", "Flag rule.", "Window rule."]
+    assert rules_in_force(Config(), [])["statements"] == rules_in_force(Config(), [], {})["statements"]
