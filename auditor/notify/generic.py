@@ -25,6 +25,8 @@ class GenericFormatter:
             "complete": outcome.complete,
             "problems": list(outcome.problems),
             "compliance_rate": outcome.compliance_rate,
+            "compliance_rate_without_exceptions": outcome.rate_without_exceptions,
+            "compliant_with_exception": int(outcome.summary.get("compliant_with_exception", 0)),
             "target": outcome.target,
             "machines": outcome.count("machines"),
             "compliant": outcome.count("compliant"),

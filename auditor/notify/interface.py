@@ -78,6 +78,12 @@ class ScanOutcome:
         rate = self.summary["compliance_rate"]
         return None if rate is None else float(rate)
 
+    @property
+    def rate_without_exceptions(self) -> float | None:
+        """The overall rate with no exception applied (the honest figure beside the headline one)."""
+        rate = self.summary.get("compliance_rate_without_exceptions", self.summary["compliance_rate"])
+        return None if rate is None else float(rate)
+
     def count(self, name: str) -> int:
         """A top-level count of summary.json: machines, compliant, non_compliant or unknown."""
         return int(self.summary[name])
@@ -104,6 +110,8 @@ class ScanOutcome:
         """Label and value of each figure a message shows, in order."""
         return [
             ("Compliance", self.rate_text()),
+            ("Without exceptions", "n/a" if self.rate_without_exceptions is None else f"{self.rate_without_exceptions:.2f}%"),
+            ("Compliant with exception", str(self.summary.get("compliant_with_exception", 0))),
             ("Machines", str(self.count("machines"))),
             ("Compliant", str(self.count("compliant"))),
             ("Non-compliant", str(self.count("non_compliant"))),

@@ -28,7 +28,7 @@ UNKNOWN = Breach("max_unknown_rate", "overall", None, 12.5, 10.0, "medium",
 PROD = Breach("min_compliance_rate", "environment", "R&D <prod>", 50.0, 95.0, "high",
               "compliance rate of environment R&D <prod> must be at least 95.00%; observed 50.00%", "pending_patches@v1")
 SUMMARY = {"as_of": "2026-11-01T06:00:00Z", "machines": 8, "compliant": 6, "non_compliant": 1, "unknown": 1,
-           "compliance_rate": 75.0}
+           "compliance_rate": 75.0, "compliance_rate_without_exceptions": 62.5, "compliant_with_exception": 1}
 
 
 def outcome(breaches: tuple[Breach, ...] = (UNKNOWN, OVERALL, PROD), problems: tuple[str, ...] = (),
@@ -51,7 +51,7 @@ def test_outcome_words() -> None:
     assert incomplete.headline() == "INCOMPLETE scan. Patch compliance 75.00% (target 90.00%): 3 breaches"
 
 
-FACTS = [("Compliance", "75.00% (target 90.00%)"), ("Machines", "8"), ("Compliant", "6"), ("Non-compliant", "1"),
+FACTS = [("Compliance", "75.00% (target 90.00%)"), ("Without exceptions", "62.50%"), ("Compliant with exception", "1"), ("Machines", "8"), ("Compliant", "6"), ("Non-compliant", "1"),
          ("Unknown", "1"), ("Breaches", "3"), ("Data", "complete"), ("As of", "2026-11-01T06:00:00Z"),
          ("Pack", PACK), ("Manifest sha256", SHA)]
 
@@ -131,7 +131,8 @@ def test_generic_document_exact() -> None:
         "format": "auditor-notification/1", "status": "breach",
         "headline": "Patch compliance 75.00% (target 90.00%): 3 breaches",
         "as_of": "2026-11-01T06:00:00Z", "complete": True, "problems": [],
-        "compliance_rate": 75.0, "target": 90.0, "machines": 8, "compliant": 6, "non_compliant": 1, "unknown": 1,
+        "compliance_rate": 75.0, "compliance_rate_without_exceptions": 62.5, "compliant_with_exception": 1,
+        "target": 90.0, "machines": 8, "compliant": 6, "non_compliant": 1, "unknown": 1,
         "breaches_total": 3,
         "breaches": [{"rule": "min_compliance_rate", "dimension": "overall", "key": None, "observed": 75.0,
                       "threshold": 90.0, "severity": "high", "message": OVERALL.message, "query": "pending_patches@v1"}],
