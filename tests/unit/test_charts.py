@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 
 from auditor.reports import charts
 from auditor.reports.pdf import environment, templates_dir
+from auditor.reports.pdf_heatmap import heat_map
 
 
 def test_pie_slice_closes_through_the_centre_without_a_zero_radius_arc() -> None:
@@ -90,3 +92,47 @@ def test_chart_templates_escape_labels() -> None:
     chart = charts.rate_bars([{"key": "<b>&", "compliance_rate": 50.0}], threshold=90.0)
     svg = environment(templates_dir()).get_template("charts/bars.svg.j2").render(chart=chart)
     assert "&lt;b&gt;&amp;" in svg and "<b>" not in svg
+
+
+def test_heat_map_is_a_7_by_24_grid_with_peaks_marked() -> None:
+    series = [0] * 168
+    series[5] = 40  # Monday 05:00
+    series[24 * 6 + 23] = 1200  # Sunday 23:00, the busiest hour
+    series[24 * 2 + 10] = 600
+    chart = heat_map(series, limit=500, week_start=date(2026, 10, 26))
+    assert chart is not None and len(chart.cells) == 168
+    assert [c.machines for c in chart.cells] == series
+    rows = {round(c.y, 2) for c in chart.cells}
+    columns = {round(c.x, 2) for c in chart.cells}
+    assert len(rows) == 7 and len(columns) == 24
+    busiest, wednesday, monday, empty = chart.cells[167], chart.cells[58], chart.cells[5], chart.cells[0]
+    assert (busiest.x, busiest.y) == (max(c.x for c in chart.cells), max(c.y for c in chart.cells))
+    assert [c.hour for c in chart.cells if c.above] == [58, 167] and chart.above == 2
+    assert (busiest.text, wednesday.text, monday.text, empty.text) == ("1.2k", "600", "40", "")
+    assert busiest.fill == "#14325c" and busiest.ink == "#ffffff" and empty.fill == "#f1f4f8"
+    assert darkness(busiest.fill) > darkness(wednesday.fill) > darkness(monday.fill) > darkness(empty.fill)
+    assert [d.label for d in chart.days] == ["Mon 26 Oct", "Tue 27 Oct", "Wed 28 Oct", "Thu 29 Oct", "Fri 30 Oct",
+                                             "Sat 31 Oct", "Sun 01 Nov"]
+    assert chart.limit == 500 and chart.peak == 1200
+    assert [s.label for s in chart.legend] == ["0", "300", "600", "900", "1,200"]
+
+
+def darkness(fill: str) -> int:
+    return -sum(int(fill[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def test_heat_map_of_an_idle_week_and_of_a_short_series() -> None:
+    idle = heat_map([0] * 168, limit=1, week_start=None)
+    assert idle is not None and idle.above == 0 and {c.fill for c in idle.cells} == {"#f1f4f8"}
+    assert [d.label for d in idle.days][:2] == ["Mon", "Tue"] and [s.label for s in idle.legend] == ["0"]
+    assert heat_map([1] * 24, limit=1, week_start=None) is None
+
+
+def test_heat_map_template_draws_every_cell_and_outlines_the_peaks() -> None:
+    series = [0] * 168
+    series[100] = 7
+    chart = heat_map(series, limit=5, week_start=date(2026, 10, 26))
+    svg = environment(templates_dir()).get_template("charts/heatmap.svg.j2").render(chart=chart)
+    assert len(re.findall(r'<rect class="hour" ', svg)) == 168
+    assert re.findall(r'<rect class="peak" data-hour="(\d+)"', svg) == ["100"]
+    assert 'data-hour="100" data-machines="7"' in svg and "more than the limit of 5 machines (1 hour)" in svg
