@@ -12,10 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.compliance.rules import GroupVerdict, MachineVerdict, Status
+from auditor.compliance.rules import GroupVerdict, MachineVerdict, OverduePatch, Status
 from auditor.reports import charts
 from auditor.reports.interface import ReportContext
 from auditor.reports.pdf_caps import TOP_BREACHES, TOP_GROUPS, TOP_MACHINES, TOP_ROWS, Capped, cap
+from auditor.reports.pdf_exceptions import exceptions_view, honesty
 from auditor.reports.pdf_operations import failure_patterns, policy_view, schedules_view
 from auditor.reports.pdf_scope import scope_label, source_details, source_tables
 from auditor.reports.pdf_summary import breach_rows, environment_targets, headline, threshold_rows, trend_points
@@ -51,6 +52,10 @@ class MachineRow:
     overdue_classifications: tuple[str, ...]
     pending_patches: int
     unknown_age_patches: int
+    oldest_patch: str = ""
+    """The oldest overdue patch by name (with its KB), '' when the pack has no patch-level detail."""
+    oldest_patch_exceptions: tuple[str, ...] = ()
+    """Exceptions covering that patch (a machine stays non-compliant while another overdue patch is uncovered)."""
 
 
 def not_compliant(row: Mapping[str, Any]) -> int:
@@ -76,8 +81,12 @@ def _age_key(verdict: MachineVerdict) -> tuple[int, int, str, str]:
     return (0 if age is not None else 1, -(age or 0), verdict.machine.name.lower(), verdict.machine.machine_id)
 
 
-def top_machines(verdicts: Iterable[MachineVerdict], groups: Iterable[GroupVerdict], limit: int = TOP_MACHINES) -> Capped[MachineRow]:
-    """The `limit` non-compliant machines with the oldest overdue patch, in one pass over verdicts and groups."""
+def top_machines(
+    verdicts: Iterable[MachineVerdict], groups: Iterable[GroupVerdict], patches: Iterable[OverduePatch] = (),
+    limit: int = TOP_MACHINES,
+) -> Capped[MachineRow]:
+    """The `limit` non-compliant machines with the oldest overdue patch, in one pass over verdicts, groups and the
+    overdue patches (which name that patch)."""
     candidates = [v for v in verdicts if v.status is Status.NON_COMPLIANT]
     chosen = heapq.nsmallest(limit, candidates, key=_age_key)
     wanted = {v.machine.machine_id for v in chosen}
@@ -89,9 +98,11 @@ def top_machines(verdicts: Iterable[MachineVerdict], groups: Iterable[GroupVerdi
         current = oldest.get(machine_id)
         if current is None or _group_rank(candidate) > _group_rank(current):
             oldest[machine_id] = candidate
+    named = _oldest_patches(patches, wanted)
     rows = []
     for verdict in chosen:
         machine, group = verdict.machine, oldest.get(verdict.machine.machine_id)
+        patch = named.get(machine.machine_id)
         rows.append(
             MachineRow(
                 name=machine.name,
@@ -105,9 +116,34 @@ def top_machines(verdicts: Iterable[MachineVerdict], groups: Iterable[GroupVerdi
                 overdue_classifications=verdict.overdue_classifications,
                 pending_patches=verdict.pending_patches,
                 unknown_age_patches=verdict.unknown_age_patches,
+                oldest_patch=patch_label(patch) if patch else "",
+                oldest_patch_exceptions=patch.exceptions if patch else (),
             )
         )
     return Capped(rows, len(candidates))
+
+
+def _oldest_patches(patches: Iterable[OverduePatch], wanted: set[str]) -> dict[str, OverduePatch]:
+    """Machine id -> its oldest overdue patch, for the wanted machines only (one pass, however many patches)."""
+    named: dict[str, OverduePatch] = {}
+    for patch in patches:
+        if patch.machine_id in wanted:
+            known = named.get(patch.machine_id)
+            if known is None or _patch_rank(patch) < _patch_rank(known):
+                named[patch.machine_id] = patch
+    return named
+
+
+def _patch_rank(patch: OverduePatch) -> tuple[int, int, str, str]:
+    # The oldest dated patch first, as the machine's oldest overdue age is; an undated one only when none is dated.
+    age = patch.age_days
+    return (0 if age is not None else 1, -(age or 0), patch.name.lower(), patch.patch_key)
+
+
+def patch_label(patch: OverduePatch) -> str:
+    """A patch by name, with its KB article when it has one."""
+    kb = f"KB{patch.kb_id}"
+    return f"{patch.name} ({kb})" if patch.kb_id and kb.lower() not in patch.name.lower() else patch.name or kb
 
 
 def _group_rank(group: GroupVerdict) -> tuple[int, int]:
@@ -155,13 +191,13 @@ def build_view(context: ReportContext) -> dict[str, Any]:
         },
         "dimensions": [
             group_table("Environment", "Environment", summary.get("by_environment", []), limit=TOP_ROWS, targets=targets),
-            group_table("Subscription", "Subscription id", summary.get("by_subscription", []), limit=TOP_GROUPS,
+            group_table("Subscription", "Subscription (name and id)", summary.get("by_subscription", []), limit=TOP_GROUPS,
                         always_rank=True),
             group_table("Platform", "Platform", summary.get("by_platform", []), limit=TOP_ROWS),
             group_table("Operating system", "OS", summary.get("by_os", []), limit=TOP_ROWS),
         ],
         "classifications": cap(summary.get("by_classification", []), TOP_ROWS),
-        "machines": top_machines(evaluation.verdicts, evaluation.groups),
+        "machines": top_machines(evaluation.verdicts, evaluation.groups, evaluation.overdue_patches),
         "installations": installations,
         "failure_codes": cap(installations.get("top_failure_codes") or [], TOP_ROWS),
         "installations_by_environment": cap(installations.get("by_environment") or [], TOP_ROWS),
@@ -169,6 +205,8 @@ def build_view(context: ReportContext) -> dict[str, Any]:
         "patch_modes": cap((summary.get("coverage") or {}).get("patch_mode") or [], TOP_ROWS),
         "assessment": summary.get("assessment") or {},
         "failure_patterns": failure_patterns(summary),
+        "exceptions": exceptions_view(summary),
+        "honesty": honesty(summary),
         "schedules": schedules_view(summary),
         "policy": policy_view(summary),
         "sla": sorted(evaluation.config.sla.items(), key=lambda item: (item[1], item[0])),

@@ -1,4 +1,5 @@
-"""Installation health, maintenance schedules and the policy cross-check, as the PDF shows them.
+"""Installation health, maintenance schedules (with the concurrency heat map) and the policy cross-check, as the PDF
+shows them.
 
 These summary.json blocks are newer than its required keys and may gain fields, so everything here reads with
 `.get()`, skips rows of an unexpected shape, and returns None for a block the scan did not produce.
@@ -7,9 +8,11 @@ These summary.json blocks are newer than its required keys and may gain fields, 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date, datetime
 from typing import Any
 
 from auditor.reports.pdf_caps import TOP_GROUPS, TOP_ROWS, cap
+from auditor.reports.pdf_heatmap import heat_map
 
 
 def _mappings(value: Any) -> list[Mapping[str, Any]]:
@@ -40,14 +43,36 @@ def schedules_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     rules = block.get("rules")
     return {
         "configurations": cap(configurations, TOP_GROUPS),
+        "concurrency": concurrency_view(block.get("concurrency")),
         "unscheduled": block.get("unscheduled_machines"),
         "multiple": block.get("multiple_configurations_machines"),
         "only_expired": block.get("only_expired_configurations_machines"),
         "unassigned": cap([str(n) for n in block.get("unassigned_configurations") or []], TOP_ROWS),
         "expired": cap([str(n) for n in block.get("expired_configurations") or []], TOP_ROWS),
-        "problems": cap([str(p) for p in block.get("problems") or []], TOP_ROWS),
+        "problems": cap([f"{p.get('key')}: {p.get('message')}" if isinstance(p, Mapping) else str(p)
+                         for p in block.get("problems") or []], TOP_ROWS),
         "rules": [(str(k), str(v)) for k, v in rules.items() if isinstance(v, str)] if isinstance(rules, Mapping) else [],
     }
+
+
+def concurrency_view(block: Any) -> dict[str, Any] | None:
+    """The concurrency heat map and what the figures behind it say, or None without a 168-hour series."""
+    if not isinstance(block, Mapping) or not isinstance(block.get("series"), list):
+        return None
+    series = [int(v) if isinstance(v, int | float) else 0 for v in block["series"]]
+    limit = block.get("limit")
+    limit = int(limit) if isinstance(limit, int | float) else max(series, default=0)
+    try:
+        monday: date | None = datetime.fromisoformat(str(block.get("week_start")).replace("Z", "+00:00")).date()
+    except ValueError:
+        monday = None
+    chart = heat_map(series, limit=limit, week_start=monday)
+    if chart is None:
+        return None
+    peak = block.get("peak") if isinstance(block.get("peak"), Mapping) else {}
+    return {"chart": chart, "limit": limit, "week_start": block.get("week_start"), "peak": peak,
+            "peaks": len(_mappings(block.get("peaks"))), "recommendation": block.get("recommendation"),
+            "rule": block.get("rule")}
 
 
 def policy_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:

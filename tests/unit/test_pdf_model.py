@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auditor.compliance.facts import Machine, PatchGroup
-from auditor.compliance.rules import AssessmentState, GroupVerdict, MachineVerdict, Status
+from auditor.compliance.rules import AssessmentState, GroupVerdict, MachineVerdict, OverduePatch, Status
 from auditor.reports.pdf_model import TOP_MACHINES, cap, group_table, top_machines
 from auditor.reports.pdf_operations import failure_patterns, policy_view, schedules_view
 from auditor.reports.pdf_scope import scope_label, source_details, source_tables
@@ -128,3 +128,22 @@ def test_threshold_figures_in_their_unit() -> None:
     assert [measure(255.0, "machines"), measure(1, "machines"), measure(12345, "machines")] == [
         "255 machines", "1 machine", "12,345 machines"]
     assert [measure(17.0, "days"), measure(1.0, "days"), measure(0, "days")] == ["17 days", "1 day", "0 days"]
+
+
+def overdue(i: int, name: str, age: int | None, kb: str = "", covered: tuple[str, ...] = ()) -> OverduePatch:
+    mid = machine(i).machine_id
+    return OverduePatch(f"{mid}/p/{name}", mid, name, kb, "", ("Critical",), '["Critical"]', None, age, 15, covered)
+
+
+def test_top_machines_name_the_oldest_overdue_patch() -> None:
+    patches = [overdue(1, "openssl", None), overdue(1, "2026-08 Cumulative Update", 60, "5063467"),
+               overdue(1, "Servicing Stack", 20), overdue(2, "curl", None), overdue(2, "zlib", None),
+               overdue(3, "KB5063468 Security Update", 70, "5063468", ("EX-1",)), overdue(9, "elsewhere", 99)]
+    result = top_machines([verdict(1, 60), verdict(2, None), verdict(3, 70)], [], patches)
+    named = {row.name: (row.oldest_patch, row.oldest_patch_exceptions) for row in result.rows}
+    assert named == {
+        "vm-00001": ("2026-08 Cumulative Update (KB5063467)", ()),
+        "vm-00002": ("curl", ()),  # only undated patches: the first by name
+        "vm-00003": ("KB5063468 Security Update", ("EX-1",)),  # the KB is in the name already
+    }
+    assert top_machines([verdict(1, 60)], []).rows[0].oldest_patch == ""  # packs without patch detail
