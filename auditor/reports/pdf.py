@@ -17,7 +17,7 @@ import jinja2
 
 from auditor.reports.interface import RenderError, ReportContext
 from auditor.reports.json import breaches_document, dumps
-from auditor.reports.pdf_exceptions import honesty
+from auditor.reports.pdf_exceptions import clip, honesty
 from auditor.reports.pdf_model import build_view
 from auditor.resources import data_dir
 
@@ -65,7 +65,8 @@ def environment(directory: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=pct, num=num, plural=plural, sentence=sentence, honesty=honesty)
+    env.filters.update(pct=pct, num=num, plural=plural, sentence=sentence, honesty=honesty,
+                       clip=clip)
     return env
 
 

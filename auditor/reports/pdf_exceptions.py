@@ -11,10 +11,12 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from auditor.reports.pdf_caps import TOP_BREACHES, TOP_ROWS, cap
+from auditor.reports.pdf_caps import TOP_ROWS, cap
 
 STATE_ORDER = ("expired", "expiring", "not_yet_active", "active")
 """Capped lists keep the exceptions that need action first."""
+MAX_JUSTIFICATION = 240
+"""Characters of a justification the PDF prints; the workbook's Exceptions sheet has every word."""
 
 
 def _mappings(value: Any) -> list[Mapping[str, Any]]:
@@ -27,6 +29,14 @@ def honesty(row: Mapping[str, Any]) -> dict[str, Any]:
         return {"rate": row.get("compliance_rate"), "without": row.get("compliance_rate"), "excepted": 0}
     return {"rate": row.get("compliance_rate"), "without": row.get("compliance_rate_without_exceptions"),
             "excepted": row.get("compliant_with_exception") or 0}
+
+
+def clip(value: Any, limit: int = MAX_JUSTIFICATION) -> str:
+    """Text cut at a word boundary to at most `limit` characters, with an ellipsis when cut."""
+    text = "" if value is None else str(value)
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
 
 
 def _rank(row: Mapping[str, Any]) -> tuple[int, str]:
@@ -44,8 +54,10 @@ def exceptions_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:
     by_id: dict[str, list[str]] = {}
     for warning in warnings:
         by_id.setdefault(str(warning.get("exception")), []).append(str(warning.get("kind", "")).replace("_", " "))
+    shown = cap(sorted(rows, key=_rank), TOP_ROWS)
     return {
-        "rows": cap(sorted(rows, key=_rank), TOP_BREACHES),
+        "rows": shown,
+        "clipped": any(len(str(row.get("justification") or "")) > MAX_JUSTIFICATION for row in shown.rows),
         "states": Counter(str(row.get("status")) for row in rows),
         "warned": by_id,
         "warnings": cap(warnings, TOP_ROWS),

@@ -160,3 +160,16 @@ def test_an_empty_register_needs_no_page_of_its_own(context: ReportContext) -> N
     page = render_html(dataclasses.replace(context, evaluation=evaluation))
     assert '<div class="keep">\n<h1 id="exceptions" class="sub">Exceptions</h1>' in page
     assert "The exception register is empty" in page
+
+
+def test_long_registers_are_capped_expired_first_and_justifications_clipped(context: ReportContext) -> None:
+    entry = context.summary["exceptions"][0]
+    register = [{**entry, "id": f"EX-{i:03d}", "status": "expired" if i == 77 else "active",
+                 "justification": "word " * 100} for i in range(80)]
+    evaluation = dataclasses.replace(context.evaluation, summary={**context.summary, "exceptions": register})
+    page = render_html(dataclasses.replace(context, evaluation=evaluation))
+    ids = re.findall(r'<tr class="row-\w+">\s*<td class="wrap"><strong>([\w-]+)</strong>', page)
+    assert len(ids) == 30 and ids[0] == "EX-077" and ids[1:3] == ["EX-000", "EX-001"]
+    assert "and 50 more exceptions (expired and expiring ones are listed first)" in page
+    assert "word word…</td>" in page
+    assert "the workbook's Exceptions sheet has them in full" in page
