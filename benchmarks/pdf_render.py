@@ -4,8 +4,8 @@
     python benchmarks/pdf_render.py --machines 1000 --fleet synthetic
 
 `--fleet generated` (the default when auditor.snapshots.generate is present) writes a seeded synthetic snapshot and
-runs a real scan over it; `--fleet synthetic` skips the snapshot and feeds evaluate() query rows made here, which
-needs nothing but the compliance code. Either way only the PdfRenderer is timed. Target: at most 40 pages and
+runs a real scan over it; `--fleet synthetic` skips the snapshot and feeds evaluate() query rows made here (with the
+patch-level overdue detail and a small exceptions register), which needs nothing but the compliance code. Either way only the PdfRenderer is timed. Target: at most 40 pages and
 20 s at 100,000 machines, because every PDF list is capped (full detail lives in the workbook and evidence).
 """
 
@@ -29,6 +29,7 @@ from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
 from auditor.config import Config, load_config
 from auditor.errors import QueryError
+from auditor.exceptions_config import Register, validate_register
 from auditor.kql.catalog import Catalog
 from auditor.reports.interface import QueryRecord, ReportContext
 from auditor.reports.pdf import PdfRenderer
@@ -86,10 +87,18 @@ def synthetic_tables(machines: int, seed: int) -> dict[str, list[dict[str, Any]]
         })
         for classes in rng.sample(CLASSES, rng.randint(0, 3)):
             undated = 1 if linux and rng.random() < 0.2 else 0
+            oldest = AS_OF - timedelta(days=rng.randint(1, 60))
             tables["pending_patches"].append({
                 "machineId": mid, "classifications": classes, "patches": rng.randint(1, 5) + undated,
-                "oldestPublished": _iso(AS_OF - timedelta(days=rng.randint(1, 60))), "undated": undated,
+                "oldestPublished": _iso(oldest), "undated": undated,
             })
+            if "Critical" in classes or "Security" in classes:
+                # The patch-level detail the top machines name their oldest overdue patch from.
+                tables["overdue_patches"].append({
+                    "patchKey": f"{mid}/p/kb{i}{len(classes)}", "machineId": mid,
+                    "patchName": f"{oldest:%Y-%m} Cumulative Update for Windows Server", "kbId": f"KB50{i:05d}",
+                    "version": "", "classifications": classes, "publishedDateTime": _iso(oldest),
+                })
             if undated and ("Critical" in classes or "Security" in classes):
                 tables["undated_patches"].append({"patchKey": f"{mid}/p/{classes}", "machineId": mid,
                                                   "patchName": "openssl", "version": "3.0", "classifications": classes})
@@ -112,6 +121,20 @@ def synthetic_tables(machines: int, seed: int) -> dict[str, list[dict[str, Any]]
     return tables
 
 
+def synthetic_register() -> Register:
+    """A register with an exception in each state, so the PDF's exceptions section has its usual shape."""
+    entries = [
+        {"id": f"EX-{n}", "owner": "app-team@contoso.com", "justification": "Vendor certification pending. " * 4,
+         "ticket": f"CHG-{n}", "created": created, "expires_on": expires, "tags": {"Environment": env},
+         **({"classifications": ["Security"]} if n % 2 else {})}
+        for n, (created, expires, env) in enumerate([
+            ("2026-09-01", "2027-01-31", "prod"), ("2026-06-01", "2026-11-10", "dev"),
+            ("2026-05-01", "2026-10-15", "test"), ("2026-10-01", "2026-12-31", "nowhere"),
+        ], start=101)
+    ]
+    return validate_register({"exception": entries}, max_days=180, source="benchmark")
+
+
 def synthetic_context(machines: int, seed: int, config: Config) -> ReportContext:
     """A ReportContext from evaluate() over synthetic query rows, with the catalog's real query texts."""
     catalog = Catalog()
@@ -129,7 +152,8 @@ def synthetic_context(machines: int, seed: int, config: Config) -> ReportContext
             text = version.text
         records.append(QueryRecord(query_id, version.version, version.sha256, "-", tables[query_id].num_rows, text,
                                    f"evidence/{version.ref}.jsonl.gz"))
-    evaluation = evaluate(tables, config=config, as_of=AS_OF, query_refs={r.id: r.ref for r in records})
+    evaluation = evaluate(tables, config=config, as_of=AS_OF, query_refs={r.id: r.ref for r in records},
+                          register=synthetic_register())
     return ReportContext(evaluation, records, __version__, "benchmark", "pack-benchmark", datetime.now(UTC),
                          {"kind": "benchmark", "tenant_id": "synthetic"})
 
