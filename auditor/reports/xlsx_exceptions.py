@@ -54,7 +54,8 @@ def write_exceptions(workbook: Workbook, context: ReportContext, suffix: str) ->
     if not isinstance(register, list):
         return None
     items = records(register)
-    # Machine id lists can run to thousands of ids; the Machines sheet shows who is covered.
+    # Machine id lists can run to thousands of ids; the Machines sheet (status) and Overdue patches (covering
+    # exceptions) show who is covered.
     keyed = [(k, c) for k, c in record_columns(items, EXCEPTION_KNOWN) if not k.endswith("_ids")]
     warnings = warnings_by_exception(summary)
     rows = [[*(plain(item.get(key)) for key, _ in keyed), "\n".join(warnings.get(str(item.get("id")), [])) or None]
