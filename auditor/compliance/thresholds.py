@@ -46,7 +46,8 @@ class Threshold:
     def _fmt(self, value: float) -> str:
         if self.unit == "%":
             return f"{value:.2f}%"
-        return f"{value:g} {'day' if self.unit == 'days' and value == 1 else self.unit}"
+        # "1 machine", "1 day": the unit names are plurals.
+        return f"{value:g} {self.unit[:-1] if value == 1 else self.unit}"
 
     def requirement(self) -> str:
         """The rule in words, e.g. "compliance rate of environment Production must be at least 98.00%"."""

@@ -295,7 +295,7 @@ def test_thresholds(tuned: ScanResult, default: ScanResult) -> None:
     unscheduled = breaches["max_unscheduled_machines"]
     assert (unscheduled.dimension, unscheduled.key, unscheduled.observed, unscheduled.threshold) == ("overall", None, 1, 0)
     assert unscheduled.message == (
-        "machines covered by no maintenance configuration must be at most 0 machines; observed 1 machines"
+        "machines covered by no maintenance configuration must be at most 0 machines; observed 1 machine"
     )
     window = breaches["max_window_exceeded_rate"]
     assert (window.dimension, window.key, window.observed, window.threshold) == (
