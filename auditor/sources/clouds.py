@@ -158,6 +158,15 @@ class AzureSource:
         self.retry = RetryPolicy.from_settings(settings)
         self._sleep = sleep
         self._progress = ProgressReporter(progress)
+        try:
+            self._client = self._connect(self.client_options(client_kwargs))
+        except BaseException:
+            self._close_credential()
+            raise
+
+    def _connect(self, options: dict[str, Any]) -> Any:
+        """The SDK client of this source, built with `options` (each source overrides it)."""
+        raise NotImplementedError
 
     @classmethod
     def from_settings(
@@ -184,6 +193,9 @@ class AzureSource:
     def close(self) -> None:
         """Close the HTTP session, and the credential if this source made it."""
         self._client.close()
+        self._close_credential()
+
+    def _close_credential(self) -> None:
         if self._own_credential:
             close = getattr(self.credential, "close", None)
             if callable(close):

@@ -8,19 +8,16 @@ with twice the time, up to the service's 10 minutes.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError
 from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult, LogsTable
-from rich.progress import Progress
 
 from auditor.errors import QueryError
-from auditor.sources._paging import ProgressCallback, ProgressEvent, rows_sha256
+from auditor.sources._paging import ProgressEvent, rows_sha256
 from auditor.sources._quota import AccessDenied, GaveUp, Rejected, call_with_retries, describe_error
-from auditor.sources.azure_settings import AzureSettings
 from auditor.sources.clouds import AzureSource
 from auditor.sources.interface import QueryRequest, QueryResult, SourceError, rows_to_table
 
@@ -54,26 +51,19 @@ class LogAnalyticsSource(AzureSource):
 
     name = "log_analytics"
 
-    def __init__(
-        self,
-        settings: AzureSettings,
-        *,
-        credential: Any = None,
-        progress: Progress | ProgressCallback | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        **client_kwargs: Any,
-    ) -> None:
+    def _connect(self, options: dict[str, Any]) -> Any:
+        """A LogsQueryClient for the configured workspace's cloud."""
+        settings = self.settings
         if settings.log_analytics_workspace_id is None:
             raise SourceError("no Log Analytics workspace is configured", "set log_analytics_workspace_id in [azure]")
-        super().__init__(settings, credential=credential, progress=progress, sleep=sleep)
         if self.endpoints.log_analytics is None or self.endpoints.log_analytics_scope is None:
             raise SourceError(f"cloud {settings.cloud} has no Log Analytics endpoint", "set log_analytics_url in [azure]")
         self.workspace_id = settings.log_analytics_workspace_id
-        self._client = LogsQueryClient(
+        return LogsQueryClient(
             self.credential,
             endpoint=self.endpoints.log_analytics,
             credential_scopes=[self.endpoints.log_analytics_scope],
-            **self.client_options(client_kwargs),
+            **options,
         )
 
     def run(self, request: QueryRequest) -> QueryResult:

@@ -9,8 +9,7 @@ paced by Resource Graph's quota headers (see `_quota`), never by provoking 429s.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +18,12 @@ from azure.core.pipeline import PipelineResponse
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest as ArgQueryRequest
 from azure.mgmt.resourcegraph.models import QueryRequestOptions
-from rich.progress import Progress
 
 from auditor.errors import QueryError
 from auditor.sources._paging import (
     BatchOutcome,
     BatchReader,
     Page,
-    ProgressCallback,
     ProgressEvent,
     batch_clash,
     merge_batches,
@@ -108,23 +105,15 @@ class ResourceGraphSource(AzureSource):
 
     name = "azure"
 
-    def __init__(
-        self,
-        settings: AzureSettings,
-        *,
-        credential: Any = None,
-        progress: Progress | ProgressCallback | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        **client_kwargs: Any,
-    ) -> None:
-        super().__init__(settings, credential=credential, progress=progress, sleep=sleep)
-        self.governor = QuotaGovernor(margin=settings.quota_margin_seconds, sleep=sleep)
-        self.scopes = plan_scopes(settings)
-        self._client = ResourceGraphClient(
+    def _connect(self, options: dict[str, Any]) -> Any:
+        """A ResourceGraphClient for the configured cloud, plus the quota governor and the scope plan."""
+        self.governor = QuotaGovernor(margin=self.settings.quota_margin_seconds, sleep=self._sleep)
+        self.scopes = plan_scopes(self.settings)
+        return ResourceGraphClient(
             self.credential,
             base_url=self.endpoints.resource_manager,
             credential_scopes=[self.endpoints.credential_scope],
-            **self.client_options(client_kwargs),
+            **options,
         )
 
     def run(self, request: QueryRequest) -> QueryResult:
