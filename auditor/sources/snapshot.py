@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import duckdb_kql
@@ -19,16 +22,26 @@ _JSON_COLUMNS = frozenset({"sku", "plan", "properties", "tags", "identity", "zon
 _ARG_SCHEMA = ", ".join(f"'{c}': '{'JSON' if c in _JSON_COLUMNS else 'VARCHAR'}'" for c in ARG_COLUMNS)
 
 
-MEMORY_LIMIT = "512MB"
-"""DuckDB's buffer limit for a snapshot: beyond it, table blocks spill to a temporary directory, which keeps a
-100,000-machine scan near 1 GiB of RAM for a little extra time."""
+_T = TypeVar("_T")
+MEMORY_LIMIT_MIB = 512
+"""DuckDB's starting buffer limit for a snapshot: beyond it, table blocks spill to a temporary directory, which
+keeps a 100,000-machine scan's DuckDB share of RAM small. A query that still runs out of memory is retried with
+the limit doubled, up to MEMORY_CEILING of the machine's RAM, so a larger fleet costs memory, never the scan."""
+MEMORY_CEILING = 0.8
+
+
+def _physical_mib() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1 << 20))
+    except (ValueError, OSError, AttributeError):
+        return 8192
 
 
 def connect(spill_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection set up for duckdb-kql (UTC time zone), spilling to `spill_dir` past MEMORY_LIMIT."""
     con: duckdb.DuckDBPyConnection = duckdb_kql.connect()
     if spill_dir is not None:
-        con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        con.execute(f"SET memory_limit = '{MEMORY_LIMIT_MIB}MiB'")
         con.execute("SET temp_directory = '" + str(spill_dir).replace("'", "''") + "'")
     return con
 
@@ -49,6 +62,8 @@ def load_table(con: duckdb.DuckDBPyConnection, table: SnapshotTable) -> None:
         )
     try:
         con.execute(f'CREATE OR REPLACE TABLE "{table.name}" AS {select}')
+    except duckdb.OutOfMemoryException:
+        raise  # the caller may retry with a larger memory limit
     except duckdb.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SnapshotError(
@@ -74,12 +89,13 @@ class SnapshotSource:
         self.snapshot = snapshot
         self._spill = tempfile.TemporaryDirectory(prefix="auditor-duckdb-")
         self._con = connect(Path(self._spill.name))
+        self._limit_mib = MEMORY_LIMIT_MIB
         self._loaded: set[str] = set()
 
     def _ensure_tables(self) -> None:
         for name, table in self.snapshot.tables.items():
             if name not in self._loaded:
-                load_table(self._con, table)
+                self._with_memory(partial(load_table, self._con, table))
                 self._loaded.add(name)
         create_missing_tables(self._con, self._loaded)
 
@@ -87,8 +103,7 @@ class SnapshotSource:
         """Run one query; the result has exactly the columns its query.toml declares."""
         self._ensure_tables()
         try:
-            relation = duckdb_kql.kql(self._con, request.text)
-            table = relation.to_arrow_table()
+            table = self._query(request.text)
         except duckdb_kql.KqlError as exc:
             raise QueryError(
                 f"query {request.ref} does not run on duckdb-kql: {str(exc).splitlines()[0]}",
@@ -100,6 +115,22 @@ class SnapshotSource:
                 "check the query's columns against refdata/schemas/ARG_TABLES.md",
             ) from exc
         return QueryResult(request=request, table=conform(table, request))
+
+    def _query(self, text: str) -> pa.Table:
+        """Run KQL as Arrow, with the memory retry."""
+        return self._with_memory(lambda: duckdb_kql.kql(self._con, text).to_arrow_table())
+
+    def _with_memory(self, work: Callable[[], _T]) -> _T:
+        """Run `work`, doubling DuckDB's memory limit (up to the ceiling) whenever an operator cannot spill."""
+        ceiling = int(_physical_mib() * MEMORY_CEILING)
+        while True:
+            try:
+                return work()
+            except duckdb.OutOfMemoryException:
+                if self._limit_mib * 2 > ceiling:
+                    raise
+                self._limit_mib *= 2
+                self._con.execute(f"SET memory_limit = '{self._limit_mib}MiB'")
 
     def default_as_of(self) -> datetime | None:
         """A snapshot's data is as of its capture time."""
