@@ -252,7 +252,8 @@ def _finish(
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
     undated = results["undated_patches"].table
-    first_seen = store.first_seen(undated.column("patchKey").to_pylist(), as_of) if store else {}
+    patch_keys = undated.column("patchKey").to_pylist()
+    first_seen = store.first_seen(patch_keys, as_of) if store else {}
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
     records = query_records(results, catalog)
@@ -303,7 +304,7 @@ def _finish(
                 run_id=run_id, as_of=as_of, fingerprint=fingerprint, config_sha256=config.sha256(),
                 summary=evaluation.summary, breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
                 statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
-                sightings=zip(undated.column("patchKey").to_pylist(), undated.column("machineId").to_pylist(), strict=True),
+                sightings=zip(patch_keys, undated.column("machineId").to_pylist(), strict=True),
                 complete=not problems,
             )
         except HistoryError as error:
