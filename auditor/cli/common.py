@@ -20,6 +20,11 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 """stderr: progress, warnings, errors."""
 
 
+def pct(value: float | None) -> str:
+    """A rate for the terminal: `87.50%`, or `—` when there is none."""
+    return "—" if value is None else f"{value:.2f}%"
+
+
 def report_error(error: AuditorError) -> int:
     """Print one line of message and one of hint; return the exit code."""
     err.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True, highlight=False)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from auditor.cli.common import out
+from auditor.cli.common import out, pct
 from auditor.history import HistoryStore, default_path
 
 
@@ -20,8 +21,8 @@ def history_command(
     """Show the trend of past scans (oldest first)."""
     path = history or default_path()
     if not path.exists():
-        runs: list[dict[str, object]] = []
-        trend: list[dict[str, object]] = []
+        runs: list[dict[str, Any]] = []
+        trend: list[dict[str, Any]] = []
     else:
         with HistoryStore(path, read_only=True) as store:
             runs = store.runs()
@@ -35,11 +36,11 @@ def history_command(
     previous: float | None = None
     for run in runs:
         rate = run["compliance_rate"]
-        change = "" if previous is None or rate is None else f"{rate - previous:+.2f}"  # type: ignore[operator]
-        table.add_row(str(run["as_of"]), str(run["machines"]), "—" if rate is None else f"{rate:.2f}%", change,
-                      "—" if run["unknown_rate"] is None else f"{run['unknown_rate']:.2f}%", str(run["breaches"]),
+        change = "" if previous is None or rate is None else f"{rate - previous:+.2f}"
+        table.add_row(str(run["as_of"]), str(run["machines"]), pct(rate), change,
+                      pct(run["unknown_rate"]), str(run["breaches"]),
                       "yes" if run["complete"] else "INCOMPLETE")
-        previous = rate  # type: ignore[assignment]
+        previous = rate
     out.print(table if runs else f"no scans recorded in {path}")
     for row in trend:
         out.print(f"{row['as_of']}  {row['key']:<30} {row['machines']:>8}  {row['compliance_rate']}")

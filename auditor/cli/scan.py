@@ -9,13 +9,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, err, out, parse_as_of, progress_bar
+from auditor.cli.common import config_or_default, err, out, parse_as_of, pct, progress_bar
 from auditor.evidence.sign import load_private_key
 from auditor.scan import ScanResult, scan
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.2f}%"
 
 
 def print_summary(result: ScanResult) -> None:
@@ -23,7 +19,7 @@ def print_summary(result: ScanResult) -> None:
     s = result.summary
     without = s.get("compliance_rate_without_exceptions", s["compliance_rate"])
     out.print(
-        f"[bold]Compliance {_pct(s['compliance_rate'])}[/] ({_pct(without)} without exceptions)  "
+        f"[bold]Compliance {pct(s['compliance_rate'])}[/] ({pct(without)} without exceptions)  "
         f"machines {s['machines']}  compliant {s['compliant']}  non-compliant {s['non_compliant']}  "
         f"unknown {s['unknown']}  breaches {s['breaches']}  (as of {s['as_of']})"
     )
@@ -33,7 +29,7 @@ def print_summary(result: ScanResult) -> None:
     for row in s["by_environment"]:
         table.add_row(
             row["key"], str(row["machines"]), str(row["compliant"]), str(row["non_compliant"]), str(row["unknown"]),
-            _pct(row["compliance_rate"]), _pct(row.get("compliance_rate_without_exceptions", row["compliance_rate"])),
+            pct(row["compliance_rate"]), pct(row.get("compliance_rate_without_exceptions", row["compliance_rate"])),
         )
     out.print(table)
     for breach in result.breaches:
@@ -53,7 +49,7 @@ def scan_command(
     ),
     history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
     no_history: bool = typer.Option(False, "--no-history", help="Neither read nor record scan history."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary; errors only."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary; only warnings and errors."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON result object to stdout (logs go to stderr)."),
     sign_key: Path | None = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to sign the manifest."),
     zip_pack: bool | None = typer.Option(None, "--zip/--no-zip", help="Also write the pack as one zip file."),
