@@ -7,6 +7,7 @@ import ipaddress
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -301,11 +302,17 @@ class Config(_Model):
 
     def canonical_json(self) -> str:
         """The effective config as canonical JSON (sorted keys), as hashed and printed in packs."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return canonical_json(self.model_dump(mode="json"))
 
     def sha256(self) -> str:
         """sha256 of canonical_json()."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+def canonical_json(effective: Mapping[str, Any]) -> str:
+    """The canonical JSON of a dumped config (sorted keys, compact): what config sha256s are computed over.
+    verify uses it on a manifest's recorded config without re-validating it."""
+    return json.dumps(effective, sort_keys=True, separators=(",", ":"))
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

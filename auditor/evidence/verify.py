@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from auditor.config import canonical_json
 from auditor.evidence.files import PackFiles, UnreadableFile, digest, pack_files, read_bytes
 from auditor.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, UNHASHED, fingerprint, parse_manifest
 from auditor.evidence.sign import check_signature, load_public_key
@@ -152,8 +153,7 @@ def _check_consistency(files: PackFiles, manifest: Mapping[str, Any], intact: se
     """Cross-check the manifest with itself and with the intact files it describes."""
     problems: list[str] = []
     config = manifest["config"]
-    canonical = json.dumps(config["effective"], sort_keys=True, separators=(",", ":"))
-    if _sha256_text(canonical) != config["sha256"]:
+    if _sha256_text(canonical_json(config["effective"])) != config["sha256"]:
         problems.append("config.sha256 does not match the effective config")
     listed = {entry["path"] for entry in manifest["files"]}
     evidence = {entry["path"]: entry for entry in manifest["evidence"]}
