@@ -25,6 +25,7 @@ from types import TracebackType
 
 import duckdb
 import pyarrow as pa
+from isal import isal_zlib
 
 from auditor.errors import PackError
 
@@ -34,23 +35,43 @@ STALE_AFTER = 24 * 3600
 """Seconds after which any staging directory is swept, whoever owns it (a pid may be reused, a host unknown)."""
 ORPHAN_AFTER = 600
 """Seconds after which a staging directory without a readable owner file is swept."""
+GZIP_LEVEL = 1
+"""ISA-L's level 1: evidence compresses to about a tenth, at over a GB/s."""
 
 
 def write_table_jsonl_gz(path: Path, table: pa.Table) -> int:
     """An Arrow table as evidence: one compact JSON object per row, columns in declared order.
 
-    DuckDB writes it (about four times faster than json.dumps per row at fleet scale); the output keeps row
-    order and is byte-stable for the same table.
+    DuckDB formats the rows (about four times faster than json.dumps per row at fleet scale) into a plain
+    file beside the target, and ISA-L gzips it: DuckDB's own gzip writer took two thirds of the time, ISA-L
+    level 1 about a tenth of that. The output keeps row order and is byte-stable for the same table.
     """
+    plain = path.with_name(path.name + ".plain")
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
         con.register("evidence_rows", table)
-        target = str(path).replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM evidence_rows) TO '{target}' (FORMAT JSON, COMPRESSION GZIP)")
+        target = str(plain).replace("'", "''")
+        con.execute(f"COPY (SELECT * FROM evidence_rows) TO '{target}' (FORMAT JSON)")
     finally:
         con.close()
+    try:
+        gzip_file(plain, path)
+    finally:
+        plain.unlink(missing_ok=True)
     return int(table.num_rows)
+
+
+GZIP_CHUNK = 4 << 20
+
+
+def gzip_file(source: Path, target: Path) -> None:
+    """Gzip `source` into `target` with ISA-L (deterministic: no name and no time in the header)."""
+    compressor = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, 31)
+    with source.open("rb") as reader, target.open("wb") as writer:
+        while chunk := reader.read(GZIP_CHUNK):
+            writer.write(compressor.compress(chunk))
+        writer.write(compressor.flush())
 
 
 def fsync_dir(directory: Path) -> None:
