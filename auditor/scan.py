@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
 from auditor.resources import sample_config, sample_fleet
 from auditor.snapshots.format import read_snapshot
-from auditor.sources.interface import QueryResult, Source
+from auditor.sources.interface import QueryRequest, QueryResult, Source
 from auditor.sources.snapshot import SnapshotSource
 
 Progress = Callable[[str, int, int], None]
@@ -104,6 +105,32 @@ def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, Any
     return [(query_id, params.get(query_id, {})) for query_id in REQUIRED_QUERIES]
 
 
+def run_queries(src: Source, requests: list[QueryRequest], report: Progress, total: int) -> dict[str, QueryResult]:
+    """Run every request on `src`, keyed by query id in request order.
+
+    A source that sets `concurrency` above 1 (a snapshot: DuckDB leaves cores idle within one query) runs that
+    many at once; live sources run one at a time, as their rate limits are shared. The first failure to arrive
+    is raised, and the queries not yet started are cancelled.
+    """
+    workers = max(1, int(getattr(src, "concurrency", 1)))
+    if workers == 1:
+        results: dict[str, QueryResult] = {}
+        for index, request in enumerate(requests):
+            report(f"query {request.ref}", index, total)
+            results[request.query_id] = src.run(request)
+        return results
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(src.run, request): request for request in requests}
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                report(f"query {futures[future].ref}", done, total)
+                future.result()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)
+            raise
+        return {request.query_id: future.result() for future, request in futures.items()}
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
@@ -144,11 +171,7 @@ def scan(
         as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
         plan = query_plan(config, as_of)
         total = len(plan) + 2
-        results: dict[str, QueryResult] = {}
-        for index, (query_id, params) in enumerate(plan):
-            query, _ = catalog.get(query_id)
-            report(f"query {query_id}@v{query.current}", index, total)
-            results[query_id] = src.run(query.render(params))
+        results = run_queries(src, [catalog.get(query_id)[0].render(params) for query_id, params in plan], report, total)
         fingerprint = src.fingerprint()
     finally:
         src.close()

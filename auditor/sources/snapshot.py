@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -81,9 +82,14 @@ def create_missing_tables(con: duckdb.DuckDBPyConnection, present: set[str]) -> 
 
 
 class SnapshotSource:
-    """Runs rendered KQL over a snapshot. Tables are loaded into an in-memory DuckDB on first use."""
+    """Runs rendered KQL over a snapshot. Tables are loaded into an in-memory DuckDB on first use.
+
+    `run` may be called from several threads at once (each gets its own DuckDB cursor): one query's plan seldom
+    keeps every core busy, so scan() runs `concurrency` queries side by side.
+    """
 
     name = "snapshot"
+    concurrency = 2
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
@@ -91,13 +97,28 @@ class SnapshotSource:
         self._con = connect(Path(self._spill.name))
         self._limit_mib = MEMORY_LIMIT_MIB
         self._loaded: set[str] = set()
+        self._lock = threading.RLock()
+        self._memory_lock = threading.Lock()
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
 
     def _ensure_tables(self) -> None:
-        for name, table in self.snapshot.tables.items():
-            if name not in self._loaded:
-                self._with_memory(partial(load_table, self._con, table))
-                self._loaded.add(name)
-        create_missing_tables(self._con, self._loaded)
+        with self._lock:
+            for name, table in self.snapshot.tables.items():
+                if name not in self._loaded:
+                    self._with_memory(partial(load_table, self._con, table))
+                    self._loaded.add(name)
+            create_missing_tables(self._con, self._loaded)
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor on the snapshot database."""
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is None:
+            with self._lock:
+                cursor = self._con.cursor()
+                self._cursors.append(cursor)
+            self._local.cursor = cursor
+        return cursor
 
     def run(self, request: QueryRequest) -> QueryResult:
         """Run one query; the result has exactly the columns its query.toml declares."""
@@ -118,19 +139,23 @@ class SnapshotSource:
 
     def _query(self, text: str) -> pa.Table:
         """Run KQL as Arrow, with the memory retry."""
-        return self._with_memory(lambda: duckdb_kql.kql(self._con, text).to_arrow_table())
+        cursor = self._cursor()
+        return self._with_memory(lambda: duckdb_kql.kql(cursor, text).to_arrow_table())
 
     def _with_memory(self, work: Callable[[], _T]) -> _T:
         """Run `work`, doubling DuckDB's memory limit (up to the ceiling) whenever an operator cannot spill."""
         ceiling = int(_physical_mib() * MEMORY_CEILING)
         while True:
+            tried = self._limit_mib
             try:
                 return work()
             except duckdb.OutOfMemoryException:
-                if self._limit_mib * 2 > ceiling:
-                    raise
-                self._limit_mib *= 2
-                self._con.execute(f"SET memory_limit = '{self._limit_mib}MiB'")
+                with self._memory_lock:
+                    if self._limit_mib == tried:  # another thread may have raised it already
+                        if tried * 2 > ceiling:
+                            raise
+                        self._limit_mib = tried * 2
+                        self._con.execute(f"SET memory_limit = '{self._limit_mib}MiB'")
 
     def default_as_of(self) -> datetime | None:
         """A snapshot's data is as of its capture time."""
@@ -141,7 +166,9 @@ class SnapshotSource:
         return self.snapshot.fingerprint()
 
     def close(self) -> None:
-        """Close the DuckDB connection and remove its spill directory."""
+        """Close the DuckDB connection and its cursors, and remove the spill directory."""
+        for cursor in self._cursors:
+            cursor.close()
         self._con.close()
         self._spill.cleanup()
 
