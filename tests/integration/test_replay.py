@@ -158,10 +158,10 @@ def test_report_cli_refuses_a_tampered_pack_unless_forced(
 def test_replay_refuses_unreadable_evidence_even_when_forced(fleet: Path, tmp_path: Path) -> None:
     result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", use_history=False,
                   renderers=json_only())
-    (result.pack / "evidence" / "machine_facts@v1.jsonl.gz").write_bytes(b"garbage")
+    (result.pack / "evidence" / "machine_facts@v2.jsonl.gz").write_bytes(b"garbage")
     with pytest.raises(PackError, match="fails verification"):
         replay_pack(result.pack, tmp_path / "a")
-    with pytest.raises(PackError, match=r"machine_facts@v1\.jsonl\.gz cannot be read back"):
+    with pytest.raises(PackError, match=r"machine_facts@v2\.jsonl\.gz cannot be read back"):
         replay_pack(result.pack, tmp_path / "b", force=True)
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
 

@@ -70,10 +70,12 @@ def test_new_version_is_unreleased_until_locked(tmp_path: Path) -> None:
 
 def test_removing_a_released_file_fails_check(tmp_path: Path) -> None:
     root = copy_catalog(tmp_path)
-    (root / "policy_states" / "v1.kql.j2").rename(root / "policy_states" / "v2.kql.j2")
-    (root / "policy_states" / "query.toml").write_text((root / "policy_states" / "query.toml").read_text().replace("current = 1", "current = 2"))
+    current = Catalog(root).queries["policy_states"].current
+    (root / "policy_states" / f"v{current}.kql.j2").rename(root / "policy_states" / f"v{current + 1}.kql.j2")
+    meta = root / "policy_states" / "query.toml"
+    meta.write_text(meta.read_text().replace(f"current = {current}", f"current = {current + 1}"))
     kinds = {(p.ref, p.kind) for p in lock.check(Catalog(root))}
-    assert kinds == {("policy_states@v1", "missing"), ("policy_states@v2", "unreleased")}
+    assert kinds == {(f"policy_states@v{current}", "missing"), (f"policy_states@v{current + 1}", "unreleased")}
 
 
 def test_parameters_are_typed_and_checked() -> None:

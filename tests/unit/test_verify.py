@@ -225,10 +225,10 @@ def test_zip_tampering(signed: Path, tmp_path: Path) -> None:
     # A flipped byte inside a compressed entry: caught by zip's CRC or the sha256, and named.
     raw = bytearray(original.read_bytes())
     with zipfile.ZipFile(original) as archive:
-        info = archive.getinfo(prefix + "evidence/machine_facts@v1.jsonl.gz")
+        info = archive.getinfo(prefix + "evidence/machine_facts@v2.jsonl.gz")
     raw[info.header_offset + 30 + len(info.filename) + info.compress_size // 2] ^= 0xFF
     (tmp_path / "flipped.zip").write_bytes(bytes(raw))
-    assert ("changed", "evidence/machine_facts@v1.jsonl.gz") in findings(verify_pack(tmp_path / "flipped.zip"))
+    assert ("changed", "evidence/machine_facts@v2.jsonl.gz") in findings(verify_pack(tmp_path / "flipped.zip"))
 
 
 def test_not_a_pack_is_exit_2(tmp_path: Path) -> None:
@@ -254,11 +254,11 @@ def test_cli_exit_codes_and_reports(
     assert code == 0 and "against the manifest only" in out and "byte for byte" in out
     pack = copy(unsigned, tmp_path)
     flip_byte(pack / "summary.json")
-    (pack / "evidence" / "policy_states@v1.jsonl.gz").unlink()
+    (pack / "evidence" / "policy_states@v2.jsonl.gz").unlink()
     (pack / "added.txt").write_text("x")
     code, out, _ = run_cli(monkeypatch, capsys, "verify", str(pack))
     assert code == 1 and out.startswith("TAMPERED")
-    for name in ("summary.json", "evidence/policy_states@v1.jsonl.gz", "added.txt"):
+    for name in ("summary.json", "evidence/policy_states@v2.jsonl.gz", "added.txt"):
         assert name in out
     code, out, err = run_cli(monkeypatch, capsys, "verify", str(tmp_path / "nowhere"))
     assert code == 2 and out == "" and err.startswith("error: ") and "Traceback" not in err

@@ -13,7 +13,7 @@ from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx_overdue import overdue_groups
 from tests.unit.test_xlsx_fixtures import HYPERLINK_NAME, crafted_context, render, rows_of
 
-EVIDENCE = "evidence/overdue_patches@v1.jsonl.gz"
+EVIDENCE = "evidence/overdue_patches@v2.jsonl.gz"
 
 
 @pytest.fixture(scope="module")
