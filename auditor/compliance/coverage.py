@@ -6,11 +6,13 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance.facts import Machine, rows
+from auditor.compliance import columns
+from auditor.compliance.facts import Machine
 from auditor.compliance.metrics import rate
 
 RESOURCE_TYPES = {"Azure": "microsoft.compute/virtualmachines", "Arc": "microsoft.hybridcompute/machines"}
@@ -75,24 +77,35 @@ def parse_filter(text: str) -> DynamicFilter:
 def build_assignments(table: pa.Table) -> list[Assignment]:
     """Assignments from maintenance_assignments rows. Dynamic scopes have 7 (subscription) or 9 (resource group)
     id segments, as Update Manager's own workbooks tell them apart."""
+    # A fleet's dynamic scopes share a few filters: parse each text once (DynamicFilter is frozen, so shareable).
+    filters = cache(parse_filter)
+    found = zip(
+        columns.values(table, "id"), columns.values(table, "resourceId"),
+        columns.converted(table, "configurationId", _lower), columns.texts(table, "filter"),
+        strict=True,
+    )
     out = []
-    for row in rows(table):
-        segments = (row["id"] or "").split("/")
+    for assignment_id, resource_id, configuration_id, filter_text in found:
+        segments = (assignment_id or "").split("/")
         dynamic = len(segments) in (7, 9)
         if dynamic:
             target = "/".join(segments[:3] if len(segments) == 7 else segments[:5]).lower()
         else:
-            target = (row["resourceId"] or "").lower()
+            target = (resource_id or "").lower()
         out.append(
             Assignment(
-                id=row["id"],
-                configuration_id=(row["configurationId"] or "").lower(),
+                id=assignment_id,
+                configuration_id=configuration_id,
                 target=target,
                 dynamic=dynamic,
-                filter=parse_filter(row["filter"] or "") if dynamic else None,
+                filter=filters(filter_text) if dynamic else None,
             )
         )
     return out
+
+
+def _lower(text: str | None) -> str:
+    return (text or "").lower()
 
 
 def matches(assignment: Assignment, machine: Machine) -> bool:

@@ -6,7 +6,9 @@ time and first-seen dates always give the same Evaluation and so the same summar
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import gc
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -61,6 +63,21 @@ class Evaluation:
     """Exceptions about to expire, and selectors that match no machine."""
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (restoring its state after). Evaluating a fleet builds millions of objects
+    that live on and form no cycles, and the collector's repeated full passes over that growing heap would cost
+    over two seconds on 100,000 machines."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@_collector_paused()
 def evaluate(
     tables: Mapping[str, pa.Table],
     *,
@@ -80,8 +97,9 @@ def evaluate(
     )
     by_id = {m.machine_id: m for m in machines}
     groups = rules.judge_groups(
-        facts.build_patch_groups(tables["pending_patches"]),
-        facts.build_undated(tables["undated_patches"]),
+        facts.build_patch_groups(tables["pending_patches"], by_id),
+        # Only history (first_seen) can date an undated patch; without it the rows change nothing.
+        facts.build_undated(tables["undated_patches"], by_id) if first_seen else [],
         sla=config.sla,
         as_of=as_of,
         first_seen=first_seen or {},
@@ -94,7 +112,7 @@ def evaluate(
     applied = exceptions.apply_exceptions(
         register or (), verdicts=verdicts, groups=groups,
         patches=[] if overdue is None else rules.judge_patches(
-            facts.rows(overdue), sla=config.sla, as_of=as_of, first_seen=first_seen or {}
+            overdue, sla=config.sla, as_of=as_of, first_seen=first_seen or {}, machines=by_id
         ),
         sla=config.sla, as_of=as_of, warning_days=config.exception_warning_days,
     )

@@ -6,11 +6,12 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import pyarrow as pa
 
+from auditor.compliance import columns
 from auditor.compliance.classifications import canonical
 from auditor.compliance.timeparse import parse_arg_time
 
@@ -18,7 +19,10 @@ UNTAGGED = "(untagged)"
 UNKNOWN = "(unknown)"
 
 
-@dataclass(frozen=True, slots=True)
+# The records built per query row (here and in rules, installs, policy) are plain slots dataclasses, not frozen
+# ones: a fleet has hundreds of thousands, and a frozen dataclass takes about twice as long to construct. Nothing
+# changes them once built.
+@dataclass(slots=True)
 class Machine:
     """One in-scope machine, as the machine_facts query describes it."""
 
@@ -53,7 +57,7 @@ class Machine:
     reboot_pending: bool | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PatchGroup:
     """Pending patches of one machine that share one classification set."""
 
@@ -67,7 +71,7 @@ class PatchGroup:
     undated: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UndatedPatch:
     """A pending patch with no publishedDateTime, in an SLA-enforced classification."""
 
@@ -80,7 +84,7 @@ class UndatedPatch:
 
 def rows(table: pa.Table) -> Iterator[dict[str, Any]]:
     """Rows of an Arrow table as dicts, converted a batch at a time so a large table never exists twice in
-    Python form (a whole-table to_pylist() of a 100,000-machine fleet's rows costs hundreds of MB)."""
+    Python form. For small tables: a dict per row is slow at fleet scale, where columns.py reads column-wise."""
     for batch in table.to_batches(max_chunksize=16384):
         yield from batch.to_pylist()
 
@@ -143,47 +147,83 @@ def resolve_environment(tags: Mapping[str, str], tag_name: str, aliases: Mapping
 def build_machines(table: pa.Table, *, environment_tag: str, environment_aliases: Mapping[str, list[str]]) -> list[Machine]:
     """Machines from machine_facts rows, one per machine id (the most recently assessed row wins)."""
     index = alias_index(environment_aliases)
+
+    def tagging(text: str | None) -> tuple[dict[str, str], str]:
+        tags = parse_tags(text)
+        return tags, resolve_environment(tags, environment_tag, index)
+
+    text = partial(columns.texts, table)
+    # Machines with the same tags text share one tags dict (nothing changes a machine's tags once read).
+    tagged = columns.converted(table, "tags", tagging)
+    details = columns.mapped(
+        list(zip(text("osSku"), text("osVersion"), text("imageOffer"), text("imageSku"), strict=True)), _os_detail
+    )
+    found = zip(
+        columns.values(table, "machineId"), columns.values(table, "id"),
+        [name or "" for name in columns.values(table, "name")], columns.shared(table, "platform"),
+        columns.converted(table, "subscriptionId", _lower), text("resourceGroup"), text("location"),
+        columns.converted(table, "osRaw", normalise_os), details, text("imageSku"), text("powerState"),
+        tagged, text("assessmentMode"), text("patchMode"), columns.converted(table, "hotpatch", _bool),
+        columns.converted(table, "bypassSafetyChecks", _bool), text("rebootSetting"),
+        columns.shared(table, "assessmentStatus"),
+        columns.converted(table, "assessmentLastModified", parse_arg_time), text("assessmentError"),
+        columns.converted(table, "rebootPending", _bool),
+        strict=True,
+    )
     machines: dict[str, Machine] = {}
-    for row in rows(table):
-        tags = parse_tags(row["tags"])
-        osname = normalise_os(row["osRaw"])
-        detail = " ".join(p for p in (row["osSku"], row["osVersion"]) if p) or " ".join(
-            p for p in (row["imageOffer"], row["imageSku"]) if p
-        )
-        machine = Machine(
-            machine_id=row["machineId"],
-            resource_id=row["id"],
-            name=row["name"] or "",
-            platform=row["platform"],
-            subscription_id=(row["subscriptionId"] or "").lower(),
-            resource_group=row["resourceGroup"] or "",
-            location=row["location"] or "",
+    for (machine_id, resource_id, name, platform, subscription_id, resource_group, location, osname, detail, image_sku,
+         power_state, (tags, environment), assessment_mode, patch_mode, hotpatch, bypass, reboot_setting, status,
+         last_modified, error, reboot_pending) in found:
+        previous = machines.get(machine_id)
+        if previous is not None and not _newer(last_modified, previous.assessment_last_modified):
+            continue
+        machines[machine_id] = Machine(
+            machine_id=machine_id,
+            resource_id=resource_id,
+            name=name,
+            platform=platform,
+            subscription_id=subscription_id,
+            resource_group=resource_group,
+            location=location,
             os=osname,
             os_detail=detail,
-            image_sku=row["imageSku"] or "",
-            power_state=row["powerState"] or "",
-            environment=resolve_environment(tags, environment_tag, index),
+            image_sku=image_sku,
+            power_state=power_state,
+            environment=environment,
             tags=tags,
-            assessment_mode=row["assessmentMode"] or "",
-            patch_mode=row["patchMode"] or "",
-            hotpatch=_bool(row["hotpatch"]),
-            bypass_safety_checks=bool(_bool(row["bypassSafetyChecks"])),
-            reboot_setting=row["rebootSetting"] or "",
-            assessment_status=row["assessmentStatus"],
-            assessment_last_modified=parse_arg_time(row["assessmentLastModified"]),
-            assessment_error=row["assessmentError"] or "",
-            reboot_pending=_bool(row["rebootPending"]),
+            assessment_mode=assessment_mode,
+            patch_mode=patch_mode,
+            hotpatch=hotpatch,
+            bypass_safety_checks=bool(bypass),
+            reboot_setting=reboot_setting,
+            assessment_status=status,
+            assessment_last_modified=last_modified,
+            assessment_error=error,
+            reboot_pending=reboot_pending,
         )
-        previous = machines.get(machine.machine_id)
-        if previous is None or _newer(machine, previous):
-            machines[machine.machine_id] = machine
     return [machines[key] for key in sorted(machines)]
 
 
-def _newer(candidate: Machine, current: Machine) -> bool:
-    if current.assessment_last_modified is None:
-        return candidate.assessment_last_modified is not None
-    return candidate.assessment_last_modified is not None and candidate.assessment_last_modified > current.assessment_last_modified
+def _lower(text: str | None) -> str:
+    return (text or "").lower()
+
+
+def _os_detail(parts: tuple[str, str, str, str]) -> str:
+    sku, version, offer, image_sku = parts
+    return " ".join(p for p in (sku, version) if p) or " ".join(p for p in (offer, image_sku) if p)
+
+
+def machine_ids(table: pa.Table, name: str, machines: Mapping[str, Machine]) -> list[str]:
+    """A column of machine ids, each the known Machine's own machine_id string (or one copy per unknown id):
+    a fleet's ids repeat across a million rows, and a copy per row would dominate memory."""
+    return columns.converted(table, name, lambda text: machines[text].machine_id if text in machines else text)
+
+
+def _newer(candidate: datetime | None, current: datetime | None) -> bool:
+    """Whether an assessment time is more recent than the current one (any time beats none)."""
+    if current is None:
+        return candidate is not None
+    return candidate is not None and candidate > current
 
 
 @lru_cache(maxsize=4096)
@@ -208,32 +248,37 @@ def parse_classifications(text: str | None) -> tuple[str, ...]:
     return tuple(names)
 
 
-def build_patch_groups(table: pa.Table) -> list[PatchGroup]:
-    """Pending-patch groups from pending_patches rows."""
+def build_patch_groups(table: pa.Table, machines: Mapping[str, Machine] | None = None) -> list[PatchGroup]:
+    """Pending-patch groups from pending_patches rows (machine ids shared with `machines` where known)."""
+    found = zip(
+        machine_ids(table, "machineId", machines or {}),
+        columns.converted(table, "classifications", parse_classifications),
+        columns.texts(table, "classifications"),
+        columns.counts(table, "patches"),
+        columns.converted(table, "oldestPublished", parse_arg_time),
+        columns.counts(table, "undated"),
+        strict=True,
+    )
     return [
         PatchGroup(
-            machine_id=row["machineId"],
-            classifications=parse_classifications(row["classifications"]),
-            classifications_text=row["classifications"] or "",
-            patches=int(row["patches"] or 0),
-            oldest_published=parse_arg_time(row["oldestPublished"]),
-            undated=int(row["undated"] or 0),
+            machine_id=machine_id, classifications=classifications, classifications_text=text, patches=patches,
+            oldest_published=oldest, undated=undated,
         )
-        for row in rows(table)
+        for machine_id, classifications, text, patches, oldest, undated in found
     ]
 
 
-def build_undated(table: pa.Table) -> list[UndatedPatch]:
-    """Undated patch rows from undated_patches."""
+def build_undated(table: pa.Table, machines: Mapping[str, Machine] | None = None) -> list[UndatedPatch]:
+    """Undated patch rows from undated_patches (machine ids shared with `machines` where known)."""
+    text = partial(columns.texts, table)
+    found = zip(
+        columns.values(table, "patchKey"), machine_ids(table, "machineId", machines or {}), text("patchName"),
+        text("version"), text("classifications"),
+        strict=True,
+    )
     return [
-        UndatedPatch(
-            patch_key=row["patchKey"],
-            machine_id=row["machineId"],
-            name=row["patchName"] or "",
-            version=row["version"] or "",
-            classifications_text=row["classifications"] or "",
-        )
-        for row in rows(table)
+        UndatedPatch(patch_key=key, machine_id=machine_id, name=name, version=version, classifications_text=classes)
+        for key, machine_id, name, version, classes in found
     ]
 
 

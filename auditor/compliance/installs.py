@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance.facts import Machine, rows
+from auditor.compliance import columns
+from auditor.compliance.facts import Machine, machine_ids
 from auditor.compliance.metrics import rate, round2
 from auditor.compliance.timeparse import parse_arg_time
 
@@ -20,7 +21,7 @@ IN_PROGRESS = frozenset({"InProgress", "NotStarted"})
 TOP_CODES = 10
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for speed: see facts.Machine
 class Run:
     """One patch installation run."""
 
@@ -50,39 +51,63 @@ class Run:
 
 def build_runs(table: pa.Table, in_scope: Mapping[str, Machine]) -> list[Run]:
     """Runs of in-scope machines from installations rows (the query already applied the window)."""
+    found = zip(
+        columns.values(table, "id"), machine_ids(table, "machineId", in_scope), columns.texts(table, "status"),
+        columns.converted(table, "startDateTime", parse_arg_time),
+        columns.converted(table, "lastModifiedDateTime", parse_arg_time),
+        columns.converted(table, "maintenanceWindowExceeded", _is_true),
+        columns.texts(table, "errorCode"), columns.counts(table, "installedPatchCount"),
+        columns.counts(table, "failedPatchCount"), columns.texts(table, "maintenanceRunId"),
+        strict=True,
+    )
     return [
         Run(
-            id=row["id"],
-            machine_id=row["machineId"],
-            status=row["status"] or "",
-            start=parse_arg_time(row["startDateTime"]),
-            end=parse_arg_time(row["lastModifiedDateTime"]),
-            window_exceeded=(row["maintenanceWindowExceeded"] or "").lower() == "true",
-            error_code=row["errorCode"] or "",
-            installed=int(row["installedPatchCount"] or 0),
-            failed_patches=int(row["failedPatchCount"] or 0),
-            maintenance_run_id=row["maintenanceRunId"] or "",
+            id=run_id,
+            machine_id=machine_id,
+            status=status,
+            start=start,
+            end=end,
+            window_exceeded=exceeded,
+            error_code=error_code,
+            installed=installed,
+            failed_patches=failed,
+            maintenance_run_id=maintenance_run_id,
         )
-        for row in rows(table)
-        if row["machineId"] in in_scope
+        for run_id, machine_id, status, start, end, exceeded, error_code, installed, failed, maintenance_run_id in found
+        if machine_id in in_scope
     ]
+
+
+def _is_true(text: str | None) -> bool:
+    return (text or "").lower() == "true"
 
 
 def run_figures(runs: Iterable[Run]) -> dict[str, Any]:
     """runs, succeeded, failed, in_progress, success_rate, avg_duration_minutes, window_exceeded, top_failure_codes."""
     runs = list(runs)
-    succeeded = sum(1 for r in runs if r.status in SUCCEEDED)
-    failed = sum(1 for r in runs if r.status in FAILED)
-    durations = [d for d in (r.duration_minutes for r in runs) if d is not None]
-    codes = Counter(r.error_code or "(none)" for r in runs if r.status in FAILED)
+    succeeded = failed = in_progress = exceeded = 0
+    durations: list[float] = []
+    codes = Counter[str]()
+    for run in runs:
+        if run.status in SUCCEEDED:
+            succeeded += 1
+        elif run.status in FAILED:
+            failed += 1
+            codes[run.error_code or "(none)"] += 1
+        elif run.status in IN_PROGRESS:
+            in_progress += 1
+        exceeded += run.window_exceeded
+        duration = run.duration_minutes
+        if duration is not None:
+            durations.append(duration)
     return {
         "runs": len(runs),
         "succeeded": succeeded,
         "failed": failed,
-        "in_progress": sum(1 for r in runs if r.status in IN_PROGRESS),
+        "in_progress": in_progress,
         "success_rate": rate(succeeded, succeeded + failed),
         "avg_duration_minutes": round2(sum(durations) / len(durations)) if durations else None,
-        "window_exceeded": sum(1 for r in runs if r.window_exceeded),
+        "window_exceeded": exceeded,
         "top_failure_codes": [
             {"code": code, "count": count}
             for code, count in sorted(codes.items(), key=lambda item: (-item[1], item[0]))[:TOP_CODES]
@@ -94,13 +119,12 @@ def installations_summary(
     runs: list[Run], machines: Mapping[str, Machine], *, window_days: int
 ) -> dict[str, Any]:
     """The summary's installations block, overall and per environment and subscription."""
-
-    def per(key: Callable[[Machine], str]) -> list[dict[str, Any]]:
-        groups: dict[str, list[Run]] = defaultdict(list)
-        for run in runs:
-            groups[key(machines[run.machine_id])].append(run)
-        return [{"key": name, **run_figures(groups[name])} for name in sorted(groups)]
-
+    by_environment: dict[str, list[Run]] = defaultdict(list)
+    by_subscription: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        machine = machines[run.machine_id]
+        by_environment[machine.environment].append(run)
+        by_subscription[machine.subscription_id].append(run)
     with_success = machines_with_success(runs)
     without = sorted(m for m in machines if m not in with_success)
     return {
@@ -108,9 +132,13 @@ def installations_summary(
         **run_figures(runs),
         "machines_without_success": len(without),
         "machines_without_success_ids": without,
-        "by_environment": per(lambda m: m.environment),
-        "by_subscription": per(lambda m: m.subscription_id),
+        "by_environment": _per_key(by_environment),
+        "by_subscription": _per_key(by_subscription),
     }
+
+
+def _per_key(groups: Mapping[str, list[Run]]) -> list[dict[str, Any]]:
+    return [{"key": name, **run_figures(groups[name])} for name in sorted(groups)]
 
 
 def machines_with_success(runs: Iterable[Run]) -> set[str]:

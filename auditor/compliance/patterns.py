@@ -8,10 +8,10 @@ dimension. A value is flagged by PATTERN_RULE, whose limits come from `[schedule
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 from auditor.compliance.facts import Machine
 from auditor.compliance.installs import FAILED, SUCCEEDED, Run
@@ -103,27 +103,43 @@ class FailurePatterns:
         }
 
 
-def _keys(machines: Mapping[str, Machine], links: Mapping[str, RunLink]) -> dict[str, Callable[[Run], str | None]]:
-    def machine(get: Callable[[Machine], str]) -> Callable[[Run], str | None]:
-        return lambda run: get(machines[run.machine_id]) or None
+_MACHINE_KEYS: Mapping[str, Callable[[Machine], str]] = {
+    "location": lambda m: m.location or "(unknown)",
+    "os": lambda m: m.os,
+    "os_version": lambda m: m.os_detail,
+    "platform": lambda m: m.platform,
+    "environment": lambda m: m.environment,
+}
+"""The dimensions that are a property of the run's machine (a run whose key is empty is left out)."""
 
-    def hour(run: Run) -> str | None:
-        link = links.get(run.id)
-        return None if link is None or link.window_hour is None else f"{link.window_hour:02d}"
 
-    def configuration(run: Run) -> str | None:
-        link = links.get(run.id)
-        return link.configuration if link is not None else NO_SCHEDULE
+def _configuration(link: RunLink | None) -> str | None:
+    return link.configuration if link is not None else NO_SCHEDULE
 
-    return {
-        "location": machine(lambda m: m.location or "(unknown)"),
-        "os": machine(lambda m: m.os),
-        "os_version": machine(lambda m: m.os_detail),
-        "platform": machine(lambda m: m.platform),
-        "environment": machine(lambda m: m.environment),
-        "configuration": configuration,
-        "window_hour": hour,
-    }
+
+def _hour(link: RunLink | None) -> str | None:
+    return None if link is None or link.window_hour is None else f"{link.window_hour:02d}"
+
+
+_LINK_KEYS: Mapping[str, Callable[[RunLink | None], str | None]] = {"configuration": _configuration, "window_hour": _hour}
+"""The dimensions that come from the run's link to a schedule (None leaves the run out)."""
+
+K = TypeVar("K", bound=Hashable)
+
+
+def _of_machine(machines: Mapping[str, Machine], get: Callable[[Machine], str]) -> Callable[[str], str | None]:
+    return lambda machine_id: get(machines[machine_id]) or None
+
+
+def _fold(tallies: Mapping[K, list[int]], key_of: Callable[[K], str | None]) -> dict[str, list[int]]:
+    """Add up [runs, failed] tallies by key."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for item, (runs, failed) in tallies.items():
+        key = key_of(item)
+        if key is not None:
+            counts[key][0] += runs
+            counts[key][1] += failed
+    return counts
 
 
 def _above(failed: int, runs: int, fleet: Fraction, settings: ScheduleSettings) -> bool:
@@ -174,14 +190,19 @@ def find_patterns(
     fleet_rate = rate(failed, len(finished))
     dimensions: dict[str, list[GroupRate]] = {}
     flags: list[Flag] = []
-    for name, key_of in _keys(machines, links).items():
-        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for run in finished:
-            key = key_of(run)
-            if key is None:
-                continue
-            counts[key][0] += 1
-            counts[key][1] += run.status in FAILED
+    # Tally runs per machine and per link once; each dimension then adds up those few tallies.
+    by_machine: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_link: dict[RunLink | None, list[int]] = defaultdict(lambda: [0, 0])
+    for run in finished:
+        failing = run.status in FAILED
+        for tally in (by_machine[run.machine_id], by_link[links.get(run.id)]):
+            tally[0] += 1
+            tally[1] += failing
+    for name in DIMENSIONS:
+        if name in _MACHINE_KEYS:
+            counts = _fold(by_machine, _of_machine(machines, _MACHINE_KEYS[name]))
+        else:
+            counts = _fold(by_link, _LINK_KEYS[name])
         groups = []
         for key in sorted(counts):
             total, bad = counts[key]

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
 
+from auditor.compliance import columns
 from auditor.compliance.coverage import has_periodic_assessment
-from auditor.compliance.facts import Machine, rows
+from auditor.compliance.facts import Machine, machine_ids
 
 PERIODIC_ASSESSMENT = "periodic_assessment"
 SCHEDULE = "schedule"
@@ -29,7 +31,7 @@ DEFINITION_KINDS: Mapping[str, str] = {
 _STATE_ORDER = ("NonCompliant", "Conflict", "Unknown", "Exempt", "Compliant")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for speed: see facts.Machine
 class PolicyState:
     """One policy state row of a machine."""
 
@@ -45,30 +47,40 @@ class PolicyState:
 
 def build_states(table: pa.Table, in_scope: Mapping[str, Machine]) -> list[PolicyState]:
     """Policy states of in-scope machines."""
-    states = []
-    for row in rows(table):
-        if row["resourceId"] not in in_scope:
-            continue
-        definition = (row["policyDefinitionId"] or "").rstrip("/").rsplit("/", 1)[-1].lower()
-        states.append(
-            PolicyState(
-                machine_id=row["resourceId"],
-                state=row["complianceState"] or "Unknown",
-                assignment_id=row["policyAssignmentId"] or "",
-                assignment_name=row["policyAssignmentName"] or "",
-                definition_name=definition,
-                reference_id=row["policyDefinitionReferenceId"] or "",
-                kind=DEFINITION_KINDS.get(definition, "other"),
-            )
+    text = partial(columns.texts, table)
+    found = zip(
+        machine_ids(table, "resourceId", in_scope), columns.converted(table, "complianceState", _state),
+        text("policyAssignmentId"), text("policyAssignmentName"),
+        columns.converted(table, "policyDefinitionId", _definition), text("policyDefinitionReferenceId"),
+        strict=True,
+    )
+    return [
+        PolicyState(
+            machine_id=machine_id,
+            state=state,
+            assignment_id=assignment_id,
+            assignment_name=assignment_name,
+            definition_name=definition,
+            reference_id=reference_id,
+            kind=DEFINITION_KINDS.get(definition, "other"),
         )
-    return states
+        for machine_id, state, assignment_id, assignment_name, definition, reference_id in found
+        if machine_id in in_scope
+    ]
 
 
-def _worst(states: set[str]) -> str:
-    for state in _STATE_ORDER:
-        if state in states:
-            return state
-    return sorted(states)[0]
+def _state(text: str | None) -> str:
+    return text or "Unknown"
+
+
+def _definition(text: str | None) -> str:
+    """The definition's name: the last segment of its id, lower-cased."""
+    return (text or "").rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+def _severity(state: str) -> tuple[int, str]:
+    """Sort key putting the worst state first: _STATE_ORDER, then states it does not list in sorted order."""
+    return (_STATE_ORDER.index(state), "") if state in _STATE_ORDER else (len(_STATE_ORDER), state)
 
 
 def policy_summary(
@@ -76,13 +88,15 @@ def policy_summary(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Per-assignment machine counts (a machine takes its worst state over the assignment's policies), and the
     machines Compliant for a periodic-assessment or schedule policy whose facts say otherwise."""
-    per_machine: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    # Assignment -> machine -> the machine's worst state so far: a running minimum, not a set per machine.
+    worst: dict[str, dict[str, str]] = defaultdict(dict)
     names: dict[str, str] = {}
     kinds: dict[str, set[str]] = defaultdict(set)
     mismatches: list[dict[str, Any]] = []
     for state in states:
         key = state.assignment_id.lower()
-        per_machine[key][state.machine_id].add(state.state)
+        seen = worst[key].get(state.machine_id)
+        worst[key][state.machine_id] = state.state if seen is None else min(seen, state.state, key=_severity)
         names[key] = state.assignment_name
         kinds[key].add(state.kind)
         if state.state != "Compliant" or state.kind == "other":
@@ -104,20 +118,19 @@ def policy_summary(
             "observed": observed,
         })
     assignments = []
-    for key in sorted(per_machine):
+    for key in sorted(worst):
         counts = {"Compliant": 0, "NonCompliant": 0, "Exempt": 0}
         other = 0
-        for machine_states in per_machine[key].values():
-            worst = _worst(machine_states)
-            if worst in counts:
-                counts[worst] += 1
+        for machine_state in worst[key].values():
+            if machine_state in counts:
+                counts[machine_state] += 1
             else:
                 other += 1
         assignments.append({
             "assignment": names[key],
             "assignment_id": key,
             "kinds": sorted(kinds[key]),
-            "machines": len(per_machine[key]),
+            "machines": len(worst[key]),
             "compliant": counts["Compliant"],
             "non_compliant": counts["NonCompliant"],
             "exempt": counts["Exempt"],

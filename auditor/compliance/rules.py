@@ -11,9 +11,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from functools import cache, partial
+from operator import attrgetter
 
-from auditor.compliance.facts import Machine, PatchGroup, UndatedPatch, parse_classifications
+import pyarrow as pa
+
+from auditor.compliance import columns
+from auditor.compliance.facts import Machine, PatchGroup, UndatedPatch, machine_ids, parse_classifications
 from auditor.compliance.timeparse import parse_arg_time
 
 SUCCEEDED = "Succeeded"
@@ -74,7 +78,8 @@ def is_overdue(age: int | None, sla_days: int) -> bool:
     return age is None or age > sla_days
 
 
-@dataclass(frozen=True, slots=True)
+# GroupVerdict, MachineVerdict and OverduePatch are plain slots dataclasses for speed, as facts.Machine explains.
+@dataclass(slots=True)
 class GroupVerdict:
     """The SLA judgement of one pending-patch group."""
 
@@ -90,7 +95,7 @@ class GroupVerdict:
     """Ids of the active exceptions that cover every overdue patch of the group (empty when not covered)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MachineVerdict:
     """A machine with its judged state."""
 
@@ -106,7 +111,7 @@ class MachineVerdict:
     """Ids of the active exceptions that cover some of the machine's overdue patches (sorted)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OverduePatch:
     """One overdue enforced patch, from the overdue_patches detail query."""
 
@@ -138,20 +143,23 @@ def judge_groups(
     first_seen: Mapping[str, datetime],
 ) -> list[GroupVerdict]:
     """Apply the SLA rule to each group. Undated patches are dated by `first_seen` (patch key -> first as-of)."""
-    undated_by_group: dict[tuple[str, str], list[UndatedPatch]] = defaultdict(list)
+    undated_by_group: dict[tuple[str, str], list[str]] = defaultdict(list)
     for patch in undated:
-        undated_by_group[(patch.machine_id, patch.classifications_text)].append(patch)
+        undated_by_group[(patch.machine_id, patch.classifications_text)].append(patch.patch_key)
+    # Groups share a few classification sets and publication dates: judge each once.
+    sla_of = cache(partial(effective_sla, sla=sla))
+    age_of = cache(partial(age_days, as_of=as_of))
     verdicts = []
     for group in groups:
-        sla_days = effective_sla(group.classifications, sla)
+        sla_days = sla_of(group.classifications)
         ages: list[int] = []
         if group.oldest_published is not None:
-            ages.append(age_days(group.oldest_published, as_of))
+            ages.append(age_of(group.oldest_published))
         unknown = 0
         if group.undated:
             known = 0
-            for patch in undated_by_group.get((group.machine_id, group.classifications_text), ()):
-                seen = first_seen.get(patch.patch_key)
+            for key in undated_by_group.get((group.machine_id, group.classifications_text), ()):
+                seen = first_seen.get(key)
                 if seen is not None and seen < as_of:
                     ages.append(age_days(seen, as_of))
                     known += 1
@@ -163,38 +171,58 @@ def judge_groups(
 
 
 def judge_patches(
-    rows: Iterable[Mapping[str, Any]],
+    table: pa.Table,
     *,
     sla: Mapping[str, int],
     as_of: datetime,
     first_seen: Mapping[str, datetime],
+    machines: Mapping[str, Machine] | None = None,
 ) -> list[OverduePatch]:
     """The overdue enforced patches among overdue_patches rows, each judged by its own SLA (sorted by machine, key).
 
     The query returns candidates older than the smallest SLA; a patch with a larger SLA may not be overdue yet.
     Undated patches are dated as judge_groups dates them, so a group is overdue exactly when one of its patches is.
+    Machine ids are shared with `machines` where known.
     """
-    out = []
-    for row in rows:
-        text = row["classifications"] or ""
+
+    def enforced(text: str | None) -> tuple[str, tuple[str, ...], int | None]:
         classes = parse_classifications(text)
-        sla_days = effective_sla(classes, sla)
+        return text or "", classes, effective_sla(classes, sla)
+
+    def dated(text: str | None) -> tuple[datetime | None, int | None]:
+        published = parse_arg_time(text)
+        return published, None if published is None else age_days(published, as_of)
+
+    text = partial(columns.texts, table)
+    found = zip(
+        columns.values(table, "patchKey"), machine_ids(table, "machineId", machines or {}), text("patchName"),
+        columns.converted(table, "kbId", _kb_id), text("version"),
+        columns.converted(table, "classifications", enforced),
+        columns.converted(table, "publishedDateTime", dated),
+        strict=True,
+    )
+    out = []
+    for key, machine_id, name, kb, version, (classes_text, classes, sla_days), (published, age) in found:
         if sla_days is None:
             continue
-        published = parse_arg_time(row["publishedDateTime"])
         if published is None:
-            seen = first_seen.get(row["patchKey"])
-            published = seen if seen is not None and seen < as_of else None
-        age = age_days(published, as_of) if published is not None else None
+            seen = first_seen.get(key)
+            if seen is not None and seen < as_of:
+                published, age = seen, age_days(seen, as_of)
         if not is_overdue(age, sla_days):
             continue
-        kb = (row["kbId"] or "").strip()
         out.append(OverduePatch(
-            patch_key=row["patchKey"], machine_id=row["machineId"], name=row["patchName"] or "",
-            kb_id=kb[2:] if kb.lower().startswith("kb") else kb, version=row["version"] or "",
-            classifications=classes, classifications_text=text, published=published, age_days=age, sla_days=sla_days,
+            patch_key=key, machine_id=machine_id, name=name, kb_id=kb, version=version, classifications=classes,
+            classifications_text=classes_text, published=published, age_days=age, sla_days=sla_days,
         ))
-    return sorted(out, key=lambda p: (p.machine_id, p.patch_key))
+    out.sort(key=attrgetter("machine_id", "patch_key"))
+    return out
+
+
+def _kb_id(text: str | None) -> str:
+    """The KB number without its `KB` prefix."""
+    kb = (text or "").strip()
+    return kb[2:] if kb.lower().startswith("kb") else kb
 
 
 def judge_machines(
@@ -213,24 +241,45 @@ def judge_machines(
         state = assessment_state(
             machine.assessment_status, machine.assessment_last_modified, as_of, max_assessment_age_days
         )
-        mine = by_machine.get(machine.machine_id, [])
-        overdue = [g for g in mine if g.overdue]
+        mine = by_machine.get(machine.machine_id)
+        overdue, pending, classes, oldest, unknown = _patch_figures(mine) if mine else _NO_PATCHES
         if state is not AssessmentState.CURRENT:
             status = Status.UNKNOWN
         elif overdue:
             status = Status.NON_COMPLIANT
         else:
             status = Status.COMPLIANT
-        overdue_ages = [g.oldest_age_days for g in overdue if g.oldest_age_days is not None]
         out.append(
             MachineVerdict(
                 machine=machine,
                 assessment=state,
                 status=status,
-                pending_patches=sum(g.group.patches for g in mine),
-                overdue_classifications=tuple(sorted({c for g in overdue for c in g.group.classifications})),
-                oldest_overdue_age_days=max(overdue_ages) if overdue_ages else None,
-                unknown_age_patches=sum(g.unknown_age for g in mine),
+                pending_patches=pending,
+                overdue_classifications=classes,
+                oldest_overdue_age_days=oldest,
+                unknown_age_patches=unknown,
             )
         )
     return out
+
+
+_Figures = tuple[bool, int, tuple[str, ...], int | None, int]
+_NO_PATCHES: _Figures = (False, 0, (), None, 0)
+
+
+def _patch_figures(groups: list[GroupVerdict]) -> _Figures:
+    """Whether any group of a machine is overdue, its pending patches, overdue classifications (sorted), oldest
+    overdue age and unknown-age patches."""
+    overdue = False
+    pending = unknown = 0
+    classes: set[str] = set()
+    oldest: int | None = None
+    for verdict in groups:
+        pending += verdict.group.patches
+        unknown += verdict.unknown_age
+        if verdict.overdue:
+            overdue = True
+            classes.update(verdict.group.classifications)
+            if verdict.oldest_age_days is not None and (oldest is None or verdict.oldest_age_days > oldest):
+                oldest = verdict.oldest_age_days
+    return overdue, pending, tuple(sorted(classes)), oldest, unknown

@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 import pyarrow as pa
@@ -33,6 +34,7 @@ APPLY_IN_PROGRESS = frozenset({"inprogress", "pending", "retrynow", "retrylater"
 NO_SCHEDULE = "(no schedule)"
 UNKNOWN_SCHEDULE = "(unknown schedule)"
 _END = datetime.max.replace(tzinfo=UTC)
+_HOUR = timedelta(hours=1)
 MAX_ZONE_OFFSET = timedelta(hours=14)
 """No time zone is further than this from UTC, so some expiries are certain even in an unknown zone."""
 
@@ -289,21 +291,24 @@ def link_runs(runs: Iterable[Run], groups: Sequence[RunGroup], names: Mapping[st
                 starts[group.correlation_id] = group.first_start
         for correlation, start in starts.items():
             opened.setdefault(correlation, start)
+    # Runs share a few links (a configuration and an hour); RunLink is frozen, so they can share the objects too.
+    link = cache(RunLink)
+    named = {c: names.get(c, c.rsplit("/", 1)[-1]) for c in set(owner.values())}
     links: dict[str, RunLink] = {}
     for run in runs:
         correlation = run.maintenance_run_id.lower()
         if not correlation:
-            links[run.id] = RunLink("", NO_SCHEDULE, None)
+            links[run.id] = link("", NO_SCHEDULE, None)
             continue
         if correlation not in owner:
-            links[run.id] = RunLink("", UNKNOWN_SCHEDULE, None)
+            links[run.id] = link("", UNKNOWN_SCHEDULE, None)
             continue
         config_id = owner[correlation]
         window_start = opened.get(correlation)
         hour = None
         if window_start is not None and run.start is not None:
-            hour = max(0, int((run.start - window_start) // timedelta(hours=1)))
-        links[run.id] = RunLink(config_id, names.get(config_id, config_id.rsplit("/", 1)[-1]), hour)
+            hour = max(0, int((run.start - window_start) // _HOUR))
+        links[run.id] = link(config_id, named[config_id], hour)
     return links
 
 
