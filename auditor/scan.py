@@ -14,6 +14,7 @@ from typing import Any
 from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
 from auditor.compliance.exceptions import scan_notes
+from auditor.compliance.facts import undated_table
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
 from auditor.errors import AuditorError, ConfigError, ExitCode
@@ -94,7 +95,6 @@ def open_source(spec: str | Source, config: Config) -> Source:
 def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, Any]]]:
     """The queries a scan runs and their parameters, derived from the config and the as-of time."""
     params: dict[str, dict[str, Any]] = {
-        "undated_patches": {"classifications": sorted(config.sla) or ["Critical"]},
         "installations": {"as_of": as_of, "window_days": config.installation_window_days},
         "maintenance_runs": {"as_of": as_of, "window_days": config.installation_window_days},
         "overdue_patches": {
@@ -274,7 +274,7 @@ def _finish(
     register: Register | None = None,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
-    undated = results["undated_patches"].table
+    undated = undated_table({query_id: result.table for query_id, result in results.items()})
     patch_keys = undated.column("patchKey").to_pylist()
     first_seen = store.first_seen(patch_keys, as_of) if store else {}
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]

@@ -26,7 +26,6 @@ SUMMARY_FORMAT = "auditor-summary/1"
 REQUIRED_QUERIES = (
     "machine_facts",
     "pending_patches",
-    "undated_patches",
     "installations",
     "maintenance_assignments",
     "policy_states",
@@ -99,7 +98,7 @@ def evaluate(
     groups = rules.judge_groups(
         facts.build_patch_groups(tables["pending_patches"], by_id),
         # Only history (first_seen) can date an undated patch; without it the rows change nothing.
-        facts.build_undated(tables["undated_patches"], by_id) if first_seen else [],
+        facts.build_undated(facts.undated_table(tables), by_id) if first_seen else [],
         sla=config.sla,
         as_of=as_of,
         first_seen=first_seen or {},

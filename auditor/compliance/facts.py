@@ -10,6 +10,7 @@ from functools import lru_cache, partial
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditor.compliance import columns
 from auditor.compliance.classifications import canonical
@@ -268,8 +269,25 @@ def build_patch_groups(table: pa.Table, machines: Mapping[str, Machine] | None =
     ]
 
 
+UNDATED_COLUMNS = ["patchKey", "machineId", "patchName", "version", "classifications"]
+
+
+def undated_table(tables: Mapping[str, pa.Table]) -> pa.Table:
+    """The pending patches with no publishedDateTime in SLA-enforced classifications.
+
+    overdue_patches returns every such patch (an undated patch is always a candidate) with an empty
+    publishedDateTime, so a scan reads them from there; packs written before that query carry their own
+    undated_patches table, which is used as it is.
+    """
+    if "undated_patches" in tables:
+        return tables["undated_patches"]
+    overdue = tables["overdue_patches"]
+    undated = pc.fill_null(pc.equal(overdue.column("publishedDateTime"), ""), True)
+    return overdue.filter(undated).select(UNDATED_COLUMNS)
+
+
 def build_undated(table: pa.Table, machines: Mapping[str, Machine] | None = None) -> list[UndatedPatch]:
-    """Undated patch rows from undated_patches (machine ids shared with `machines` where known)."""
+    """Undated patch rows from undated_table() (machine ids shared with `machines` where known)."""
     text = partial(columns.texts, table)
     found = zip(
         columns.values(table, "patchKey"), machine_ids(table, "machineId", machines or {}), text("patchName"),

@@ -62,7 +62,7 @@ def write_table_jsonl_gz(path: Path, table: pa.Table) -> int:
     return int(table.num_rows)
 
 
-GZIP_CHUNK = 4 << 20
+GZIP_CHUNK = 16 << 20
 
 
 def gzip_file(source: Path, target: Path) -> None:

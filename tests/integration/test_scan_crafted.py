@@ -193,3 +193,29 @@ def test_history_trend_in_reports_is_earlier_scans_of_the_same_estate(tmp_path: 
         other = store.runs(scope=scope_key({"tenant_id": "elsewhere"}))
     assert [r["as_of"] for r in before] == ["2026-11-01T06:00:00Z", "2026-11-11T06:00:00Z"]
     assert len(everything) == 3 and other == []
+
+
+@pytest.mark.parametrize("classifications", [["Critical", "Security"], ["Security"], ["Other", "Security", "Updates"]])
+def test_undated_rows_taken_from_overdue_patches_equal_the_undated_query(
+    tmp_path: Path, classifications: list[str]
+) -> None:
+    from auditor.compliance.facts import undated_table
+    from auditor.kql.catalog import Catalog
+    from auditor.resources import sample_fleet
+    from auditor.snapshots.format import read_snapshot
+    from auditor.sources.snapshot import SnapshotSource
+
+    catalog = Catalog()
+    params = {"classifications": classifications, "as_of": AS_OF, "min_sla_days": 7}
+    found = []
+    for snapshot in (read_snapshot(crafted(tmp_path)), read_snapshot(sample_fleet())):
+        source = SnapshotSource(snapshot)
+        try:
+            overdue = source.run(catalog.get("overdue_patches")[0].render(params)).table
+            undated = source.run(catalog.get("undated_patches")[0].render({"classifications": classifications})).table
+        finally:
+            source.close()
+        derived = undated_table({"overdue_patches": overdue})
+        assert derived.equals(undated), (derived.num_rows, undated.num_rows)
+        found.append(undated.num_rows)
+    assert found[1] > 100  # the sample has undated patches in each of these classification sets
