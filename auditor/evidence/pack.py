@@ -50,6 +50,9 @@ def write_table_jsonl_gz(path: Path, table: pa.Table) -> int:
     con = duckdb.connect()
     try:
         con.execute("SET preserve_insertion_order = true")
+        # One thread: as fast here, and several threads buffer the output to keep row order (+350 MiB for the
+        # 190,000 installation rows of a 100,000-machine fleet).
+        con.execute("SET threads = 1")
         con.register("evidence_rows", table)
         target = str(plain).replace("'", "''")
         con.execute(f"COPY (SELECT * FROM evidence_rows) TO '{target}' (FORMAT JSON)")
