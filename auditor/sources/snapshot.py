@@ -24,7 +24,7 @@ _ARG_SCHEMA = ", ".join(f"'{c}': '{'JSON' if c in _JSON_COLUMNS else 'VARCHAR'}'
 
 
 _T = TypeVar("_T")
-MEMORY_LIMIT_MIB = 512
+MEMORY_LIMIT_MIB = 768
 """DuckDB's starting buffer limit for a snapshot: beyond it, table blocks spill to a temporary directory, which
 keeps a 100,000-machine scan's DuckDB share of RAM small. A query that still runs out of memory is retried with
 the limit doubled, up to MEMORY_CEILING of the machine's RAM, so a larger fleet costs memory, never the scan."""
