@@ -24,14 +24,15 @@ from auditor.snapshots.format import format_timestamp
 
 SUMMARY_FORMAT = "auditor-summary/1"
 REQUIRED_QUERIES = (
+    # Longest first at fleet scale: a snapshot runs two at a time, and a long query started last runs alone.
     "machine_facts",
-    "pending_patches",
-    "installations",
-    "maintenance_assignments",
     "policy_states",
-    "maintenance_configurations",
-    "maintenance_runs",
+    "installations",
     "overdue_patches",
+    "pending_patches",
+    "maintenance_runs",
+    "maintenance_assignments",
+    "maintenance_configurations",
     "subscriptions",
 )
 
