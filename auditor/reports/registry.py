@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from auditor.reports.interface import Renderer
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
-from auditor.reports.pdf import PdfRenderer
-from auditor.reports.xlsx import XlsxRenderer
 
 
 def default_renderers() -> list[Renderer]:
     """summary.json, breaches.json, then the human reports."""
+    # Imported here: openpyxl (and the numpy it loads) cost a scan that writes JSON only a tenth of a second.
+    from auditor.reports.pdf import PdfRenderer
+    from auditor.reports.xlsx import XlsxRenderer
+
     return [SummaryRenderer(), BreachesRenderer(), XlsxRenderer(), PdfRenderer()]
