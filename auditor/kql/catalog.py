@@ -143,7 +143,9 @@ class Query:
         chosen = self.version(version)
         text = render(chosen.text, values, name=str(chosen.path))
         columns = self.version_columns.get(chosen.version, self.columns)
-        return QueryRequest(query_id=self.id, version=chosen.version, text=text, target=self.target, columns=columns)
+        return QueryRequest(
+            query_id=self.id, version=chosen.version, text=text, target=self.target, columns=columns, tables=self.tables
+        )
 
 
 class Catalog:

@@ -38,6 +38,8 @@ class QueryRequest:
     """`arg` (Resource Graph tables) or `law` (Log Analytics tables)."""
     columns: tuple[tuple[str, str], ...]
     """(name, type) of every output column, in order; types are keys of ARROW_TYPES."""
+    tables: tuple[str, ...] = ()
+    """The tables the query reads, as its query.toml declares them (empty: not declared)."""
 
     @property
     def ref(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -95,20 +95,26 @@ class SnapshotSource:
         self.snapshot = snapshot
         self._spill = tempfile.TemporaryDirectory(prefix="auditor-duckdb-")
         self._con = connect(Path(self._spill.name))
+        create_missing_tables(self._con, set(snapshot.tables))
         self._limit_mib = MEMORY_LIMIT_MIB
         self._loaded: set[str] = set()
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
         self._memory_lock = threading.Lock()
+        self._table_locks = {name: threading.Lock() for name in snapshot.tables}
         self._local = threading.local()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
 
-    def _ensure_tables(self) -> None:
-        with self._lock:
-            for name, table in self.snapshot.tables.items():
+    def _ensure_tables(self, names: Iterable[str] | None = None) -> None:
+        """Load `names` (default: every table) unless loaded. Tables load on first use, so one query can run
+        while the next query's tables are still loading."""
+        for name in self.snapshot.tables if names is None else names:
+            table = self.snapshot.tables.get(name)
+            if table is None:
+                continue  # an optional table the snapshot lacks: created empty above
+            with self._table_locks[name]:
                 if name not in self._loaded:
-                    self._with_memory(partial(load_table, self._con, table))
+                    self._with_memory(partial(load_table, self._cursor(), table))
                     self._loaded.add(name)
-            create_missing_tables(self._con, self._loaded)
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor on the snapshot database."""
@@ -122,9 +128,15 @@ class SnapshotSource:
 
     def run(self, request: QueryRequest) -> QueryResult:
         """Run one query; the result has exactly the columns its query.toml declares."""
-        self._ensure_tables()
+        self._ensure_tables(request.tables or None)
         try:
-            table = self._query(request.text)
+            try:
+                table = self._query(request.text)
+            except (duckdb.CatalogException, duckdb_kql.KqlSchemaError):
+                if not request.tables:
+                    raise
+                self._ensure_tables()  # the query reads a table its query.toml does not declare
+                table = self._query(request.text)
         except duckdb_kql.KqlError as exc:
             raise QueryError(
                 f"query {request.ref} does not run on duckdb-kql: {str(exc).splitlines()[0]}",
@@ -155,7 +167,7 @@ class SnapshotSource:
                         if tried * 2 > ceiling:
                             raise
                         self._limit_mib = tried * 2
-                        self._con.execute(f"SET memory_limit = '{self._limit_mib}MiB'")
+                        self._cursor().execute(f"SET memory_limit = '{self._limit_mib}MiB'")
 
     def default_as_of(self) -> datetime | None:
         """A snapshot's data is as of its capture time."""

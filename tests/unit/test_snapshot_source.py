@@ -1,0 +1,50 @@
+"""SnapshotSource loads a table when a query first needs it, and runs queries from several threads at once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from auditor.kql.catalog import Catalog
+from auditor.resources import sample_fleet
+from auditor.snapshots.format import read_snapshot
+from auditor.sources.snapshot import SnapshotSource
+
+
+def test_a_query_loads_only_the_tables_it_declares() -> None:
+    source = SnapshotSource(read_snapshot(sample_fleet()))
+    try:
+        request = Catalog().get("machine_facts")[0].render({})
+        assert request.tables == ("resources", "patchassessmentresources")
+        rows = source.run(request).table.num_rows
+        assert source._loaded == {"resources", "patchassessmentresources"}
+        assert rows == 1500
+    finally:
+        source.close()
+
+
+def test_a_table_missing_from_the_declaration_is_loaded_and_the_query_retried() -> None:
+    source = SnapshotSource(read_snapshot(sample_fleet()))
+    try:
+        request = replace(Catalog().get("machine_facts")[0].render({}), tables=("resources",))
+        assert source.run(request).table.column("assessmentStatus").null_count < 1500
+        assert source._loaded == set(source.snapshot.tables)
+    finally:
+        source.close()
+
+
+def test_concurrent_queries_return_what_one_at_a_time_returns() -> None:
+    catalog = Catalog()
+    ids = ["machine_facts", "policy_states", "pending_patches", "maintenance_assignments", "subscriptions"]
+    requests = [catalog.get(query_id)[0].render({}) for query_id in ids]
+    alone = SnapshotSource(read_snapshot(sample_fleet()))
+    together = SnapshotSource(read_snapshot(sample_fleet()))
+    try:
+        expected = [alone.run(request).table for request in requests]
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            got = [result.table for result in pool.map(together.run, requests)]
+        assert [t.num_rows for t in got] == [t.num_rows for t in expected]
+        assert all(a.equals(b) for a, b in zip(expected, got, strict=True))
+    finally:
+        alone.close()
+        together.close()
