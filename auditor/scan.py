@@ -274,8 +274,9 @@ def _finish(
     register: Register | None = None,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
-    undated = undated_table({query_id: result.table for query_id, result in results.items()})
-    patch_keys = undated.column("patchKey").to_pylist()
+    # History dates undated patches and records where each was seen; without it they are not read at all.
+    undated = undated_table({query_id: result.table for query_id, result in results.items()}) if store else None
+    patch_keys = undated.column("patchKey").to_pylist() if undated is not None else []
     first_seen = store.first_seen(patch_keys, as_of) if store else {}
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
@@ -321,7 +322,7 @@ def _finish(
     )
     evaluation = judged[0].evaluation
     warnings = scan_notes(evaluation.exception_warnings, evaluation.summary)
-    if store is not None:
+    if store is not None and undated is not None:
         try:
             store.record(
                 run_id=run_id, as_of=as_of, fingerprint=fingerprint, config_sha256=config.sha256(),
