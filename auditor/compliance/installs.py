@@ -84,11 +84,18 @@ def _is_true(text: str | None) -> bool:
 
 def run_figures(runs: Iterable[Run]) -> dict[str, Any]:
     """runs, succeeded, failed, in_progress, success_rate, avg_duration_minutes, window_exceeded, top_failure_codes."""
-    runs = list(runs)
+    return _figures([(run, run.duration_minutes) for run in runs])
+
+
+Timed = tuple[Run, float | None]
+"""A run with its duration, worked out once for the overall, per-environment and per-subscription figures."""
+
+
+def _figures(timed: list[Timed]) -> dict[str, Any]:
     succeeded = failed = in_progress = exceeded = 0
     durations: list[float] = []
     codes = Counter[str]()
-    for run in runs:
+    for run, duration in timed:
         if run.status in SUCCEEDED:
             succeeded += 1
         elif run.status in FAILED:
@@ -97,11 +104,10 @@ def run_figures(runs: Iterable[Run]) -> dict[str, Any]:
         elif run.status in IN_PROGRESS:
             in_progress += 1
         exceeded += run.window_exceeded
-        duration = run.duration_minutes
         if duration is not None:
             durations.append(duration)
     return {
-        "runs": len(runs),
+        "runs": len(timed),
         "succeeded": succeeded,
         "failed": failed,
         "in_progress": in_progress,
@@ -119,17 +125,18 @@ def installations_summary(
     runs: list[Run], machines: Mapping[str, Machine], *, window_days: int
 ) -> dict[str, Any]:
     """The summary's installations block, overall and per environment and subscription."""
-    by_environment: dict[str, list[Run]] = defaultdict(list)
-    by_subscription: dict[str, list[Run]] = defaultdict(list)
-    for run in runs:
-        machine = machines[run.machine_id]
-        by_environment[machine.environment].append(run)
-        by_subscription[machine.subscription_id].append(run)
+    timed = [(run, run.duration_minutes) for run in runs]
+    by_environment: dict[str, list[Timed]] = defaultdict(list)
+    by_subscription: dict[str, list[Timed]] = defaultdict(list)
+    for item in timed:
+        machine = machines[item[0].machine_id]
+        by_environment[machine.environment].append(item)
+        by_subscription[machine.subscription_id].append(item)
     with_success = machines_with_success(runs)
     without = sorted(m for m in machines if m not in with_success)
     return {
         "window_days": window_days,
-        **run_figures(runs),
+        **_figures(timed),
         "machines_without_success": len(without),
         "machines_without_success_ids": without,
         "by_environment": _per_key(by_environment),
@@ -137,8 +144,8 @@ def installations_summary(
     }
 
 
-def _per_key(groups: Mapping[str, list[Run]]) -> list[dict[str, Any]]:
-    return [{"key": name, **run_figures(groups[name])} for name in sorted(groups)]
+def _per_key(groups: Mapping[str, list[Timed]]) -> list[dict[str, Any]]:
+    return [{"key": name, **_figures(groups[name])} for name in sorted(groups)]
 
 
 def machines_with_success(runs: Iterable[Run]) -> set[str]:
