@@ -71,8 +71,9 @@ class Thresholds(_Model):
         None, ge=0, description="Most machines allowed that no maintenance configuration covers."
     )
     max_window_exceeded_rate: Rate | None = Field(
-        None, description="Highest acceptable share of a configuration's runs that overran its maintenance window "
-        "(judged on the worst configuration)."
+        None,
+        description="Highest acceptable share of a configuration's runs that overran its maintenance window "
+        "(judged on the worst configuration).",
     )
 
     @field_validator("max_overdue_machines", mode="before")
@@ -88,15 +89,19 @@ class ScheduleSettings(_Model):
         500, ge=1, description="An hour of the week with more machines scheduled than this is reported as a peak."
     )
     pattern_min_runs: int = Field(
-        20, ge=1, description="A group (a location, OS, configuration, ...) needs at least this many finished runs "
-        "before it can be flagged."
+        20,
+        ge=1,
+        description="A group (a location, OS, configuration, ...) needs at least this many finished runs "
+        "before it can be flagged.",
     )
     pattern_min_ratio: float = Field(
         2.0, ge=1.0, description="A flagged group's failure rate is at least this many times the fleet's."
     )
     pattern_min_excess_points: float = Field(
-        10.0, gt=0, le=100, description="A flagged group's failure rate is at least this many percentage points above "
-        "the fleet's."
+        10.0,
+        gt=0,
+        le=100,
+        description="A flagged group's failure rate is at least this many percentage points above the fleet's.",
     )
     window_exceeded_flag_rate: Rate = Field(
         20.0, description="A configuration whose runs overran its window at least this often (%) is flagged."
@@ -114,7 +119,9 @@ class HistorySettings(_Model):
     """The scan history store (trends, first-seen dates of undated patches)."""
 
     enabled: bool = Field(True, description="Record each scan in the history file.")
-    path: Path | None = Field(None, description="History file; defaults to auditor/history.duckdb in the user state dir.")
+    path: Path | None = Field(
+        None, description="History file; defaults to auditor/history.duckdb in the user state dir."
+    )
 
 
 def secure_url(value: str, what: str) -> str:
@@ -146,20 +153,28 @@ class WebhookSettings(_Model):
         None, description="Webhook URL. Prefer url_env: a URL written here is reduced to its host in packs and logs."
     )
     url_env: str | None = Field(
-        None, description="Name of the environment variable holding the webhook URL (keeps the secret out of the "
-        "config and the pack). Exactly one of url and url_env."
+        None,
+        description="Name of the environment variable holding the webhook URL (keeps the secret out of the "
+        "config and the pack). Exactly one of url and url_env.",
     )
     on: Literal["breach", "always", "incomplete"] = Field(
-        "breach", description="When to post: breach (a threshold is breached or the data is incomplete), always, "
-        "or incomplete (only when the data is incomplete)."
+        "breach",
+        description="When to post: breach (a threshold is breached or the data is incomplete), always, "
+        "or incomplete (only when the data is incomplete).",
     )
     timeout_seconds: float = Field(10.0, gt=0, le=300, description="Connect and read timeout of each attempt.")
     retries: int = Field(
-        3, ge=0, le=10, description="Retries after a timeout, a dropped connection, HTTP 429 or 5xx (a 429's "
-        "Retry-After is honoured)."
+        3,
+        ge=0,
+        le=10,
+        description="Retries after a timeout, a dropped connection, HTTP 429 or 5xx (a 429's Retry-After is honoured).",
     )
-    backoff_seconds: float = Field(1.0, ge=0, le=60, description="First retry wait without Retry-After; doubles each retry.")
-    max_breaches: int = Field(10, ge=0, le=50, description="Most breaches listed in the message (the count is always total).")
+    backoff_seconds: float = Field(
+        1.0, ge=0, le=60, description="First retry wait without Retry-After; doubles each retry."
+    )
+    max_breaches: int = Field(
+        10, ge=0, le=50, description="Most breaches listed in the message (the count is always total)."
+    )
 
     @field_validator("url")
     @classmethod
@@ -207,12 +222,17 @@ class LogAnalyticsPublishSettings(_Model):
         "Custom-AuditorCompliance_CL", description="Stream declared in the DCR (Custom-<name>); see samples/monitor/."
     )
     credential_scope: str | None = Field(
-        None, description="OAuth scope for ingestion tokens; default the Azure Monitor scope of [azure].cloud "
-        "(required for a Custom cloud)."
+        None,
+        description="OAuth scope for ingestion tokens; default the Azure Monitor scope of [azure].cloud "
+        "(required for a Custom cloud).",
     )
     timeout_seconds: float = Field(30.0, gt=0, le=600, description="Connect and read timeout of each upload request.")
-    max_retries: int = Field(3, ge=0, le=10, description="Retries after 408, 429 (honouring Retry-After), 5xx and dropped connections.")
-    backoff_seconds: float = Field(1.0, ge=0, le=60, description="Backoff factor of the retries (waits grow exponentially).")
+    max_retries: int = Field(
+        3, ge=0, le=10, description="Retries after 408, 429 (honouring Retry-After), 5xx and dropped connections."
+    )
+    backoff_seconds: float = Field(
+        1.0, ge=0, le=60, description="Backoff factor of the retries (waits grow exponentially)."
+    )
 
     @field_validator("endpoint")
     @classmethod
@@ -257,15 +277,18 @@ class Config(_Model):
         description="Classification = days a pending patch may wait before it is overdue. Replaces the default map.",
     )
     exceptions_file: Path | None = Field(
-        None, description="Risk-acceptance register; by default exceptions.toml next to this config, when it exists. "
+        None,
+        description="Risk-acceptance register; by default exceptions.toml next to this config, when it exists. "
         "A relative path is taken from the config's directory.",
     )
     max_exception_days: int = Field(
         180, ge=1, le=3650, description="An exception may run at most this many days from its created date."
     )
     exception_warning_days: int = Field(
-        14, ge=0, le=365, description="An exception whose expires_on is at most this many days after the as-of date "
-        "raises a warning.",
+        14,
+        ge=0,
+        le=365,
+        description="An exception whose expires_on is at most this many days after the as-of date raises a warning.",
     )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
@@ -274,7 +297,9 @@ class Config(_Model):
     azure: AzureSettings | None = Field(None, description="Live scope and cloud for `--source azure` and capture.")
     policy: PolicySettings | None = Field(None, description="Settings of `auditor policy` (policy as code).")
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Webhooks posted after each scan.")
-    publish: PublishSettings = Field(default_factory=PublishSettings, description="Azure Monitor publishing of each scan.")
+    publish: PublishSettings = Field(
+        default_factory=PublishSettings, description="Azure Monitor publishing of each scan."
+    )
 
     @field_validator("sla", mode="before")
     @classmethod
@@ -296,7 +321,12 @@ class Config(_Model):
     @model_validator(mode="after")
     def _publish_scope_known(self) -> Config:
         target = self.publish.log_analytics
-        if target is not None and target.credential_scope is None and self.azure is not None and self.azure.cloud == "Custom":
+        if (
+            target is not None
+            and target.credential_scope is None
+            and self.azure is not None
+            and self.azure.cloud == "Custom"
+        ):
             raise ValueError("publish.log_analytics.credential_scope is required when [azure].cloud is Custom")
         return self
 
@@ -362,7 +392,11 @@ def config_from_dict(data: dict[str, Any], *, source: str = "<config>") -> Confi
             message = "unknown key"
         given = error.get("input")
         secret = error["loc"][-1:] == ("url",)  # a webhook URL is a secret: never echo it
-        shown = "" if error["type"] in ("extra_forbidden", "missing") or isinstance(given, dict) or secret else f" (got {given!r})"
+        shown = (
+            ""
+            if error["type"] in ("extra_forbidden", "missing") or isinstance(given, dict) or secret
+            else f" (got {given!r})"
+        )
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(
             f"{source}: key '{key}': {message}{shown}{more}",

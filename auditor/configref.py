@@ -41,8 +41,11 @@ def _type_name(annotation: Any) -> str:
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
         base, *meta = args
-        bounds = [f"{m.__class__.__name__.lower()} {getattr(m, m.__class__.__name__.lower())}" for m in meta
-                  if m.__class__.__name__ in ("Ge", "Le", "Gt", "Lt")]
+        bounds = [
+            f"{m.__class__.__name__.lower()} {getattr(m, m.__class__.__name__.lower())}"
+            for m in meta
+            if m.__class__.__name__ in ("Ge", "Le", "Gt", "Lt")
+        ]
         return _type_name(base) + (f" ({', '.join(bounds)})" if bounds else "")
     if isinstance(annotation, types.UnionType) or origin is typing.Union:
         names = [_type_name(a) for a in args if a is not type(None)]
@@ -55,7 +58,9 @@ def _type_name(annotation: Any) -> str:
         return " / ".join(json.dumps(a) for a in args)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "table"
-    return {str: "text", int: "integer", float: "number", bool: "boolean"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    return {str: "text", int: "integer", float: "number", bool: "boolean"}.get(
+        annotation, getattr(annotation, "__name__", str(annotation))
+    )
 
 
 def _default(field: FieldInfo) -> str:

@@ -58,16 +58,21 @@ class ExceptionEntry(BaseModel):
     justification: str = Field(description="Why the machines cannot be patched on time.")
     ticket: str = Field(description="Change or risk ticket reference.")
     created: date = Field(description="Day the exception was accepted (UTC); it has no effect before it.")
-    expires_on: date = Field(description="Last day (UTC) the exception is in force; at most max_exception_days after created.")
+    expires_on: date = Field(
+        description="Last day (UTC) the exception is in force; at most max_exception_days after created."
+    )
     machine_ids: tuple[str, ...] = Field((), description="ARM ids of machines (matched ignoring case).")
     tags: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="Tag key (matched ignoring case) = value or values (matched exactly)."
     )
     subscriptions: tuple[str, ...] = Field((), description="Subscription ids.")
     resource_groups: tuple[str, ...] = Field(
-        (), description="Resource group names (any subscription) or ids /subscriptions/S/resourceGroups/G, ignoring case."
+        (),
+        description="Resource group names (any subscription) or ids /subscriptions/S/resourceGroups/G, ignoring case.",
     )
-    classifications: tuple[str, ...] = Field((), description="Narrow to patches whose enforced classifications are all listed.")
+    classifications: tuple[str, ...] = Field(
+        (), description="Narrow to patches whose enforced classifications are all listed."
+    )
     kb_ids: tuple[str, ...] = Field((), description="Narrow to these KB articles (Windows), e.g. KB5031361.")
     packages: tuple[str, ...] = Field((), description="Narrow to these package names (Linux), ignoring case.")
 
@@ -86,8 +91,9 @@ class ExceptionEntry(BaseModel):
             raise ValueError("must start with a letter or digit and hold only letters, digits and . _ : -")
         return value
 
-    @field_validator("machine_ids", "subscriptions", "resource_groups", "classifications", "kb_ids", "packages",
-                     mode="before")
+    @field_validator(
+        "machine_ids", "subscriptions", "resource_groups", "classifications", "kb_ids", "packages", mode="before"
+    )
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return _texts(value)
@@ -170,7 +176,11 @@ Register = tuple[ExceptionEntry, ...]
 
 def _label(raw: Any, index: int) -> str:
     ident = raw.get("id") if isinstance(raw, dict) else None
-    return f"exception {ident.strip()!r}" if isinstance(ident, str) and ident.strip() else f"exception #{index + 1} (no id)"
+    return (
+        f"exception {ident.strip()!r}"
+        if isinstance(ident, str) and ident.strip()
+        else f"exception #{index + 1} (no id)"
+    )
 
 
 def _problem(error: ValidationError) -> str:
@@ -192,10 +202,14 @@ def validate_register(data: Any, *, max_days: int, source: str) -> Register:
         raise ConfigError(f"{source}: expected a TOML document of exception entries", HINT)
     unknown = sorted(set(data) - {"exception"})
     if unknown:
-        raise ConfigError(f"{source}: unknown top-level key '{unknown[0]}' (each entry is an 'exception' array table)", HINT)
+        raise ConfigError(
+            f"{source}: unknown top-level key '{unknown[0]}' (each entry is an 'exception' array table)", HINT
+        )
     raw_entries = data.get("exception", [])
     if not isinstance(raw_entries, list):
-        raise ConfigError(f"{source}: 'exception' must be an array of tables (one double-bracketed 'exception' table per entry)", HINT)
+        raise ConfigError(
+            f"{source}: 'exception' must be an array of tables (one double-bracketed 'exception' table per entry)", HINT
+        )
     entries: list[ExceptionEntry] = []
     seen: dict[str, str] = {}
     for index, raw in enumerate(raw_entries):

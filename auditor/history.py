@@ -118,32 +118,59 @@ class HistoryStore:
                 con.execute(f"DELETE FROM {table} WHERE run_key = ?", [key])
             con.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [key, run_id, as_of, datetime.now(UTC), _digest(fingerprint), scope_key(fingerprint), config_sha256,
-                 summary["machines"], summary["compliance_rate"], summary.get("unknown_rate"), summary["breaches"],
-                 complete, json.dumps(summary)],
+                [
+                    key,
+                    run_id,
+                    as_of,
+                    datetime.now(UTC),
+                    _digest(fingerprint),
+                    scope_key(fingerprint),
+                    config_sha256,
+                    summary["machines"],
+                    summary["compliance_rate"],
+                    summary.get("unknown_rate"),
+                    summary["breaches"],
+                    complete,
+                    json.dumps(summary),
+                ],
             )
-            rates = [(key, dim, row["key"], row["machines"], row["compliance_rate"])
-                     for dim in DIMENSIONS for row in summary.get(dim, [])]
+            rates = [
+                (key, dim, row["key"], row["machines"], row["compliance_rate"])
+                for dim in DIMENSIONS
+                for row in summary.get(dim, [])
+            ]
             if rates:
                 con.executemany("INSERT INTO dimension_rates VALUES (?, ?, ?, ?, ?)", rates)
             counts: dict[str, int] = {}
             for rule, _ in breaches:
                 counts[rule] = counts.get(rule, 0) + 1
             if counts:
-                con.executemany("INSERT INTO breach_counts VALUES (?, ?, ?)", [(key, r, n) for r, n in sorted(counts.items())])
+                con.executemany(
+                    "INSERT INTO breach_counts VALUES (?, ?, ?)", [(key, r, n) for r, n in sorted(counts.items())]
+                )
             status_rows = list(statuses)
-            con.register("statuses", pa.table({
-                "run_key": pa.array([key] * len(status_rows), pa.string()),
-                "machine_id": pa.array([m for m, _ in status_rows], pa.string()),
-                "status": pa.array([s for _, s in status_rows], pa.string()),
-            }))
+            con.register(
+                "statuses",
+                pa.table(
+                    {
+                        "run_key": pa.array([key] * len(status_rows), pa.string()),
+                        "machine_id": pa.array([m for m, _ in status_rows], pa.string()),
+                        "status": pa.array([s for _, s in status_rows], pa.string()),
+                    }
+                ),
+            )
             con.execute("INSERT INTO machine_status SELECT * FROM statuses")
             con.unregister("statuses")
             seen = list(sightings)
-            con.register("seen", pa.table({
-                "patch_key": pa.array([p for p, _ in seen], pa.string()),
-                "machine_id": pa.array([m for _, m in seen], pa.string()),
-            }))
+            con.register(
+                "seen",
+                pa.table(
+                    {
+                        "patch_key": pa.array([p for p, _ in seen], pa.string()),
+                        "machine_id": pa.array([m for _, m in seen], pa.string()),
+                    }
+                ),
+            )
             con.execute(
                 "INSERT INTO patch_first_seen SELECT DISTINCT patch_key, first(machine_id), ?::TIMESTAMPTZ FROM seen "
                 "GROUP BY patch_key ON CONFLICT (patch_key) DO UPDATE SET first_seen = least(first_seen, excluded.first_seen)",
@@ -156,7 +183,9 @@ class HistoryStore:
             raise
         return key
 
-    def runs(self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None) -> list[dict[str, Any]]:
+    def runs(
+        self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None
+    ) -> list[dict[str, Any]]:
         """Recorded scans, oldest first: as_of, machines, rates, breaches; optionally of one estate (`scope`, see
         scope_key) and only those as of strictly before `before` (a report's trend never shows its own future)."""
         where: list[str] = []
@@ -188,8 +217,10 @@ class HistoryStore:
             "WHERE d.dimension = ? ORDER BY r.as_of, d.key",
             [dimension],
         ).fetchall()
-        return [{"as_of": a.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "key": k, "machines": m, "compliance_rate": c}
-                for a, k, m, c in rows]
+        return [
+            {"as_of": a.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "key": k, "machines": m, "compliance_rate": c}
+            for a, k, m, c in rows
+        ]
 
     def latest_summary(self, scope_key: str | None = None) -> dict[str, Any] | None:
         """The summary.json of the latest complete scan (optionally of one estate), or None."""

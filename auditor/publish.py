@@ -90,12 +90,21 @@ def rows(outcome: ScanOutcome, environment_targets: Mapping[str, float] | None =
         "ToolVersion": outcome.tool_version,
     }
 
-    def metric(dimension: str, key: str | None, group: Mapping[str, Any], target: float | None, breaches: int) -> dict[str, Any]:
+    def metric(
+        dimension: str, key: str | None, group: Mapping[str, Any], target: float | None, breaches: int
+    ) -> dict[str, Any]:
         rate = group["compliance_rate"]
         return {
-            **common, "RecordType": "metric", "Dimension": dimension, "Key": key,
-            "Machines": group["machines"], "Compliant": group["compliant"], "NonCompliant": group["non_compliant"],
-            "Unknown": group["unknown"], "ComplianceRate": None if rate is None else float(rate), "Target": target,
+            **common,
+            "RecordType": "metric",
+            "Dimension": dimension,
+            "Key": key,
+            "Machines": group["machines"],
+            "Compliant": group["compliant"],
+            "NonCompliant": group["non_compliant"],
+            "Unknown": group["unknown"],
+            "ComplianceRate": None if rate is None else float(rate),
+            "Target": target,
             "Breaches": breaches,
         }
 
@@ -107,11 +116,20 @@ def rows(outcome: ScanOutcome, environment_targets: Mapping[str, float] | None =
             target = targets.get(key) if dimension == "environment" else None
             out.append(metric(dimension, key, group, target, count))
     for breach in outcome.breaches:
-        out.append({
-            **common, "RecordType": "breach", "Dimension": breach.dimension, "Key": breach.key, "Rule": breach.rule,
-            "Severity": breach.severity, "Observed": float(breach.observed), "Threshold": float(breach.threshold),
-            "Message": breach.message, "Query": breach.query,
-        })
+        out.append(
+            {
+                **common,
+                "RecordType": "breach",
+                "Dimension": breach.dimension,
+                "Key": breach.key,
+                "Rule": breach.rule,
+                "Severity": breach.severity,
+                "Observed": float(breach.observed),
+                "Threshold": float(breach.threshold),
+                "Message": breach.message,
+                "Query": breach.query,
+            }
+        )
     return out
 
 
@@ -194,8 +212,12 @@ class LogAnalyticsPublisher:
         try:
             with LogsIngestionClient(settings.endpoint, credential, **options) as client:
                 client.upload(
-                    settings.rule_id, settings.stream_name, data, on_error=failed.append,
-                    connection_timeout=settings.timeout_seconds, read_timeout=settings.timeout_seconds,
+                    settings.rule_id,
+                    settings.stream_name,
+                    data,
+                    on_error=failed.append,
+                    connection_timeout=settings.timeout_seconds,
+                    read_timeout=settings.timeout_seconds,
                 )
         except AzureError as error:
             raise self._explain(error, "") from error
@@ -224,23 +246,35 @@ class LogAnalyticsPublisher:
         where = f"{self.name}: {host_of(self.settings.endpoint)}"
         if isinstance(error, ClientAuthenticationError) and error.status_code is None:
             # The credential itself failed; its text lists every credential DefaultAzureCredential tried.
-            return PublishError(f"{self.name}: could not get a token for {self.scope}{note}",
-                                "sign in where the scan runs (az login, workload identity or managed identity)")
+            return PublishError(
+                f"{self.name}: could not get a token for {self.scope}{note}",
+                "sign in where the scan runs (az login, workload identity or managed identity)",
+            )
         if isinstance(error, HttpResponseError) and error.status_code is not None:
-            return PublishError(f"{where} answered {_service_error(error)}{note}",
-                                "check endpoint, rule_id and stream_name against the DCR, and that the identity "
-                                "has Monitoring Metrics Publisher on it")
+            return PublishError(
+                f"{where} answered {_service_error(error)}{note}",
+                "check endpoint, rule_id and stream_name against the DCR, and that the identity "
+                "has Monitoring Metrics Publisher on it",
+            )
         if isinstance(error, ServiceRequestError) and "non-TLS" in str(error):
             # azure-core's refusal to send a bearer token over plain http (allowed in config for emulators only)
-            return PublishError(f"{where}: the Azure SDK sends tokens over https only{note}",
-                                "use the https endpoint the data collection rule or endpoint shows")
+            return PublishError(
+                f"{where}: the Azure SDK sends tokens over https only{note}",
+                "use the https endpoint the data collection rule or endpoint shows",
+            )
         if isinstance(error, ServiceRequestTimeoutError | ServiceResponseTimeoutError):
-            return PublishError(f"{where} did not answer within {self.settings.timeout_seconds:g} s{note}",
-                                "raise timeout_seconds, or check the network path to the endpoint")
+            return PublishError(
+                f"{where} did not answer within {self.settings.timeout_seconds:g} s{note}",
+                "raise timeout_seconds, or check the network path to the endpoint",
+            )
         if isinstance(error, AzureError):
-            return PublishError(f"{where} could not be reached ({type(error).__name__}){note}",
-                                "check the endpoint and the network path to it")
-        return PublishError(f"{where}: unexpected {type(error).__name__}{note}", "a bug in auditor or the SDK; please report it")
+            return PublishError(
+                f"{where} could not be reached ({type(error).__name__}){note}",
+                "check the endpoint and the network path to it",
+            )
+        return PublishError(
+            f"{where}: unexpected {type(error).__name__}{note}", "a bug in auditor or the SDK; please report it"
+        )
 
 
 def publishers_for(config: Config) -> list[Publisher]:

@@ -98,7 +98,8 @@ def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, Any
         "installations": {"as_of": as_of, "window_days": config.installation_window_days},
         "maintenance_runs": {"as_of": as_of, "window_days": config.installation_window_days},
         "overdue_patches": {
-            "classifications": sorted(config.sla) or ["Critical"], "as_of": as_of,
+            "classifications": sorted(config.sla) or ["Critical"],
+            "as_of": as_of,
             "min_sla_days": min(min(config.sla.values(), default=0), 3650),
         },
     }
@@ -164,14 +165,18 @@ def scan(
         config = load_config(sample_config()) if source == "sample" else Config()
     catalog = catalog or Catalog()
     # A bad register fails before the (possibly long) queries run, not after.
-    register = load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None
+    register = (
+        load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None
+    )
     report = progress or (lambda _step, _done, _total: None)
     src = open_source(source, config)
     try:
         as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
         plan = query_plan(config, as_of)
         total = len(plan) + 2
-        results = run_queries(src, [catalog.get(query_id)[0].render(params) for query_id, params in plan], report, total)
+        results = run_queries(
+            src, [catalog.get(query_id)[0].render(params) for query_id, params in plan], report, total
+        )
         fingerprint = src.fingerprint()
     finally:
         src.close()
@@ -179,10 +184,20 @@ def scan(
     store = HistoryStore(history or config.history.path or default_path()) if enabled else None
     try:
         result = _finish(
-            config, results, as_of=as_of, catalog=catalog, fingerprint=fingerprint, out=out,
+            config,
+            results,
+            as_of=as_of,
+            catalog=catalog,
+            fingerprint=fingerprint,
+            out=out,
             fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
-            report=report, total=total, renderers=renderers, store=store, sign_key=sign_key,
-            zip_pack=config.output.zip if zip_pack is None else zip_pack, register=register,
+            report=report,
+            total=total,
+            renderers=renderers,
+            store=store,
+            sign_key=sign_key,
+            zip_pack=config.output.zip if zip_pack is None else zip_pack,
+            register=register,
         )
     finally:
         if store is not None:
@@ -297,17 +312,19 @@ def _finish(
             queries=summary_queries(records),
             register=register,
         )
-        judged.append(ReportContext(
-            evaluation=evaluation,
-            queries=records,
-            tool_version=__version__,
-            run_id=run_id,
-            pack_id=pack_id,
-            generated_at=_now(),
-            source=fingerprint,
-            problems=problems,
-            history=history,
-        ))
+        judged.append(
+            ReportContext(
+                evaluation=evaluation,
+                queries=records,
+                tool_version=__version__,
+                run_id=run_id,
+                pack_id=pack_id,
+                generated_at=_now(),
+                source=fingerprint,
+                problems=problems,
+                history=history,
+            )
+        )
         report("write reports", total - 1, total)
         return judged[0]
 
@@ -317,16 +334,25 @@ def _finish(
     if register is not None:
         evidence[REGISTER_EVIDENCE] = register_table(register)
     pack = write_pack(
-        judge, evidence, out_dir=out if out is not None else config.output.dir, pack_id=pack_id,
-        renderers=renderers, sign_key=sign_key, zip_pack=zip_pack,
+        judge,
+        evidence,
+        out_dir=out if out is not None else config.output.dir,
+        pack_id=pack_id,
+        renderers=renderers,
+        sign_key=sign_key,
+        zip_pack=zip_pack,
     )
     evaluation = judged[0].evaluation
     warnings = scan_notes(evaluation.exception_warnings, evaluation.summary)
     if store is not None and undated is not None:
         try:
             store.record(
-                run_id=run_id, as_of=as_of, fingerprint=fingerprint, config_sha256=config.sha256(),
-                summary=evaluation.summary, breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
+                run_id=run_id,
+                as_of=as_of,
+                fingerprint=fingerprint,
+                config_sha256=config.sha256(),
+                summary=evaluation.summary,
+                breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
                 statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
                 sightings=zip(patch_keys, undated.column("machineId").to_pylist(), strict=True),
                 complete=not problems,
@@ -336,5 +362,3 @@ def _finish(
     report("done", total, total)
     code = exit_code_for(problems, evaluation.breaches, fail_on_breach)
     return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code, warnings)
-
-

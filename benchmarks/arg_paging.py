@@ -46,7 +46,10 @@ def main() -> int:
         fleet = read_snapshot(work / "fleet")
     else:
         fleet = build_fleet(
-            work / "fleet", tenant=TENANT, subscriptions=subs, machines_per_subscription=machines_per_sub,
+            work / "fleet",
+            tenant=TENANT,
+            subscriptions=subs,
+            machines_per_subscription=machines_per_sub,
             patches_per_machine=40,
         )
     table = fleet.tables["patchassessmentresources"]
@@ -80,12 +83,16 @@ def main() -> int:
     print(f"quota: {int(limit)} requests / {window:g} s per user = {ceiling:.2f} pages/s")
     print(f"pages: {pages} of {args.page_size} rows; requests: {requests}; 429s provoked: {throttled}")
     print(f"time: {elapsed:.2f} s (quota waits {source.governor.waited_seconds:.2f} s); best possible {best:.1f} s")
-    print(f"rate: {rate:.3f} pages/s = {100 * rate / ceiling:.1f}% of the quota's {ceiling:.0f}/s; "
-          f"{100 * best / elapsed:.1f}% of the best possible for {pages} pages")
+    print(
+        f"rate: {rate:.3f} pages/s = {100 * rate / ceiling:.1f}% of the quota's {ceiling:.0f}/s; "
+        f"{100 * best / elapsed:.1f}% of the best possible for {pages} pages"
+    )
     lost = len(set(expected) - set(ids))
     repeated = len(ids) - len(set(ids))
-    print(f"rows: {len(ids):,} received, {len(expected):,} expected, {lost} lost, {repeated} repeated; "
-          f"complete={fetched.complete}")
+    print(
+        f"rows: {len(ids):,} received, {len(expected):,} expected, {lost} lost, {repeated} repeated; "
+        f"complete={fetched.complete}"
+    )
     return 0 if fetched.complete and not lost and not repeated and sorted(ids) == expected else 1
 
 

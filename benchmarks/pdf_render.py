@@ -74,63 +74,125 @@ def synthetic_tables(machines: int, seed: int) -> dict[str, list[dict[str, Any]]
         linux = rng.random() < 0.4
         env = rng.choice(ENVIRONMENTS)
         assessed = rng.random() < 0.93
-        tables["machine_facts"].append({
-            "machineId": mid, "id": rid, "name": f"vm-{i:06d}", "platform": "Arc" if arc else "Azure",
-            "subscriptionId": sub, "resourceGroup": f"rg-app-{i % 37:02d}", "location": "westeurope",
-            "osRaw": "Linux" if linux else "Windows", "osSku": "", "osVersion": "", "imageOffer": "", "imageSku": "",
-            "powerState": "PowerState/running", "tags": json.dumps({"Environment": env} if env else {}),
-            "assessmentMode": "AutomaticByPlatform" if rng.random() < 0.7 else "ImageDefault",
-            "patchMode": "AutomaticByPlatform", "hotpatch": "", "bypassSafetyChecks": "", "rebootSetting": "",
-            "assessmentStatus": ("Succeeded" if rng.random() < 0.95 else "Failed") if assessed else None,
-            "assessmentLastModified": _iso(AS_OF - timedelta(days=rng.choice((1, 1, 1, 2, 9)))) if assessed else None,
-            "assessmentError": "", "rebootPending": "false",
-        })
+        tables["machine_facts"].append(
+            {
+                "machineId": mid,
+                "id": rid,
+                "name": f"vm-{i:06d}",
+                "platform": "Arc" if arc else "Azure",
+                "subscriptionId": sub,
+                "resourceGroup": f"rg-app-{i % 37:02d}",
+                "location": "westeurope",
+                "osRaw": "Linux" if linux else "Windows",
+                "osSku": "",
+                "osVersion": "",
+                "imageOffer": "",
+                "imageSku": "",
+                "powerState": "PowerState/running",
+                "tags": json.dumps({"Environment": env} if env else {}),
+                "assessmentMode": "AutomaticByPlatform" if rng.random() < 0.7 else "ImageDefault",
+                "patchMode": "AutomaticByPlatform",
+                "hotpatch": "",
+                "bypassSafetyChecks": "",
+                "rebootSetting": "",
+                "assessmentStatus": ("Succeeded" if rng.random() < 0.95 else "Failed") if assessed else None,
+                "assessmentLastModified": _iso(AS_OF - timedelta(days=rng.choice((1, 1, 1, 2, 9))))
+                if assessed
+                else None,
+                "assessmentError": "",
+                "rebootPending": "false",
+            }
+        )
         for classes in rng.sample(CLASSES, rng.randint(0, 3)):
             undated = 1 if linux and rng.random() < 0.2 else 0
             oldest = AS_OF - timedelta(days=rng.randint(1, 60))
-            tables["pending_patches"].append({
-                "machineId": mid, "classifications": classes, "patches": rng.randint(1, 5) + undated,
-                "oldestPublished": _iso(oldest), "undated": undated,
-            })
+            tables["pending_patches"].append(
+                {
+                    "machineId": mid,
+                    "classifications": classes,
+                    "patches": rng.randint(1, 5) + undated,
+                    "oldestPublished": _iso(oldest),
+                    "undated": undated,
+                }
+            )
             if "Critical" in classes or "Security" in classes:
                 # The patch-level detail the top machines name their oldest overdue patch from.
-                tables["overdue_patches"].append({
-                    "patchKey": f"{mid}/p/kb{i}{len(classes)}", "machineId": mid,
-                    "patchName": f"{oldest:%Y-%m} Cumulative Update for Windows Server", "kbId": f"KB50{i:05d}",
-                    "version": "", "classifications": classes, "publishedDateTime": _iso(oldest),
-                })
+                tables["overdue_patches"].append(
+                    {
+                        "patchKey": f"{mid}/p/kb{i}{len(classes)}",
+                        "machineId": mid,
+                        "patchName": f"{oldest:%Y-%m} Cumulative Update for Windows Server",
+                        "kbId": f"KB50{i:05d}",
+                        "version": "",
+                        "classifications": classes,
+                        "publishedDateTime": _iso(oldest),
+                    }
+                )
             if undated and ("Critical" in classes or "Security" in classes):
-                tables["undated_patches"].append({"patchKey": f"{mid}/p/{classes}", "machineId": mid,
-                                                  "patchName": "openssl", "version": "3.0", "classifications": classes})
+                tables["undated_patches"].append(
+                    {
+                        "patchKey": f"{mid}/p/{classes}",
+                        "machineId": mid,
+                        "patchName": "openssl",
+                        "version": "3.0",
+                        "classifications": classes,
+                    }
+                )
         for run in range(rng.randint(0, 2)):
             failed = rng.random() < 0.1
             start = AS_OF - timedelta(days=rng.uniform(1, 29))
-            tables["installations"].append({
-                "id": f"{rid}/patchInstallationResults/{run}", "machineId": mid,
-                "status": "Failed" if failed else "Succeeded", "startDateTime": _iso(start),
-                "lastModifiedDateTime": _iso(start + timedelta(minutes=rng.randint(5, 90))),
-                "maintenanceWindowExceeded": "false", "installedPatchCount": 3, "failedPatchCount": int(failed),
-                "pendingPatchCount": 0, "errorCode": rng.choice(ERRORS) if failed else "", "startedBy": "Platform",
-                "rebootStatus": "NotNeeded", "maintenanceRunId": "",
-            })
+            tables["installations"].append(
+                {
+                    "id": f"{rid}/patchInstallationResults/{run}",
+                    "machineId": mid,
+                    "status": "Failed" if failed else "Succeeded",
+                    "startDateTime": _iso(start),
+                    "lastModifiedDateTime": _iso(start + timedelta(minutes=rng.randint(5, 90))),
+                    "maintenanceWindowExceeded": "false",
+                    "installedPatchCount": 3,
+                    "failedPatchCount": int(failed),
+                    "pendingPatchCount": 0,
+                    "errorCode": rng.choice(ERRORS) if failed else "",
+                    "startedBy": "Platform",
+                    "rebootStatus": "NotNeeded",
+                    "maintenanceRunId": "",
+                }
+            )
         if rng.random() < 0.6:
-            tables["maintenance_assignments"].append({
-                "id": f"{rid}/providers/Microsoft.Maintenance/configurationAssignments/weekly", "subscriptionId": sub,
-                "resourceId": rid, "configurationId": f"/subscriptions/{sub}/maintenanceconfigurations/weekly", "filter": "",
-            })
+            tables["maintenance_assignments"].append(
+                {
+                    "id": f"{rid}/providers/Microsoft.Maintenance/configurationAssignments/weekly",
+                    "subscriptionId": sub,
+                    "resourceId": rid,
+                    "configurationId": f"/subscriptions/{sub}/maintenanceconfigurations/weekly",
+                    "filter": "",
+                }
+            )
     return tables
 
 
 def synthetic_register() -> Register:
     """A register with an exception in each state, so the PDF's exceptions section has its usual shape."""
     entries = [
-        {"id": f"EX-{n}", "owner": "app-team@contoso.com", "justification": "Vendor certification pending. " * 4,
-         "ticket": f"CHG-{n}", "created": created, "expires_on": expires, "tags": {"Environment": env},
-         **({"classifications": ["Security"]} if n % 2 else {})}
-        for n, (created, expires, env) in enumerate([
-            ("2026-09-01", "2027-01-31", "prod"), ("2026-06-01", "2026-11-10", "dev"),
-            ("2026-05-01", "2026-10-15", "test"), ("2026-10-01", "2026-12-31", "nowhere"),
-        ], start=101)
+        {
+            "id": f"EX-{n}",
+            "owner": "app-team@contoso.com",
+            "justification": "Vendor certification pending. " * 4,
+            "ticket": f"CHG-{n}",
+            "created": created,
+            "expires_on": expires,
+            "tags": {"Environment": env},
+            **({"classifications": ["Security"]} if n % 2 else {}),
+        }
+        for n, (created, expires, env) in enumerate(
+            [
+                ("2026-09-01", "2027-01-31", "prod"),
+                ("2026-06-01", "2026-11-10", "dev"),
+                ("2026-05-01", "2026-10-15", "test"),
+                ("2026-10-01", "2026-12-31", "nowhere"),
+            ],
+            start=101,
+        )
     ]
     return validate_register({"exception": entries}, max_days=180, source="benchmark")
 
@@ -138,8 +200,10 @@ def synthetic_register() -> Register:
 def synthetic_context(machines: int, seed: int, config: Config) -> ReportContext:
     """A ReportContext from evaluate() over synthetic query rows, with the catalog's real query texts."""
     catalog = Catalog()
-    tables = {name: pa.Table.from_pylist(rows) if rows else _empty(catalog, name)
-              for name, rows in synthetic_tables(machines, seed).items()}
+    tables = {
+        name: pa.Table.from_pylist(rows) if rows else _empty(catalog, name)
+        for name, rows in synthetic_tables(machines, seed).items()
+    }
     records = []
     for query_id, params in query_plan(config, AS_OF):
         query, _ = catalog.get(query_id)
@@ -150,12 +214,29 @@ def synthetic_context(machines: int, seed: int, config: Config) -> ReportContext
             # A query whose parameters the plan does not supply yet: the appendix shows its template instead,
             # which costs the same to lay out.
             text = version.text
-        records.append(QueryRecord(query_id, version.version, version.sha256, "-", tables[query_id].num_rows, text,
-                                   f"evidence/{version.ref}.jsonl.gz"))
-    evaluation = evaluate(tables, config=config, as_of=AS_OF, query_refs={r.id: r.ref for r in records},
-                          register=synthetic_register())
-    return ReportContext(evaluation, records, __version__, "benchmark", "pack-benchmark", datetime.now(UTC),
-                         {"kind": "benchmark", "tenant_id": "synthetic"})
+        records.append(
+            QueryRecord(
+                query_id,
+                version.version,
+                version.sha256,
+                "-",
+                tables[query_id].num_rows,
+                text,
+                f"evidence/{version.ref}.jsonl.gz",
+            )
+        )
+    evaluation = evaluate(
+        tables, config=config, as_of=AS_OF, query_refs={r.id: r.ref for r in records}, register=synthetic_register()
+    )
+    return ReportContext(
+        evaluation,
+        records,
+        __version__,
+        "benchmark",
+        "pack-benchmark",
+        datetime.now(UTC),
+        {"kind": "benchmark", "tenant_id": "synthetic"},
+    )
 
 
 def _empty(catalog: Catalog, query_id: str) -> pa.Table:
@@ -174,8 +255,9 @@ def run(machines: int, fleet: str, seed: int, workdir: Path) -> dict[str, Any]:
 
         snapshot = workdir / f"fleet-{machines}"
         generate_fleet(machines, seed=seed, out=snapshot)
-        result = scan(config, source=f"snapshot:{snapshot}", out=workdir / "packs", use_history=False,
-                      renderers=[timer])
+        result = scan(
+            config, source=f"snapshot:{snapshot}", out=workdir / "packs", use_history=False, renderers=[timer]
+        )
         (result.pack / timer.filename).replace(pdf)
     else:
         timer.render(synthetic_context(machines, seed, config), pdf)

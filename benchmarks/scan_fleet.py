@@ -59,7 +59,9 @@ print(json.dumps({"wall": wall, "rss_mib": resource.getrusage(resource.RUSAGE_SE
 
 def measure(mode: str, snapshot: Path) -> dict[str, float]:
     """Run one measurement in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", WORKER, mode, str(snapshot)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER, mode, str(snapshot)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -83,15 +85,20 @@ def main() -> None:
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     mode = "full" if args.full else "scan"
-    print(f"{'machines':>9} {'mode':>5} {'wall s':>8} {'peak RSS MiB':>13} {'machines/s':>11} {'floor s':>8} {'ratio':>6} "
-          f"{'load+queries s':>15}")
+    print(
+        f"{'machines':>9} {'mode':>5} {'wall s':>8} {'peak RSS MiB':>13} {'machines/s':>11} {'floor s':>8} {'ratio':>6} "
+        f"{'load+queries s':>15}"
+    )
     for size in (int(s) for s in args.sizes.split(",")):
         snapshot = fleet(size, args.cache)
         floor = measure("floor", snapshot)
         queries = measure("queries", snapshot)
         run = measure(mode, snapshot)
-        print(f"{size:>9,} {mode:>5} {run['wall']:>8.2f} {run['rss_mib']:>13.0f} {size / run['wall']:>11,.0f} "
-              f"{floor['wall']:>8.2f} {run['wall'] / floor['wall']:>6.2f} {queries['wall']:>15.2f}", flush=True)
+        print(
+            f"{size:>9,} {mode:>5} {run['wall']:>8.2f} {run['rss_mib']:>13.0f} {size / run['wall']:>11,.0f} "
+            f"{floor['wall']:>8.2f} {run['wall'] / floor['wall']:>6.2f} {queries['wall']:>15.2f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

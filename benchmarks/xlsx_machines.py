@@ -47,26 +47,50 @@ def synthetic_context(machines: int, seed: int = 7) -> ReportContext:
         status = rng.choices((Status.COMPLIANT, Status.NON_COMPLIANT, Status.UNKNOWN), weights=(80, 12, 8))[0]
         overdue = ("Critical", "Security") if status is Status.NON_COMPLIANT else ()
         machine = Machine(
-            machine_id=rid.lower(), resource_id=rid, name=name, platform="Arc" if arc else "Azure",
-            subscription_id=sub, resource_group=rg, location=rng.choice(["westeurope", "northeurope", "eastus2"]),
-            os="Linux" if linux else "Windows", os_detail="Ubuntu 22.04" if linux else "WindowsServer 2022-datacenter",
-            image_sku="" if arc else "2022-datacenter-azure-edition", power_state="" if arc else "PowerState/running",
-            environment=rng.choice(envs), tags={"Environment": "prod", "owner": f"team-{i % 17}", "costCenter": "4711"},
-            assessment_mode="AutomaticByPlatform", patch_mode=rng.choice(["AutomaticByPlatform", "Manual", "ImageDefault"]),
-            hotpatch=None if linux else rng.random() < 0.5, bypass_safety_checks=rng.random() < 0.5,
-            reboot_setting="IfRequired", assessment_status="Succeeded",
-            assessment_last_modified=AS_OF - timedelta(hours=rng.randint(1, 200)), assessment_error="",
+            machine_id=rid.lower(),
+            resource_id=rid,
+            name=name,
+            platform="Arc" if arc else "Azure",
+            subscription_id=sub,
+            resource_group=rg,
+            location=rng.choice(["westeurope", "northeurope", "eastus2"]),
+            os="Linux" if linux else "Windows",
+            os_detail="Ubuntu 22.04" if linux else "WindowsServer 2022-datacenter",
+            image_sku="" if arc else "2022-datacenter-azure-edition",
+            power_state="" if arc else "PowerState/running",
+            environment=rng.choice(envs),
+            tags={"Environment": "prod", "owner": f"team-{i % 17}", "costCenter": "4711"},
+            assessment_mode="AutomaticByPlatform",
+            patch_mode=rng.choice(["AutomaticByPlatform", "Manual", "ImageDefault"]),
+            hotpatch=None if linux else rng.random() < 0.5,
+            bypass_safety_checks=rng.random() < 0.5,
+            reboot_setting="IfRequired",
+            assessment_status="Succeeded",
+            assessment_last_modified=AS_OF - timedelta(hours=rng.randint(1, 200)),
+            assessment_error="",
             reboot_pending=rng.random() < 0.1,
         )
-        verdicts.append(MachineVerdict(
-            machine=machine,
-            assessment=AssessmentState.CURRENT if status is not Status.UNKNOWN else AssessmentState.STALE,
-            status=status, pending_patches=rng.randint(0, 30), overdue_classifications=overdue,
-            oldest_overdue_age_days=rng.randint(16, 90) if overdue else None, unknown_age_patches=0,
-        ))
+        verdicts.append(
+            MachineVerdict(
+                machine=machine,
+                assessment=AssessmentState.CURRENT if status is not Status.UNKNOWN else AssessmentState.STALE,
+                status=status,
+                pending_patches=rng.randint(0, 30),
+                overdue_classifications=overdue,
+                oldest_overdue_age_days=rng.randint(16, 90) if overdue else None,
+                unknown_age_patches=0,
+            )
+        )
     evaluation = Evaluation(AS_OF, Config(), verdicts, [], [], {}, {"as_of": "2026-11-01T06:00:00Z"}, [], [])
-    return ReportContext(evaluation=evaluation, queries=[], tool_version=__version__, run_id="bench",
-                         pack_id="bench", generated_at=AS_OF, source={"tenant_id": "contoso.onmicrosoft.com"})
+    return ReportContext(
+        evaluation=evaluation,
+        queries=[],
+        tool_version=__version__,
+        run_id="bench",
+        pack_id="bench",
+        generated_at=AS_OF,
+        source={"tenant_id": "contoso.onmicrosoft.com"},
+    )
 
 
 def plain_rows(context: ReportContext) -> list[list[Any]]:
@@ -124,8 +148,12 @@ def main() -> None:
             bare.append(timed(lambda: bare_loop(rows, headers, Path(tmp) / "bare.xlsx")))
         sizes = ((Path(tmp) / "ours.xlsx").stat().st_size, (Path(tmp) / "bare.xlsx").stat().st_size)
     print(f"Machines sheet, {args.machines:,} machines x {len(headers)} columns, best of {args.repeat}")
-    print(f"  renderer:   wall {min(w for w, _ in ours):7.2f} s   cpu {min(c for _, c in ours):7.2f} s  ({sizes[0] / 1e6:.1f} MB)")
-    print(f"  bare loop:  wall {min(w for w, _ in bare):7.2f} s   cpu {min(c for _, c in bare):7.2f} s  ({sizes[1] / 1e6:.1f} MB)")
+    print(
+        f"  renderer:   wall {min(w for w, _ in ours):7.2f} s   cpu {min(c for _, c in ours):7.2f} s  ({sizes[0] / 1e6:.1f} MB)"
+    )
+    print(
+        f"  bare loop:  wall {min(w for w, _ in bare):7.2f} s   cpu {min(c for _, c in bare):7.2f} s  ({sizes[1] / 1e6:.1f} MB)"
+    )
     for label, index in (("wall", 0), ("cpu", 1)):
         ratio = min(t[index] for t in ours) / min(t[index] for t in bare)
         print(f"  ratio ({label}): {ratio:5.2f}x  (target <= {TARGET}x: {'met' if ratio <= TARGET else 'MISSED'})")

@@ -74,7 +74,10 @@ class Fleet:
                 settings["enableHotpatching"] = hotpatch
             config_key = "windowsConfiguration" if os == "Windows" else "linuxConfiguration"
             props: dict[str, Any] = {
-                "storageProfile": {"osDisk": {"osType": os}, "imageReference": {"offer": "WindowsServer", "sku": image_sku}},
+                "storageProfile": {
+                    "osDisk": {"osType": os},
+                    "imageReference": {"offer": "WindowsServer", "sku": image_sku},
+                },
                 "osProfile": {config_key: {"patchSettings": settings}},
             }
             kind = VM_TYPE
@@ -84,12 +87,22 @@ class Fleet:
             props = {
                 "osName": os.lower(),
                 "osType": os.lower(),
-                "osProfile": {config_key: {"patchSettings": {"patchMode": patch_mode, "assessmentMode": assessment_mode}}},
+                "osProfile": {
+                    config_key: {"patchSettings": {"patchMode": patch_mode, "assessmentMode": assessment_mode}}
+                },
             }
             kind = ARC_TYPE
         self.tables["resources"].append(
-            arg_row(id=rid, name=name, type=kind, subscriptionId=sub, resourceGroup=rg, location=location,
-                    properties=props, tags=tags or {})
+            arg_row(
+                id=rid,
+                name=name,
+                type=kind,
+                subscriptionId=sub,
+                resourceGroup=rg,
+                location=location,
+                properties=props,
+                tags=tags or {},
+            )
         )
         return rid
 
@@ -103,20 +116,36 @@ class Fleet:
         return aid
 
     def patch(
-        self, machine_id: str, patch_id: str, classifications: list[str], *, published: str | None = None,
+        self,
+        machine_id: str,
+        patch_id: str,
+        classifications: list[str],
+        *,
+        published: str | None = None,
         name: str | None = None,
     ) -> str:
         """Add a pending patch under the machine's latest assessment; returns its id."""
         pid = f"{machine_id}/patchAssessmentResults/latest/softwarePatches/{patch_id}"
-        kind = (VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE) + "/patchassessmentresults/softwarepatches"
+        kind = (
+            VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE
+        ) + "/patchassessmentresults/softwarepatches"
         props: dict[str, Any] = {"classifications": classifications, "patchName": name or patch_id}
         if published is not None:
             props["publishedDateTime"] = published
         self.tables["patchassessmentresources"].append(arg_row(id=pid, name=patch_id, type=kind, properties=props))
         return pid
 
-    def run(self, machine_id: str, run_id: str, *, status: str, start: str, minutes: float = 30,
-            error: str | None = None, window_exceeded: bool = False) -> None:
+    def run(
+        self,
+        machine_id: str,
+        run_id: str,
+        *,
+        status: str,
+        start: str,
+        minutes: float = 30,
+        error: str | None = None,
+        window_exceeded: bool = False,
+    ) -> None:
         """Add a patch installation run."""
         kind = (VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE) + "/patchinstallationresults"
         started = datetime.fromisoformat(start.replace("Z", "+00:00"))
@@ -146,7 +175,9 @@ class Fleet:
             )
         )
 
-    def dynamic_scope(self, name: str, config_name: str, flt: dict[str, Any], *, sub: str = SUB, rg: str | None = None) -> None:
+    def dynamic_scope(
+        self, name: str, config_name: str, flt: dict[str, Any], *, sub: str = SUB, rg: str | None = None
+    ) -> None:
         """A dynamic-scope assignment at subscription (or resource group) level."""
         scope = f"/subscriptions/{sub}" + (f"/resourceGroups/{rg}" if rg else "")
         self.tables["maintenanceresources"].append(
@@ -154,46 +185,89 @@ class Fleet:
                 id=f"{scope}/providers/Microsoft.Maintenance/configurationAssignments/{name}",
                 type="microsoft.maintenance/configurationassignments",
                 subscriptionId=sub,
-                properties={"resourceId": scope, "maintenanceConfigurationId": config_id(config_name, sub), "filter": flt},
+                properties={
+                    "resourceId": scope,
+                    "maintenanceConfigurationId": config_id(config_name, sub),
+                    "filter": flt,
+                },
             )
         )
 
     def maintenance_configuration(
-        self, name: str, *, recur: str = "1Week Saturday", start: str = "2026-01-03 22:00", duration: str = "03:00",
-        time_zone: str = "UTC", expiration: str = "9999-12-31 23:59:59", reboot: str = "IfRequired",
-        windows: list[str] | None = None, linux: list[str] | None = None, kb_include: list[str] | None = None,
-        kb_exclude: list[str] | None = None, mask_include: list[str] | None = None,
-        mask_exclude: list[str] | None = None, tasks: dict[str, Any] | None = None, sub: str = SUB,
+        self,
+        name: str,
+        *,
+        recur: str = "1Week Saturday",
+        start: str = "2026-01-03 22:00",
+        duration: str = "03:00",
+        time_zone: str = "UTC",
+        expiration: str = "9999-12-31 23:59:59",
+        reboot: str = "IfRequired",
+        windows: list[str] | None = None,
+        linux: list[str] | None = None,
+        kb_include: list[str] | None = None,
+        kb_exclude: list[str] | None = None,
+        mask_include: list[str] | None = None,
+        mask_exclude: list[str] | None = None,
+        tasks: dict[str, Any] | None = None,
+        sub: str = SUB,
         scope: str = "InGuestPatch",
     ) -> str:
         """Add a maintenance configuration (a `resources` row); returns its id."""
         patches: dict[str, Any] = {"rebootSetting": reboot}
         if windows is not None:
             patches["windowsParameters"] = {
-                "classificationsToInclude": windows, "kbNumbersToInclude": kb_include or [],
-                "kbNumbersToExclude": kb_exclude or [], "excludeKbsRequiringReboot": False,
+                "classificationsToInclude": windows,
+                "kbNumbersToInclude": kb_include or [],
+                "kbNumbersToExclude": kb_exclude or [],
+                "excludeKbsRequiringReboot": False,
             }
         if linux is not None:
             patches["linuxParameters"] = {
-                "classificationsToInclude": linux, "packageNameMasksToInclude": mask_include or [],
+                "classificationsToInclude": linux,
+                "packageNameMasksToInclude": mask_include or [],
                 "packageNameMasksToExclude": mask_exclude or [],
             }
         if tasks is not None:
             patches["tasks"] = tasks
         cid = config_id(name, sub)
-        window = {"startDateTime": start, "expirationDateTime": expiration, "duration": duration,
-                  "timeZone": time_zone, "recurEvery": recur}
+        window = {
+            "startDateTime": start,
+            "expirationDateTime": expiration,
+            "duration": duration,
+            "timeZone": time_zone,
+            "recurEvery": recur,
+        }
         self.tables["resources"].append(
-            arg_row(id=cid, name=name, type="microsoft.maintenance/maintenanceconfigurations", subscriptionId=sub,
-                    resourceGroup="rg-maint", location="westeurope",
-                    properties={"maintenanceScope": scope, "maintenanceWindow": window, "installPatches": patches,
-                                "visibility": "Custom", "namespace": "Microsoft.Maintenance"})
+            arg_row(
+                id=cid,
+                name=name,
+                type="microsoft.maintenance/maintenanceconfigurations",
+                subscriptionId=sub,
+                resourceGroup="rg-maint",
+                location="westeurope",
+                properties={
+                    "maintenanceScope": scope,
+                    "maintenanceWindow": window,
+                    "installPatches": patches,
+                    "visibility": "Custom",
+                    "namespace": "Microsoft.Maintenance",
+                },
+            )
         )
         return cid
 
     def schedule_run(
-        self, config_name: str, correlation_id: str, *, status: str, start: str, minutes: float | None = 60,
-        total: int = 0, succeeded: int = 0, sub: str = SUB,
+        self,
+        config_name: str,
+        correlation_id: str,
+        *,
+        status: str,
+        start: str,
+        minutes: float | None = 60,
+        total: int = 0,
+        succeeded: int = 0,
+        sub: str = SUB,
     ) -> None:
         """Add one run of a schedule (`maintenanceconfigurations/applyupdates`); minutes=None leaves it open."""
         cid = config_id(config_name, sub)
@@ -206,7 +280,10 @@ class Fleet:
                 subscriptionId=sub,
                 properties={
                     "maintenanceConfigurationId": cid,
-                    "maintenanceConfiguration": {"name": config_name, "properties": {"maintenanceScope": "InGuestPatch"}},
+                    "maintenanceConfiguration": {
+                        "name": config_name,
+                        "properties": {"maintenanceScope": "InGuestPatch"},
+                    },
                     "correlationId": correlation_id,
                     "status": status,
                     "startDateTime": start,
@@ -217,14 +294,31 @@ class Fleet:
         )
 
     def scheduled_run(
-        self, machine_id: str, run_id: str, config_name: str, correlation_id: str, *, status: str, start: str,
-        minutes: float = 30, error: str | None = None, window_exceeded: bool = False, apply_status: str | None = None,
+        self,
+        machine_id: str,
+        run_id: str,
+        config_name: str,
+        correlation_id: str,
+        *,
+        status: str,
+        start: str,
+        minutes: float = 30,
+        error: str | None = None,
+        window_exceeded: bool = False,
+        apply_status: str | None = None,
         sub: str = SUB,
     ) -> None:
         """A run started by a schedule: its patch installation record (maintenanceRunId = the schedule run's
         correlationId) and its per-machine `applyupdates` record."""
-        self.run(machine_id, run_id, status=status, start=start, minutes=minutes, error=error,
-                 window_exceeded=window_exceeded)
+        self.run(
+            machine_id,
+            run_id,
+            status=status,
+            start=start,
+            minutes=minutes,
+            error=error,
+            window_exceeded=window_exceeded,
+        )
         self.tables["patchinstallationresources"][-1]["properties"]["maintenanceRunId"] = correlation_id
         started = datetime.fromisoformat(start.replace("Z", "+00:00"))
         outcome = apply_status or {"Succeeded": "Completed", "CompletedWithWarnings": "Completed"}.get(status, status)
@@ -248,7 +342,11 @@ class Fleet:
 
     def policy_state(self, machine_id: str, assignment: str, state: str, *, definition_ref: str = "") -> None:
         """A policy state row for a machine."""
-        kind = "Microsoft.Compute/virtualMachines" if "virtualmachines" in machine_id.lower() else "Microsoft.HybridCompute/machines"
+        kind = (
+            "Microsoft.Compute/virtualMachines"
+            if "virtualmachines" in machine_id.lower()
+            else "Microsoft.HybridCompute/machines"
+        )
         n = len(self.tables["policyresources"])
         self.tables["policyresources"].append(
             arg_row(
@@ -269,9 +367,18 @@ class Fleet:
 
     def write(self, path: Path, captured_at: datetime = AS_OF) -> Snapshot:
         """Write as an auditor-snapshot/1 directory."""
-        return write_snapshot(path, self.tables, source="synthetic", captured_at=captured_at, tenant_id="tenant", scope={"subscriptions": [SUB]})
+        return write_snapshot(
+            path,
+            self.tables,
+            source="synthetic",
+            captured_at=captured_at,
+            tenant_id="tenant",
+            scope={"subscriptions": [SUB]},
+        )
 
 
 def config_id(name: str, sub: str = SUB) -> str:
     """A maintenance configuration id."""
-    return f"/subscriptions/{sub}/resourceGroups/rg-maint/providers/Microsoft.Maintenance/maintenanceConfigurations/{name}"
+    return (
+        f"/subscriptions/{sub}/resourceGroups/rg-maint/providers/Microsoft.Maintenance/maintenanceConfigurations/{name}"
+    )

@@ -37,9 +37,15 @@ def history_command(
     for run in runs:
         rate = run["compliance_rate"]
         change = "" if previous is None or rate is None else f"{rate - previous:+.2f}"
-        table.add_row(str(run["as_of"]), str(run["machines"]), pct(rate), change,
-                      pct(run["unknown_rate"]), str(run["breaches"]),
-                      "yes" if run["complete"] else "INCOMPLETE")
+        table.add_row(
+            str(run["as_of"]),
+            str(run["machines"]),
+            pct(rate),
+            change,
+            pct(run["unknown_rate"]),
+            str(run["breaches"]),
+            "yes" if run["complete"] else "INCOMPLETE",
+        )
         previous = rate
     out.print(table if runs else f"no scans recorded in {path}")
     for row in trend:

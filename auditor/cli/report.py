@@ -25,5 +25,7 @@ def report_command(
     target = out_dir if out_dir is not None else pack.resolve().parent / "replayed"
     result = replay_pack(pack, target, force=force, public_key=public_key, sign_key=sign_key, zip_pack=zip_pack)
     if not result.original.intact:
-        err.print(f"[yellow]warning:[/] re-rendered a pack that fails verification ({len(result.original.findings)} problem(s))")
+        err.print(
+            f"[yellow]warning:[/] re-rendered a pack that fails verification ({len(result.original.findings)} problem(s))"
+        )
     out.print(f"re-rendered {escape(str(pack))} -> {escape(str(result.pack))}")

@@ -28,8 +28,13 @@ def print_summary(result: ScanResult) -> None:
         table.add_column(column, justify="left" if column == "Environment" else "right")
     for row in s["by_environment"]:
         table.add_row(
-            row["key"], str(row["machines"]), str(row["compliant"]), str(row["non_compliant"]), str(row["unknown"]),
-            pct(row["compliance_rate"]), pct(row.get("compliance_rate_without_exceptions", row["compliance_rate"])),
+            row["key"],
+            str(row["machines"]),
+            str(row["compliant"]),
+            str(row["non_compliant"]),
+            str(row["unknown"]),
+            pct(row["compliance_rate"]),
+            pct(row.get("compliance_rate_without_exceptions", row["compliance_rate"])),
         )
     out.print(table)
     for breach in result.breaches:
@@ -49,7 +54,9 @@ def scan_command(
     ),
     history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
     no_history: bool = typer.Option(False, "--no-history", help="Neither read nor record scan history."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary; only warnings and errors."),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="No progress bar and no summary; only warnings and errors."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON result object to stdout (logs go to stderr)."),
     sign_key: Path | None = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to sign the manifest."),
     zip_pack: bool | None = typer.Option(None, "--zip/--no-zip", help="Also write the pack as one zip file."),
@@ -61,10 +68,18 @@ def scan_command(
         load_private_key(sign_key)  # a bad key fails before a long scan, not after it
     with progress_bar(not quiet and not as_json) as progress:
         result = scan(
-            config_or_default(config), source=source, out=out_dir, as_of=parse_as_of(as_of),
-            fail_on_breach=fail_on_breach, progress=progress, sign_key=sign_key, zip_pack=zip_pack,
-            history=history, use_history=False if no_history else None,
-            send_notifications=not no_notify, publishers=[] if no_publish else None,
+            config_or_default(config),
+            source=source,
+            out=out_dir,
+            as_of=parse_as_of(as_of),
+            fail_on_breach=fail_on_breach,
+            progress=progress,
+            sign_key=sign_key,
+            zip_pack=zip_pack,
+            history=history,
+            use_history=False if no_history else None,
+            send_notifications=not no_notify,
+            publishers=[] if no_publish else None,
         )
     if as_json:
         typer.echo(json.dumps(result_document(result), indent=2))

@@ -45,7 +45,9 @@ def capture(
 
     settings = load_config(config).azure
     if settings is None:
-        raise ConfigError(f"{config}: no [azure] section", "add [azure] with tenant_id and a scope; see samples/auditor.toml")
+        raise ConfigError(
+            f"{config}: no [azure] section", "add [azure] with tenant_id and a scope; see samples/auditor.toml"
+        )
     with Progress(console=err, transient=True) as bar:
         snapshot = capture_snapshot(settings, out=out_dir, progress=bar)
     rows = sum(t.rows for t in snapshot.tables.values())

@@ -80,8 +80,10 @@ def build_assignments(table: pa.Table) -> list[Assignment]:
     # A fleet's dynamic scopes share a few filters: parse each text once (DynamicFilter is frozen, so shareable).
     filters = cache(parse_filter)
     found = zip(
-        columns.values(table, "id"), columns.values(table, "resourceId"),
-        columns.converted(table, "configurationId", _lower), columns.texts(table, "filter"),
+        columns.values(table, "id"),
+        columns.values(table, "resourceId"),
+        columns.converted(table, "configurationId", _lower),
+        columns.texts(table, "filter"),
         strict=True,
     )
     out = []
@@ -152,7 +154,9 @@ def schedules_by_machine(machines: Sequence[Machine], assignments: Iterable[Assi
             by_scope.setdefault(assignment.target, []).append(assignment)
         for machine in machines:
             sub = f"/subscriptions/{machine.subscription_id}".lower()
-            candidates = by_scope.get(sub, []) + by_scope.get(f"{sub}/resourcegroups/{machine.resource_group.lower()}", [])
+            candidates = by_scope.get(sub, []) + by_scope.get(
+                f"{sub}/resourcegroups/{machine.resource_group.lower()}", []
+            )
             for assignment in candidates:
                 if matches(assignment, machine):
                     covered[machine.machine_id].add(assignment.configuration_id)

@@ -110,11 +110,15 @@ def evaluate(
     # Packs written before the detail query carry no overdue_patches table; only whole-group exceptions apply there.
     overdue = tables.get("overdue_patches")
     applied = exceptions.apply_exceptions(
-        register or (), verdicts=verdicts, groups=groups,
-        patches=[] if overdue is None else rules.judge_patches(
-            overdue, sla=config.sla, as_of=as_of, first_seen=first_seen or {}, machines=by_id
-        ),
-        sla=config.sla, as_of=as_of, warning_days=config.exception_warning_days,
+        register or (),
+        verdicts=verdicts,
+        groups=groups,
+        patches=[]
+        if overdue is None
+        else rules.judge_patches(overdue, sla=config.sla, as_of=as_of, first_seen=first_seen or {}, machines=by_id),
+        sla=config.sla,
+        as_of=as_of,
+        warning_days=config.exception_warning_days,
     )
     verdicts, groups = applied.verdicts, applied.groups
     runs = installs.build_runs(tables["installations"], by_id)
@@ -133,8 +137,9 @@ def evaluate(
     for name, key in metrics.DIMENSIONS.items():
         summary[name] = metrics.by_dimension(verdicts, key)
     names = facts.subscription_names(tables.get("subscriptions"))
-    summary["by_subscription"] = [{"key": row["key"], "name": names.get(row["key"], ""), **row}
-                                  for row in summary["by_subscription"]]
+    summary["by_subscription"] = [
+        {"key": row["key"], "name": names.get(row["key"], ""), **row} for row in summary["by_subscription"]
+    ]
     summary["by_classification"] = metrics.by_classification(groups, config.sla, set(by_id))
     summary["installations"] = installs.installations_summary(runs, by_id, window_days=config.installation_window_days)
     summary["coverage"] = coverage.coverage_summary(machines, schedules)
@@ -146,25 +151,51 @@ def evaluate(
     # Packs written before the schedule audit carry neither table; they replay without it.
     if "maintenance_configurations" in tables and "maintenance_runs" in tables:
         audit = audit_schedules(
-            tables["maintenance_configurations"], tables["maintenance_runs"], machines=machines,
-            assignments=assignments, covered=schedules, runs=runs, as_of=as_of, settings=config.schedules,
+            tables["maintenance_configurations"],
+            tables["maintenance_runs"],
+            machines=machines,
+            assignments=assignments,
+            covered=schedules,
+            runs=runs,
+            as_of=as_of,
+            settings=config.schedules,
         )
         found = patterns.find_patterns(
-            runs, by_id, audit.run_links, audit.configurations, settings=config.schedules,
+            runs,
+            by_id,
+            audit.run_links,
+            audit.configurations,
+            settings=config.schedules,
             window_days=config.installation_window_days,
         )
         summary["schedules"] = audit.to_summary()
         summary["failure_patterns"] = found.to_summary()
-    summary.update(exceptions.register_summary(
-        applied, max_days=config.max_exception_days, warning_days=config.exception_warning_days
-    ))
-    checks = thresholds.build_thresholds(config.thresholds, summary, query_refs) + exceptions.expiry_checks(applied.outcomes)
+    summary.update(
+        exceptions.register_summary(
+            applied, max_days=config.max_exception_days, warning_days=config.exception_warning_days
+        )
+    )
+    checks = thresholds.build_thresholds(config.thresholds, summary, query_refs) + exceptions.expiry_checks(
+        applied.outcomes
+    )
     breaches = thresholds.evaluate_thresholds(checks)
     summary["breaches"] = len(breaches)
     summary["queries"] = queries or []
     return Evaluation(
-        as_of, config, verdicts, groups, runs, schedules, summary, breaches, checks, audit, found,
-        overdue_patches=applied.patches, exceptions=applied.outcomes, exception_warnings=applied.warnings,
+        as_of,
+        config,
+        verdicts,
+        groups,
+        runs,
+        schedules,
+        summary,
+        breaches,
+        checks,
+        audit,
+        found,
+        overdue_patches=applied.patches,
+        exceptions=applied.outcomes,
+        exception_warnings=applied.warnings,
     )
 
 

@@ -84,10 +84,17 @@ class ExceptionOutcome:
             "expires_on": e.expires_on.isoformat(),
             "status": self.state.value,
             "days_to_expiry": self.days_to_expiry,
-            "selector": {"machine_ids": list(e.machine_ids), "tags": {k: list(v) for k, v in e.tags.items()},
-                         "subscriptions": list(e.subscriptions), "resource_groups": list(e.resource_groups)},
-            "narrowed_to": {"classifications": list(e.classifications), "kb_ids": list(e.kb_ids),
-                            "packages": list(e.packages)},
+            "selector": {
+                "machine_ids": list(e.machine_ids),
+                "tags": {k: list(v) for k, v in e.tags.items()},
+                "subscriptions": list(e.subscriptions),
+                "resource_groups": list(e.resource_groups),
+            },
+            "narrowed_to": {
+                "classifications": list(e.classifications),
+                "kb_ids": list(e.kb_ids),
+                "packages": list(e.packages),
+            },
             "matched_machines": len(self.matched_machines),
             "matched_machine_ids": list(self.matched_machines),
             "patches_covered": len(self.covered_patches),
@@ -188,8 +195,17 @@ def apply_exceptions(
                 excepted[ident].add(verdict.machine.machine_id)
     today = today_utc(as_of)
     outcomes = sorted(
-        (ExceptionOutcome(e, states[e.id], (e.expires_on - today).days, matched[e.id],
-                          tuple(sorted(covered[e.id])), tuple(sorted(excepted[e.id]))) for e in entries),
+        (
+            ExceptionOutcome(
+                e,
+                states[e.id],
+                (e.expires_on - today).days,
+                matched[e.id],
+                tuple(sorted(covered[e.id])),
+                tuple(sorted(excepted[e.id])),
+            )
+            for e in entries
+        ),
         key=lambda o: (o.entry.id.lower(), o.entry.id),
     )
     return Applied(new_verdicts, new_groups, new_patches, outcomes, _warnings(outcomes, warning_days))
@@ -262,23 +278,36 @@ def _warnings(outcomes: list[ExceptionOutcome], warning_days: int) -> list[Excep
         e = o.entry
         if o.state is ExceptionState.EXPIRING:
             when = "on the as-of date" if o.days_to_expiry == 0 else f"{_days(o.days_to_expiry)} after the as-of date"
-            warnings.append(ExceptionWarning(
-                e.id, "expiring",
-                f"exception {e.id!r} (owner {e.owner}, ticket {e.ticket}) expires on {e.expires_on}, {when} "
-                f"(warning window {_days(warning_days)}); renew it after review or patch the machines",
-            ))
+            warnings.append(
+                ExceptionWarning(
+                    e.id,
+                    "expiring",
+                    f"exception {e.id!r} (owner {e.owner}, ticket {e.ticket}) expires on {e.expires_on}, {when} "
+                    f"(warning window {_days(warning_days)}); renew it after review or patch the machines",
+                )
+            )
         if not o.matched_machines:
-            warnings.append(ExceptionWarning(
-                e.id, "matches_nothing", f"exception {e.id!r} matches no machine in scope; check its selector",
-            ))
+            warnings.append(
+                ExceptionWarning(
+                    e.id,
+                    "matches_nothing",
+                    f"exception {e.id!r} matches no machine in scope; check its selector",
+                )
+            )
     return warnings
 
 
-def expiry_checks(outcomes: Iterable[ExceptionOutcome], query: str = REGISTER_EVIDENCE) -> list[tuple[Threshold, float | None]]:
+def expiry_checks(
+    outcomes: Iterable[ExceptionOutcome], query: str = REGISTER_EVIDENCE
+) -> list[tuple[Threshold, float | None]]:
     """One check per exception: days past its expiry must be 0, so an expired exception is a breach."""
     return [
-        (Threshold("exception_expired", "exception", o.entry.id, 0, "max", "days past the expiry date", "days", query),
-         float(max(-o.days_to_expiry, 0)))
+        (
+            Threshold(
+                "exception_expired", "exception", o.entry.id, 0, "max", "days past the expiry date", "days", query
+            ),
+            float(max(-o.days_to_expiry, 0)),
+        )
         for o in outcomes
     ]
 

@@ -145,7 +145,9 @@ def resolve_environment(tags: Mapping[str, str], tag_name: str, aliases: Mapping
     return aliases.get(value.lower(), value)
 
 
-def build_machines(table: pa.Table, *, environment_tag: str, environment_aliases: Mapping[str, list[str]]) -> list[Machine]:
+def build_machines(
+    table: pa.Table, *, environment_tag: str, environment_aliases: Mapping[str, list[str]]
+) -> list[Machine]:
     """Machines from machine_facts rows, one per machine id (the most recently assessed row wins)."""
     index = alias_index(environment_aliases)
 
@@ -160,21 +162,53 @@ def build_machines(table: pa.Table, *, environment_tag: str, environment_aliases
         list(zip(text("osSku"), text("osVersion"), text("imageOffer"), text("imageSku"), strict=True)), _os_detail
     )
     found = zip(
-        columns.values(table, "machineId"), columns.values(table, "id"),
-        [name or "" for name in columns.values(table, "name")], columns.shared(table, "platform"),
-        columns.converted(table, "subscriptionId", _lower), text("resourceGroup"), text("location"),
-        columns.converted(table, "osRaw", normalise_os), details, text("imageSku"), text("powerState"),
-        tagged, text("assessmentMode"), text("patchMode"), columns.converted(table, "hotpatch", _bool),
-        columns.converted(table, "bypassSafetyChecks", _bool), text("rebootSetting"),
+        columns.values(table, "machineId"),
+        columns.values(table, "id"),
+        [name or "" for name in columns.values(table, "name")],
+        columns.shared(table, "platform"),
+        columns.converted(table, "subscriptionId", _lower),
+        text("resourceGroup"),
+        text("location"),
+        columns.converted(table, "osRaw", normalise_os),
+        details,
+        text("imageSku"),
+        text("powerState"),
+        tagged,
+        text("assessmentMode"),
+        text("patchMode"),
+        columns.converted(table, "hotpatch", _bool),
+        columns.converted(table, "bypassSafetyChecks", _bool),
+        text("rebootSetting"),
         columns.shared(table, "assessmentStatus"),
-        columns.converted(table, "assessmentLastModified", parse_arg_time), text("assessmentError"),
+        columns.converted(table, "assessmentLastModified", parse_arg_time),
+        text("assessmentError"),
         columns.converted(table, "rebootPending", _bool),
         strict=True,
     )
     machines: dict[str, Machine] = {}
-    for (machine_id, resource_id, name, platform, subscription_id, resource_group, location, osname, detail, image_sku,
-         power_state, (tags, environment), assessment_mode, patch_mode, hotpatch, bypass, reboot_setting, status,
-         last_modified, error, reboot_pending) in found:
+    for (
+        machine_id,
+        resource_id,
+        name,
+        platform,
+        subscription_id,
+        resource_group,
+        location,
+        osname,
+        detail,
+        image_sku,
+        power_state,
+        (tags, environment),
+        assessment_mode,
+        patch_mode,
+        hotpatch,
+        bypass,
+        reboot_setting,
+        status,
+        last_modified,
+        error,
+        reboot_pending,
+    ) in found:
         previous = machines.get(machine_id)
         if previous is not None and not _newer(last_modified, previous.assessment_last_modified):
             continue
@@ -262,8 +296,12 @@ def build_patch_groups(table: pa.Table, machines: Mapping[str, Machine] | None =
     )
     return [
         PatchGroup(
-            machine_id=machine_id, classifications=classifications, classifications_text=text, patches=patches,
-            oldest_published=oldest, undated=undated,
+            machine_id=machine_id,
+            classifications=classifications,
+            classifications_text=text,
+            patches=patches,
+            oldest_published=oldest,
+            undated=undated,
         )
         for machine_id, classifications, text, patches, oldest, undated in found
     ]
@@ -290,8 +328,11 @@ def build_undated(table: pa.Table, machines: Mapping[str, Machine] | None = None
     """Undated patch rows from undated_table() (machine ids shared with `machines` where known)."""
     text = partial(columns.texts, table)
     found = zip(
-        columns.values(table, "patchKey"), machine_ids(table, "machineId", machines or {}), text("patchName"),
-        text("version"), text("classifications"),
+        columns.values(table, "patchKey"),
+        machine_ids(table, "machineId", machines or {}),
+        text("patchName"),
+        text("version"),
+        text("classifications"),
         strict=True,
     )
     return [

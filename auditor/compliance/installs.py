@@ -52,12 +52,16 @@ class Run:
 def build_runs(table: pa.Table, in_scope: Mapping[str, Machine]) -> list[Run]:
     """Runs of in-scope machines from installations rows (the query already applied the window)."""
     found = zip(
-        columns.values(table, "id"), machine_ids(table, "machineId", in_scope), columns.texts(table, "status"),
+        columns.values(table, "id"),
+        machine_ids(table, "machineId", in_scope),
+        columns.texts(table, "status"),
         columns.converted(table, "startDateTime", parse_arg_time),
         columns.converted(table, "lastModifiedDateTime", parse_arg_time),
         columns.converted(table, "maintenanceWindowExceeded", _is_true),
-        columns.texts(table, "errorCode"), columns.counts(table, "installedPatchCount"),
-        columns.counts(table, "failedPatchCount"), columns.texts(table, "maintenanceRunId"),
+        columns.texts(table, "errorCode"),
+        columns.counts(table, "installedPatchCount"),
+        columns.counts(table, "failedPatchCount"),
+        columns.texts(table, "maintenanceRunId"),
         strict=True,
     )
     return [
@@ -121,9 +125,7 @@ def _figures(timed: list[Timed]) -> dict[str, Any]:
     }
 
 
-def installations_summary(
-    runs: list[Run], machines: Mapping[str, Machine], *, window_days: int
-) -> dict[str, Any]:
+def installations_summary(runs: list[Run], machines: Mapping[str, Machine], *, window_days: int) -> dict[str, Any]:
     """The summary's installations block, overall and per environment and subscription."""
     timed = [(run, run.duration_minutes) for run in runs]
     by_environment: dict[str, list[Timed]] = defaultdict(list)

@@ -65,7 +65,9 @@ DIMENSIONS: Mapping[str, Callable[[MachineVerdict], str]] = {
 """The summary's dimensions and how each machine is keyed in them."""
 
 
-def by_classification(groups: Iterable[GroupVerdict], sla: Mapping[str, int], in_scope: set[str]) -> list[dict[str, Any]]:
+def by_classification(
+    groups: Iterable[GroupVerdict], sla: Mapping[str, int], in_scope: set[str]
+) -> list[dict[str, Any]]:
     """Pending patches per classification over all in-scope machines, whatever their assessment state.
 
     Each patch counts once under every classification it has. overdue_machines counts machines with at least one

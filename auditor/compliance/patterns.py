@@ -49,8 +49,13 @@ class GroupRate:
 
     def to_json(self) -> dict[str, Any]:
         """Summary form."""
-        return {"key": self.key, "runs": self.runs, "failed": self.failed, "failure_rate": self.failure_rate,
-                "flagged": self.flagged}
+        return {
+            "key": self.key,
+            "runs": self.runs,
+            "failed": self.failed,
+            "failure_rate": self.failure_rate,
+            "flagged": self.flagged,
+        }
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,16 @@ class Flag:
 
     def to_json(self) -> dict[str, Any]:
         """Summary form."""
-        return {"kind": self.kind, "dimension": self.dimension, "key": self.key, "runs": self.runs,
-                "count": self.count, "rate": self.rate, "reference_rate": self.reference_rate,
-                "recommendation": self.recommendation}
+        return {
+            "kind": self.kind,
+            "dimension": self.dimension,
+            "key": self.key,
+            "runs": self.runs,
+            "count": self.count,
+            "rate": self.rate,
+            "reference_rate": self.reference_rate,
+            "recommendation": self.recommendation,
+        }
 
 
 @dataclass(frozen=True)
@@ -121,7 +133,10 @@ def _hour(link: RunLink | None) -> str | None:
     return None if link is None or link.window_hour is None else f"{link.window_hour:02d}"
 
 
-_LINK_KEYS: Mapping[str, Callable[[RunLink | None], str | None]] = {"configuration": _configuration, "window_hour": _hour}
+_LINK_KEYS: Mapping[str, Callable[[RunLink | None], str | None]] = {
+    "configuration": _configuration,
+    "window_hour": _hour,
+}
 """The dimensions that come from the run's link to a schedule (None leaves the run out)."""
 
 K = TypeVar("K", bound=Hashable)
@@ -210,8 +225,9 @@ def find_patterns(
             groups.append(GroupRate(key, total, bad, rate(bad, total), flagged))
             if flagged:
                 text = f"{rate(bad, total):g}% of {total} runs against {fleet_rate:g}% fleet-wide"
-                flags.append(Flag("failure_rate", name, key, total, bad, rate(bad, total), fleet_rate,
-                                  _advice(name, key, text)))
+                flags.append(
+                    Flag("failure_rate", name, key, total, bad, rate(bad, total), fleet_rate, _advice(name, key, text))
+                )
         dimensions[name] = groups
     for audit_row in configurations:
         figures = audit_row.runs
@@ -219,10 +235,18 @@ def find_patterns(
         limit = Fraction(repr(settings.window_exceeded_flag_rate)) / 100
         if done >= settings.pattern_min_runs and Fraction(over, done) >= limit:
             name = audit_row.configuration.name
-            flags.append(Flag(
-                "window_exceeded", "configuration", name, done, over, share, settings.window_exceeded_flag_rate,
-                f"window for {name} is exceeded by {share:g}% of its runs; lengthen it or split the scope",
-            ))
+            flags.append(
+                Flag(
+                    "window_exceeded",
+                    "configuration",
+                    name,
+                    done,
+                    over,
+                    share,
+                    settings.window_exceeded_flag_rate,
+                    f"window for {name} is exceeded by {share:g}% of its runs; lengthen it or split the scope",
+                )
+            )
     flags.sort(key=lambda f: (f.kind, DIMENSIONS.index(f.dimension), f.key))
     return FailurePatterns(
         window_days=window_days,
@@ -231,8 +255,12 @@ def find_patterns(
         fleet_failure_rate=fleet_rate,
         dimensions=dimensions,
         flags=flags,
-        rule=PATTERN_RULE.format(min_runs=settings.pattern_min_runs, min_ratio=settings.pattern_min_ratio,
-                                 min_excess=settings.pattern_min_excess_points),
-        window_rule=WINDOW_RULE.format(min_runs=settings.pattern_min_runs,
-                                       flag_rate=settings.window_exceeded_flag_rate),
+        rule=PATTERN_RULE.format(
+            min_runs=settings.pattern_min_runs,
+            min_ratio=settings.pattern_min_ratio,
+            min_excess=settings.pattern_min_excess_points,
+        ),
+        window_rule=WINDOW_RULE.format(
+            min_runs=settings.pattern_min_runs, flag_rate=settings.window_exceeded_flag_rate
+        ),
     )

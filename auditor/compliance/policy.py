@@ -49,9 +49,12 @@ def build_states(table: pa.Table, in_scope: Mapping[str, Machine]) -> list[Polic
     """Policy states of in-scope machines."""
     text = partial(columns.texts, table)
     found = zip(
-        machine_ids(table, "resourceId", in_scope), columns.converted(table, "complianceState", _state),
-        text("policyAssignmentId"), text("policyAssignmentName"),
-        columns.converted(table, "policyDefinitionId", _definition), text("policyDefinitionReferenceId"),
+        machine_ids(table, "resourceId", in_scope),
+        columns.converted(table, "complianceState", _state),
+        text("policyAssignmentId"),
+        text("policyAssignmentName"),
+        columns.converted(table, "policyDefinitionId", _definition),
+        text("policyDefinitionReferenceId"),
         strict=True,
     )
     return [
@@ -108,15 +111,17 @@ def policy_summary(
             observed = "no maintenance configuration covers the machine"
         else:
             continue
-        mismatches.append({
-            "machine_id": state.machine_id,
-            "name": machine.name,
-            "assignment": state.assignment_name,
-            "policy": state.definition_name,
-            "kind": state.kind,
-            "policy_state": state.state,
-            "observed": observed,
-        })
+        mismatches.append(
+            {
+                "machine_id": state.machine_id,
+                "name": machine.name,
+                "assignment": state.assignment_name,
+                "policy": state.definition_name,
+                "kind": state.kind,
+                "policy_state": state.state,
+                "observed": observed,
+            }
+        )
     assignments = []
     for key in sorted(worst):
         counts = {"Compliant": 0, "NonCompliant": 0, "Exempt": 0}
@@ -126,16 +131,18 @@ def policy_summary(
                 counts[machine_state] += 1
             else:
                 other += 1
-        assignments.append({
-            "assignment": names[key],
-            "assignment_id": key,
-            "kinds": sorted(kinds[key]),
-            "machines": len(worst[key]),
-            "compliant": counts["Compliant"],
-            "non_compliant": counts["NonCompliant"],
-            "exempt": counts["Exempt"],
-            "other": other,
-        })
+        assignments.append(
+            {
+                "assignment": names[key],
+                "assignment_id": key,
+                "kinds": sorted(kinds[key]),
+                "machines": len(worst[key]),
+                "compliant": counts["Compliant"],
+                "non_compliant": counts["NonCompliant"],
+                "exempt": counts["Exempt"],
+                "other": other,
+            }
+        )
     unique = {(m["machine_id"], m["assignment"], m["policy"]): m for m in mismatches}
     ordered = [unique[k] for k in sorted(unique)]
     return {"assignments": assignments, "mismatches": len(ordered)}, ordered

@@ -159,7 +159,11 @@ def parse_recurrence(text: str) -> Recurrence:
     if abs(offset) > MAX_OFFSET_DAYS:
         raise RecurrenceError(f"{text!r}: the offset must be from -{MAX_OFFSET_DAYS} to {MAX_OFFSET_DAYS} days")
     return Recurrence(
-        text, unit, every, weekdays=(_weekday(nth.group(2), text),), nth=_ORDINALS[nth.group(1).lower()],
+        text,
+        unit,
+        every,
+        weekdays=(_weekday(nth.group(2), text),),
+        nth=_ORDINALS[nth.group(1).lower()],
         offset_days=offset,
     )
 
@@ -302,8 +306,12 @@ class Concurrency:
             "series": list(self.series),
             "peak": {"hour": top, "start": hour_label(self.week_start, top), "machines": self.series[top]},
             "peaks": [
-                {"hour": h, "start": hour_label(self.week_start, h), "machines": self.series[h],
-                 "configurations": list(self.active[h])}
+                {
+                    "hour": h,
+                    "start": hour_label(self.week_start, h),
+                    "machines": self.series[h],
+                    "configurations": list(self.active[h]),
+                }
                 for h in self.peaks
             ],
             "recommendation": self.recommendation(),

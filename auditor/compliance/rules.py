@@ -47,7 +47,9 @@ class Status(StrEnum):
         return self in (Status.COMPLIANT, Status.COMPLIANT_WITH_EXCEPTION)
 
 
-def assessment_state(status: str | None, last_modified: datetime | None, as_of: datetime, max_age_days: int) -> AssessmentState:
+def assessment_state(
+    status: str | None, last_modified: datetime | None, as_of: datetime, max_age_days: int
+) -> AssessmentState:
     """`none` without a row; `failed` unless the status is exactly Succeeded; `stale` when older than the limit.
 
     An assessment is stale when lastModifiedDateTime is strictly before T - max_age_days; one with no
@@ -195,8 +197,11 @@ def judge_patches(
 
     text = partial(columns.texts, table)
     found = zip(
-        columns.values(table, "patchKey"), machine_ids(table, "machineId", machines or {}), text("patchName"),
-        columns.converted(table, "kbId", _kb_id), text("version"),
+        columns.values(table, "patchKey"),
+        machine_ids(table, "machineId", machines or {}),
+        text("patchName"),
+        columns.converted(table, "kbId", _kb_id),
+        text("version"),
         columns.converted(table, "classifications", enforced),
         columns.converted(table, "publishedDateTime", dated),
         strict=True,
@@ -211,10 +216,20 @@ def judge_patches(
                 published, age = seen, age_days(seen, as_of)
         if not is_overdue(age, sla_days):
             continue
-        out.append(OverduePatch(
-            patch_key=key, machine_id=machine_id, name=name, kb_id=kb, version=version, classifications=classes,
-            classifications_text=classes_text, published=published, age_days=age, sla_days=sla_days,
-        ))
+        out.append(
+            OverduePatch(
+                patch_key=key,
+                machine_id=machine_id,
+                name=name,
+                kb_id=kb,
+                version=version,
+                classifications=classes,
+                classifications_text=classes_text,
+                published=published,
+                age_days=age,
+                sla_days=sla_days,
+            )
+        )
     out.sort(key=attrgetter("machine_id", "patch_key"))
     return out
 

@@ -109,7 +109,9 @@ def _tasks(text: str | None) -> tuple[Task, ...]:
     value = _json(text)
     items = value if isinstance(value, list) else []
     return tuple(
-        Task(str(item.get("source") or ""), str(item.get("taskScope") or "")) for item in items if isinstance(item, dict)
+        Task(str(item.get("source") or ""), str(item.get("taskScope") or ""))
+        for item in items
+        if isinstance(item, dict)
     )
 
 
@@ -118,8 +120,10 @@ def build_configurations(table: pa.Table) -> list[MaintenanceConfiguration]:
     found: dict[str, MaintenanceConfiguration] = {}
     for row in rows(table):
         windows = linux = None
-        if any(row[k] for k in ("windowsClassifications", "kbNumbersToInclude", "kbNumbersToExclude",
-                                "excludeKbsRequiringReboot")):
+        if any(
+            row[k]
+            for k in ("windowsClassifications", "kbNumbersToInclude", "kbNumbersToExclude", "excludeKbsRequiringReboot")
+        ):
             flag = (row["excludeKbsRequiringReboot"] or "").lower()
             windows = {
                 "classifications": _names(row["windowsClassifications"]),
@@ -134,12 +138,22 @@ def build_configurations(table: pa.Table) -> list[MaintenanceConfiguration]:
                 "package_exclude": _names(row["packageNameMasksToExclude"]),
             }
         config = MaintenanceConfiguration(
-            configuration_id=row["configurationId"], id=row["id"], name=row["name"] or "",
-            subscription_id=(row["subscriptionId"] or "").lower(), resource_group=row["resourceGroup"] or "",
-            scope=row["maintenanceScope"] or "", start=row["startDateTime"] or "",
-            expiration=row["expirationDateTime"] or "", duration=row["duration"] or "", time_zone=row["timeZone"] or "",
-            recur_every=row["recurEvery"] or "", reboot_setting=row["rebootSetting"] or "", windows=windows,
-            linux=linux, pre_tasks=_tasks(row["preTasks"]), post_tasks=_tasks(row["postTasks"]),
+            configuration_id=row["configurationId"],
+            id=row["id"],
+            name=row["name"] or "",
+            subscription_id=(row["subscriptionId"] or "").lower(),
+            resource_group=row["resourceGroup"] or "",
+            scope=row["maintenanceScope"] or "",
+            start=row["startDateTime"] or "",
+            expiration=row["expirationDateTime"] or "",
+            duration=row["duration"] or "",
+            time_zone=row["timeZone"] or "",
+            recur_every=row["recurEvery"] or "",
+            reboot_setting=row["rebootSetting"] or "",
+            windows=windows,
+            linux=linux,
+            pre_tasks=_tasks(row["preTasks"]),
+            post_tasks=_tasks(row["postTasks"]),
         )
         found.setdefault(config.configuration_id, config)
     return sorted(found.values(), key=lambda c: (c.name, c.configuration_id))
@@ -255,12 +269,16 @@ def build_run_groups(table: pa.Table) -> list[RunGroup]:
     """RunGroups from maintenance_runs rows."""
     return [
         RunGroup(
-            level=row["level"], configuration_id=(row["configurationId"] or "").lower(),
-            correlation_id=(row["correlationId"] or "").lower(), status=row["status"] or "",
-            runs=int(row["runs"] or 0), finished=int(row["finished"] or 0),
+            level=row["level"],
+            configuration_id=(row["configurationId"] or "").lower(),
+            correlation_id=(row["correlationId"] or "").lower(),
+            status=row["status"] or "",
+            runs=int(row["runs"] or 0),
+            finished=int(row["finished"] or 0),
             total_minutes=float(row["totalMinutes"] or 0.0),
             max_minutes=None if row["maxMinutes"] is None else float(row["maxMinutes"]),
-            first_start=parse_arg_time(row["firstStart"]), last_end=parse_arg_time(row["lastEnd"]),
+            first_start=parse_arg_time(row["firstStart"]),
+            last_end=parse_arg_time(row["lastEnd"]),
         )
         for row in rows(table)
     ]
@@ -318,8 +336,13 @@ def run_figures(groups: Sequence[RunGroup], linked: Sequence[Run], window_minute
     status = Counter[str]()
     for group in machine:
         key = group.status.lower()
-        kind = "succeeded" if key in APPLY_SUCCEEDED else "failed" if key in APPLY_FAILED else (
-            "in_progress" if key in APPLY_IN_PROGRESS else "other")
+        kind = (
+            "succeeded"
+            if key in APPLY_SUCCEEDED
+            else "failed"
+            if key in APPLY_FAILED
+            else ("in_progress" if key in APPLY_IN_PROGRESS else "other")
+        )
         status[kind] += group.runs
     finished = sum(g.finished for g in machine)
     longest = max((g.max_minutes for g in machine if g.max_minutes is not None), default=None)
@@ -351,7 +374,9 @@ def run_figures(groups: Sequence[RunGroup], linked: Sequence[Run], window_minute
         "avg_duration_minutes": round2(sum(g.total_minutes for g in machine) / finished) if finished else None,
         "max_duration_minutes": round2(longest) if longest is not None else None,
         "window_minutes": window_minutes,
-        "max_duration_share_of_window": round2(100 * longest / window_minutes) if longest is not None and window_minutes else None,
+        "max_duration_share_of_window": round2(100 * longest / window_minutes)
+        if longest is not None and window_minutes
+        else None,
         "installation_runs": len(done),
         "window_exceeded": exceeded,
         "window_exceeded_rate": rate(exceeded, len(done)),
@@ -457,8 +482,11 @@ class ScheduleAudit:
 
     def worst_window_exceeded(self) -> tuple[str, float] | None:
         """(name, rate) of the configuration with the highest window-exceeded rate; ties go to the first name."""
-        rated = [(a.configuration.name, a.runs["window_exceeded_rate"]) for a in self.configurations
-                 if a.runs["window_exceeded_rate"] is not None]
+        rated = [
+            (a.configuration.name, a.runs["window_exceeded_rate"])
+            for a in self.configurations
+            if a.runs["window_exceeded_rate"] is not None
+        ]
         if not rated:
             return None
         return min(rated, key=lambda item: (-item[1], item[0]))
@@ -518,12 +546,15 @@ def audit_schedules(
         mine = assigned.get(cid, [])
         audits.append(
             ConfigurationAudit(
-                configuration=config, window=window, expired=is_expired(config, as_of),
+                configuration=config,
+                window=window,
+                expired=is_expired(config, as_of),
                 machines=tuple(m.machine_id for m in covered_here),
                 static_targets=tuple(sorted(a.target for a in mine if not a.dynamic)),
                 dynamic_scopes=tuple(DynamicScope(a.id, a.target, describe_scope(a)) for a in mine if a.dynamic),
                 by_environment=Counter(m.environment for m in covered_here),
-                by_os=Counter(m.os for m in covered_here), by_platform=Counter(m.platform for m in covered_here),
+                by_os=Counter(m.os for m in covered_here),
+                by_platform=Counter(m.platform for m in covered_here),
                 runs=run_figures(groups_of.get(cid, []), linked.get(cid, []), rec.parse_duration(config.duration)),
             )
         )
@@ -538,7 +569,9 @@ def audit_schedules(
         problems=problems,
         concurrency=rec.concurrency(
             {a.configuration.configuration_id: (a.configuration.name, a.window) for a in audits if a.window},
-            covered, as_of=as_of, limit=settings.max_concurrent_machines,
+            covered,
+            as_of=as_of,
+            limit=settings.max_concurrent_machines,
         ),
         run_links=links,
     )

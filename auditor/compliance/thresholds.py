@@ -74,70 +74,172 @@ class Threshold:
         )
 
 
-def build_thresholds(config: Thresholds, summary: Mapping[str, Any], refs: Mapping[str, str]) -> list[tuple[Threshold, float | None]]:
+def build_thresholds(
+    config: Thresholds, summary: Mapping[str, Any], refs: Mapping[str, str]
+) -> list[tuple[Threshold, float | None]]:
     """Every configured threshold paired with the figure it judges, taken from the summary."""
     pairs: list[tuple[Threshold, float | None]] = []
     facts = refs.get("machine_facts", "machine_facts")
     if config.min_compliance_rate is not None:
         pairs.append(
-            (Threshold("min_compliance_rate", "overall", None, config.min_compliance_rate, "min", "compliance rate", "%",
-                       refs.get("pending_patches", facts)), summary["compliance_rate"])
+            (
+                Threshold(
+                    "min_compliance_rate",
+                    "overall",
+                    None,
+                    config.min_compliance_rate,
+                    "min",
+                    "compliance rate",
+                    "%",
+                    refs.get("pending_patches", facts),
+                ),
+                summary["compliance_rate"],
+            )
         )
     envs = {row["key"]: row["compliance_rate"] for row in summary["by_environment"]}
     for env, limit in sorted(config.by_environment.items()):
         pairs.append(
-            (Threshold("min_compliance_rate", "environment", env, limit, "min", "compliance rate", "%",
-                       refs.get("pending_patches", facts)), envs.get(env))
+            (
+                Threshold(
+                    "min_compliance_rate",
+                    "environment",
+                    env,
+                    limit,
+                    "min",
+                    "compliance rate",
+                    "%",
+                    refs.get("pending_patches", facts),
+                ),
+                envs.get(env),
+            )
         )
     if config.max_unknown_rate is not None:
         unknown_rate = summary.get("unknown_rate")
         pairs.append(
-            (Threshold("max_unknown_rate", "overall", None, config.max_unknown_rate, "max",
-                       "share of machines with unknown status", "%", facts, "medium"), unknown_rate)
+            (
+                Threshold(
+                    "max_unknown_rate",
+                    "overall",
+                    None,
+                    config.max_unknown_rate,
+                    "max",
+                    "share of machines with unknown status",
+                    "%",
+                    facts,
+                    "medium",
+                ),
+                unknown_rate,
+            )
         )
     if config.min_installation_success_rate is not None:
         pairs.append(
-            (Threshold("min_installation_success_rate", "overall", None, config.min_installation_success_rate, "min",
-                       "installation success rate", "%", refs.get("installations", "installations"), "medium"),
-             summary["installations"]["success_rate"])
+            (
+                Threshold(
+                    "min_installation_success_rate",
+                    "overall",
+                    None,
+                    config.min_installation_success_rate,
+                    "min",
+                    "installation success rate",
+                    "%",
+                    refs.get("installations", "installations"),
+                    "medium",
+                ),
+                summary["installations"]["success_rate"],
+            )
         )
     if config.min_periodic_assessment_coverage is not None:
         pairs.append(
-            (Threshold("min_periodic_assessment_coverage", "overall", None, config.min_periodic_assessment_coverage,
-                       "min", "periodic assessment coverage", "%", facts, "medium"),
-             summary["coverage"]["periodic_assessment_enabled"]["rate"])
+            (
+                Threshold(
+                    "min_periodic_assessment_coverage",
+                    "overall",
+                    None,
+                    config.min_periodic_assessment_coverage,
+                    "min",
+                    "periodic assessment coverage",
+                    "%",
+                    facts,
+                    "medium",
+                ),
+                summary["coverage"]["periodic_assessment_enabled"]["rate"],
+            )
         )
     if config.min_schedule_coverage is not None:
         pairs.append(
-            (Threshold("min_schedule_coverage", "overall", None, config.min_schedule_coverage, "min",
-                       "maintenance schedule coverage", "%", refs.get("maintenance_assignments", facts), "medium"),
-             summary["coverage"]["scheduled"]["rate"])
+            (
+                Threshold(
+                    "min_schedule_coverage",
+                    "overall",
+                    None,
+                    config.min_schedule_coverage,
+                    "min",
+                    "maintenance schedule coverage",
+                    "%",
+                    refs.get("maintenance_assignments", facts),
+                    "medium",
+                ),
+                summary["coverage"]["scheduled"]["rate"],
+            )
         )
     overdue = {row["classification"]: row["overdue_machines"] for row in summary["by_classification"]}
     for name, limit in sorted(config.max_overdue_machines.items()):
         pairs.append(
-            (Threshold("max_overdue_machines", "classification", name, limit, "max",
-                       "machines with an overdue patch", "machines", refs.get("pending_patches", facts)),
-             overdue.get(name, 0))
+            (
+                Threshold(
+                    "max_overdue_machines",
+                    "classification",
+                    name,
+                    limit,
+                    "max",
+                    "machines with an overdue patch",
+                    "machines",
+                    refs.get("pending_patches", facts),
+                ),
+                overdue.get(name, 0),
+            )
         )
     schedules = summary.get("schedules")
     if config.max_unscheduled_machines is not None:
         pairs.append(
-            (Threshold("max_unscheduled_machines", "overall", None, config.max_unscheduled_machines, "max",
-                       "machines covered by no maintenance configuration", "machines",
-                       refs.get("maintenance_assignments", facts), "medium"),
-             schedules["unscheduled_machines"] if schedules else None)
+            (
+                Threshold(
+                    "max_unscheduled_machines",
+                    "overall",
+                    None,
+                    config.max_unscheduled_machines,
+                    "max",
+                    "machines covered by no maintenance configuration",
+                    "machines",
+                    refs.get("maintenance_assignments", facts),
+                    "medium",
+                ),
+                schedules["unscheduled_machines"] if schedules else None,
+            )
         )
     if config.max_window_exceeded_rate is not None:
         # Judged on the worst configuration (highest rate; ties go to the first name); unmeasured without runs.
-        rated = [(c["key"], c["runs"]["window_exceeded_rate"]) for c in (schedules or {}).get("configurations", [])
-                 if c["runs"]["window_exceeded_rate"] is not None]
+        rated = [
+            (c["key"], c["runs"]["window_exceeded_rate"])
+            for c in (schedules or {}).get("configurations", [])
+            if c["runs"]["window_exceeded_rate"] is not None
+        ]
         worst = min(rated, key=lambda item: (-item[1], item[0])) if rated else None
         pairs.append(
-            (Threshold("max_window_exceeded_rate", "configuration", worst[0] if worst else None,
-                       config.max_window_exceeded_rate, "max", "window-exceeded rate", "%",
-                       refs.get("installations", "installations"), "medium"),
-             worst[1] if worst else None)
+            (
+                Threshold(
+                    "max_window_exceeded_rate",
+                    "configuration",
+                    worst[0] if worst else None,
+                    config.max_window_exceeded_rate,
+                    "max",
+                    "window-exceeded rate",
+                    "%",
+                    refs.get("installations", "installations"),
+                    "medium",
+                ),
+                worst[1] if worst else None,
+            )
         )
     return pairs
 

@@ -113,8 +113,11 @@ class ZipFiles:
         except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise PackError(f"{path} is not a readable zip: {exc}", _NOT_A_PACK_HINT) from exc
         entries = [info for info in self.archive.infolist() if not info.is_dir()]
-        roots = [info.filename for info in entries if info.filename.count("/") <= 1 and
-                 info.filename.rsplit("/", 1)[-1] == MANIFEST_NAME]
+        roots = [
+            info.filename
+            for info in entries
+            if info.filename.count("/") <= 1 and info.filename.rsplit("/", 1)[-1] == MANIFEST_NAME
+        ]
         if len(roots) != 1:
             self.archive.close()
             raise PackError(f"{path} holds no single pack (no <pack>/manifest.json)", _NOT_A_PACK_HINT)
@@ -123,7 +126,7 @@ class ZipFiles:
         self._irregular: list[str] = []
         for info in entries:
             name = info.filename
-            relative = name[len(self.prefix):] if name.startswith(self.prefix) else None
+            relative = name[len(self.prefix) :] if name.startswith(self.prefix) else None
             unsafe = relative is None or not relative or relative.startswith("/") or ".." in relative.split("/")
             if unsafe or relative in self._members or (info.external_attr >> 16) & 0o170000 == 0o120000:
                 self._irregular.append(name)

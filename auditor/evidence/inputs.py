@@ -22,10 +22,12 @@ FIRST_SEEN_EVIDENCE = "evidence/first_seen.jsonl.gz"
 def first_seen_table(first_seen: dict[str, datetime]) -> pa.Table:
     """first_seen as evidence rows {patchKey, firstSeen}, sorted by key."""
     keys = sorted(first_seen)
-    return pa.table({
-        "patchKey": pa.array(keys, pa.string()),
-        "firstSeen": pa.array([format_timestamp(first_seen[k]) for k in keys], pa.string()),
-    })
+    return pa.table(
+        {
+            "patchKey": pa.array(keys, pa.string()),
+            "firstSeen": pa.array([format_timestamp(first_seen[k]) for k in keys], pa.string()),
+        }
+    )
 
 
 def first_seen_map(table: pa.Table | None) -> dict[str, datetime]:
@@ -35,7 +37,9 @@ def first_seen_map(table: pa.Table | None) -> dict[str, datetime]:
     try:
         return {row["patchKey"]: parse_timestamp(row["firstSeen"]) for row in table.to_pylist()}
     except (KeyError, TypeError, ValueError) as exc:
-        raise PackError(f"{FIRST_SEEN_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`") from exc
+        raise PackError(
+            f"{FIRST_SEEN_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`"
+        ) from exc
 
 
 _REGISTER_COLUMNS = tuple(ExceptionEntry.model_fields)
@@ -50,7 +54,11 @@ def register_table(register: Register) -> pa.Table:
     for row in dumped:
         for name in _REGISTER_COLUMNS:
             value = row[name]
-            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if name in _JSON_COLUMNS else value
+            text = (
+                json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                if name in _JSON_COLUMNS
+                else value
+            )
             columns[name].append(text)
     return pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
 
@@ -66,7 +74,9 @@ def register_map(table: pa.Table | None, *, max_days: int) -> Register | None:
         ]
         return validate_register({"exception": rows}, max_days=max_days, source=REGISTER_EVIDENCE)
     except (ConfigError, TypeError, ValueError) as exc:
-        raise PackError(f"{REGISTER_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`") from exc
+        raise PackError(
+            f"{REGISTER_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`"
+        ) from exc
 
 
 def summary_queries(records: list[QueryRecord]) -> list[dict[str, Any]]:

@@ -52,7 +52,9 @@ def arrow_type(kind: str) -> pa.DataType:
     try:
         return pa.type_for_alias(kind)
     except ValueError as exc:
-        raise PackError(f"manifest.json declares unknown column type {kind!r}", "re-render with a newer auditor") from exc
+        raise PackError(
+            f"manifest.json declares unknown column type {kind!r}", "re-render with a newer auditor"
+        ) from exc
 
 
 def evidence_entries(evidence: Mapping[str, pa.Table]) -> list[dict[str, Any]]:

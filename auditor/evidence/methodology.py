@@ -21,13 +21,18 @@ def _days(n: int) -> str:
 def _aliases(config: Config) -> str:
     if not config.environment_aliases:
         return "no aliases are configured, so each value keeps its spelling"
-    parts = [f"{name} = {', '.join(values) or '(itself only)'}" for name, values in sorted(config.environment_aliases.items())]
+    parts = [
+        f"{name} = {', '.join(values) or '(itself only)'}"
+        for name, values in sorted(config.environment_aliases.items())
+    ]
     return "values map to canonical names ignoring case (" + "; ".join(parts) + "), other values keep their spelling"
 
 
 def statements(config: Config) -> list[str]:
     """The normative rules as sentences, with this config's parameters."""
-    sla = ", ".join(f"{name} {_days(days)}" for name, days in sorted(config.sla.items())) or "none (no patch is enforced)"
+    sla = (
+        ", ".join(f"{name} {_days(days)}" for name, days in sorted(config.sla.items())) or "none (no patch is enforced)"
+    )
     return [
         "Machines are Azure virtual machines (microsoft.compute/virtualmachines, platform Azure) and Arc machines "
         "(microsoft.hybridcompute/machines, platform Arc), keyed by their lower-cased resource id.",

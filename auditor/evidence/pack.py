@@ -142,7 +142,9 @@ class PackWriter:
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise PackError(f"cannot create output directory {self.out_dir}: {exc.strerror}", "choose another --out") from exc
+            raise PackError(
+                f"cannot create output directory {self.out_dir}: {exc.strerror}", "choose another --out"
+            ) from exc
         for existing in (self.final, self.final_zip):
             if existing.exists():
                 raise PackError(f"pack {existing} already exists", "packs are never overwritten; choose another --out")

@@ -67,7 +67,9 @@ def read_evidence(files: PackFiles, path: str, columns: list[dict[str, str]]) ->
                     values[name].append(row[name])
         arrays = [pa.array(values[c["name"]], type=arrow_type(c["type"])) for c in columns]
     except (OSError, EOFError, ValueError, UnreadableFile, pa.ArrowException) as exc:
-        raise PackError(f"evidence {path} cannot be read back: {exc}", "the pack is damaged; run `auditor verify`") from exc
+        raise PackError(
+            f"evidence {path} cannot be read back: {exc}", "the pack is damaged; run `auditor verify`"
+        ) from exc
     return pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
 
 
@@ -83,7 +85,9 @@ def load_pack(files: PackFiles) -> LoadedPack:
         data = read_bytes(files, MANIFEST_NAME)
         manifest = parse_manifest(data)
     except (UnreadableFile, ValueError) as exc:
-        raise PackError(f"{files.label}: {MANIFEST_NAME} is unreadable: {exc}", "the pack cannot be re-rendered") from exc
+        raise PackError(
+            f"{files.label}: {MANIFEST_NAME} is unreadable: {exc}", "the pack cannot be re-rendered"
+        ) from exc
     try:
         config = config_from_dict(manifest["config"]["effective"], source=f"{files.label}/{MANIFEST_NAME} config")
     except ConfigError as exc:
@@ -95,9 +99,15 @@ def load_pack(files: PackFiles) -> LoadedPack:
         raise PackError(f"{files.label}: evidence {', '.join(missing)} is not described", "the pack is damaged")
     records = [
         QueryRecord(
-            id=q["id"], version=q["version"], template_sha256=q["template_sha256"],
-            rendered_sha256=q["rendered_sha256"], rows=q["rows"], text=q["text"], evidence=q["evidence"],
-            complete=q["complete"], **_optional_record_fields(q),
+            id=q["id"],
+            version=q["version"],
+            template_sha256=q["template_sha256"],
+            rendered_sha256=q["rendered_sha256"],
+            rows=q["rows"],
+            text=q["text"],
+            evidence=q["evidence"],
+            complete=q["complete"],
+            **_optional_record_fields(q),
         )
         for q in queries
     ]
@@ -166,9 +176,13 @@ def replay_pack(
         "replayed_at": format_timestamp(datetime.now(UTC).replace(microsecond=0)),
     }
     written = write_pack(
-        loaded.context, loaded.evidence, out_dir=out_dir,
+        loaded.context,
+        loaded.evidence,
+        out_dir=out_dir,
         renderers=renderers if renderers is not None else default_renderers(),
-        sign_key=sign_key, zip_pack=zip_pack, extra_header={"replay_of": replay_of},
+        sign_key=sign_key,
+        zip_pack=zip_pack,
+        extra_header={"replay_of": replay_of},
     )
     return ReplayResult(written, report)
 

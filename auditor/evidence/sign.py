@@ -26,7 +26,9 @@ from auditor.errors import PackError
 
 SIGNATURE_FORMAT = "auditor-signature/1"
 ALGORITHM = "ed25519"
-_SIGNATURE_KEYS = frozenset({"format", "algorithm", "signed_file", "manifest_sha256", "key_id", "public_key", "signature"})
+_SIGNATURE_KEYS = frozenset(
+    {"format", "algorithm", "signed_file", "manifest_sha256", "key_id", "public_key", "signature"}
+)
 PASSPHRASE_ENV = "AUDITOR_SIGN_KEY_PASSPHRASE"
 """Environment variable holding the passphrase of an encrypted private key (keygen writes unencrypted keys)."""
 
@@ -87,7 +89,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise PackError(f"cannot read signing key {path}: {exc.strerror}", "pass --sign-key with a key from `auditor keygen`") from exc
+        raise PackError(
+            f"cannot read signing key {path}: {exc.strerror}", "pass --sign-key with a key from `auditor keygen`"
+        ) from exc
     passphrase = os.environ.get(PASSPHRASE_ENV)
     try:
         key = serialization.load_pem_private_key(data, password=passphrase.encode() if passphrase else None)
@@ -108,7 +112,9 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise PackError(f"cannot read public key {path}: {exc.strerror}", "pass --public-key with the signer's .pub file") from exc
+        raise PackError(
+            f"cannot read public key {path}: {exc.strerror}", "pass --public-key with the signer's .pub file"
+        ) from exc
     return parse_public_key(data, str(path))
 
 

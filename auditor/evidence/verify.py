@@ -208,13 +208,23 @@ def _check_signature(
     declared = (manifest or {}).get("signing")
     if SIGNATURE_NAME not in files.names():
         if declared is not None:
-            return "invalid", "manifest.sig is missing", [
-                Finding(SIGNATURE_NAME, "missing", f"the manifest says it is signed by key {declared['key_id']}")
-            ]
+            return (
+                "invalid",
+                "manifest.sig is missing",
+                [Finding(SIGNATURE_NAME, "missing", f"the manifest says it is signed by key {declared['key_id']}")],
+            )
         if trusted is not None:
-            return "invalid", "unsigned", [
-                Finding(SIGNATURE_NAME, "missing", "the pack is unsigned, so it cannot be checked against the public key")
-            ]
+            return (
+                "invalid",
+                "unsigned",
+                [
+                    Finding(
+                        SIGNATURE_NAME,
+                        "missing",
+                        "the pack is unsigned, so it cannot be checked against the public key",
+                    )
+                ],
+            )
         return "unsigned", "unsigned: the files match the manifest, but nothing proves the manifest itself", []
     try:
         sig = read_bytes(files, SIGNATURE_NAME)
@@ -224,7 +234,13 @@ def _check_signature(
     if not check.valid:
         return "invalid", check.detail, [Finding(f"{MANIFEST_NAME}, {SIGNATURE_NAME}", "signature", check.detail)]
     if declared is not None and declared.get("key_id") != check.key_id and trusted is None:
-        return "invalid", "key mismatch", [
-            Finding(SIGNATURE_NAME, "signature", f"signed by {check.key_id}, the manifest names {declared['key_id']}")
-        ]
+        return (
+            "invalid",
+            "key mismatch",
+            [
+                Finding(
+                    SIGNATURE_NAME, "signature", f"signed by {check.key_id}, the manifest names {declared['key_id']}"
+                )
+            ],
+        )
     return ("trusted" if trusted is not None else "embedded"), check.detail, []

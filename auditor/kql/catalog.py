@@ -202,13 +202,17 @@ def _load_query(folder: Path) -> Query:
         kind = spec.get("type")
         if kind not in _PARAM_TYPES:
             raise QueryError(f"{meta_path}: params.{name}.type is {kind!r}", f"use one of {', '.join(_PARAM_TYPES)}")
-        params[name] = Param(name, kind, spec.get("description", ""), spec.get("default"), spec.get("min"), spec.get("max"))
+        params[name] = Param(
+            name, kind, spec.get("description", ""), spec.get("default"), spec.get("min"), spec.get("max")
+        )
+
     def column_list(key: str) -> tuple[tuple[str, str], ...]:
         columns: list[tuple[str, str]] = []
         for index, column in enumerate(need(key, list)):
             if column.get("type") not in ARROW_TYPES:
                 raise QueryError(
-                    f"{meta_path}: {key}[{index}].type is {column.get('type')!r}", f"use one of {', '.join(ARROW_TYPES)}"
+                    f"{meta_path}: {key}[{index}].type is {column.get('type')!r}",
+                    f"use one of {', '.join(ARROW_TYPES)}",
                 )
             columns.append((str(column["name"]), str(column["type"])))
         return tuple(columns)

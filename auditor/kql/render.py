@@ -104,5 +104,6 @@ def render(template_text: str, params: dict[str, Any], *, name: str = "<query>")
     except jinja2.UndefinedError as exc:
         raise QueryError(f"{name}: {exc.message}", "declare the parameter in query.toml") from exc
     except jinja2.TemplateSyntaxError as exc:
-        raise QueryError(f"{name}: template syntax error at line {exc.lineno}: {exc.message}", "fix the template") from exc
-
+        raise QueryError(
+            f"{name}: template syntax error at line {exc.lineno}: {exc.message}", "fix the template"
+        ) from exc

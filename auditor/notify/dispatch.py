@@ -36,8 +36,10 @@ def webhook_url(hook: WebhookSettings, environ: Mapping[str, str]) -> str:
     assert hook.url_env is not None  # the model requires one of the two
     url = environ.get(hook.url_env, "").strip()
     if not url:
-        raise NotifyError(f"environment variable {hook.url_env} is not set",
-                          f"export {hook.url_env} with the webhook URL (in CI, from a secret)")
+        raise NotifyError(
+            f"environment variable {hook.url_env} is not set",
+            f"export {hook.url_env} with the webhook URL (in CI, from a secret)",
+        )
     try:
         return secure_url(url, f"the URL in {hook.url_env}")
     except ValueError as error:
@@ -67,12 +69,14 @@ def notify(
         try:
             url = webhook_url(hook, env)
             body = FORMATTERS[hook.kind].payload(outcome, max_breaches=hook.max_breaches)
-            delivery = post_json(url, body, timeout=hook.timeout_seconds, retries=hook.retries,
-                                 backoff=hook.backoff_seconds, sleep=sleep)
+            delivery = post_json(
+                url, body, timeout=hook.timeout_seconds, retries=hook.retries, backoff=hook.backoff_seconds, sleep=sleep
+            )
             _LOG.info("%s notified: HTTP %d after %d attempt(s)", name, delivery.status, delivery.attempts)
         except NotifyError as error:
             warnings.append(f"{name}: {error.message} (the pack is complete; only this notification is missing)")
         except Exception as error:  # a notification must never fail a scan whose pack is already written
-            warnings.append(f"{name}: unexpected {type(error).__name__} (the pack is complete; only this "
-                            "notification is missing)")
+            warnings.append(
+                f"{name}: unexpected {type(error).__name__} (the pack is complete; only this notification is missing)"
+            )
     return warnings

@@ -47,7 +47,11 @@ class ScanOutcome:
 
     @classmethod
     def from_pack(
-        cls, pack: Path, summary: Mapping[str, Any], breaches: Sequence[Breach], problems: Sequence[str],
+        cls,
+        pack: Path,
+        summary: Mapping[str, Any],
+        breaches: Sequence[Breach],
+        problems: Sequence[str],
         target: float | None,
     ) -> ScanOutcome:
         """The outcome of the scan that wrote `pack` (its manifest must exist)."""
@@ -110,7 +114,10 @@ class ScanOutcome:
         """Label and value of each figure a message shows, in order."""
         return [
             ("Compliance", self.rate_text()),
-            ("Without exceptions", "n/a" if self.rate_without_exceptions is None else f"{self.rate_without_exceptions:.2f}%"),
+            (
+                "Without exceptions",
+                "n/a" if self.rate_without_exceptions is None else f"{self.rate_without_exceptions:.2f}%",
+            ),
             ("Compliant with exception", str(self.summary.get("compliant_with_exception", 0))),
             ("Machines", str(self.count("machines"))),
             ("Compliant", str(self.count("compliant"))),

@@ -38,22 +38,28 @@ class SlackFormatter:
             {"type": "header", "text": {"type": "plain_text", "text": _clip(headline, HEADER_LIMIT)}},
             {
                 "type": "section",
-                "fields": [{"type": "mrkdwn", "text": f"*{label}*\n{escape(value)}"} for label, value in outcome.facts()],
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{label}*\n{escape(value)}"} for label, value in outcome.facts()
+                ],
             },
         ]
         if not outcome.complete:
             shown = list(outcome.problems[:_PROBLEMS_SHOWN])
             more = len(outcome.problems) - len(shown)
             lines = [f"• {escape(problem)}" for problem in shown] + ([f"• …and {more} more"] if more else [])
-            blocks.append(_section("*INCOMPLETE*: the data is incomplete, so the figures may be wrong.\n" + "\n".join(lines)))
+            blocks.append(
+                _section("*INCOMPLETE*: the data is incomplete, so the figures may be wrong.\n" + "\n".join(lines))
+            )
         top = outcome.top_breaches(max_breaches)
         if top:
             lines = [f"• [{b.severity}] {escape(b.message)}" for b in top]
             if len(outcome.breaches) > len(top):
                 lines.append(f"…and {len(outcome.breaches) - len(top)} more in breaches.json")
             blocks.append(_section("*Top breaches*\n" + "\n".join(lines)))
-        blocks.append({
-            "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"auditor {outcome.tool_version} · run {outcome.run_id}"}],
-        })
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"auditor {outcome.tool_version} · run {outcome.run_id}"}],
+            }
+        )
         return {"text": headline, "blocks": blocks}

@@ -28,9 +28,15 @@ class TeamsFormatter:
             shown = list(outcome.problems[:_PROBLEMS_SHOWN])
             more = len(outcome.problems) - len(shown)
             lines = [f"- {problem}" for problem in shown] + ([f"- …and {more} more"] if more else [])
-            body.append(_text("INCOMPLETE: the data is incomplete, so the figures may be wrong.\n\n" + "\n".join(lines),
-                              color="Warning"))
-        body.append({"type": "FactSet", "facts": [{"title": label, "value": value} for label, value in outcome.facts()]})
+            body.append(
+                _text(
+                    "INCOMPLETE: the data is incomplete, so the figures may be wrong.\n\n" + "\n".join(lines),
+                    color="Warning",
+                )
+            )
+        body.append(
+            {"type": "FactSet", "facts": [{"title": label, "value": value} for label, value in outcome.facts()]}
+        )
         top = outcome.top_breaches(max_breaches)
         if top:
             body.append(_text("Top breaches", weight="Bolder", spacing="Medium"))
@@ -47,5 +53,7 @@ class TeamsFormatter:
         }
         return {
             "type": "message",
-            "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}],
+            "attachments": [
+                {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+            ],
         }

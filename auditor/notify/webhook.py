@@ -99,13 +99,17 @@ def post_json(
             asked = retry_after_seconds(error.headers.get("Retry-After")) if error.headers else None
             error.close()
             if status not in RETRYABLE:
-                raise NotifyError(f"webhook {host} refused the message: HTTP {status}",
-                                  "check the webhook URL and that the webhook still exists") from None
+                raise NotifyError(
+                    f"webhook {host} refused the message: HTTP {status}",
+                    "check the webhook URL and that the webhook still exists",
+                ) from None
             last = f"HTTP {status}"
             if asked is not None:
                 if asked > MAX_RETRY_AFTER_SECONDS:
-                    raise NotifyError(f"webhook {host} answered HTTP {status} and asked to retry after {asked:g} s; "
-                                      "gave up", "the receiver is throttling; try a later scan") from None
+                    raise NotifyError(
+                        f"webhook {host} answered HTTP {status} and asked to retry after {asked:g} s; gave up",
+                        "the receiver is throttling; try a later scan",
+                    ) from None
                 wait = asked
         except (TimeoutError, ConnectionError, http.client.HTTPException, urllib.error.URLError) as error:
             # URLError's reason, not its text: the text of some errors quotes the URL.
@@ -116,5 +120,7 @@ def post_json(
         if attempt < retries:
             _LOG.info("webhook %s: %s; retrying in %.2f s", host, last, wait)
             sleep(wait)
-    raise NotifyError(f"webhook {host} failed after {retries + 1} attempt{'s' if retries else ''}: {last}",
-                      "check that the receiver is reachable from where the scan runs")
+    raise NotifyError(
+        f"webhook {host} failed after {retries + 1} attempt{'s' if retries else ''}: {last}",
+        "check that the receiver is reachable from where the scan runs",
+    )

@@ -235,8 +235,16 @@ def count_bars(rows: Sequence[tuple[str, int, str]]) -> BarChart:
     ]
     ticks = [Tick(left + i * step * scale, _fmt_number(i * step)) for i in range(round(axis_max / step) + 1)]
     return BarChart(
-        height=height, left=left, right=right, top=top, bottom=height - 24.0, bars=bars, ticks=ticks,
-        threshold_x=None, threshold_label="", hidden=max(len(ordered) - len(shown), 0),
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=height - 24.0,
+        bars=bars,
+        ticks=ticks,
+        threshold_x=None,
+        threshold_label="",
+        hidden=max(len(ordered) - len(shown), 0),
     )
 
 
@@ -254,8 +262,10 @@ def slice_path(cx: float, cy: float, outer: float, inner: float, start: float, e
     half arcs because an arc from a point to itself draws nothing.
     """
     if end - start >= 1.0:
-        return slice_path(cx, cy, outer, inner, start, start + 0.5) + " " + slice_path(
-            cx, cy, outer, inner, start + 0.5, start + 1.0
+        return (
+            slice_path(cx, cy, outer, inner, start, start + 0.5)
+            + " "
+            + slice_path(cx, cy, outer, inner, start + 0.5, start + 1.0)
         )
     large = 1 if end - start > 0.5 else 0
     x0, y0 = _point(cx, cy, outer, start)
@@ -284,8 +294,14 @@ def status_donut(summary: Mapping[str, Any]) -> Donut:
         turn += fraction
     rate = summary.get("compliance_rate")
     return Donut(
-        height=150.0, cx=cx, cy=cy, outer=outer, inner=inner, slices=slices,
-        centre=f"{rate:.2f}%" if rate is not None else "n/a", centre_caption="compliant",
+        height=150.0,
+        cx=cx,
+        cy=cy,
+        outer=outer,
+        inner=inner,
+        slices=slices,
+        centre=f"{rate:.2f}%" if rate is not None else "n/a",
+        centre_caption="compliant",
     )
 
 
@@ -314,8 +330,15 @@ def trend_chart(points: Sequence[tuple[str, float | None]], *, threshold: float 
         labels.pop(-2)
     ticks = [Tick(y(v), f"{v:g}%") for v in _frange(floor, 100.0, tick_step)]
     return TrendChart(
-        height=height, left=left, right=right, top=top, bottom=bottom, points=pts,
-        polyline=" ".join(f"{p.x:.2f},{p.y:.2f}" for p in pts), ticks=ticks, x_labels=labels,
+        height=height,
+        left=left,
+        right=right,
+        top=top,
+        bottom=bottom,
+        points=pts,
+        polyline=" ".join(f"{p.x:.2f},{p.y:.2f}" for p in pts),
+        ticks=ticks,
+        x_labels=labels,
         threshold_y=y(threshold) if threshold is not None else None,
         threshold_label=f"target {threshold:.2f}%" if threshold is not None else "",
         dropped=len(every_rated) - len(rated),

@@ -24,7 +24,13 @@ def breaches_document(context: ReportContext) -> dict[str, Any]:
         "as_of": context.summary["as_of"],
         "breaches": [b.to_json() for b in evaluation.breaches],
         "thresholds": [
-            {"rule": t.rule, "dimension": t.dimension, "key": t.key, "requirement": t.requirement(), "observed": observed}
+            {
+                "rule": t.rule,
+                "dimension": t.dimension,
+                "key": t.key,
+                "requirement": t.requirement(),
+                "observed": observed,
+            }
             for t, observed in evaluation.threshold_checks
         ],
     }

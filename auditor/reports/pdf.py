@@ -65,8 +65,7 @@ def environment(directory: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=pct, num=num, plural=plural, sentence=sentence, honesty=honesty,
-                       clip=clip)
+    env.filters.update(pct=pct, num=num, plural=plural, sentence=sentence, honesty=honesty, clip=clip)
     return env
 
 
@@ -90,8 +89,14 @@ def write_pdf(html: str, path: Path, *, files: list[tuple[str, str, bytes]], sta
 
     directory = templates_dir()
     embedded = [
-        Attachment(file_obj=io.BytesIO(data), name=name, description=description, created=stamp, modified=stamp,
-                   relationship="Data")
+        Attachment(
+            file_obj=io.BytesIO(data),
+            name=name,
+            description=description,
+            created=stamp,
+            modified=stamp,
+            relationship="Data",
+        )
         for name, description, data in files
     ]
     document = HTML(string=html, base_url=str(directory)).render(
@@ -110,7 +115,8 @@ class PdfRenderer:
         try:
             html = render_html(context)
         except jinja2.TemplateError as exc:
-            raise RenderError(f"cannot render {self.filename}: template error: {exc}",
-                              "the report templates are broken; reinstall auditor") from exc
+            raise RenderError(
+                f"cannot render {self.filename}: template error: {exc}",
+                "the report templates are broken; reinstall auditor",
+            ) from exc
         write_pdf(html, path, files=attachments(context), stamp=context.generated_at)
-

@@ -27,8 +27,11 @@ def honesty(row: Mapping[str, Any]) -> dict[str, Any]:
     """A group's (or the fleet's) rate with exceptions, without them, and the machines only exceptions made compliant."""
     if "compliance_rate_without_exceptions" not in row:
         return {"rate": row.get("compliance_rate"), "without": row.get("compliance_rate"), "excepted": 0}
-    return {"rate": row.get("compliance_rate"), "without": row.get("compliance_rate_without_exceptions"),
-            "excepted": row.get("compliant_with_exception") or 0}
+    return {
+        "rate": row.get("compliance_rate"),
+        "without": row.get("compliance_rate_without_exceptions"),
+        "excepted": row.get("compliant_with_exception") or 0,
+    }
 
 
 def clip(value: Any, limit: int = MAX_JUSTIFICATION) -> str:

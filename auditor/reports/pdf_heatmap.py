@@ -100,20 +100,41 @@ def heat_map(series: Sequence[int], *, limit: int, week_start: date | None) -> H
     cells = []
     for hour, machines in enumerate(series):
         share = machines / busiest if busiest else 0.0
-        cells.append(HeatCell(
-            hour=hour, machines=machines, x=left + (hour % 24) * cell_width, y=top + (hour // 24) * cell_height,
-            fill=_shade(share), text=_compact(machines) if machines else "",
-            ink="#ffffff" if share > 0.55 else "#1d2530", above=machines > limit,
-        ))
-    days = [Tick(top + day * cell_height + cell_height / 2 + 3.5,
-                 f"{name} {(week_start + timedelta(days=day)).strftime('%d %b')}" if week_start else name)
-            for day, name in enumerate(HEAT_DAYS)]
+        cells.append(
+            HeatCell(
+                hour=hour,
+                machines=machines,
+                x=left + (hour % 24) * cell_width,
+                y=top + (hour // 24) * cell_height,
+                fill=_shade(share),
+                text=_compact(machines) if machines else "",
+                ink="#ffffff" if share > 0.55 else "#1d2530",
+                above=machines > limit,
+            )
+        )
+    days = [
+        Tick(
+            top + day * cell_height + cell_height / 2 + 3.5,
+            f"{name} {(week_start + timedelta(days=day)).strftime('%d %b')}" if week_start else name,
+        )
+        for day, name in enumerate(HEAT_DAYS)
+    ]
     hours = [Tick(left + (hour + 0.5) * cell_width, f"{hour:02d}") for hour in range(0, 24, 2)]
     legend_y = top + 7 * cell_height + 14
     steps = sorted({0, *(round(busiest * k / 4) for k in range(1, 5))}) if busiest else [0]
     legend = [Swatch(left + i * 62, _shade(v / busiest if busiest else 0.0), f"{v:,}") for i, v in enumerate(steps)]
     return HeatMap(
-        height=legend_y + 22, left=left, top=top, cell_width=cell_width, cell_height=cell_height, cells=cells,
-        days=days, hours=hours, legend=legend, legend_y=legend_y, limit=limit, peak=busiest,
+        height=legend_y + 22,
+        left=left,
+        top=top,
+        cell_width=cell_width,
+        cell_height=cell_height,
+        cells=cells,
+        days=days,
+        hours=hours,
+        legend=legend,
+        legend_y=legend_y,
+        limit=limit,
+        peak=busiest,
         above=sum(1 for cell in cells if cell.above),
     )

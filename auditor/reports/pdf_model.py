@@ -64,12 +64,21 @@ def not_compliant(row: Mapping[str, Any]) -> int:
 
 
 def group_table(
-    title: str, column: str, rows: Sequence[Mapping[str, Any]], *, limit: int, always_rank: bool = False,
+    title: str,
+    column: str,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    limit: int,
+    always_rank: bool = False,
     targets: Mapping[str, float] | None = None,
 ) -> GroupTable:
     """Rows in key order when they fit; otherwise (or when `always_rank`) the ones with most machines not compliant."""
     ranked = always_rank or len(rows) > limit
-    ordered = sorted(rows, key=lambda r: (-not_compliant(r), -int(r.get("machines") or 0), str(r["key"]))) if ranked else list(rows)
+    ordered = (
+        sorted(rows, key=lambda r: (-not_compliant(r), -int(r.get("machines") or 0), str(r["key"])))
+        if ranked
+        else list(rows)
+    )
     shown = cap(ordered, limit)
     hidden = sum(int(r.get("machines") or 0) for r in ordered[limit:])
     return GroupTable(title, column, shown, ranked and shown.more > 0, hidden, targets or {})
@@ -82,7 +91,9 @@ def _age_key(verdict: MachineVerdict) -> tuple[int, int, str, str]:
 
 
 def top_machines(
-    verdicts: Iterable[MachineVerdict], groups: Iterable[GroupVerdict], patches: Iterable[OverduePatch] = (),
+    verdicts: Iterable[MachineVerdict],
+    groups: Iterable[GroupVerdict],
+    patches: Iterable[OverduePatch] = (),
     limit: int = TOP_MACHINES,
 ) -> Capped[MachineRow]:
     """The `limit` non-compliant machines with the oldest overdue patch, in one pass over verdicts, groups and the
@@ -155,7 +166,11 @@ def classification_chart(rows: Sequence[Mapping[str, Any]]) -> charts.BarChart:
     """Pending patches per classification; enforced classifications (with an SLA) stand out."""
     return charts.count_bars(
         [
-            (str(r["classification"]), int(r.get("pending_patches") or 0), "info" if r.get("sla_days") is not None else "muted")
+            (
+                str(r["classification"]),
+                int(r.get("pending_patches") or 0),
+                "info" if r.get("sla_days") is not None else "muted",
+            )
             for r in rows
         ]
     )
@@ -190,9 +205,16 @@ def build_view(context: ReportContext) -> dict[str, Any]:
             "trend": charts.trend_chart(trend, threshold=target),
         },
         "dimensions": [
-            group_table("Environment", "Environment", summary.get("by_environment", []), limit=TOP_ROWS, targets=targets),
-            group_table("Subscription", "Subscription (name and id)", summary.get("by_subscription", []), limit=TOP_GROUPS,
-                        always_rank=True),
+            group_table(
+                "Environment", "Environment", summary.get("by_environment", []), limit=TOP_ROWS, targets=targets
+            ),
+            group_table(
+                "Subscription",
+                "Subscription (name and id)",
+                summary.get("by_subscription", []),
+                limit=TOP_GROUPS,
+                always_rank=True,
+            ),
             group_table("Platform", "Platform", summary.get("by_platform", []), limit=TOP_ROWS),
             group_table("Operating system", "OS", summary.get("by_os", []), limit=TOP_ROWS),
         ],

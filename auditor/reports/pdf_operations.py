@@ -49,9 +49,16 @@ def schedules_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:
         "only_expired": block.get("only_expired_configurations_machines"),
         "unassigned": cap([str(n) for n in block.get("unassigned_configurations") or []], TOP_ROWS),
         "expired": cap([str(n) for n in block.get("expired_configurations") or []], TOP_ROWS),
-        "problems": cap([f"{p.get('key')}: {p.get('message')}" if isinstance(p, Mapping) else str(p)
-                         for p in block.get("problems") or []], TOP_ROWS),
-        "rules": [(str(k), str(v)) for k, v in rules.items() if isinstance(v, str)] if isinstance(rules, Mapping) else [],
+        "problems": cap(
+            [
+                f"{p.get('key')}: {p.get('message')}" if isinstance(p, Mapping) else str(p)
+                for p in block.get("problems") or []
+            ],
+            TOP_ROWS,
+        ),
+        "rules": [(str(k), str(v)) for k, v in rules.items() if isinstance(v, str)]
+        if isinstance(rules, Mapping)
+        else [],
     }
 
 
@@ -70,9 +77,15 @@ def concurrency_view(block: Any) -> dict[str, Any] | None:
     if chart is None:
         return None
     peak = block.get("peak") if isinstance(block.get("peak"), Mapping) else {}
-    return {"chart": chart, "limit": limit, "week_start": block.get("week_start"), "peak": peak,
-            "peaks": len(_mappings(block.get("peaks"))), "recommendation": block.get("recommendation"),
-            "rule": block.get("rule")}
+    return {
+        "chart": chart,
+        "limit": limit,
+        "week_start": block.get("week_start"),
+        "peak": peak,
+        "peaks": len(_mappings(block.get("peaks"))),
+        "recommendation": block.get("recommendation"),
+        "rule": block.get("rule"),
+    }
 
 
 def policy_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:

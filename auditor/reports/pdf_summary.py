@@ -51,8 +51,15 @@ def breach_rows(context: ReportContext) -> list[BreachRow]:
     rows = []
     for breach in context.evaluation.breaches:
         unit = units.get((breach.rule, breach.dimension, breach.key), "%")
-        rows.append(BreachRow(breach.severity, breach.message, measure(breach.observed, unit),
-                              measure(breach.threshold, unit), breach.query))
+        rows.append(
+            BreachRow(
+                breach.severity,
+                breach.message,
+                measure(breach.observed, unit),
+                measure(breach.threshold, unit),
+                breach.query,
+            )
+        )
     return rows
 
 
@@ -82,8 +89,7 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
     targets = environment_targets(context)
     environments = [r for r in summary.get("by_environment", []) if r.get("compliance_rate") is not None]
     below = [
-        r for r in environments
-        if (t := targets.get(str(r["key"]), target)) is not None and r["compliance_rate"] < t
+        r for r in environments if (t := targets.get(str(r["key"]), target)) is not None and r["compliance_rate"] < t
     ]
     ages = [v.oldest_overdue_age_days for v in context.evaluation.verdicts if v.oldest_overdue_age_days is not None]
     classes = summary.get("by_classification", [])
@@ -101,7 +107,9 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
         "pending_patches": sum(v.pending_patches for v in context.evaluation.verdicts),
         "enforced_overdue": [r for r in classes if r.get("overdue_machines")],
         "previous": previous[-1] if previous and rate is not None else None,
-        "delta": round(rate - previous[-1][1], 2) if previous and rate is not None and previous[-1][1] is not None else None,
+        "delta": round(rate - previous[-1][1], 2)
+        if previous and rate is not None and previous[-1][1] is not None
+        else None,
         "thresholds": len(context.evaluation.threshold_checks),
     }
 

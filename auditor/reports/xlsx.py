@@ -62,38 +62,70 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
     names = subscription_names(context)
     summary = context.summary
     plan: list[tuple[str, str, Writer]] = [
-        (BY_ENVIRONMENT, "Compliance per environment against its target, with installation health.",
-         write_by_environment),
+        (
+            BY_ENVIRONMENT,
+            "Compliance per environment against its target, with installation health.",
+            write_by_environment,
+        ),
         (BY_SUBSCRIPTION, "Compliance per subscription (name and id).", write_by_subscription),
         (BY_CLASSIFICATION, "Pending patches, SLAs and overdue machines per classification.", write_by_classification),
         (BY_PLATFORM_OS, "Compliance per platform (Azure VM or Arc) and operating system.", write_by_platform_os),
-        (MACHINES, "One row per machine: every fact, its status and a portal link.",
-         lambda wb, ctx, suffix: write_machines(wb, ctx, names, suffix)),
-        (OVERDUE, "Every overdue enforced patch: machine, patch, KB, age against its SLA, covering exceptions.",
-         write_overdue),
+        (
+            MACHINES,
+            "One row per machine: every fact, its status and a portal link.",
+            lambda wb, ctx, suffix: write_machines(wb, ctx, names, suffix),
+        ),
+        (
+            OVERDUE,
+            "Every overdue enforced patch: machine, patch, KB, age against its SLA, covering exceptions.",
+            write_overdue,
+        ),
         (INSTALLATIONS, "Every patch installation run in the installation window.", write_installations),
         (COVERAGE, "Periodic assessment, schedules, patch orchestration and hotpatch.", write_coverage),
     ]
     # Blocks that newer scans add to the summary get their sheets only when present (a path into the summary).
     optional: list[tuple[tuple[str, ...], str, str, Writer]] = [
-        (("schedules",), SCHEDULES, "Maintenance configurations: windows, what they install, coverage and runs.",
-         write_schedules),
-        (("schedules", "concurrency"), CONCURRENCY, "Machines scheduled in each hour of the week against the limit.",
-         write_concurrency),
-        (("failure_patterns",), FAILURE_PATTERNS, "Installation failure rates by dimension against the fleet's, "
-         "flags and what to do.", write_failure_patterns),
+        (
+            ("schedules",),
+            SCHEDULES,
+            "Maintenance configurations: windows, what they install, coverage and runs.",
+            write_schedules,
+        ),
+        (
+            ("schedules", "concurrency"),
+            CONCURRENCY,
+            "Machines scheduled in each hour of the week against the limit.",
+            write_concurrency,
+        ),
+        (
+            ("failure_patterns",),
+            FAILURE_PATTERNS,
+            "Installation failure rates by dimension against the fleet's, flags and what to do.",
+            write_failure_patterns,
+        ),
         (("policy",), POLICY, "Azure Policy's verdicts per assignment.", write_policy),
-        (("policy_mismatches",), POLICY_MISMATCHES, "Machines policy calls Compliant while their facts disagree.",
-         write_policy_mismatches),
-        (("exceptions",), EXCEPTIONS, "Risk-acceptance exceptions: owners, expiry, reach and warnings.",
-         write_exceptions),
+        (
+            ("policy_mismatches",),
+            POLICY_MISMATCHES,
+            "Machines policy calls Compliant while their facts disagree.",
+            write_policy_mismatches,
+        ),
+        (
+            ("exceptions",),
+            EXCEPTIONS,
+            "Risk-acceptance exceptions: owners, expiry, reach and warnings.",
+            write_exceptions,
+        ),
     ]
     plan += [(title, about, writer) for path, title, about, writer in optional if _present(summary, path)]
     plan += [
         (BREACHES, "Every threshold, its requirement in words and whether it was breached.", write_breaches),
         (QUERIES, "Every query: version, sha256, rows and the full KQL text.", write_queries),
-        (ABOUT, "Provenance, the config and its sha256, and the rules in words.",
-         lambda wb, ctx, _suffix: write_about(wb, ctx)),
+        (
+            ABOUT,
+            "Provenance, the config and its sha256, and the rules in words.",
+            lambda wb, ctx, _suffix: write_about(wb, ctx),
+        ),
     ]
     return plan
 
@@ -120,8 +152,11 @@ def build_workbook(context: ReportContext) -> Workbook:
     suffix = " INCOMPLETE DATA: see the Summary." if context.problems else ""
     written = {title: writer(workbook, context, suffix) for title, _, writer in plan}
     limits = context.evaluation.config.thresholds
-    add_charts(layout, written.get(BY_ENVIRONMENT),
-               show_target=limits.min_compliance_rate is not None or bool(limits.by_environment))
+    add_charts(
+        layout,
+        written.get(BY_ENVIRONMENT),
+        show_target=limits.min_compliance_rate is not None or bool(limits.by_environment),
+    )
     return workbook
 
 

@@ -24,55 +24,91 @@ ABOUT = "About"
 def _aliases(config: Config) -> str:
     if not config.environment_aliases:
         return "No aliases are configured, so each tag value is its own environment, spelt as written."
-    pairs = "; ".join(f"{name} ← {', '.join(values) or '(itself only)'}" for name, values in
-                      sorted(config.environment_aliases.items()))
-    return (f"Tag values are mapped to environments, ignoring case: {pairs}. A canonical name is its own alias, and "
-            "a value with no alias keeps its spelling as written.")
+    pairs = "; ".join(
+        f"{name} ← {', '.join(values) or '(itself only)'}"
+        for name, values in sorted(config.environment_aliases.items())
+    )
+    return (
+        f"Tag values are mapped to environments, ignoring case: {pairs}. A canonical name is its own alias, and "
+        "a value with no alias keeps its spelling as written."
+    )
 
 
 def _sla(config: Config) -> str:
     if not config.sla:
         return "No classification has an SLA, so no patch is enforced and no machine can be non-compliant."
     listed = ", ".join(f"{name} {days} days" for name, days in sorted(config.sla.items(), key=lambda i: (i[1], i[0])))
-    return (f"SLA per classification: {listed}. A pending patch is enforced when one of its classifications has an "
-            "SLA, and takes the smallest of them. It is overdue when its age is greater than its SLA. Patches of other "
-            "classifications are reported but never make a machine non-compliant.")
+    return (
+        f"SLA per classification: {listed}. A pending patch is enforced when one of its classifications has an "
+        "SLA, and takes the smallest of them. It is overdue when its age is greater than its SLA. Patches of other "
+        "classifications are reported but never make a machine non-compliant."
+    )
 
 
 def rules_in_words(config: Config) -> list[tuple[str, str]]:
     """The compliance rules as (name, sentence), with the config's parameters filled in."""
     days = config.max_assessment_age_days
     return [
-        ("Machines", "Azure virtual machines (resources of type microsoft.compute/virtualmachines, platform Azure) "
-                     "and Arc-enabled servers (microsoft.hybridcompute/machines, platform Arc). A machine is keyed "
-                     "by its resource id in lower case."),
-        ("Operating system", "The first non-empty of properties.osName, properties.osType and "
-                             "properties.storageProfile.osDisk.osType, normalised to Windows or Linux."),
-        ("Environment", f"The value of the tag '{config.environment_tag}' (the tag name matches in any case). "
-                        f"{_aliases(config)} A machine without the tag is '(untagged)'."),
-        ("Assessment", "A machine's latest patch assessment is: none when there is no assessment result; failed when "
-                       "its status is anything but exactly Succeeded (InProgress and CompletedWithWarnings are "
-                       f"failed); stale when it was last modified more than {days} days before the as-of time, or "
-                       "has no modification time; otherwise current."),
-        ("Patch age", "Whole days from a pending patch's publishedDateTime to the as-of time, rounded down. A patch "
-                      "with no publishedDateTime (as on Linux) is dated by the earliest earlier scan in history that "
-                      "saw the same patch on the same machine; with no such scan its age is unknown, and an unknown "
-                      "age counts as past its SLA (conservative). A scan never dates a patch from itself."),
+        (
+            "Machines",
+            "Azure virtual machines (resources of type microsoft.compute/virtualmachines, platform Azure) "
+            "and Arc-enabled servers (microsoft.hybridcompute/machines, platform Arc). A machine is keyed "
+            "by its resource id in lower case.",
+        ),
+        (
+            "Operating system",
+            "The first non-empty of properties.osName, properties.osType and "
+            "properties.storageProfile.osDisk.osType, normalised to Windows or Linux.",
+        ),
+        (
+            "Environment",
+            f"The value of the tag '{config.environment_tag}' (the tag name matches in any case). "
+            f"{_aliases(config)} A machine without the tag is '(untagged)'.",
+        ),
+        (
+            "Assessment",
+            "A machine's latest patch assessment is: none when there is no assessment result; failed when "
+            "its status is anything but exactly Succeeded (InProgress and CompletedWithWarnings are "
+            f"failed); stale when it was last modified more than {days} days before the as-of time, or "
+            "has no modification time; otherwise current.",
+        ),
+        (
+            "Patch age",
+            "Whole days from a pending patch's publishedDateTime to the as-of time, rounded down. A patch "
+            "with no publishedDateTime (as on Linux) is dated by the earliest earlier scan in history that "
+            "saw the same patch on the same machine; with no such scan its age is unknown, and an unknown "
+            "age counts as past its SLA (conservative). A scan never dates a patch from itself.",
+        ),
         ("SLA", _sla(config)),
-        ("Machine status", "compliant: assessment current and no overdue enforced patch. non_compliant: assessment "
-                           "current and at least one overdue enforced patch. unknown: assessment none, failed or "
-                           "stale; unknown machines count as not compliant."),
-        ("Compliance rate", "100 × compliant machines ÷ machines, rounded half-up to 2 decimals; a group with no "
-                            "machines has no rate. Rates in this workbook are these percentages (0 to 100)."),
-        ("By classification", "Each pending patch counts once under every classification it has, over all machines "
-                              "in scope whatever their assessment state. Overdue machines are those with a patch of "
-                              "that classification past the patch's own SLA."),
-        ("Installations", f"Runs that started in the {config.installation_window_days} days before the as-of time. "
-                          f"Success rate = runs that ended {' or '.join(sorted(SUCCEEDED))} ÷ runs that ended "
-                          f"{' or '.join(sorted(SUCCEEDED | FAILED))}; runs still in progress are not judged."),
+        (
+            "Machine status",
+            "compliant: assessment current and no overdue enforced patch. non_compliant: assessment "
+            "current and at least one overdue enforced patch. unknown: assessment none, failed or "
+            "stale; unknown machines count as not compliant.",
+        ),
+        (
+            "Compliance rate",
+            "100 × compliant machines ÷ machines, rounded half-up to 2 decimals; a group with no "
+            "machines has no rate. Rates in this workbook are these percentages (0 to 100).",
+        ),
+        (
+            "By classification",
+            "Each pending patch counts once under every classification it has, over all machines "
+            "in scope whatever their assessment state. Overdue machines are those with a patch of "
+            "that classification past the patch's own SLA.",
+        ),
+        (
+            "Installations",
+            f"Runs that started in the {config.installation_window_days} days before the as-of time. "
+            f"Success rate = runs that ended {' or '.join(sorted(SUCCEEDED))} ÷ runs that ended "
+            f"{' or '.join(sorted(SUCCEEDED | FAILED))}; runs still in progress are not judged.",
+        ),
         ("Periodic assessment", "On when the machine's assessmentMode is AutomaticByPlatform."),
-        ("Schedules", "A machine is scheduled when a maintenance configuration assignment covers it, either directly "
-                      "or through a dynamic scope whose filter it matches."),
+        (
+            "Schedules",
+            "A machine is scheduled when a maintenance configuration assignment covers it, either directly "
+            "or through a dynamic scope whose filter it matches.",
+        ),
     ]
 
 
@@ -123,8 +159,11 @@ def write_about(workbook: Workbook, context: ReportContext) -> Form:
         form.pair("(none)", "No thresholds are configured.")
     for number, (threshold, _) in enumerate(evaluation.threshold_checks, start=1):
         requirement = threshold.requirement()
-        form.pair(f"{number}. {threshold.rule}", f"{requirement[:1].upper()}{requirement[1:]} (severity "
-                  f"{threshold.severity}).", Styles.WRAP)
+        form.pair(
+            f"{number}. {threshold.rule}",
+            f"{requirement[:1].upper()}{requirement[1:]} (severity {threshold.severity}).",
+            Styles.WRAP,
+        )
     form.blank()
     form.section("Reading this workbook")
     for label, text in (

@@ -22,11 +22,15 @@ from auditor.reports.xlsx_style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, Highlight,
 EXCEPTIONS = "Exceptions"
 WARNINGS = "Warnings"
 EXCEPTION_KNOWN = {
-    "id": Column("Exception", 12, Styles.WRAP), "status": Column("Status", 14, Styles.WRAP),
-    "owner": Column("Owner", 28, Styles.WRAP), "ticket": Column("Ticket", 14, Styles.WRAP),
-    "justification": Column("Justification", 60, Styles.WRAP), "created": Column("Created", 11, Styles.WRAP),
+    "id": Column("Exception", 12, Styles.WRAP),
+    "status": Column("Status", 14, Styles.WRAP),
+    "owner": Column("Owner", 28, Styles.WRAP),
+    "ticket": Column("Ticket", 14, Styles.WRAP),
+    "justification": Column("Justification", 60, Styles.WRAP),
+    "created": Column("Created", 11, Styles.WRAP),
     "expires_on": Column("Expires on", 11, Styles.WRAP),
-    "days_to_expiry": Column("Days to expiry", 9, Styles.COUNT), "selector": Column("Selects", 40, Styles.WRAP),
+    "days_to_expiry": Column("Days to expiry", 9, Styles.COUNT),
+    "selector": Column("Selects", 40, Styles.WRAP),
     "narrowed_to": Column("Narrowed to", 30, Styles.WRAP),
     "matched_machines": Column("Machines matched", 10, Styles.COUNT),
     "machines_excepted": Column("Machines excepted", 10, Styles.COUNT),
@@ -35,8 +39,12 @@ EXCEPTION_KNOWN = {
 """summary.json's `exceptions` keys in sheet order, every cell top-aligned beside the wrapped texts; keys added
 later follow under their own names."""
 MARKS: Mapping[str, Highlight] = {"expired": HIGHLIGHT_BAD, "expiring": HIGHLIGHT_WARN}
-STATES = (("active", "Active"), ("expiring", "Expiring"), ("expired", "Expired (covers nothing; a breach)"),
-          ("not_yet_active", "Not yet active"))
+STATES = (
+    ("active", "Active"),
+    ("expiring", "Expiring"),
+    ("expired", "Expired (covers nothing; a breach)"),
+    ("not_yet_active", "Not yet active"),
+)
 
 
 def warnings_by_exception(summary: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -58,14 +66,22 @@ def write_exceptions(workbook: Workbook, context: ReportContext, suffix: str) ->
     # exceptions) show who is covered.
     keyed = [(k, c) for k, c in record_columns(items, EXCEPTION_KNOWN) if not k.endswith("_ids")]
     warnings = warnings_by_exception(summary)
-    rows = [[*(plain(item.get(key)) for key, _ in keyed), "\n".join(warnings.get(str(item.get("id")), [])) or None]
-            for item in items]
+    rows = [
+        [*(plain(item.get(key)) for key, _ in keyed), "\n".join(warnings.get(str(item.get("id")), [])) or None]
+        for item in items
+    ]
     columns = [*(c for _, c in keyed), Column(WARNINGS, 60, Styles.WRAP)]
-    return write_table(workbook, EXCEPTIONS, fit(columns, rows), rows, total=len(rows),
-                       caption=f"Risk-acceptance exceptions: who accepted which overdue patches, until when. "
-                               f"{register_sentence(summary)}{suffix}",
-                       empty="The exception register is empty.",
-                       marks=[MARKS.get(str(item.get("status"))) for item in items])
+    return write_table(
+        workbook,
+        EXCEPTIONS,
+        fit(columns, rows),
+        rows,
+        total=len(rows),
+        caption=f"Risk-acceptance exceptions: who accepted which overdue patches, until when. "
+        f"{register_sentence(summary)}{suffix}",
+        empty="The exception register is empty.",
+        marks=[MARKS.get(str(item.get("status"))) for item in items],
+    )
 
 
 def register_sentence(summary: Mapping[str, Any]) -> str:
@@ -74,13 +90,17 @@ def register_sentence(summary: Mapping[str, Any]) -> str:
     states = Counter(str(item.get("status")) for item in items)
     counted = ", ".join(f"{states[key]} {key.replace('_', ' ')}" for key, _ in STATES if states[key])
     rate, excepted = without_exceptions(summary)
-    figures = (f"Compliance rate {_pct(summary.get('compliance_rate'))} with exceptions, {_pct(rate)} without "
-               f"({_n(excepted or 0, 'machine')} compliant only through an exception).")
+    figures = (
+        f"Compliance rate {_pct(summary.get('compliance_rate'))} with exceptions, {_pct(rate)} without "
+        f"({_n(excepted or 0, 'machine')} compliant only through an exception)."
+    )
     if not items:
         return figures
     warned = len(records(summary.get("exception_warnings")))
-    return (f"{_n(len(items), 'exception')} ({counted}); {_n(warned, 'warning')}. Expired rows are red (they cover "
-            f"nothing and are breaches), expiring rows amber. {figures}")
+    return (
+        f"{_n(len(items), 'exception')} ({counted}); {_n(warned, 'warning')}. Expired rows are red (they cover "
+        f"nothing and are breaches), expiring rows amber. {figures}"
+    )
 
 
 def _n(count: int, word: str) -> str:

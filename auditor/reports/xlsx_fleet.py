@@ -81,8 +81,10 @@ def links_note(rows: int) -> str:
     """The caption's note when a sheet has more rows than Excel allows links ('' otherwise)."""
     if rows <= MAX_LINKS:
         return ""
-    return (f" Excel allows {MAX_LINKS:,} links a sheet, so rows after the first {MAX_LINKS:,} show the resource id "
-            "without a portal link.")
+    return (
+        f" Excel allows {MAX_LINKS:,} links a sheet, so rows after the first {MAX_LINKS:,} show the resource id "
+        "without a portal link."
+    )
 
 
 def evidence_of(context: ReportContext, query_id: str) -> str:
@@ -107,16 +109,37 @@ def machine_columns(with_names: bool) -> list[Column]:
     """The Machines sheet's columns: identity, status, every fact, then the portal link."""
     names = [Column("Subscription", 28)] if with_names else []
     return [
-        Column("Name", 26), Column("Status", 14), Column("Environment", 16), *names,
-        Column("Subscription ID", 38), Column("Resource group", 22), Column("Location", 14), Column("Platform", 10),
-        Column("OS", 10), Column("OS detail", 26), Column("Image SKU", 22), Column("Power state", 18),
-        Column("Assessment", 12), Column("Assessment status", 16), Column("Last assessed (UTC)", 20),
-        Column("Assessment error", 18), Column("Pending patches", 10), Column("Overdue classifications", 22),
-        Column("Oldest overdue age (days)", 12), Column("Patches of unknown age", 12),
-        Column("Patch orchestration", 28), Column("Patch mode", 20), Column("Assessment mode", 20),
-        Column("Periodic assessment", 12), Column("Maintenance schedules", 13),
-        Column("Successful installation in window", 14), Column("Hotpatch", 10), Column("Bypass safety checks", 12),
-        Column("Reboot setting", 14), Column("Reboot pending", 10), Column("Tags", 40),
+        Column("Name", 26),
+        Column("Status", 14),
+        Column("Environment", 16),
+        *names,
+        Column("Subscription ID", 38),
+        Column("Resource group", 22),
+        Column("Location", 14),
+        Column("Platform", 10),
+        Column("OS", 10),
+        Column("OS detail", 26),
+        Column("Image SKU", 22),
+        Column("Power state", 18),
+        Column("Assessment", 12),
+        Column("Assessment status", 16),
+        Column("Last assessed (UTC)", 20),
+        Column("Assessment error", 18),
+        Column("Pending patches", 10),
+        Column("Overdue classifications", 22),
+        Column("Oldest overdue age (days)", 12),
+        Column("Patches of unknown age", 12),
+        Column("Patch orchestration", 28),
+        Column("Patch mode", 20),
+        Column("Assessment mode", 20),
+        Column("Periodic assessment", 12),
+        Column("Maintenance schedules", 13),
+        Column("Successful installation in window", 14),
+        Column("Hotpatch", 10),
+        Column("Bypass safety checks", 12),
+        Column("Reboot setting", 14),
+        Column("Reboot pending", 10),
+        Column("Tags", 40),
         Column("Resource ID (opens the Azure portal)", 70),
     ]
 
@@ -132,24 +155,79 @@ def machine_rows(ws: Any, context: ReportContext, names: Mapping[str, str]) -> I
         m = verdict.machine
         sub = m.subscription_id
         texts = [
-            m.name, m.environment, names.get(sub, sub), sub, m.resource_group, m.location, m.platform, m.os,
-            m.os_detail, m.image_sku, m.power_state, m.assessment_status or "", m.assessment_error,
-            ", ".join(verdict.overdue_classifications), m.patch_mode, m.assessment_mode, m.reboot_setting,
+            m.name,
+            m.environment,
+            names.get(sub, sub),
+            sub,
+            m.resource_group,
+            m.location,
+            m.platform,
+            m.os,
+            m.os_detail,
+            m.image_sku,
+            m.power_state,
+            m.assessment_status or "",
+            m.assessment_error,
+            ", ".join(verdict.overdue_classifications),
+            m.patch_mode,
+            m.assessment_mode,
+            m.reboot_setting,
             tags_text(m.tags),
         ]
         # One scan of the row's text decides; only a row that may hold risky text is checked value by value.
         cells: list[Any] = [t or None for t in texts] if plain_texts(texts) else [safe(ws, t) for t in texts]
-        (name, env, sub_name, sub_id, rg, location, platform, os, detail, sku, power, a_status, a_error, overdue,
-         patch_mode, a_mode, reboot, tags) = cells
+        (
+            name,
+            env,
+            sub_name,
+            sub_id,
+            rg,
+            location,
+            platform,
+            os,
+            detail,
+            sku,
+            power,
+            a_status,
+            a_error,
+            overdue,
+            patch_mode,
+            a_mode,
+            reboot,
+            tags,
+        ) = cells
         row = [name, verdict.status.value, env]
         if with_names:
             row.append(sub_name)
         row += [
-            sub_id, rg, location, platform, os, detail, sku, power, verdict.assessment.value, a_status,
-            date(m.assessment_last_modified), a_error, verdict.pending_patches, overdue,
-            verdict.oldest_overdue_age_days, verdict.unknown_age_patches, patch_mode_label(m), patch_mode, a_mode,
-            has_periodic_assessment(m), len(schedules.get(m.machine_id, ())), m.machine_id in installed, m.hotpatch,
-            m.bypass_safety_checks, reboot, m.reboot_pending, tags, link(ws, m.resource_id),
+            sub_id,
+            rg,
+            location,
+            platform,
+            os,
+            detail,
+            sku,
+            power,
+            verdict.assessment.value,
+            a_status,
+            date(m.assessment_last_modified),
+            a_error,
+            verdict.pending_patches,
+            overdue,
+            verdict.oldest_overdue_age_days,
+            verdict.unknown_age_patches,
+            patch_mode_label(m),
+            patch_mode,
+            a_mode,
+            has_periodic_assessment(m),
+            len(schedules.get(m.machine_id, ())),
+            m.machine_id in installed,
+            m.hotpatch,
+            m.bypass_safety_checks,
+            reboot,
+            m.reboot_pending,
+            tags,
+            link(ws, m.resource_id),
         ]
         yield row
 
@@ -158,9 +236,16 @@ def write_machines(workbook: Workbook, context: ReportContext, names: Mapping[st
     """The Machines sheet: one row per machine with every fact and its status."""
     total = len(context.evaluation.verdicts)
     table = write_table(
-        workbook, MACHINES, machine_columns(bool(names)), lambda ws: machine_rows(ws, context, names),
-        caption=f"{total:,} machines, one row each.{links_note(total)}{caption_suffix}", total=total,
-        evidence=evidence_of(context, "machine_facts"), freeze_columns=1, prepared=True, empty="No machines in scope.",
+        workbook,
+        MACHINES,
+        machine_columns(bool(names)),
+        lambda ws: machine_rows(ws, context, names),
+        caption=f"{total:,} machines, one row each.{links_note(total)}{caption_suffix}",
+        total=total,
+        evidence=evidence_of(context, "machine_facts"),
+        freeze_columns=1,
+        prepared=True,
+        empty="No machines in scope.",
     )
     flag_text(table, "Status", Status.NON_COMPLIANT.value, BAD)
     flag_text(table, "Status", Status.UNKNOWN.value, WARN)
@@ -168,10 +253,19 @@ def write_machines(workbook: Workbook, context: ReportContext, names: Mapping[st
 
 
 INSTALLATION_COLUMNS = [
-    Column("Machine", 26), Column("Environment", 16), Column("Subscription ID", 38), Column("Status", 16),
-    Column("Started (UTC)", 20), Column("Last modified (UTC)", 20), Column("Duration (minutes)", 11),
-    Column("Window exceeded", 10), Column("Patches installed", 10), Column("Patches failed", 10),
-    Column("Error code", 20), Column("Maintenance run ID", 30), Column("Installation ID", 60),
+    Column("Machine", 26),
+    Column("Environment", 16),
+    Column("Subscription ID", 38),
+    Column("Status", 16),
+    Column("Started (UTC)", 20),
+    Column("Last modified (UTC)", 20),
+    Column("Duration (minutes)", 11),
+    Column("Window exceeded", 10),
+    Column("Patches installed", 10),
+    Column("Patches failed", 10),
+    Column("Error code", 20),
+    Column("Maintenance run ID", 30),
+    Column("Installation ID", 60),
     Column("Machine resource ID (opens the Azure portal)", 70),
 ]
 
@@ -188,19 +282,35 @@ def write_installations(workbook: Workbook, context: ReportContext, caption_suff
             m = machines.get(run.machine_id)
             duration = run.duration_minutes
             yield [
-                safe(ws, m.name if m else ""), safe(ws, m.environment if m else ""),
-                safe(ws, m.subscription_id if m else ""), safe(ws, run.status), date(run.start),
-                date(run.end), round2(duration) if duration is not None else None, run.window_exceeded,
-                run.installed, run.failed_patches, safe(ws, run.error_code), safe(ws, run.maintenance_run_id),
+                safe(ws, m.name if m else ""),
+                safe(ws, m.environment if m else ""),
+                safe(ws, m.subscription_id if m else ""),
+                safe(ws, run.status),
+                date(run.start),
+                date(run.end),
+                round2(duration) if duration is not None else None,
+                run.window_exceeded,
+                run.installed,
+                run.failed_patches,
+                safe(ws, run.error_code),
+                safe(ws, run.maintenance_run_id),
                 safe(ws, run.id),
                 link(ws, m.resource_id) if m else safe(ws, run.machine_id),
             ]
 
     table = write_table(
-        workbook, INSTALLATIONS, INSTALLATION_COLUMNS, rows,
-        caption=(f"Patch installation runs that started in the {window} days before the as-of time."
-                 f"{links_note(len(evaluation.runs))}{caption_suffix}"),
-        total=len(evaluation.runs), evidence=evidence_of(context, "installations"), freeze_columns=1, prepared=True,
+        workbook,
+        INSTALLATIONS,
+        INSTALLATION_COLUMNS,
+        rows,
+        caption=(
+            f"Patch installation runs that started in the {window} days before the as-of time."
+            f"{links_note(len(evaluation.runs))}{caption_suffix}"
+        ),
+        total=len(evaluation.runs),
+        evidence=evidence_of(context, "installations"),
+        freeze_columns=1,
+        prepared=True,
         empty="No installation run started in the window.",
     )
     flag_text(table, "Status", "Failed", BAD)

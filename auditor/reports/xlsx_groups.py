@@ -24,15 +24,22 @@ BY_PLATFORM_OS = "By platform & OS"
 RATE = "Compliance rate"
 RATE_WITHOUT = "Rate without exceptions"
 STATUS_COLUMNS = [
-    Column("Machines", 11, Styles.COUNT), Column("Compliant", 11, Styles.COUNT),
-    Column("Non-compliant", 11, Styles.COUNT), Column("Unknown", 11, Styles.COUNT), Column(RATE, 12, Styles.RATE),
-    Column(RATE_WITHOUT, 12, Styles.RATE), Column("Compliant only through an exception", 13, Styles.COUNT),
+    Column("Machines", 11, Styles.COUNT),
+    Column("Compliant", 11, Styles.COUNT),
+    Column("Non-compliant", 11, Styles.COUNT),
+    Column("Unknown", 11, Styles.COUNT),
+    Column(RATE, 12, Styles.RATE),
+    Column(RATE_WITHOUT, 12, Styles.RATE),
+    Column("Compliant only through an exception", 13, Styles.COUNT),
 ]
 """Every group's status figures; the rate without exceptions always stands beside the rate."""
-EXCEPTION_NOTE = (" Compliant counts machines compliant only through an exception; the rate without exceptions stands "
-                  "beside each rate, amber where it would be below the target.")
+EXCEPTION_NOTE = (
+    " Compliant counts machines compliant only through an exception; the rate without exceptions stands "
+    "beside each rate, amber where it would be below the target."
+)
 INSTALL_COLUMNS = [
-    Column("Installation runs", 11, Styles.COUNT), Column("Failed runs", 10, Styles.COUNT),
+    Column("Installation runs", 11, Styles.COUNT),
+    Column("Failed runs", 10, Styles.COUNT),
     Column("Installation success rate", 12, Styles.RATE),
 ]
 
@@ -79,8 +86,14 @@ def without_exceptions(row: Mapping[str, Any]) -> tuple[Any, Any]:
 
 
 def _status(row: Mapping[str, Any]) -> list[Any]:
-    return [row.get("machines"), row.get("compliant"), row.get("non_compliant"), row.get("unknown"),
-            row.get("compliance_rate"), *without_exceptions(row)]
+    return [
+        row.get("machines"),
+        row.get("compliant"),
+        row.get("non_compliant"),
+        row.get("unknown"),
+        row.get("compliance_rate"),
+        *without_exceptions(row),
+    ]
 
 
 def _installs(by_key: Mapping[str, Mapping[str, Any]], key: Any) -> list[Any]:
@@ -94,8 +107,9 @@ def _installs_by(context: ReportContext, dimension: str) -> dict[Any, Mapping[st
     return {row.get("key"): row for row in rows}
 
 
-def _table(workbook: Workbook, title: str, columns: Sequence[Column], rows: list[list[Any]], caption: str,
-           empty: str) -> Table:
+def _table(
+    workbook: Workbook, title: str, columns: Sequence[Column], rows: list[list[Any]], caption: str, empty: str
+) -> Table:
     return write_table(workbook, title, fit(columns, rows), rows, caption=caption, total=len(rows), empty=empty)
 
 
@@ -107,10 +121,17 @@ def write_by_environment(workbook: Workbook, context: ReportContext, suffix: str
     for row in records(context.summary.get("by_environment")):
         target, source = environment_target(config, str(row.get("key")))
         rows.append([row.get("key"), *_status(row), target, source, *_installs(installs, row.get("key"))])
-    columns = [Column("Environment", 30), *STATUS_COLUMNS, Column("Target", 10, Styles.RATE),
-               Column("Target from", 22), *INSTALL_COLUMNS]
-    caption = (f"Compliance by the '{config.environment_tag}' tag, mapped through the environment aliases; "
-               f"rates below their target are highlighted.{EXCEPTION_NOTE}{suffix}")
+    columns = [
+        Column("Environment", 30),
+        *STATUS_COLUMNS,
+        Column("Target", 10, Styles.RATE),
+        Column("Target from", 22),
+        *INSTALL_COLUMNS,
+    ]
+    caption = (
+        f"Compliance by the '{config.environment_tag}' tag, mapped through the environment aliases; "
+        f"rates below their target are highlighted.{EXCEPTION_NOTE}{suffix}"
+    )
     table = _table(workbook, BY_ENVIRONMENT, columns, rows, caption, "No machines in scope.")
     flag_against(table, RATE, "Target")
     flag_against(table, RATE_WITHOUT, "Target", dxf=WARN)
@@ -128,12 +149,22 @@ def write_by_subscription(workbook: Workbook, context: ReportContext, suffix: st
     for row in records(context.summary.get("by_subscription")):
         key = str(row.get("key", ""))
         rows.append([names.get(key.lower(), key), key, *_status(row), target, *_installs(installs, row.get("key"))])
-    columns = [Column("Subscription", 36), Column("Subscription ID", 38), *STATUS_COLUMNS,
-               Column("Target", 10, Styles.RATE), *INSTALL_COLUMNS]
+    columns = [
+        Column("Subscription", 36),
+        Column("Subscription ID", 38),
+        *STATUS_COLUMNS,
+        Column("Target", 10, Styles.RATE),
+        *INSTALL_COLUMNS,
+    ]
     note = "" if names else " Subscription names are not in this scan's data, so the id is shown."
-    table = _table(workbook, BY_SUBSCRIPTION, columns, rows,
-                   f"Compliance per subscription against the overall target.{note}{EXCEPTION_NOTE}{suffix}",
-                   "No machines in scope.")
+    table = _table(
+        workbook,
+        BY_SUBSCRIPTION,
+        columns,
+        rows,
+        f"Compliance per subscription against the overall target.{note}{EXCEPTION_NOTE}{suffix}",
+        "No machines in scope.",
+    )
     flag_against(table, RATE, target)
     flag_against(table, RATE_WITHOUT, target, dxf=WARN)
     flag_against(table, "Installation success rate", config.thresholds.min_installation_success_rate)
@@ -144,16 +175,28 @@ def write_by_classification(workbook: Workbook, context: ReportContext, suffix: 
     """Pending patches per classification, with each classification's SLA and overdue machines."""
     limits = context.evaluation.config.thresholds.max_overdue_machines
     rows = [
-        [row.get("classification"), row.get("sla_days"), row.get("pending_patches"), row.get("machines_affected"),
-         row.get("overdue_machines"), limits.get(str(row.get("classification")))]
+        [
+            row.get("classification"),
+            row.get("sla_days"),
+            row.get("pending_patches"),
+            row.get("machines_affected"),
+            row.get("overdue_machines"),
+            limits.get(str(row.get("classification"))),
+        ]
         for row in records(context.summary.get("by_classification"))
     ]
-    columns = [Column("Classification", 16), Column("SLA (days)", 9, Styles.COUNT),
-               Column("Pending patches", 11, Styles.COUNT), Column("Machines affected", 11, Styles.COUNT),
-               Column("Machines with an overdue patch", 14, Styles.COUNT),
-               Column("Most machines allowed overdue", 14, Styles.COUNT)]
-    caption = ("Pending patches of every in-scope machine, whatever its assessment state; a patch counts under each "
-               f"of its classifications. Overdue is judged only where a classification has an SLA.{suffix}")
+    columns = [
+        Column("Classification", 16),
+        Column("SLA (days)", 9, Styles.COUNT),
+        Column("Pending patches", 11, Styles.COUNT),
+        Column("Machines affected", 11, Styles.COUNT),
+        Column("Machines with an overdue patch", 14, Styles.COUNT),
+        Column("Most machines allowed overdue", 14, Styles.COUNT),
+    ]
+    caption = (
+        "Pending patches of every in-scope machine, whatever its assessment state; a patch counts under each "
+        f"of its classifications. Overdue is judged only where a classification has an SLA.{suffix}"
+    )
     table = _table(workbook, BY_CLASSIFICATION, columns, rows, caption, "No pending patches.")
     flag_against(table, "Machines with an overdue patch", "Most machines allowed overdue", kind="max")
     return table
@@ -168,10 +211,15 @@ def write_by_platform_os(workbook: Workbook, context: ReportContext, suffix: str
         for row in records(context.summary.get(key))
     ]
     columns = [Column("Dimension", 10), Column("Value", 20), *STATUS_COLUMNS, Column("Target", 10, Styles.RATE)]
-    table = _table(workbook, BY_PLATFORM_OS, columns, rows,
-                   f"Compliance per platform (Azure = virtual machine, Arc = Arc-enabled server) and per OS."
-                   f"{EXCEPTION_NOTE}{suffix}",
-                   "No machines in scope.")
+    table = _table(
+        workbook,
+        BY_PLATFORM_OS,
+        columns,
+        rows,
+        f"Compliance per platform (Azure = virtual machine, Arc = Arc-enabled server) and per OS."
+        f"{EXCEPTION_NOTE}{suffix}",
+        "No machines in scope.",
+    )
     flag_against(table, RATE, target)
     flag_against(table, RATE_WITHOUT, target, dxf=WARN)
     return table

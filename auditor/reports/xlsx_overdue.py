@@ -21,10 +21,20 @@ from auditor.reports.xlsx_style import BAD, plain_texts, safe
 OVERDUE = "Overdue patches"
 DETAIL_QUERY = "overdue_patches"
 PATCH_COLUMNS = [
-    Column("Machine", 26), Column("Machine status", 16), Column("Environment", 16), Column("Subscription ID", 38),
-    Column("Patch", 40), Column("KB", 10), Column("Version", 16), Column("Classifications", 22),
-    Column("Published (UTC)", 20), Column("Age (days)", 9), Column("SLA (days)", 9), Column("Days past SLA", 9),
-    Column("Covered by exceptions", 18), Column("Machine resource ID (opens the Azure portal)", 70),
+    Column("Machine", 26),
+    Column("Machine status", 16),
+    Column("Environment", 16),
+    Column("Subscription ID", 38),
+    Column("Patch", 40),
+    Column("KB", 10),
+    Column("Version", 16),
+    Column("Classifications", 22),
+    Column("Published (UTC)", 20),
+    Column("Age (days)", 9),
+    Column("SLA (days)", 9),
+    Column("Days past SLA", 9),
+    Column("Covered by exceptions", 18),
+    Column("Machine resource ID (opens the Azure portal)", 70),
 ]
 
 
@@ -47,31 +57,53 @@ def write_overdue(workbook: Workbook, context: ReportContext, caption_suffix: st
             verdict = verdicts.get(patch.machine_id)
             m = verdict.machine if verdict is not None else None
             texts = [
-                m.name if m else patch.machine_id.rsplit("/", 1)[-1], verdict.status.value if verdict else "",
-                m.environment if m else "", m.subscription_id if m else "", patch.name,
-                f"KB{patch.kb_id}" if patch.kb_id else "", patch.version, ", ".join(patch.classifications),
+                m.name if m else patch.machine_id.rsplit("/", 1)[-1],
+                verdict.status.value if verdict else "",
+                m.environment if m else "",
+                m.subscription_id if m else "",
+                patch.name,
+                f"KB{patch.kb_id}" if patch.kb_id else "",
+                patch.version,
+                ", ".join(patch.classifications),
                 ", ".join(patch.exceptions),
             ]
             cells = [t or None for t in texts] if plain_texts(texts) else [safe(ws, t) for t in texts]
             name, status, env, sub, patch_name, kb, version, classes, covered = cells
             age, sla = patch.age_days, patch.sla_days
             yield [
-                name, status, env, sub, patch_name, kb, version, classes, date(patch.published), age, sla,
-                age - sla if age is not None else None, covered,
+                name,
+                status,
+                env,
+                sub,
+                patch_name,
+                kb,
+                version,
+                classes,
+                date(patch.published),
+                age,
+                sla,
+                age - sla if age is not None else None,
+                covered,
                 link(ws, m.resource_id if m else patch.machine_id),
             ]
 
     machines = len({p.machine_id for p in patches})
     covered = sum(1 for p in patches if p.exceptions)
     table = write_table(
-        workbook, OVERDUE, PATCH_COLUMNS, rows,
+        workbook,
+        OVERDUE,
+        PATCH_COLUMNS,
+        rows,
         caption=(
             f"{len(patches):,} overdue enforced patches on {machines:,} machines, one row per patch, judged by the "
             f"patch's own SLA; {covered:,} are covered by an exception, which waives them for the machine's status "
             "but not for By classification. A patch of unknown age (undated, and seen by no earlier scan) counts as "
             f"past its SLA and has no age.{links_note(len(patches))}{caption_suffix}"
         ),
-        total=len(patches), evidence=evidence_of(context, DETAIL_QUERY), freeze_columns=1, prepared=True,
+        total=len(patches),
+        evidence=evidence_of(context, DETAIL_QUERY),
+        freeze_columns=1,
+        prepared=True,
         empty="No machine has an overdue patch.",
     )
     flag_text(table, "Machine status", Status.NON_COMPLIANT.value, BAD)
@@ -79,9 +111,16 @@ def write_overdue(workbook: Workbook, context: ReportContext, caption_suffix: st
 
 
 GROUP_COLUMNS = [
-    Column("Name", 26), Column("Environment", 16), Column("Subscription ID", 38), Column("Classifications", 22),
-    Column("Pending patches", 10), Column("Oldest age (days)", 10), Column("SLA (days)", 9),
-    Column("Days past SLA", 10), Column("Patches of unknown age", 12), Column("Resource ID (opens the Azure portal)", 70),
+    Column("Name", 26),
+    Column("Environment", 16),
+    Column("Subscription ID", 38),
+    Column("Classifications", 22),
+    Column("Pending patches", 10),
+    Column("Oldest age (days)", 10),
+    Column("SLA (days)", 9),
+    Column("Days past SLA", 10),
+    Column("Patches of unknown age", 12),
+    Column("Resource ID (opens the Azure portal)", 70),
 ]
 
 
@@ -89,8 +128,7 @@ def overdue_groups(context: ReportContext) -> list[GroupVerdict]:
     """The overdue pending-patch groups of non-compliant machines, in machine id order."""
     status = {v.machine.machine_id: v.status for v in context.evaluation.verdicts}
     return [
-        g for g in context.evaluation.groups
-        if g.overdue and status.get(g.group.machine_id) is Status.NON_COMPLIANT
+        g for g in context.evaluation.groups if g.overdue and status.get(g.group.machine_id) is Status.NON_COMPLIANT
     ]
 
 
@@ -106,18 +144,31 @@ def write_overdue_groups(workbook: Workbook, context: ReportContext, caption_suf
             age, sla = verdict.oldest_age_days, verdict.sla_days
             past = age - sla if age is not None and sla is not None and age > sla else None
             yield [
-                safe(ws, m.name), safe(ws, m.environment), safe(ws, m.subscription_id),
-                safe(ws, ", ".join(verdict.group.classifications)), verdict.group.patches, age, sla, past,
-                verdict.unknown_age, link(ws, m.resource_id),
+                safe(ws, m.name),
+                safe(ws, m.environment),
+                safe(ws, m.subscription_id),
+                safe(ws, ", ".join(verdict.group.classifications)),
+                verdict.group.patches,
+                age,
+                sla,
+                past,
+                verdict.unknown_age,
+                link(ws, m.resource_id),
             ]
 
     return write_table(
-        workbook, OVERDUE, GROUP_COLUMNS, rows,
+        workbook,
+        OVERDUE,
+        GROUP_COLUMNS,
+        rows,
         caption=(
             f"Pending patches past their SLA on the {len({g.group.machine_id for g in groups}):,} non-compliant "
             f"machines, one row per machine and classification set (this pack predates the patch-level query). A "
             f"patch of unknown age counts as past its SLA.{links_note(len(groups))}{caption_suffix}"
         ),
-        total=len(groups), evidence=evidence_of(context, "pending_patches"), freeze_columns=1, prepared=True,
+        total=len(groups),
+        evidence=evidence_of(context, "pending_patches"),
+        freeze_columns=1,
+        prepared=True,
         empty="No machine has an overdue patch.",
     )

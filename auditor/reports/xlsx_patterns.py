@@ -20,16 +20,26 @@ from auditor.reports.xlsx_style import BAD, Styles, styled, text_height
 
 FAILURE_PATTERNS = "Failure patterns"
 DIMENSION_NAMES = {
-    "location": "Location", "os": "OS", "os_version": "OS version", "platform": "Platform",
-    "environment": "Environment", "configuration": "Maintenance configuration", "window_hour": "Hour of the window",
+    "location": "Location",
+    "os": "OS",
+    "os_version": "OS version",
+    "platform": "Platform",
+    "environment": "Environment",
+    "configuration": "Maintenance configuration",
+    "window_hour": "Hour of the window",
 }
 FLAG_KINDS = {"failure_rate": "Fails often", "window_exceeded": "Overruns its window"}
 RECOMMENDATION = "What to do (flagged values)"
 COLUMNS = [
-    Column("Dimension", 24, Styles.WRAP), Column("Value", 36, Styles.WRAP), Column("Finished runs", 10, Styles.COUNT),
-    Column("Failed", 10, Styles.COUNT), Column("Failure rate", 10, Styles.RATE),
-    Column("Fleet failure rate", 10, Styles.RATE), Column("Points above the fleet", 10, Styles.RATE),
-    Column("Flagged", 9, Styles.WRAP), Column(RECOMMENDATION, 70, Styles.WRAP),
+    Column("Dimension", 24, Styles.WRAP),
+    Column("Value", 36, Styles.WRAP),
+    Column("Finished runs", 10, Styles.COUNT),
+    Column("Failed", 10, Styles.COUNT),
+    Column("Failure rate", 10, Styles.RATE),
+    Column("Fleet failure rate", 10, Styles.RATE),
+    Column("Points above the fleet", 10, Styles.RATE),
+    Column("Flagged", 9, Styles.WRAP),
+    Column(RECOMMENDATION, 70, Styles.WRAP),
 ]
 """Every column top-aligned, level with the first line of a wrapped recommendation."""
 CHART_ROWS = 18
@@ -58,16 +68,27 @@ def pattern_rows(found: Mapping[str, Any]) -> tuple[list[list[Any]], dict[str, t
     advice: dict[tuple[str, str], list[str]] = {}
     for flag in records(found.get("flags")):
         advice.setdefault((str(flag.get("dimension")), str(flag.get("key"))), []).append(
-            str(flag.get("recommendation") or ""))
+            str(flag.get("recommendation") or "")
+        )
     rows: list[list[Any]] = []
     spans: dict[str, tuple[int, int]] = {}
     for dimension, values in _mapping(found.get("dimensions")).items():
         first = len(rows)
         for row in records(values):
             rate = row.get("failure_rate")
-            rows.append([dimension_name(dimension), row.get("key"), row.get("runs"), row.get("failed"), rate, fleet,
-                         _above(rate, fleet), row.get("flagged"),
-                         "\n".join(advice.get((str(dimension), str(row.get("key"))), [])) or None])
+            rows.append(
+                [
+                    dimension_name(dimension),
+                    row.get("key"),
+                    row.get("runs"),
+                    row.get("failed"),
+                    rate,
+                    fleet,
+                    _above(rate, fleet),
+                    row.get("flagged"),
+                    "\n".join(advice.get((str(dimension), str(row.get("key"))), [])) or None,
+                ]
+            )
         if len(rows) > first:
             spans[str(dimension)] = (first, len(rows) - 1)
     return rows, spans
@@ -80,12 +101,19 @@ def write_failure_patterns(workbook: Workbook, context: ReportContext, suffix: s
         return None
     rows, spans = pattern_rows(found)
     fleet = found.get("fleet_failure_rate")
-    fleet_text = (f" The fleet's failure rate is {fleet:.2f}% of {found.get('runs', 0):,} finished runs."
-                  if isinstance(fleet, int | float) else "")
+    fleet_text = (
+        f" The fleet's failure rate is {fleet:.2f}% of {found.get('runs', 0):,} finished runs."
+        if isinstance(fleet, int | float)
+        else ""
+    )
     table = write_table(
-        workbook, FAILURE_PATTERNS, COLUMNS, rows, total=len(rows),
+        workbook,
+        FAILURE_PATTERNS,
+        COLUMNS,
+        rows,
+        total=len(rows),
         caption=f"Installation failures by dimension over the last {found.get('window_days')} days.{fleet_text} "
-                f"The flags, the rules and charts against the fleet's rate follow the table.{suffix}",
+        f"The flags, the rules and charts against the fleet's rate follow the table.{suffix}",
         empty="No installation run finished in the window.",
     )
     flag_text(table, "Flagged", True, BAD, on="Failure rate")
@@ -104,17 +132,30 @@ def _flags(form: Form, flags: Sequence[Mapping[str, Any]]) -> None:
     if not flags:
         form.text("No value of any dimension fails, or overruns its window, markedly more often than the fleet.")
         return
-    form.header("Dimension", "Value", "Finished runs", "Failed or overran", "Rate", "Reference rate",
-                "Points above the reference", "Flag", "Recommendation")
+    form.header(
+        "Dimension",
+        "Value",
+        "Finished runs",
+        "Failed or overran",
+        "Rate",
+        "Reference rate",
+        "Points above the reference",
+        "Flag",
+        "Recommendation",
+    )
     for flag in flags:
         text = str(flag.get("recommendation") or "")
         rate, reference = flag.get("rate"), flag.get("reference_rate")
         kind = FLAG_KINDS.get(str(flag.get("kind")), str(flag.get("kind")))
         form.add(
-            styled(ws, dimension_name(flag.get("dimension")), Styles.WRAP), styled(ws, flag.get("key"), Styles.WRAP),
-            styled(ws, flag.get("runs"), Styles.COUNT), styled(ws, flag.get("count"), Styles.COUNT),
-            styled(ws, rate, Styles.RATE), styled(ws, reference, Styles.RATE),
-            styled(ws, _above(rate, reference), Styles.RATE), styled(ws, kind, Styles.WRAP),
+            styled(ws, dimension_name(flag.get("dimension")), Styles.WRAP),
+            styled(ws, flag.get("key"), Styles.WRAP),
+            styled(ws, flag.get("runs"), Styles.COUNT),
+            styled(ws, flag.get("count"), Styles.COUNT),
+            styled(ws, rate, Styles.RATE),
+            styled(ws, reference, Styles.RATE),
+            styled(ws, _above(rate, reference), Styles.RATE),
+            styled(ws, kind, Styles.WRAP),
             styled(ws, text, Styles.WRAP),
             height=max(text_height(text, form.widths[-1]) or 0, text_height(kind, form.widths[-2]) or 0) or None,
         )

@@ -35,16 +35,32 @@ def coverage_rows(context: ReportContext) -> list[list[Any]]:
     rows: list[list[Any]] = []
     assessed = _mapping(coverage.get("periodic_assessment_enabled"))
     if assessed:
-        rows.append(["Assessment", "Periodic assessment enabled", assessed.get("machines"), assessed.get("rate"),
-                     limits.min_periodic_assessment_coverage])
+        rows.append(
+            [
+                "Assessment",
+                "Periodic assessment enabled",
+                assessed.get("machines"),
+                assessed.get("rate"),
+                limits.min_periodic_assessment_coverage,
+            ]
+        )
     for state, count in _mapping(summary.get("assessment")).items():
         share = rate(count, total) if isinstance(count, int) and isinstance(total, int) else None
         rows.append(["Assessment", f"Latest assessment {state}", count, share, None])
     scheduled = _mapping(coverage.get("scheduled"))
     if scheduled:
-        rows.append(["Scheduling", "Covered by a maintenance schedule", scheduled.get("machines"),
-                     scheduled.get("rate"), limits.min_schedule_coverage])
-        rows.append(["Scheduling", "Covered by more than one schedule", scheduled.get("multiple_schedules"), None, None])
+        rows.append(
+            [
+                "Scheduling",
+                "Covered by a maintenance schedule",
+                scheduled.get("machines"),
+                scheduled.get("rate"),
+                limits.min_schedule_coverage,
+            ]
+        )
+        rows.append(
+            ["Scheduling", "Covered by more than one schedule", scheduled.get("multiple_schedules"), None, None]
+        )
     for mode in records(coverage.get("patch_mode")):
         machines = mode.get("machines")
         share = rate(machines, total) if isinstance(machines, int) else None
@@ -62,12 +78,23 @@ def coverage_rows(context: ReportContext) -> list[list[Any]]:
 
 def write_coverage(workbook: Workbook, context: ReportContext, suffix: str) -> Table:
     """Assessment, scheduling, patch orchestration and hotpatch coverage, with targets where configured."""
-    columns = [Column("Area", 20), Column("Measure", 46), Column("Machines", 11, Styles.COUNT),
-               Column("Rate", 10, Styles.RATE), Column("Target", 10, Styles.RATE)]
+    columns = [
+        Column("Area", 20),
+        Column("Measure", 46),
+        Column("Machines", 11, Styles.COUNT),
+        Column("Rate", 10, Styles.RATE),
+        Column("Target", 10, Styles.RATE),
+    ]
     rows = coverage_rows(context)
-    table = write_table(workbook, COVERAGE, fit(columns, rows), rows, total=len(rows),
-                        caption=f"How the fleet is set up for patching; rates are shares of all machines.{suffix}",
-                        empty="This scan's summary has no coverage figures.")
+    table = write_table(
+        workbook,
+        COVERAGE,
+        fit(columns, rows),
+        rows,
+        total=len(rows),
+        caption=f"How the fleet is set up for patching; rates are shares of all machines.{suffix}",
+        empty="This scan's summary has no coverage figures.",
+    )
     flag_against(table, "Rate", "Target")
     return table
 
@@ -102,14 +129,22 @@ def record_columns(rows: Sequence[Mapping[str, Any]], known: Mapping[str, Column
 
 
 POLICY_KNOWN = {
-    "assignment": Column("Assignment", 30), "kinds": Column("Checks", 24),
-    "machines": Column("Machines", 11, Styles.COUNT), "compliant": Column("Compliant", 11, Styles.COUNT),
-    "non_compliant": Column("Non-compliant", 11, Styles.COUNT), "exempt": Column("Exempt", 10, Styles.COUNT),
-    "other": Column("Other states", 10, Styles.COUNT), "assignment_id": Column("Assignment ID", 80),
+    "assignment": Column("Assignment", 30),
+    "kinds": Column("Checks", 24),
+    "machines": Column("Machines", 11, Styles.COUNT),
+    "compliant": Column("Compliant", 11, Styles.COUNT),
+    "non_compliant": Column("Non-compliant", 11, Styles.COUNT),
+    "exempt": Column("Exempt", 10, Styles.COUNT),
+    "other": Column("Other states", 10, Styles.COUNT),
+    "assignment_id": Column("Assignment ID", 80),
 }
 MISMATCH_KNOWN = {
-    "name": Column("Machine", 26), "assignment": Column("Assignment", 30), "policy": Column("Policy definition", 36),
-    "kind": Column("Check", 20), "policy_state": Column("Policy says", 12), "observed": Column("The facts say", 48),
+    "name": Column("Machine", 26),
+    "assignment": Column("Assignment", 30),
+    "policy": Column("Policy definition", 36),
+    "kind": Column("Check", 20),
+    "policy_state": Column("Policy says", 12),
+    "observed": Column("The facts say", 48),
     "machine_id": Column("Resource ID (opens the Azure portal)", 70),
 }
 
@@ -123,12 +158,20 @@ def write_policy(workbook: Workbook, context: ReportContext, suffix: str) -> Tab
     keyed = record_columns(assignments, POLICY_KNOWN)
     rows = [[plain(row.get(key)) for key, _ in keyed] for row in assignments]
     mismatches = _mapping(policy).get("mismatches")
-    told = f" {mismatches:,} machines are Compliant by policy while their facts disagree; see {POLICY_MISMATCHES}." \
-        if isinstance(mismatches, int) else ""
-    return write_table(workbook, POLICY, fit([c for _, c in keyed], rows), rows, total=len(rows),
-                       caption=f"Azure Policy's verdicts per assignment; a machine counts once, by its worst state."
-                               f"{told}{suffix}",
-                       empty="No policy assignment covers the machines in scope.")
+    told = (
+        f" {mismatches:,} machines are Compliant by policy while their facts disagree; see {POLICY_MISMATCHES}."
+        if isinstance(mismatches, int)
+        else ""
+    )
+    return write_table(
+        workbook,
+        POLICY,
+        fit([c for _, c in keyed], rows),
+        rows,
+        total=len(rows),
+        caption=f"Azure Policy's verdicts per assignment; a machine counts once, by its worst state.{told}{suffix}",
+        empty="No policy assignment covers the machines in scope.",
+    )
 
 
 def write_policy_mismatches(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
@@ -152,10 +195,18 @@ def write_policy_mismatches(workbook: Workbook, context: ReportContext, suffix: 
                     row.append(safe(ws, value))
             yield row
 
-    table = write_table(workbook, POLICY_MISMATCHES, [c for _, c in keyed], rows, total=len(items), prepared=True,
-                        caption=f"Machines Azure Policy calls Compliant for a check the facts contradict."
-                                f"{links_note(len(items))}{suffix}",
-                        evidence=evidence_of(context, "policy_states"), empty="Policy and the facts agree on every machine.")
+    table = write_table(
+        workbook,
+        POLICY_MISMATCHES,
+        [c for _, c in keyed],
+        rows,
+        total=len(items),
+        prepared=True,
+        caption=f"Machines Azure Policy calls Compliant for a check the facts contradict."
+        f"{links_note(len(items))}{suffix}",
+        evidence=evidence_of(context, "policy_states"),
+        empty="Policy and the facts agree on every machine.",
+    )
     if any(key == "policy_state" for key, _ in keyed):
         flag_text(table, "Policy says", "Compliant", BAD)
     return table
@@ -164,9 +215,17 @@ def write_policy_mismatches(workbook: Workbook, context: ReportContext, suffix: 
 def write_breaches(workbook: Workbook, context: ReportContext, suffix: str) -> Table:
     """Every configured threshold, its requirement in words, the observed figure and whether it was breached."""
     wrap = Styles.WRAP  # every text cell top-aligned, level with the first line of a wrapped requirement
-    columns = [Column("Result", 12, wrap), Column("Severity", 10, wrap), Column("Requirement", 60, wrap),
-               Column("Observed", 14), Column("Limit", 14), Column("Rule", 30, wrap), Column("Dimension", 14, wrap),
-               Column("Key", 18, wrap), Column("Query", 26, wrap)]
+    columns = [
+        Column("Result", 12, wrap),
+        Column("Severity", 10, wrap),
+        Column("Requirement", 60, wrap),
+        Column("Observed", 14),
+        Column("Limit", 14),
+        Column("Rule", 30, wrap),
+        Column("Dimension", 14, wrap),
+        Column("Key", 18, wrap),
+        Column("Query", 26, wrap),
+    ]
 
     def number(ws: Any, value: float | None, unit: str) -> Any:
         return styled(ws, value, unit_style(unit))
@@ -177,15 +236,28 @@ def write_breaches(workbook: Workbook, context: ReportContext, suffix: str) -> T
         # Observed and limit are styled per row in their threshold's unit (%, machines, days), so they come as cells.
         for threshold, observed in checks:
             result = NOT_MEASURED if observed is None else BREACH if threshold.evaluate(observed) else PASS
-            yield [result, threshold.severity, threshold.requirement(), number(ws, observed, threshold.unit),
-                   number(ws, threshold.limit, threshold.unit), threshold.rule, threshold.dimension, threshold.key,
-                   threshold.query]
+            yield [
+                result,
+                threshold.severity,
+                threshold.requirement(),
+                number(ws, observed, threshold.unit),
+                number(ws, threshold.limit, threshold.unit),
+                threshold.rule,
+                threshold.dimension,
+                threshold.key,
+                threshold.query,
+            ]
 
     breached = len(context.evaluation.breaches)
-    table = write_table(workbook, BREACHES, columns, rows, total=len(checks),
-                        caption=f"{breached} of {len(checks)} thresholds breached (breaches.json lists the same)."
-                                f"{suffix}",
-                        empty="No thresholds are configured.")
+    table = write_table(
+        workbook,
+        BREACHES,
+        columns,
+        rows,
+        total=len(checks),
+        caption=f"{breached} of {len(checks)} thresholds breached (breaches.json lists the same).{suffix}",
+        empty="No thresholds are configured.",
+    )
     flag_text(table, "Result", BREACH, BAD)
     flag_text(table, "Result", PASS, GOOD)
     return table
@@ -194,12 +266,26 @@ def write_breaches(workbook: Workbook, context: ReportContext, suffix: str) -> T
 def write_queries(workbook: Workbook, context: ReportContext, suffix: str) -> Table:
     """Every query the scan ran: version, hashes, rows, evidence file and the full KQL text."""
     wrap = Styles.WRAP  # top-aligned beside the many lines of KQL
-    columns = [Column("Query", 24, wrap), Column("Version", 8, Styles.COUNT), Column("Rows", 10, Styles.COUNT),
-               Column("Complete", 9, wrap), Column("Template sha256", 66, wrap), Column("Rendered sha256", 66, wrap),
-               Column("Evidence file", 40, wrap), Column("KQL (as run)", 110, Styles.CODE)]
-    rows = [[r.id, r.version, r.rows, r.complete, r.template_sha256, r.rendered_sha256, r.evidence, r.text]
-            for r in context.queries]
-    return write_table(workbook, QUERIES, columns, rows, total=len(rows),
-                       caption=f"The queries behind every figure; the same text runs on Resource Graph and offline."
-                               f"{suffix}",
-                       empty="No queries were recorded.")
+    columns = [
+        Column("Query", 24, wrap),
+        Column("Version", 8, Styles.COUNT),
+        Column("Rows", 10, Styles.COUNT),
+        Column("Complete", 9, wrap),
+        Column("Template sha256", 66, wrap),
+        Column("Rendered sha256", 66, wrap),
+        Column("Evidence file", 40, wrap),
+        Column("KQL (as run)", 110, Styles.CODE),
+    ]
+    rows = [
+        [r.id, r.version, r.rows, r.complete, r.template_sha256, r.rendered_sha256, r.evidence, r.text]
+        for r in context.queries
+    ]
+    return write_table(
+        workbook,
+        QUERIES,
+        columns,
+        rows,
+        total=len(rows),
+        caption=f"The queries behind every figure; the same text runs on Resource Graph and offline.{suffix}",
+        empty="No queries were recorded.",
+    )

@@ -25,22 +25,43 @@ CONCURRENCY = "Concurrency"
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 SCHEDULE_COLUMNS = [
-    Column("Configuration", 28), Column("Recurrence", 28), Column("Start (local)", 17), Column("Duration", 9),
-    Column("Time zone", 22), Column("Expires (local)", 19), Column("Expired", 9), Column("Reboot", 12),
-    Column("Windows classifications", 36, Styles.WRAP), Column("KBs included", 20, Styles.WRAP),
-    Column("KBs excluded", 20, Styles.WRAP), Column("Exclude KBs requiring reboot", 11),
-    Column("Linux classifications", 28, Styles.WRAP), Column("Packages included", 20, Styles.WRAP),
-    Column("Packages excluded", 20, Styles.WRAP), Column("Pre-tasks", 30, Styles.WRAP),
-    Column("Post-tasks", 30, Styles.WRAP), Column("Static assignments", 11, Styles.COUNT),
-    Column("Dynamic scopes", 60, Styles.WRAP), Column("Machines", 10, Styles.COUNT),
-    Column("Machines by environment", 30, Styles.WRAP), Column("Machines by OS", 20, Styles.WRAP),
-    Column("Machines by platform", 20, Styles.WRAP), Column("Schedule runs", 10, Styles.COUNT),
-    Column("Machine runs", 10, Styles.COUNT), Column("Failed runs", 10, Styles.COUNT),
-    Column("Run success rate", 11, Styles.RATE), Column("Average run (minutes)", 11, Styles.COUNT),
-    Column("Longest run (minutes)", 11, Styles.COUNT), Column("Window (minutes)", 11, Styles.COUNT),
-    Column("Longest run as share of window", 12, Styles.RATE), Column("Installation runs", 11, Styles.COUNT),
-    Column("Window exceeded", 10, Styles.COUNT), Column("Window exceeded rate", 11, Styles.RATE),
-    Column("Last run start (UTC)", 21), Column("Last run status", 16), Column("Could not be read", 40, Styles.WRAP),
+    Column("Configuration", 28),
+    Column("Recurrence", 28),
+    Column("Start (local)", 17),
+    Column("Duration", 9),
+    Column("Time zone", 22),
+    Column("Expires (local)", 19),
+    Column("Expired", 9),
+    Column("Reboot", 12),
+    Column("Windows classifications", 36, Styles.WRAP),
+    Column("KBs included", 20, Styles.WRAP),
+    Column("KBs excluded", 20, Styles.WRAP),
+    Column("Exclude KBs requiring reboot", 11),
+    Column("Linux classifications", 28, Styles.WRAP),
+    Column("Packages included", 20, Styles.WRAP),
+    Column("Packages excluded", 20, Styles.WRAP),
+    Column("Pre-tasks", 30, Styles.WRAP),
+    Column("Post-tasks", 30, Styles.WRAP),
+    Column("Static assignments", 11, Styles.COUNT),
+    Column("Dynamic scopes", 60, Styles.WRAP),
+    Column("Machines", 10, Styles.COUNT),
+    Column("Machines by environment", 30, Styles.WRAP),
+    Column("Machines by OS", 20, Styles.WRAP),
+    Column("Machines by platform", 20, Styles.WRAP),
+    Column("Schedule runs", 10, Styles.COUNT),
+    Column("Machine runs", 10, Styles.COUNT),
+    Column("Failed runs", 10, Styles.COUNT),
+    Column("Run success rate", 11, Styles.RATE),
+    Column("Average run (minutes)", 11, Styles.COUNT),
+    Column("Longest run (minutes)", 11, Styles.COUNT),
+    Column("Window (minutes)", 11, Styles.COUNT),
+    Column("Longest run as share of window", 12, Styles.RATE),
+    Column("Installation runs", 11, Styles.COUNT),
+    Column("Window exceeded", 10, Styles.COUNT),
+    Column("Window exceeded rate", 11, Styles.RATE),
+    Column("Last run start (UTC)", 21),
+    Column("Last run status", 16),
+    Column("Could not be read", 40, Styles.WRAP),
     Column("Configuration ID", 80),
 ]
 
@@ -62,8 +83,13 @@ def _counts(value: Any) -> str | None:
 
 
 def _tasks(value: Any) -> str | None:
-    return "; ".join(f"{t.get('source')} ({t.get('task_scope')})" if t.get("task_scope") else str(t.get("source"))
-                     for t in records(value)) or None
+    return (
+        "; ".join(
+            f"{t.get('source')} ({t.get('task_scope')})" if t.get("task_scope") else str(t.get("source"))
+            for t in records(value)
+        )
+        or None
+    )
 
 
 def _expired(value: Any) -> Any:
@@ -75,22 +101,49 @@ def schedule_row(config: Mapping[str, Any], problems: Mapping[str, list[str]]) -
     runs = _mapping(config.get("runs"))
     last = _mapping(runs.get("last_run"))
     windows, linux = _mapping(config.get("windows")), _mapping(config.get("linux"))
-    scopes = "\n".join(str(_mapping(s).get("filter") or _mapping(s).get("scope") or "")
-                       for s in records(config.get("dynamic_scopes")))
+    scopes = "\n".join(
+        str(_mapping(s).get("filter") or _mapping(s).get("scope") or "") for s in records(config.get("dynamic_scopes"))
+    )
     reboot_kbs = windows.get("exclude_kbs_requiring_reboot")
     return [
-        config.get("key"), config.get("recurrence_text") or config.get("recurrence"), config.get("start"),
-        config.get("duration"), config.get("time_zone"), config.get("expiration"), _expired(config.get("expired")),
-        config.get("reboot_setting"), _joined(windows.get("classifications")), _joined(windows.get("kb_include")),
-        _joined(windows.get("kb_exclude")), reboot_kbs, _joined(linux.get("classifications")),
-        _joined(linux.get("package_include")), _joined(linux.get("package_exclude")), _tasks(config.get("pre_tasks")),
-        _tasks(config.get("post_tasks")), config.get("static_assignments"), scopes or None, config.get("machines"),
-        _counts(config.get("by_environment")), _counts(config.get("by_os")), _counts(config.get("by_platform")),
-        runs.get("schedule_runs"), runs.get("machine_runs"), runs.get("failed"), runs.get("success_rate"),
-        runs.get("avg_duration_minutes"), runs.get("max_duration_minutes"), runs.get("window_minutes"),
-        runs.get("max_duration_share_of_window"), runs.get("installation_runs"), runs.get("window_exceeded"),
-        runs.get("window_exceeded_rate"), last.get("start"), last.get("status"),
-        "\n".join(problems.get(str(config.get("key")), [])) or None, config.get("id"),
+        config.get("key"),
+        config.get("recurrence_text") or config.get("recurrence"),
+        config.get("start"),
+        config.get("duration"),
+        config.get("time_zone"),
+        config.get("expiration"),
+        _expired(config.get("expired")),
+        config.get("reboot_setting"),
+        _joined(windows.get("classifications")),
+        _joined(windows.get("kb_include")),
+        _joined(windows.get("kb_exclude")),
+        reboot_kbs,
+        _joined(linux.get("classifications")),
+        _joined(linux.get("package_include")),
+        _joined(linux.get("package_exclude")),
+        _tasks(config.get("pre_tasks")),
+        _tasks(config.get("post_tasks")),
+        config.get("static_assignments"),
+        scopes or None,
+        config.get("machines"),
+        _counts(config.get("by_environment")),
+        _counts(config.get("by_os")),
+        _counts(config.get("by_platform")),
+        runs.get("schedule_runs"),
+        runs.get("machine_runs"),
+        runs.get("failed"),
+        runs.get("success_rate"),
+        runs.get("avg_duration_minutes"),
+        runs.get("max_duration_minutes"),
+        runs.get("window_minutes"),
+        runs.get("max_duration_share_of_window"),
+        runs.get("installation_runs"),
+        runs.get("window_exceeded"),
+        runs.get("window_exceeded_rate"),
+        last.get("start"),
+        last.get("status"),
+        "\n".join(problems.get(str(config.get("key")), [])) or None,
+        config.get("id"),
     ]
 
 
@@ -106,14 +159,19 @@ def schedule_mark(config: Mapping[str, Any]) -> Highlight | None:
 def schedule_counts(audit: Mapping[str, Any]) -> str:
     """The audit's machine and configuration counts as a sentence ('' when it has none)."""
     counts = [
-        f"{audit[key]:,} {label}" for key, label in (
+        f"{audit[key]:,} {label}"
+        for key, label in (
             ("unscheduled_machines", "machines have no schedule"),
             ("multiple_configurations_machines", "have more than one"),
             ("only_expired_configurations_machines", "have only expired ones"),
-        ) if isinstance(audit.get(key), int)
+        )
+        if isinstance(audit.get(key), int)
     ]
-    for key, label in (("expired_configurations", "expired"), ("unassigned_configurations", "assigned to nothing"),
-                       ("unknown_configuration_ids", "named by assignments or runs but not found")):
+    for key, label in (
+        ("expired_configurations", "expired"),
+        ("unassigned_configurations", "assigned to nothing"),
+        ("unknown_configuration_ids", "named by assignments or runs but not found"),
+    ):
         names = audit.get(key)
         if isinstance(names, list) and names:
             counts.append(f"{_n(len(names), 'configuration')} {label}")
@@ -130,12 +188,18 @@ def write_schedules(workbook: Workbook, context: ReportContext, suffix: str) -> 
         problems.setdefault(str(problem.get("key")), []).append(str(problem.get("message") or ""))
     configs = records(audit.get("configurations"))
     rows = [schedule_row(config, problems) for config in configs]
-    table = write_table(workbook, SCHEDULES, fit(SCHEDULE_COLUMNS, rows), rows, total=len(rows),
-                        caption=f"Maintenance configurations: their windows, what they install, the machines they "
-                                f"cover and their runs.{schedule_counts(audit)} Expired configurations are red, "
-                                f"configurations that cover no machine amber.{suffix}",
-                        empty="No maintenance configuration was found.",
-                        marks=[schedule_mark(config) for config in configs])
+    table = write_table(
+        workbook,
+        SCHEDULES,
+        fit(SCHEDULE_COLUMNS, rows),
+        rows,
+        total=len(rows),
+        caption=f"Maintenance configurations: their windows, what they install, the machines they "
+        f"cover and their runs.{schedule_counts(audit)} Expired configurations are red, "
+        f"configurations that cover no machine amber.{suffix}",
+        empty="No maintenance configuration was found.",
+        marks=[schedule_mark(config) for config in configs],
+    )
     limits = context.evaluation.config.thresholds
     flag_against(table, "Run success rate", limits.min_installation_success_rate)
     flag_against(table, "Window exceeded rate", limits.max_window_exceeded_rate, kind="max")
@@ -165,18 +229,27 @@ def write_concurrency(workbook: Workbook, context: ReportContext, suffix: str) -
         names = ", ".join(active[hour]) if hour < len(active) else None
         over = isinstance(machines, int) and isinstance(limit, int) and machines > limit
         rows.append([hour, f"{DAYS[hour // 24 % 7]} {hour % 24:02d}:00", start, machines, limit, over, names or None])
-    columns = [Column("Hour of the week", 9, Styles.COUNT), Column("Day and hour (UTC)", 12),
-               Column("Starts (UTC)", 20, Styles.DATE), Column("Machines scheduled", 11, Styles.COUNT),
-               Column("Limit", 9, Styles.COUNT), Column("Above the limit", 9),
-               Column("Configurations with a window open", 40, Styles.WRAP)]
+    columns = [
+        Column("Hour of the week", 9, Styles.COUNT),
+        Column("Day and hour (UTC)", 12),
+        Column("Starts (UTC)", 20, Styles.DATE),
+        Column("Machines scheduled", 11, Styles.COUNT),
+        Column("Limit", 9, Styles.COUNT),
+        Column("Above the limit", 9),
+        Column("Configurations with a window open", 40, Styles.WRAP),
+    ]
     advice = block.get("recommendation")
     told = f" {advice[:1].upper()}{advice[1:]}." if isinstance(advice, str) and advice else " No hour exceeds it."
     limit_text = _n(limit, "machine") if isinstance(limit, int) else "not set"
     table = write_table(
-        workbook, CONCURRENCY, columns, rows, total=len(rows),
+        workbook,
+        CONCURRENCY,
+        columns,
+        rows,
+        total=len(rows),
         caption=f"Machines with a maintenance window open in each hour of the as-of week (168 hours from "
-                f"{block.get('week_start')}). The limit is {limit_text} (max_concurrent_machines); hours above it "
-                f"are red.{told}{suffix}",
+        f"{block.get('week_start')}). The limit is {limit_text} (max_concurrent_machines); hours above it "
+        f"are red.{told}{suffix}",
         empty="No hours.",
     )
     flag_against(table, "Machines scheduled", "Limit", kind="max")

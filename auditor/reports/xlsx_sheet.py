@@ -277,7 +277,9 @@ class Form:
     def text(self, text: str, style: str | None = None, *, merge_to: int | None = None) -> int:
         """A line of text; merged across columns, it wraps and its row is heightened to show all of it."""
         height = text_height(text, sum(self.widths[:merge_to])) if merge_to is not None else None
-        return self.add(styled(self.ws, text, style) if style else safe(self.ws, text), height=height, merge_to=merge_to)
+        return self.add(
+            styled(self.ws, text, style) if style else safe(self.ws, text), height=height, merge_to=merge_to
+        )
 
     def blank(self) -> None:
         """An empty row."""
@@ -290,8 +292,9 @@ class Form:
     def header(self, *titles: str) -> int:
         """A styled header row for a small inline table, tall enough for titles that wrap in their columns."""
         lines = max((math.ceil(len(t) / max(w - 2, 1)) for t, w in zip(titles, self.widths, strict=False)), default=1)
-        return self.add(*(styled(self.ws, t, Styles.HEADER) for t in titles),
-                        height=LINE_HEIGHT * lines if lines > 1 else None)
+        return self.add(
+            *(styled(self.ws, t, Styles.HEADER) for t in titles), height=LINE_HEIGHT * lines if lines > 1 else None
+        )
 
     def pair(self, label: str, value: Any, style: str | None = None, *more: Any) -> int:
         """A label and its value (styled, or safe when no style is given), then any further cell-ready values.

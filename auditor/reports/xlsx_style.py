@@ -177,8 +177,10 @@ def needs_text_cell(value: str) -> bool:
 def plain_texts(texts: list[str]) -> bool:
     """Whether none of these strings needs a text cell, checked for them all at once (the fast path of a row)."""
     joined = "".join(texts)
-    return len(joined) <= MAX_CELL_TEXT and _ILLEGAL.search(joined) is None and _RISKY_FIRST.isdisjoint(
-        [text[:1] for text in texts]
+    return (
+        len(joined) <= MAX_CELL_TEXT
+        and _ILLEGAL.search(joined) is None
+        and _RISKY_FIRST.isdisjoint([text[:1] for text in texts])
     )
 
 

@@ -23,7 +23,13 @@ from auditor.reports.xlsx_style import BAD, GOOD, Styles, link_cell, safe, style
 
 SUMMARY = "Summary"
 WITHOUT_EXCEPTIONS = "Overall compliance rate without exceptions"
-MEETS, BELOW, ABOVE, NO_TARGET, NOT_MEASURED = "Meets target", "BELOW TARGET", "ABOVE LIMIT", "No target set", "Not measured"
+MEETS, BELOW, ABOVE, NO_TARGET, NOT_MEASURED = (
+    "Meets target",
+    "BELOW TARGET",
+    "ABOVE LIMIT",
+    "No target set",
+    "Not measured",
+)
 STATUS_COLOURS = ("70AD47", "C00000", "FFC000")
 """Compliant, non-compliant, unknown."""
 WIDTHS = (48, 20, 14, 16, 28)
@@ -49,7 +55,9 @@ def judge(value: Any, limit: float | None, kind: str = "min") -> str:
     return ABOVE if value > limit else MEETS
 
 
-def _figure(form: Form, label: str, value: Any, limit: float | None, kind: str = "min", style: str = Styles.RATE) -> int:
+def _figure(
+    form: Form, label: str, value: Any, limit: float | None, kind: str = "min", style: str = Styles.RATE
+) -> int:
     """A figure with its target and verdict; the value turns red when it is on the wrong side of the target."""
     ws = form.ws
     row = form.pair(label, value, style, styled(ws, limit, style), judge(value, limit, kind))
@@ -77,10 +85,16 @@ def scope_lines(source: Mapping[str, Any]) -> list[tuple[str, Any]]:
 
 
 def _banner(form: Form, problems: Sequence[str]) -> None:
-    form.add(styled(form.ws, "INCOMPLETE: the data behind this pack is incomplete", Styles.BANNER), height=30,
-             merge_to=len(WIDTHS))
-    form.text("These figures may be wrong. Do not rely on them until these problems are resolved:", Styles.PROBLEM,
-              merge_to=len(WIDTHS))
+    form.add(
+        styled(form.ws, "INCOMPLETE: the data behind this pack is incomplete", Styles.BANNER),
+        height=30,
+        merge_to=len(WIDTHS),
+    )
+    form.text(
+        "These figures may be wrong. Do not rely on them until these problems are resolved:",
+        Styles.PROBLEM,
+        merge_to=len(WIDTHS),
+    )
     for problem in problems:
         form.text(f"• {problem}", Styles.PROBLEM, merge_to=len(WIDTHS))
 
@@ -120,12 +134,17 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
     installations = summary.get("installations")
     if isinstance(installations, Mapping):
         days = installations.get("window_days")
-        _figure(form, f"Installation success rate (last {days} days)", installations.get("success_rate"),
-                limits.min_installation_success_rate)
+        _figure(
+            form,
+            f"Installation success rate (last {days} days)",
+            installations.get("success_rate"),
+            limits.min_installation_success_rate,
+        )
         form.pair(f"Installation runs (last {days} days)", installations.get("runs"), Styles.COUNT)
         form.pair("Failed installation runs", installations.get("failed"), Styles.COUNT)
-        form.pair("Machines without a successful installation", installations.get("machines_without_success"),
-                  Styles.COUNT)
+        form.pair(
+            "Machines without a successful installation", installations.get("machines_without_success"), Styles.COUNT
+        )
     coverage = summary.get("coverage")
     if isinstance(coverage, Mapping):
         for key, label, limit in (
@@ -159,10 +178,14 @@ def _breaches(form: Form, context: ReportContext) -> None:
         form.header("Breach", "Observed", "Limit", "Severity", "Query")
         for breach in evaluation.breaches:
             style = unit_style(units.get((breach.rule, breach.dimension, breach.key), "%"))
-            form.add(styled(ws, breach.message, Styles.WRAP), styled(ws, breach.observed, style),
-                     styled(ws, breach.threshold, style), styled(ws, breach.severity, Styles.WRAP),
-                     styled(ws, breach.query, Styles.WRAP),
-                     height=text_height(breach.message, WIDTHS[0]))
+            form.add(
+                styled(ws, breach.message, Styles.WRAP),
+                styled(ws, breach.observed, style),
+                styled(ws, breach.threshold, style),
+                styled(ws, breach.severity, Styles.WRAP),
+                styled(ws, breach.query, Styles.WRAP),
+                height=text_height(breach.message, WIDTHS[0]),
+            )
     form.blank()
 
 
@@ -174,8 +197,11 @@ def _trend(form: Form, context: ReportContext) -> None:
     form.section("Trend")
     form.header("As of", "Compliance rate", "Machines")
     for scan in [*history, context.summary]:
-        form.add(styled(ws, str(scan.get("as_of", "")), Styles.WRAP), styled(ws, scan.get("compliance_rate"), Styles.RATE),
-                 styled(ws, scan.get("machines"), Styles.COUNT))
+        form.add(
+            styled(ws, str(scan.get("as_of", "")), Styles.WRAP),
+            styled(ws, scan.get("compliance_rate"), Styles.RATE),
+            styled(ws, scan.get("machines"), Styles.COUNT),
+        )
     form.blank()
 
 
@@ -204,8 +230,9 @@ def add_charts(layout: SummaryLayout, environments: Table | None, *, show_target
     pie.title = "Machines by status"
     pie.add_data(Reference(ws, min_col=2, min_row=first, max_row=last))
     pie.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
-    pie.dataLabels = DataLabelList(showPercent=True, showVal=False, showCatName=False, showSerName=False,
-                                   showLegendKey=False)
+    pie.dataLabels = DataLabelList(
+        showPercent=True, showVal=False, showCatName=False, showSerName=False, showLegendKey=False
+    )
     for index, colour in enumerate(STATUS_COLOURS):
         point = DataPoint(idx=index)
         point.graphicalProperties.solidFill = colour

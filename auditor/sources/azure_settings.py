@@ -136,9 +136,7 @@ class AzureSettings(BaseModel):
         description="Re-reads of a batch whose pages disagree (duplicate rows, a changing totalRecords, "
         "missing rows) before the result is reported incomplete.",
     )
-    connection_timeout_seconds: float = Field(
-        20.0, gt=0, le=300, description="Time allowed to open a connection."
-    )
+    connection_timeout_seconds: float = Field(20.0, gt=0, le=300, description="Time allowed to open a connection.")
     read_timeout_seconds: float = Field(
         120.0, gt=0, le=900, description="Time allowed for a response to arrive before it is retried."
     )
@@ -200,7 +198,7 @@ class AzureSettings(BaseModel):
                 if getattr(self, key) is None
             ]
             if missing:
-                raise ValueError(f"cloud = \"Custom\" needs {', '.join(missing)}")
+                raise ValueError(f'cloud = "Custom" needs {", ".join(missing)}')
         return self
 
     def scope(self) -> dict[str, list[str]]:

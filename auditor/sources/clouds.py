@@ -154,7 +154,9 @@ class AzureSource:
         self.settings = settings
         self.endpoints = resolve_endpoints(settings)
         self._own_credential = credential is None
-        self.credential = credential if credential is not None else default_credential(self.endpoints, settings.tenant_id)
+        self.credential = (
+            credential if credential is not None else default_credential(self.endpoints, settings.tenant_id)
+        )
         self.retry = RetryPolicy.from_settings(settings)
         self._sleep = sleep
         self._progress = ProgressReporter(progress)

@@ -57,7 +57,9 @@ class LogAnalyticsSource(AzureSource):
         if settings.log_analytics_workspace_id is None:
             raise SourceError("no Log Analytics workspace is configured", "set log_analytics_workspace_id in [azure]")
         if self.endpoints.log_analytics is None or self.endpoints.log_analytics_scope is None:
-            raise SourceError(f"cloud {settings.cloud} has no Log Analytics endpoint", "set log_analytics_url in [azure]")
+            raise SourceError(
+                f"cloud {settings.cloud} has no Log Analytics endpoint", "set log_analytics_url in [azure]"
+            )
         self.workspace_id = settings.log_analytics_workspace_id
         return LogsQueryClient(
             self.credential,

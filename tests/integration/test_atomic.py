@@ -57,8 +57,9 @@ def entries(out: Path) -> list[str]:
 def test_sigkill_mid_write_leaves_no_pack_and_the_next_scan_sweeps(fleet: Path, tmp_path: Path) -> None:
     out = tmp_path / "packs"
     args = ["scan", "--source", f"snapshot:{fleet}", "--out", str(out), "--zip", "--quiet"]
-    victim = subprocess.Popen([sys.executable, "-c", STALLING_SCAN, *args], cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    victim = subprocess.Popen(
+        [sys.executable, "-c", STALLING_SCAN, *args], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     try:
         deadline = time.monotonic() + 60
         while not list(out.glob(f"{TEMP_PREFIX}*/pack/stall.bin")):
@@ -77,8 +78,9 @@ def test_sigkill_mid_write_leaves_no_pack_and_the_next_scan_sweeps(fleet: Path, 
     assert len(left) == 1 and left[0].startswith(TEMP_PREFIX), left
     assert not any(name.startswith("pack-") for name in left)
 
-    follow = subprocess.run([sys.executable, "-m", "auditor", *args], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=120)
+    follow = subprocess.run(
+        [sys.executable, "-m", "auditor", *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert follow.returncode == 0, follow.stderr
     left = entries(out)
     assert len(left) == 2 and left[1] == f"{left[0]}.zip" and left[0].startswith("pack-"), left
@@ -100,8 +102,14 @@ class Boom:
 def test_a_failing_renderer_leaves_nothing(fleet: Path, tmp_path: Path, error: BaseException) -> None:
     out = tmp_path / "packs"
     with pytest.raises(type(error)):
-        scan(Config(), source=f"snapshot:{fleet}", out=out, use_history=False, zip_pack=True,
-             renderers=[SummaryRenderer(), Boom(error)])
+        scan(
+            Config(),
+            source=f"snapshot:{fleet}",
+            out=out,
+            use_history=False,
+            zip_pack=True,
+            renderers=[SummaryRenderer(), Boom(error)],
+        )
     assert entries(out) == []
 
 
@@ -109,7 +117,11 @@ def test_a_bad_output_directory_is_one_clean_error(fleet: Path, tmp_path: Path) 
     (tmp_path / "file").write_text("not a directory")
     result = subprocess.run(
         [sys.executable, "-m", "auditor", "scan", "--source", f"snapshot:{fleet}", "--out", "file/packs", "--quiet"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
     )
     assert result.returncode == 2 and result.stderr.startswith("error: cannot create output directory")
     assert "Traceback" not in result.stderr

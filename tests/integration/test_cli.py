@@ -13,7 +13,9 @@ from tests.crafted import Fleet
 
 def auditor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "auditor", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -45,8 +47,19 @@ def test_scan_fail_on_breach_exit_1_and_writes_pack(tmp_path: Path) -> None:
     f.assessment(vm, status="Failed")
     f.write(tmp_path / "snap")
     (tmp_path / "auditor.toml").write_text("[thresholds]\nmin_compliance_rate = 90\n")
-    result = auditor("scan", "--source", "snapshot:snap", "--config", "auditor.toml", "--out", "packs",
-                     "--fail-on-breach", "--as-of", "2026-11-01T06:00:00Z", cwd=tmp_path)
+    result = auditor(
+        "scan",
+        "--source",
+        "snapshot:snap",
+        "--config",
+        "auditor.toml",
+        "--out",
+        "packs",
+        "--fail-on-breach",
+        "--as-of",
+        "2026-11-01T06:00:00Z",
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
     packs = list((tmp_path / "packs").iterdir())
     assert len(packs) == 1
@@ -59,7 +72,9 @@ def test_query_commands(tmp_path: Path) -> None:
     assert auditor("query", "check", cwd=tmp_path).returncode == 0
     shown = auditor("query", "show", "pending_patches@v1", cwd=tmp_path)
     assert shown.returncode == 0 and "summarize patches = count()" in shown.stdout
-    rendered = auditor("query", "render", "undated_patches", "--param", "classifications=Critical,Security", cwd=tmp_path)
+    rendered = auditor(
+        "query", "render", "undated_patches", "--param", "classifications=Critical,Security", cwd=tmp_path
+    )
     assert 'has_any ("Critical", "Security")' in rendered.stdout
     bad = auditor("query", "render", "installations", "--param", "window_days=abc", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -18,7 +18,12 @@ OTHER_SUB = "00000000-0000-0000-0000-000000000002"
 
 def summarise(tmp_path: Path, fleet: Fleet, config: dict[str, Any] | None = None) -> dict[str, Any]:
     fleet.write(tmp_path / "snap")
-    result = scan(config_from_dict(config or {}), source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "packs", use_history=False)
+    result = scan(
+        config_from_dict(config or {}),
+        source=f"snapshot:{tmp_path / 'snap'}",
+        out=tmp_path / "packs",
+        use_history=False,
+    )
     assert_valid_summary(result.summary)
     return result.summary
 
@@ -30,20 +35,32 @@ def test_installations(tmp_path: Path) -> None:
     c = f.machine("vm-c", tags={"Environment": "Dev"})
     f.run(a, "r1", status="Succeeded", start=days_ago(2), minutes=30)
     f.run(a, "r2", status="CompletedWithWarnings", start=days_ago(3), minutes=60)
-    f.run(a, "r3", status="Failed", start=days_ago(4), minutes=90, error="PatchInstallationFailed", window_exceeded=True)
+    f.run(
+        a, "r3", status="Failed", start=days_ago(4), minutes=90, error="PatchInstallationFailed", window_exceeded=True
+    )
     f.run(b, "r4", status="Failed", start=days_ago(5), minutes=20, error="VMAgentNotResponding")
     f.run(b, "r5", status="Failed", start=days_ago(6), minutes=40, error="PatchInstallationFailed")
     f.run(b, "r6", status="InProgress", start=days_ago(0.1), minutes=5)
-    f.run(c, "r7", status="Succeeded", start=ts(AS_OF - timedelta(days=30)), minutes=10)  # exactly at the window edge: in
+    f.run(
+        c, "r7", status="Succeeded", start=ts(AS_OF - timedelta(days=30)), minutes=10
+    )  # exactly at the window edge: in
     f.run(c, "r8", status="Succeeded", start=ts(AS_OF - timedelta(days=30, seconds=1)), minutes=10)  # just outside
     f.run(c, "r9", status="Succeeded", start=ts(AS_OF + timedelta(hours=1)), minutes=10)  # after the as-of time
-    f.run("/subscriptions/x/resourceGroups/r/providers/Microsoft.Compute/virtualMachines/gone", "r10", status="Failed", start=days_ago(1))
+    f.run(
+        "/subscriptions/x/resourceGroups/r/providers/Microsoft.Compute/virtualMachines/gone",
+        "r10",
+        status="Failed",
+        start=days_ago(1),
+    )
     inst = summarise(tmp_path, f)["installations"]
     assert (inst["runs"], inst["succeeded"], inst["failed"], inst["in_progress"]) == (7, 3, 3, 1)
     assert inst["success_rate"] == 50.0
     assert inst["avg_duration_minutes"] == 41.67  # (30 + 60 + 90 + 20 + 40 + 10) / 6 finished runs
     assert inst["window_exceeded"] == 1
-    assert inst["top_failure_codes"] == [{"code": "PatchInstallationFailed", "count": 2}, {"code": "VMAgentNotResponding", "count": 1}]
+    assert inst["top_failure_codes"] == [
+        {"code": "PatchInstallationFailed", "count": 2},
+        {"code": "VMAgentNotResponding", "count": 1},
+    ]
     assert inst["machines_without_success"] == 1 and inst["machines_without_success_ids"] == [b.lower()]
     envs = {row["key"]: row for row in inst["by_environment"]}
     assert (envs["Dev"]["runs"], envs["Dev"]["success_rate"]) == (4, 33.33)
@@ -77,12 +94,22 @@ def coverage_fleet() -> tuple[Fleet, dict[str, str]]:
     }
     f.assign(ids["static"].lower(), "cfg-static")
     f.assign(ids["both"], "cfg-static")
-    f.dynamic_scope("weekend-windows", "cfg-weekend", {
-        "resourceTypes": ["Microsoft.Compute/virtualMachines"], "osTypes": ["Windows"], "locations": ["West Europe"],
-        "tagSettings": {"tags": {"patchgroup": ["weekend"]}, "filterOperator": "Any"},
-    })
+    f.dynamic_scope(
+        "weekend-windows",
+        "cfg-weekend",
+        {
+            "resourceTypes": ["Microsoft.Compute/virtualMachines"],
+            "osTypes": ["Windows"],
+            "locations": ["West Europe"],
+            "tagSettings": {"tags": {"patchgroup": ["weekend"]}, "filterOperator": "Any"},
+        },
+    )
     f.dynamic_scope("legacy-rg", "cfg-legacy", {"resourceGroups": ["rg-legacy"]}, rg="rg-legacy")
-    f.dynamic_scope("gold-all", "cfg-gold", {"tagSettings": {"tags": {"patchGroup": ["weekend"], "tier": ["gold"]}, "filterOperator": "All"}})
+    f.dynamic_scope(
+        "gold-all",
+        "cfg-gold",
+        {"tagSettings": {"tags": {"patchGroup": ["weekend"], "tier": ["gold"]}, "filterOperator": "All"}},
+    )
     return f, ids
 
 
@@ -96,7 +123,9 @@ def test_schedule_coverage_evaluates_dynamic_filters_exactly(tmp_path: Path) -> 
     f.write(tmp_path / "snap")
     src = SnapshotSource(read_snapshot(tmp_path / "snap"))
     catalog = Catalog()
-    machines = facts.build_machines(src.run(catalog.queries["machine_facts"].render()).table, environment_tag="Environment", environment_aliases={})
+    machines = facts.build_machines(
+        src.run(catalog.queries["machine_facts"].render()).table, environment_tag="Environment", environment_aliases={}
+    )
     assignments = coverage.build_assignments(src.run(catalog.queries["maintenance_assignments"].render()).table)
     covered = coverage.schedules_by_machine(machines, assignments)
     names = {m.machine_id: m.name for m in machines}
@@ -180,5 +209,10 @@ def test_each_threshold(tmp_path: Path, thresholds: dict[str, float], rules: lis
     f.run(a, "r1", status="Succeeded", start=days_ago(1))
     f.run(b, "r2", status="Failed", start=days_ago(1), error="X")
     f.write(tmp_path / "snap")
-    result = scan(config_from_dict({"thresholds": thresholds}), source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "p", use_history=False)
+    result = scan(
+        config_from_dict({"thresholds": thresholds}),
+        source=f"snapshot:{tmp_path / 'snap'}",
+        out=tmp_path / "p",
+        use_history=False,
+    )
     assert [(b.rule, b.observed) for b in result.breaches] == rules

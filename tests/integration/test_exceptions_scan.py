@@ -85,8 +85,14 @@ def tables(fleet_dir: Path) -> dict[str, pa.Table]:
 
 
 def entry(ident: str = "EX-1", **fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"id": ident, "owner": "app-team@contoso.com", "justification": "vendor freeze",
-                            "ticket": "CHG-1", "created": "2026-10-01", "expires_on": "2026-12-31"}
+    base: dict[str, Any] = {
+        "id": ident,
+        "owner": "app-team@contoso.com",
+        "justification": "vendor freeze",
+        "ticket": "CHG-1",
+        "created": "2026-10-01",
+        "expires_on": "2026-12-31",
+    }
     return {**base, **fields}
 
 
@@ -99,8 +105,15 @@ def statuses(evaluation: Evaluation) -> dict[str, str]:
     return {v.machine.name: v.status.value for v in evaluation.verdicts}
 
 
-BASELINE = {"vm-erp-1": "non_compliant", "vm-erp-2": "non_compliant", "vm-legacy": "non_compliant",
-            "vm-linux": "non_compliant", "vm-stale": "unknown", "vm-clean": "compliant", "vm-mixed": "non_compliant"}
+BASELINE = {
+    "vm-erp-1": "non_compliant",
+    "vm-erp-2": "non_compliant",
+    "vm-legacy": "non_compliant",
+    "vm-linux": "non_compliant",
+    "vm-stale": "unknown",
+    "vm-clean": "compliant",
+    "vm-mixed": "non_compliant",
+}
 
 
 def test_without_a_register_nothing_changes(tables: dict[str, pa.Table]) -> None:
@@ -115,8 +128,10 @@ def test_without_a_register_nothing_changes(tables: dict[str, pa.Table]) -> None
 
 
 def test_overdue_patch_detail(tables: dict[str, pa.Table]) -> None:
-    detail = [(p.machine_id.rsplit("/", 1)[1], p.name, p.kb_id, p.age_days, p.sla_days, p.classifications)
-              for p in judge(tables).overdue_patches]
+    detail = [
+        (p.machine_id.rsplit("/", 1)[1], p.name, p.kb_id, p.age_days, p.sla_days, p.classifications)
+        for p in judge(tables).overdue_patches
+    ]
     # Sorted by machine id (rg-app before rg-legacy, the other subscription last), then patch key. vm-clean's
     # Security patch is older than the smallest SLA but within its own 30 days: not overdue.
     assert detail == [
@@ -145,10 +160,21 @@ def test_overdue_patch_detail(tables: dict[str, pa.Table]) -> None:
         ({"resource_groups": [f"/subscriptions/{SUB}/resourceGroups/RG-LEGACY"]}, ["vm-legacy"]),
         ({"resource_groups": [f"/subscriptions/{OTHER_SUB}/resourceGroups/RG-Legacy"]}, []),
     ],
-    ids=["machine-id-any-case", "tag-key-any-case", "tag-value-exact", "tag-values-and-keys", "subscription",
-         "subscription-and-tag", "resource-group-name", "resource-group-id", "resource-group-other-sub"],
+    ids=[
+        "machine-id-any-case",
+        "tag-key-any-case",
+        "tag-value-exact",
+        "tag-values-and-keys",
+        "subscription",
+        "subscription-and-tag",
+        "resource-group-name",
+        "resource-group-id",
+        "resource-group-other-sub",
+    ],
 )
-def test_selectors(tables: dict[str, pa.Table], ids: dict[str, str], selector: dict[str, Any], matched: list[str]) -> None:
+def test_selectors(
+    tables: dict[str, pa.Table], ids: dict[str, str], selector: dict[str, Any], matched: list[str]
+) -> None:
     if "machine_ids" in selector:
         selector = {"machine_ids": [ids["vm-erp-1"].upper()]}
     evaluation = judge(tables, entry(**selector))
@@ -159,8 +185,17 @@ def test_selectors(tables: dict[str, pa.Table], ids: dict[str, str], selector: d
     expected = {**BASELINE, **{n: "compliant_with_exception" for n in matched if BASELINE[n] == "non_compliant"}}
     assert statuses(evaluation) == expected
     warnings = evaluation.summary["exception_warnings"]
-    assert warnings == ([] if matched else [{"exception": "EX-1", "kind": "matches_nothing",
-                                            "message": "exception 'EX-1' matches no machine in scope; check its selector"}])
+    assert warnings == (
+        []
+        if matched
+        else [
+            {
+                "exception": "EX-1",
+                "kind": "matches_nothing",
+                "message": "exception 'EX-1' matches no machine in scope; check its selector",
+            }
+        ]
+    )
 
 
 def test_rates_with_and_without_exceptions(tables: dict[str, pa.Table]) -> None:
@@ -170,8 +205,16 @@ def test_rates_with_and_without_exceptions(tables: dict[str, pa.Table]) -> None:
     assert (s["compliant_with_exception"], s["compliance_rate"]) == (3, 57.14)
     assert (s["compliance_rate_without_exceptions"], s["exception_rate"]) == (14.29, 42.86)
     envs = {row["key"]: row for row in s["by_environment"]}
-    figures = ("machines", "compliant", "non_compliant", "unknown", "compliant_with_exception", "compliance_rate",
-               "compliance_rate_without_exceptions", "exception_rate")
+    figures = (
+        "machines",
+        "compliant",
+        "non_compliant",
+        "unknown",
+        "compliant_with_exception",
+        "compliance_rate",
+        "compliance_rate_without_exceptions",
+        "exception_rate",
+    )
     assert [envs["Production"][k] for k in figures] == [4, 2, 1, 1, 2, 50.0, 0.0, 50.0]
     assert [envs["Dev"][k] for k in figures] == [2, 2, 0, 0, 1, 100.0, 50.0, 50.0]
     assert [envs["(untagged)"][k] for k in figures] == [1, 0, 1, 0, 0, 0.0, 0.0, 0.0]
@@ -181,7 +224,12 @@ def test_rates_with_and_without_exceptions(tables: dict[str, pa.Table]) -> None:
     overdue = {row["classification"]: row["overdue_machines"] for row in s["by_classification"]}
     assert overdue == {"Critical": 4, "Security": 4}
     row = s["exceptions"][0]
-    assert (row["status"], row["days_to_expiry"], row["patches_covered"], row["machines_excepted"]) == ("active", 60, 6, 3)
+    assert (row["status"], row["days_to_expiry"], row["patches_covered"], row["machines_excepted"]) == (
+        "active",
+        60,
+        6,
+        3,
+    )
     assert_valid_summary(s)
 
 
@@ -197,12 +245,17 @@ def test_narrowed_to_kb_covers_only_the_named_patches(tables: dict[str, pa.Table
     assert statuses(both)["vm-erp-1"] == "compliant_with_exception"
     assert both.summary["exceptions"][0]["patches_covered"] == 2
     # Two narrowed exceptions may share a group between them.
-    split = judge(tables, entry("EX-A", machine_ids=[ids["vm-erp-1"]], kb_ids=["5031361"]),
-                  entry("EX-B", tags={"App": "erp"}, kb_ids=["5031362"]))
+    split = judge(
+        tables,
+        entry("EX-A", machine_ids=[ids["vm-erp-1"]], kb_ids=["5031361"]),
+        entry("EX-B", tags={"App": "erp"}, kb_ids=["5031362"]),
+    )
     verdict = next(v for v in split.verdicts if v.machine.name == "vm-erp-1")
     assert (verdict.status.value, verdict.exceptions) == ("compliant_with_exception", ("EX-A", "EX-B"))
     assert [(r["id"], r["patches_covered"], r["machines_excepted"]) for r in split.summary["exceptions"]] == [
-        ("EX-A", 1, 1), ("EX-B", 1, 1)]
+        ("EX-A", 1, 1),
+        ("EX-B", 1, 1),
+    ]
 
 
 def test_narrowed_to_packages(tables: dict[str, pa.Table]) -> None:
@@ -211,22 +264,30 @@ def test_narrowed_to_packages(tables: dict[str, pa.Table]) -> None:
     assert one.summary["exceptions"][0]["patches_covered"] == 1
     both = judge(tables, entry("EX-PKG", subscriptions=[OTHER_SUB], packages=["openssl", "curl"]))
     assert statuses(both)["vm-linux"] == "compliant_with_exception"
-    assert both.summary["exceptions"][0]["narrowed_to"] == {"classifications": [], "kb_ids": [],
-                                                            "packages": ["openssl", "curl"]}
+    assert both.summary["exceptions"][0]["narrowed_to"] == {
+        "classifications": [],
+        "kb_ids": [],
+        "packages": ["openssl", "curl"],
+    }
 
 
 def test_narrowed_to_classifications(tables: dict[str, pa.Table], ids: dict[str, str]) -> None:
     security = judge(tables, entry("EX-C", resource_groups=["RG-Legacy"], classifications=["security"]))
     assert statuses(security)["vm-legacy"] == "non_compliant"  # its Critical group is not covered
     assert security.summary["exceptions"][0]["patches_covered"] == 1
-    assert judge(tables, entry("EX-C", resource_groups=["RG-Legacy"], classifications=["Security", "Critical"])
-                 ).summary["compliant_with_exception"] == 1
+    assert (
+        judge(tables, entry("EX-C", resource_groups=["RG-Legacy"], classifications=["Security", "Critical"])).summary[
+            "compliant_with_exception"
+        ]
+        == 1
+    )
     # A patch that is Critical and Security is waived only by an exception listing both.
     mixed = {"machine_ids": [ids["vm-mixed"]]}
     only = judge(tables, entry("EX-M", **mixed, classifications=["Security"]))
     assert statuses(only)["vm-mixed"] == "non_compliant" and only.summary["exceptions"][0]["patches_covered"] == 0
     assert statuses(judge(tables, entry("EX-M", **mixed, classifications=["Critical", "Security"])))["vm-mixed"] == (
-        "compliant_with_exception")
+        "compliant_with_exception"
+    )
 
 
 def test_an_exception_never_turns_unknown_into_compliance(tables: dict[str, pa.Table], ids: dict[str, str]) -> None:
@@ -247,11 +308,25 @@ def test_an_exception_never_turns_unknown_into_compliance(tables: dict[str, pa.T
         ("2026-11-02", "2026-12-01", "not_yet_active", 30, False, None),
         ("2026-11-01", "2026-11-30", "active", 29, True, None),
     ],
-    ids=["expires-on-the-as-of-date", "expired-yesterday", "expiring-in-14-days", "active-15-days", "not-yet-active",
-         "created-on-the-as-of-date"],
+    ids=[
+        "expires-on-the-as-of-date",
+        "expired-yesterday",
+        "expiring-in-14-days",
+        "active-15-days",
+        "not-yet-active",
+        "created-on-the-as-of-date",
+    ],
 )
-def test_expiry(tables: dict[str, pa.Table], ids: dict[str, str], created: str, expires_on: str, status: str,
-                days: int, effect: bool, warning: str | None) -> None:
+def test_expiry(
+    tables: dict[str, pa.Table],
+    ids: dict[str, str],
+    created: str,
+    expires_on: str,
+    status: str,
+    days: int,
+    effect: bool,
+    warning: str | None,
+) -> None:
     evaluation = judge(tables, entry("EX-7", machine_ids=[ids["vm-erp-1"]], created=created, expires_on=expires_on))
     row = evaluation.summary["exceptions"][0]
     assert (row["status"], row["days_to_expiry"], row["patches_covered"]) == (status, days, 2 if effect else 0)
@@ -260,41 +335,75 @@ def test_expiry(tables: dict[str, pa.Table], ids: dict[str, str], created: str, 
     if warning is None:
         assert messages == []
     else:
-        assert messages == [f"exception 'EX-7' (owner app-team@contoso.com, ticket CHG-1) {warning} (warning window "
-                            "14 days); renew it after review or patch the machines"]
+        assert messages == [
+            f"exception 'EX-7' (owner app-team@contoso.com, ticket CHG-1) {warning} (warning window "
+            "14 days); renew it after review or patch the machines"
+        ]
     expired = [b for b in evaluation.breaches if b.rule == "exception_expired"]
     if status == "expired":
-        assert expired == [Breach(
-            rule="exception_expired", dimension="exception", key="EX-7", observed=1.0, threshold=0.0, severity="high",
-            message="days past the expiry date of exception EX-7 must be at most 0 days; observed 1 day",
-            query="evidence/exceptions.jsonl.gz",
-        )]
+        assert expired == [
+            Breach(
+                rule="exception_expired",
+                dimension="exception",
+                key="EX-7",
+                observed=1.0,
+                threshold=0.0,
+                severity="high",
+                message="days past the expiry date of exception EX-7 must be at most 0 days; observed 1 day",
+                query="evidence/exceptions.jsonl.gz",
+            )
+        ]
         assert evaluation.summary["breaches"] == 1
     else:
         assert expired == [] and evaluation.summary["breaches"] == 0
     checks = [(t.requirement(), observed) for t, observed in evaluation.threshold_checks]
-    assert checks == [("days past the expiry date of exception EX-7 must be at most 0 days", 1.0 if status == "expired" else 0.0)]
+    assert checks == [
+        ("days past the expiry date of exception EX-7 must be at most 0 days", 1.0 if status == "expired" else 0.0)
+    ]
 
 
 def test_active_through_the_end_of_its_expiry_day(tables: dict[str, pa.Table], ids: dict[str, str]) -> None:
     expires = entry("EX-7", machine_ids=[ids["vm-erp-1"]], expires_on="2026-11-01")
     last = judge(tables, expires, as_of=datetime(2026, 11, 1, 23, 59, 59, tzinfo=UTC))
     after = judge(tables, expires, as_of=datetime(2026, 11, 2, tzinfo=UTC))
-    assert (last.summary["exceptions"][0]["status"], statuses(last)["vm-erp-1"]) == ("expiring", "compliant_with_exception")
+    assert (last.summary["exceptions"][0]["status"], statuses(last)["vm-erp-1"]) == (
+        "expiring",
+        "compliant_with_exception",
+    )
     assert (after.summary["exceptions"][0]["status"], statuses(after)["vm-erp-1"]) == ("expired", "non_compliant")
 
 
 def test_summary_row_of_an_exception(tables: dict[str, pa.Table], ids: dict[str, str]) -> None:
-    row = judge(tables, entry("EX-9", machine_ids=[ids["vm-erp-1"].upper()], tags={"App": "erp"},
-                              justification=" legacy ERP ", ticket="RISK-9")).summary["exceptions"][0]
+    row = judge(
+        tables,
+        entry(
+            "EX-9",
+            machine_ids=[ids["vm-erp-1"].upper()],
+            tags={"App": "erp"},
+            justification=" legacy ERP ",
+            ticket="RISK-9",
+        ),
+    ).summary["exceptions"][0]
     assert row == {
-        "id": "EX-9", "owner": "app-team@contoso.com", "justification": "legacy ERP", "ticket": "RISK-9",
-        "created": "2026-10-01", "expires_on": "2026-12-31", "status": "active", "days_to_expiry": 60,
-        "selector": {"machine_ids": [ids["vm-erp-1"].lower()], "tags": {"App": ["erp"]}, "subscriptions": [],
-                     "resource_groups": []},
+        "id": "EX-9",
+        "owner": "app-team@contoso.com",
+        "justification": "legacy ERP",
+        "ticket": "RISK-9",
+        "created": "2026-10-01",
+        "expires_on": "2026-12-31",
+        "status": "active",
+        "days_to_expiry": 60,
+        "selector": {
+            "machine_ids": [ids["vm-erp-1"].lower()],
+            "tags": {"App": ["erp"]},
+            "subscriptions": [],
+            "resource_groups": [],
+        },
         "narrowed_to": {"classifications": [], "kb_ids": [], "packages": []},
-        "matched_machines": 1, "matched_machine_ids": [ids["vm-erp-1"].lower()],
-        "patches_covered": 2, "machines_excepted": 1,
+        "matched_machines": 1,
+        "matched_machine_ids": [ids["vm-erp-1"].lower()],
+        "patches_covered": 2,
+        "machines_excepted": 1,
     }
 
 
@@ -330,10 +439,15 @@ def _config_dir(tmp_path: Path, register: str) -> Path:
 
 def test_scan_stores_the_register_and_replays_byte_identically(fleet_dir: Path, tmp_path: Path) -> None:
     config = load_config(_config_dir(tmp_path, REGISTER))
-    result = scan(config, source=f"snapshot:{fleet_dir}", out=tmp_path / "packs", use_history=False,
-                  renderers=json_only())
+    result = scan(
+        config, source=f"snapshot:{fleet_dir}", out=tmp_path / "packs", use_history=False, renderers=json_only()
+    )
     s = result.summary
-    assert (s["compliant_with_exception"], s["compliance_rate"], s["compliance_rate_without_exceptions"]) == (1, 28.57, 14.29)
+    assert (s["compliant_with_exception"], s["compliance_rate"], s["compliance_rate_without_exceptions"]) == (
+        1,
+        28.57,
+        14.29,
+    )
     assert [b.rule for b in result.breaches] == ["exception_expired"]
     assert result.warnings == [
         "exception 'EX-1' (owner erp-team@contoso.com, ticket CHG-1) expires on 2026-11-10, 9 days after the as-of "
@@ -343,15 +457,18 @@ def test_scan_stores_the_register_and_replays_byte_identically(fleet_dir: Path, 
     with gzip.open(result.pack / "evidence" / "exceptions.jsonl.gz", "rt") as handle:
         stored = [json.loads(line) for line in handle]
     assert [(r["id"], r["kb_ids"], r["expires_on"]) for r in stored] == [
-        ("EX-1", '["5031361","5031362"]', "2026-11-10"), ("EX-2", "[]", "2026-10-20")]
+        ("EX-1", '["5031361","5031362"]', "2026-11-10"),
+        ("EX-2", "[]", "2026-10-20"),
+    ]
     # The replay reads the register from the pack, not from the file.
     (tmp_path / "cfg" / "exceptions.toml").unlink()
     assert_replays_identically(result.pack, tmp_path / "replayed", json_only())
 
 
 def test_a_pack_without_a_register_has_no_register_evidence(fleet_dir: Path, tmp_path: Path) -> None:
-    result = scan(Config(), source=f"snapshot:{fleet_dir}", out=tmp_path / "packs", use_history=False,
-                  renderers=json_only())
+    result = scan(
+        Config(), source=f"snapshot:{fleet_dir}", out=tmp_path / "packs", use_history=False, renderers=json_only()
+    )
     assert not (result.pack / "evidence" / "exceptions.jsonl.gz").exists()
     assert result.summary["exceptions"] == [] and result.warnings == []
 
@@ -370,8 +487,18 @@ def test_cli_refuses_a_bad_register_before_scanning(
 ) -> None:
     config = _config_dir(tmp_path, REGISTER.replace('owner = "platform-team@contoso.com"\n', ""))
     monkeypatch.setattr(SnapshotSource, "run", lambda *_: pytest.fail("queried a source with a bad register"))
-    code, _, err = _cli(monkeypatch, capsys, "scan", "--source", f"snapshot:{fleet_dir}", "--config", str(config),
-                        "--out", str(tmp_path / "packs"), "--no-history")
+    code, _, err = _cli(
+        monkeypatch,
+        capsys,
+        "scan",
+        "--source",
+        f"snapshot:{fleet_dir}",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "packs"),
+        "--no-history",
+    )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 2 and "Traceback" not in err
     assert lines[0] == f"error: {config.parent / 'exceptions.toml'}: exception 'EX-2': missing required key 'owner'"
@@ -383,9 +510,22 @@ def test_cli_prints_the_register_warnings(
     fleet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = _config_dir(tmp_path, REGISTER)
-    code, out, err = _cli(monkeypatch, capsys, "scan", "--source", f"snapshot:{fleet_dir}", "--config", str(config),
-                          "--out", str(tmp_path / "packs"), "--no-history")
+    code, out, err = _cli(
+        monkeypatch,
+        capsys,
+        "scan",
+        "--source",
+        f"snapshot:{fleet_dir}",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "packs"),
+        "--no-history",
+    )
     assert code == 0, err
     assert "warning: exception 'EX-1' (owner erp-team@contoso.com, ticket CHG-1) expires on 2026-11-10" in err
-    assert "warning: 1 machine is compliant only through exceptions: compliance rate 28.57% with exceptions, 14.29% without" in err
+    assert (
+        "warning: 1 machine is compliant only through exceptions: compliance rate 28.57% with exceptions, 14.29% without"
+        in err
+    )
     assert "breach days past the expiry date of exception EX-2 must be at most 0 days; observed 12 days" in out

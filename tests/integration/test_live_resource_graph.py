@@ -23,7 +23,10 @@ from tests.integration.azure_emulator.fleet import AS_OF, build_fleet, subscript
 SUBS = subscription_ids(5)
 REQUESTS = {request.query_id: request for request in catalog_requests(AS_OF)}
 RESOURCES = QueryRequest(
-    "all_resources", 1, "resources | project id, name, type, subscriptionId | order by id asc", "arg",
+    "all_resources",
+    1,
+    "resources | project id, name, type, subscriptionId | order by id asc",
+    "arg",
     (("id", "string"), ("name", "string"), ("type", "string"), ("subscriptionId", "string")),
 )
 
@@ -255,7 +258,10 @@ def test_quota_429_is_honoured(fleet: Snapshot, offline: SnapshotSource) -> None
 
 def test_a_query_that_combines_subscriptions_cannot_be_batched(emulator: AzureEmulator) -> None:
     by_type = QueryRequest(
-        "by_type", 1, "resources | summarize n = count() by type | order by type asc", "arg",
+        "by_type",
+        1,
+        "resources | summarize n = count() by type | order by type asc",
+        "arg",
         (("type", "string"), ("n", "long")),
     )
     batched = live(emulator, by_type, batch_size=2)

@@ -31,7 +31,11 @@ def error_of(**values: Any) -> str:
 def test_defaults() -> None:
     s = settings()
     assert (s.cloud, s.batch_size, s.page_size, s.subscriptions, s.management_groups) == (
-        "AzurePublic", 100, 1000, [], []
+        "AzurePublic",
+        100,
+        1000,
+        [],
+        [],
     )
     assert s.scope() == {"subscriptions": [], "management_groups": []}
     assert s.max_retries > 0 and s.backoff_seconds > 0 and s.read_timeout_seconds > 0

@@ -203,7 +203,10 @@ def test_refused_connection() -> None:
         url = receiver.url()
     with pytest.raises(NotifyError) as info:  # the receiver is gone: nothing listens on its port
         post_json(url, {"a": 1}, timeout=1, retries=1, backoff=0, sleep=Sleeps())
-    assert info.value.message == f"webhook {receiver.host} failed after 2 attempts: ConnectionRefusedError: Connection refused"
+    assert (
+        info.value.message
+        == f"webhook {receiver.host} failed after 2 attempts: ConnectionRefusedError: Connection refused"
+    )
 
 
 def test_failures_become_warnings_naming_the_host_only() -> None:
@@ -216,14 +219,19 @@ def test_failures_become_warnings_naming_the_host_only() -> None:
             {"kind": "generic", "url": receiver.url("/only-when-incomplete"), "on": "incomplete"},
             {"kind": "generic", "url": receiver.url("/always"), "on": "always"},
         )
-        warnings = notify(hooks, scan, environ={"SLACK_WEBHOOK_URL": receiver.url("/services/T0/B0/s3cret")},
-                          sleep=Sleeps())
+        warnings = notify(
+            hooks, scan, environ={"SLACK_WEBHOOK_URL": receiver.url("/services/T0/B0/s3cret")}, sleep=Sleeps()
+        )
     tail = " (the pack is complete; only this notification is missing)"
     assert warnings == [
         f"notify.webhooks[0] (teams, {receiver.host}): webhook {receiver.host} refused the message: HTTP 404{tail}",
         f"notify.webhooks[1] (slack, SLACK_WEBHOOK_URL): webhook {receiver.host} failed after 2 attempts: HTTP 500{tail}",
         f"notify.webhooks[2] (generic, MISSING_URL): environment variable MISSING_URL is not set{tail}",
     ]
-    assert [r.path for r in receiver.requests] == [SECRET_PATH, "/services/T0/B0/s3cret", "/services/T0/B0/s3cret",
-                                                   "/always"]
+    assert [r.path for r in receiver.requests] == [
+        SECRET_PATH,
+        "/services/T0/B0/s3cret",
+        "/services/T0/B0/s3cret",
+        "/always",
+    ]
     assert not any("s3cret" in w for w in warnings)

@@ -20,8 +20,27 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     src = tmp_path_factory.mktemp("src") / "auditor-src"
     # Build from a copy so the checkout's own build/ never matters.
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", "audit-packs", "build", "dist", "*.egg-info", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)], check=True, timeout=300)
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            "audit-packs",
+            "build",
+            "dist",
+            "*.egg-info",
+            "__pycache__",
+            ".mypy_cache",
+            ".ruff_cache",
+            ".pytest_cache",
+            ".hypothesis",
+        ),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
+        check=True,
+        timeout=300,
+    )
     (built,) = out.glob("auditor-*.whl")
     return built
 
@@ -41,16 +60,36 @@ def test_installed_tool_scans_the_sample_without_the_source_tree(wheel: Path, tm
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)], check=True, timeout=300)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
+        check=True,
+        timeout=300,
+    )
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    where = subprocess.run([str(python), "-c", "import auditor, auditor.resources as r; print(auditor.__file__); print(r.data_dir('queries'))"],
-                           cwd=work, env=env, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import auditor, auditor.resources as r; print(auditor.__file__); print(r.data_dir('queries'))",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     module_file, queries = where.stdout.split()
     assert str(venv) in module_file and str(venv) in queries, "the installed copy must be used, not the checkout"
-    result = subprocess.run([str(venv / "bin" / "auditor"), "scan", "--quiet", "--no-history"], cwd=work, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(venv / "bin" / "auditor"), "scan", "--quiet", "--no-history"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode in (0, 1), result.stderr
     (pack,) = (work / "audit-packs").iterdir()
     summary = json.loads((pack / "summary.json").read_text())

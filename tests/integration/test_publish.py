@@ -111,14 +111,21 @@ class IngestionEmulator:
             return Reply(404, body={"error": {"code": "NotFound", "message": f"{parts.path} is not emulated"}})
         body = gzip.decompress(raw) if headers.get("content-encoding") == "gzip" else raw
         with self.lock:
-            self.uploads.append(Upload(match["rule"], match["stream"], parse_qs(parts.query), headers,
-                                       json.loads(body), time.monotonic()))
+            self.uploads.append(
+                Upload(
+                    match["rule"], match["stream"], parse_qs(parts.query), headers, json.loads(body), time.monotonic()
+                )
+            )
             if self.script:
                 return self.script.pop(0)
         if match["rule"] != RULE_ID:
-            return Reply(404, body={"error": {"code": "InvalidDcrImmutableId", "message": "No such data collection rule."}})
+            return Reply(
+                404, body={"error": {"code": "InvalidDcrImmutableId", "message": "No such data collection rule."}}
+            )
         if match["stream"] != STREAM:
-            return Reply(400, body={"error": {"code": "InvalidStream", "message": "The stream is not declared in the DCR."}})
+            return Reply(
+                400, body={"error": {"code": "InvalidStream", "message": "The stream is not declared in the DCR."}}
+            )
         return Reply(204)
 
     def __enter__(self) -> IngestionEmulator:
@@ -130,58 +137,133 @@ class IngestionEmulator:
         self._server.server_close()
 
 
-def publisher(endpoint: str, credential: Any = None, azure: dict[str, Any] | None = None,
-              **settings: Any) -> LogAnalyticsPublisher:
+def publisher(
+    endpoint: str, credential: Any = None, azure: dict[str, Any] | None = None, **settings: Any
+) -> LogAnalyticsPublisher:
     """The publisher a config with [publish.log_analytics] at `endpoint` makes, with the test credential and the
     loopback-http policy (product code never turns https enforcement off)."""
-    config = config_from_dict({
-        "thresholds": {"min_compliance_rate": 90, "by_environment": {"Production": 95}},
-        "publish": {"log_analytics": {"endpoint": endpoint, "rule_id": RULE_ID, "stream_name": STREAM,
-                                      "backoff_seconds": 0, **settings}},
-        **({"azure": azure} if azure else {}),
-    })
-    made = LogAnalyticsPublisher.from_config(config, credential=credential or FakeCredential(),
-                                             per_call_policies=[AllowLoopbackHttp()])
+    config = config_from_dict(
+        {
+            "thresholds": {"min_compliance_rate": 90, "by_environment": {"Production": 95}},
+            "publish": {
+                "log_analytics": {
+                    "endpoint": endpoint,
+                    "rule_id": RULE_ID,
+                    "stream_name": STREAM,
+                    "backoff_seconds": 0,
+                    **settings,
+                }
+            },
+            **({"azure": azure} if azure else {}),
+        }
+    )
+    made = LogAnalyticsPublisher.from_config(
+        config, credential=credential or FakeCredential(), per_call_policies=[AllowLoopbackHttp()]
+    )
     assert made is not None
     return made
 
 
-PROD_BREACH = Breach("min_compliance_rate", "environment", "Production", 50.0, 95.0, "high",
-                     "compliance rate of environment Production must be at least 95.00%; observed 50.00%",
-                     "pending_patches@v1")
-OVERALL_BREACH = Breach("min_compliance_rate", "overall", None, 60.0, 90.0, "high",
-                        "compliance rate must be at least 90.00%; observed 60.00%", "pending_patches@v1")
+PROD_BREACH = Breach(
+    "min_compliance_rate",
+    "environment",
+    "Production",
+    50.0,
+    95.0,
+    "high",
+    "compliance rate of environment Production must be at least 95.00%; observed 50.00%",
+    "pending_patches@v1",
+)
+OVERALL_BREACH = Breach(
+    "min_compliance_rate",
+    "overall",
+    None,
+    60.0,
+    90.0,
+    "high",
+    "compliance rate must be at least 90.00%; observed 60.00%",
+    "pending_patches@v1",
+)
 SUB = "11111111-1111-1111-1111-111111111111"
 
 
-def group(key: str, machines: int, compliant: int, non_compliant: int, unknown: int, rate: float | None) -> dict[str, Any]:
-    return {"key": key, "machines": machines, "compliant": compliant, "non_compliant": non_compliant,
-            "unknown": unknown, "compliance_rate": rate}
+def group(
+    key: str, machines: int, compliant: int, non_compliant: int, unknown: int, rate: float | None
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "machines": machines,
+        "compliant": compliant,
+        "non_compliant": non_compliant,
+        "unknown": unknown,
+        "compliance_rate": rate,
+    }
 
 
 def scan_outcome() -> ScanOutcome:
     summary = {
-        "as_of": "2026-11-01T06:00:00Z", "machines": 5, "compliant": 3, "non_compliant": 1, "unknown": 1,
+        "as_of": "2026-11-01T06:00:00Z",
+        "machines": 5,
+        "compliant": 3,
+        "non_compliant": 1,
+        "unknown": 1,
         "compliance_rate": 60.0,
-        "by_environment": [group("Dev", 3, 2, 0, 1, 66.67), group("Production", 2, 1, 1, 0, 50.0),
-                           group("Empty", 0, 0, 0, 0, None)],
+        "by_environment": [
+            group("Dev", 3, 2, 0, 1, 66.67),
+            group("Production", 2, 1, 1, 0, 50.0),
+            group("Empty", 0, 0, 0, 0, None),
+        ],
         "by_subscription": [group(SUB, 5, 3, 1, 1, 60.0)],
     }
-    return ScanOutcome(pack_id="pack-20261101T060000Z-0f8e2d4c", run_id="0f8e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f",
-                       fingerprint="cd" * 32, as_of="2026-11-01T06:00:00Z", complete=True, problems=(),
-                       summary=summary, breaches=(OVERALL_BREACH, PROD_BREACH), target=90.0, tool_version="0.1.0")
+    return ScanOutcome(
+        pack_id="pack-20261101T060000Z-0f8e2d4c",
+        run_id="0f8e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f",
+        fingerprint="cd" * 32,
+        as_of="2026-11-01T06:00:00Z",
+        complete=True,
+        problems=(),
+        summary=summary,
+        breaches=(OVERALL_BREACH, PROD_BREACH),
+        target=90.0,
+        tool_version="0.1.0",
+    )
 
 
-COMMON = {"TimeGenerated": "2026-11-01T06:00:00Z", "AsOf": "2026-11-01T06:00:00Z", "Complete": True,
-          "PackId": "pack-20261101T060000Z-0f8e2d4c", "RunId": "0f8e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f",
-          "ManifestSha256": "cd" * 32, "ToolVersion": "0.1.0"}
+COMMON = {
+    "TimeGenerated": "2026-11-01T06:00:00Z",
+    "AsOf": "2026-11-01T06:00:00Z",
+    "Complete": True,
+    "PackId": "pack-20261101T060000Z-0f8e2d4c",
+    "RunId": "0f8e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f",
+    "ManifestSha256": "cd" * 32,
+    "ToolVersion": "0.1.0",
+}
 
 
-def metric(dimension: str, key: str | None, machines: int, compliant: int, non_compliant: int, unknown: int,
-           rate: float | None, target: float | None, breaches: int) -> dict[str, Any]:
-    return {**COMMON, "RecordType": "metric", "Dimension": dimension, "Key": key, "Machines": machines,
-            "Compliant": compliant, "NonCompliant": non_compliant, "Unknown": unknown, "ComplianceRate": rate,
-            "Target": target, "Breaches": breaches}
+def metric(
+    dimension: str,
+    key: str | None,
+    machines: int,
+    compliant: int,
+    non_compliant: int,
+    unknown: int,
+    rate: float | None,
+    target: float | None,
+    breaches: int,
+) -> dict[str, Any]:
+    return {
+        **COMMON,
+        "RecordType": "metric",
+        "Dimension": dimension,
+        "Key": key,
+        "Machines": machines,
+        "Compliant": compliant,
+        "NonCompliant": non_compliant,
+        "Unknown": unknown,
+        "ComplianceRate": rate,
+        "Target": target,
+        "Breaches": breaches,
+    }
 
 
 EXPECTED_ROWS = [
@@ -190,12 +272,30 @@ EXPECTED_ROWS = [
     metric("environment", "Production", 2, 1, 1, 0, 50.0, 95.0, 1),
     metric("environment", "Empty", 0, 0, 0, 0, None, None, 0),
     metric("subscription", SUB, 5, 3, 1, 1, 60.0, None, 0),
-    {**COMMON, "RecordType": "breach", "Dimension": "overall", "Key": None, "Rule": "min_compliance_rate",
-     "Severity": "high", "Observed": 60.0, "Threshold": 90.0, "Message": OVERALL_BREACH.message,
-     "Query": "pending_patches@v1"},
-    {**COMMON, "RecordType": "breach", "Dimension": "environment", "Key": "Production", "Rule": "min_compliance_rate",
-     "Severity": "high", "Observed": 50.0, "Threshold": 95.0, "Message": PROD_BREACH.message,
-     "Query": "pending_patches@v1"},
+    {
+        **COMMON,
+        "RecordType": "breach",
+        "Dimension": "overall",
+        "Key": None,
+        "Rule": "min_compliance_rate",
+        "Severity": "high",
+        "Observed": 60.0,
+        "Threshold": 90.0,
+        "Message": OVERALL_BREACH.message,
+        "Query": "pending_patches@v1",
+    },
+    {
+        **COMMON,
+        "RecordType": "breach",
+        "Dimension": "environment",
+        "Key": "Production",
+        "Rule": "min_compliance_rate",
+        "Severity": "high",
+        "Observed": 50.0,
+        "Threshold": 95.0,
+        "Message": PROD_BREACH.message,
+        "Query": "pending_patches@v1",
+    },
 ]
 
 
@@ -224,8 +324,9 @@ def test_token_scope_and_tenant_follow_the_cloud() -> None:
         publisher(emulator.endpoint, credential, azure=gov).publish(scan_outcome())
         assert credential.requests[0][0] == ("https://monitor.azure.us/.default",)
         override = FakeCredential()
-        publisher(emulator.endpoint, override, azure=gov,
-                  credential_scope="https://monitor.example/.default").publish(scan_outcome())
+        publisher(emulator.endpoint, override, azure=gov, credential_scope="https://monitor.example/.default").publish(
+            scan_outcome()
+        )
         assert override.requests[0][0] == ("https://monitor.example/.default",)
     assert len(emulator.uploads) == 2
 
@@ -270,11 +371,15 @@ def test_a_wrong_token_and_a_failing_credential() -> None:
         with pytest.raises(PublishError) as info:
             publisher(emulator.endpoint, FakeCredential("wrong-token")).publish(scan_outcome())
         host = emulator.endpoint.removeprefix("http://")
-        assert info.value.message == f"publish.log_analytics: {host} answered HTTP 401 InvalidToken: " \
-                                     "The token is missing or invalid."
+        assert (
+            info.value.message == f"publish.log_analytics: {host} answered HTTP 401 InvalidToken: "
+            "The token is missing or invalid."
+        )
         with pytest.raises(PublishError) as info:
             publisher(emulator.endpoint, Failing()).publish(scan_outcome())
-        assert info.value.message == "publish.log_analytics: could not get a token for https://monitor.azure.com/.default"
+        assert (
+            info.value.message == "publish.log_analytics: could not get a token for https://monitor.azure.com/.default"
+        )
     assert len(emulator.uploads) == 0
 
 

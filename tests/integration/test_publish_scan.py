@@ -42,12 +42,15 @@ def snapshot(path: Path) -> Path:
 
 
 def config(endpoint: str, *webhooks: dict[str, Any]) -> Config:
-    return config_from_dict({
-        "thresholds": {"min_compliance_rate": 90, "by_environment": {"Production": 95}},
-        "publish": {"log_analytics": {"endpoint": endpoint, "rule_id": RULE_ID, "stream_name": STREAM,
-                                      "max_retries": 0}},
-        "notify": {"webhooks": list(webhooks)},
-    })
+    return config_from_dict(
+        {
+            "thresholds": {"min_compliance_rate": 90, "by_environment": {"Production": 95}},
+            "publish": {
+                "log_analytics": {"endpoint": endpoint, "rule_id": RULE_ID, "stream_name": STREAM, "max_retries": 0}
+            },
+            "notify": {"webhooks": list(webhooks)},
+        }
+    )
 
 
 def loopback_publisher(cfg: Config) -> LogAnalyticsPublisher:
@@ -70,9 +73,15 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> Any:
         receiver.script = [Reply(200), Reply(404)]
         os.environ["AUDITOR_TEST_TEAMS_URL"] = receiver.url()
         try:
-            result = scan(cfg, source=f"snapshot:{snapshot(root / 'snap')}", out=root / "packs", use_history=False,
-                          renderers=[SummaryRenderer(), BreachesRenderer()], fail_on_breach=True,
-                          publishers=[loopback_publisher(cfg)])
+            result = scan(
+                cfg,
+                source=f"snapshot:{snapshot(root / 'snap')}",
+                out=root / "packs",
+                use_history=False,
+                renderers=[SummaryRenderer(), BreachesRenderer()],
+                fail_on_breach=True,
+                publishers=[loopback_publisher(cfg)],
+            )
         finally:
             del os.environ["AUDITOR_TEST_TEAMS_URL"]
     return result, emulator, receiver
@@ -87,18 +96,39 @@ def test_the_scan_publishes_then_notifies(scanned: Any) -> None:
 
     [upload] = emulator.uploads
     metrics = {(r["Dimension"], r["Key"]): r for r in upload.rows if r["RecordType"] == "metric"}
-    assert sorted(metrics) == [("environment", "Dev"), ("environment", "Production"), ("overall", None),
-                               ("subscription", SUB)]
+    assert sorted(metrics) == [
+        ("environment", "Dev"),
+        ("environment", "Production"),
+        ("overall", None),
+        ("subscription", SUB),
+    ]
     overall, prod = metrics[("overall", None)], metrics[("environment", "Production")]
-    assert (overall["Machines"], overall["Compliant"], overall["ComplianceRate"], overall["Target"]) == (3, 1, 33.33, 90.0)
+    assert (overall["Machines"], overall["Compliant"], overall["ComplianceRate"], overall["Target"]) == (
+        3,
+        1,
+        33.33,
+        90.0,
+    )
     assert (prod["Machines"], prod["NonCompliant"], prod["ComplianceRate"], prod["Target"], prod["Breaches"]) == (
-        2, 1, 50.0, 95.0, 1)
+        2,
+        1,
+        50.0,
+        95.0,
+        1,
+    )
     assert overall["Breaches"] == len(result.breaches) == summary["breaches"] == 2
-    breaches = [(r["Dimension"], r["Key"], r["Observed"], r["Threshold"]) for r in upload.rows if r["RecordType"] == "breach"]
+    breaches = [
+        (r["Dimension"], r["Key"], r["Observed"], r["Threshold"]) for r in upload.rows if r["RecordType"] == "breach"
+    ]
     assert breaches == [("overall", None, 33.33, 90.0), ("environment", "Production", 50.0, 95.0)]
     assert {(r["PackId"], r["RunId"], r["ManifestSha256"], r["TimeGenerated"]) for r in upload.rows} == {
-        (result.pack.name, manifest["run_id"], fingerprint((result.pack / "manifest.json").read_bytes()),
-         "2026-11-01T06:00:00Z")}
+        (
+            result.pack.name,
+            manifest["run_id"],
+            fingerprint((result.pack / "manifest.json").read_bytes()),
+            "2026-11-01T06:00:00Z",
+        )
+    }
 
     teams, slack = receiver.requests
     assert teams.path == SECRET_PATH and slack.path == "/services/T0/B0/s3cret"
@@ -129,7 +159,11 @@ def test_failures_never_change_the_pack_or_the_exit_code(scanned: Any) -> None:
         "ConnectionRefusedError: Connection refused (the pack is complete; only this notification is missing)",
     ]
     assert (after.exit_code, after.pack, after.summary, after.breaches) == (
-        result.exit_code, result.pack, result.summary, result.breaches)
+        result.exit_code,
+        result.pack,
+        result.summary,
+        result.breaches,
+    )
     assert {p.name: p.read_bytes() for p in result.pack.iterdir() if p.is_file()} == before
     # Turned off, nothing is attempted at all.
     assert deliver(cfg, quiet, send_notifications=False, publishers=[]) is quiet
@@ -140,9 +174,20 @@ def test_cli_flags_reach_the_core(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 
     def fake_scan(config: Any, **kwargs: Any) -> ScanResult:
         seen.append(kwargs)
-        return ScanResult(tmp_path, {"as_of": "2026-11-01T06:00:00Z", "machines": 0, "compliant": 0,
-                                     "non_compliant": 0, "unknown": 0, "compliance_rate": None,
-                                     "by_environment": []}, [], warnings=["notify.webhooks[0] (teams, X): failed"])
+        return ScanResult(
+            tmp_path,
+            {
+                "as_of": "2026-11-01T06:00:00Z",
+                "machines": 0,
+                "compliant": 0,
+                "non_compliant": 0,
+                "unknown": 0,
+                "compliance_rate": None,
+                "by_environment": [],
+            },
+            [],
+            warnings=["notify.webhooks[0] (teams, X): failed"],
+        )
 
     monkeypatch.setattr("auditor.cli.scan.scan", fake_scan)
     runner = CliRunner()
@@ -158,19 +203,38 @@ def test_scan_json_prints_one_object_with_publish_and_notify_on(tmp_path: Path) 
     with Receiver(Reply(200), Reply(500)) as receiver:
         (tmp_path / "auditor.toml").write_text(
             "[thresholds]\nmin_compliance_rate = 90\n\n"
-            "[[notify.webhooks]]\nkind = \"teams\"\nurl_env = \"TEAMS_WEBHOOK_URL\"\n\n"
-            f"[[notify.webhooks]]\nkind = \"generic\"\nurl = \"{receiver.url('/generic/s3cret')}\"\nretries = 0\n\n"
+            '[[notify.webhooks]]\nkind = "teams"\nurl_env = "TEAMS_WEBHOOK_URL"\n\n'
+            f'[[notify.webhooks]]\nkind = "generic"\nurl = "{receiver.url("/generic/s3cret")}"\nretries = 0\n\n'
             # No network: product code will not send a token over http, so it stops before asking the credential
             # (which could only use the environment anyway).
-            "[publish.log_analytics]\nendpoint = \"http://127.0.0.1:9\"\n"
-            f"rule_id = \"{RULE_ID}\"\nmax_retries = 0\n"
+            '[publish.log_analytics]\nendpoint = "http://127.0.0.1:9"\n'
+            f'rule_id = "{RULE_ID}"\nmax_retries = 0\n'
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
-        env.update({"COLUMNS": "200", "TEAMS_WEBHOOK_URL": receiver.url(), "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"})
+        env.update(
+            {"COLUMNS": "200", "TEAMS_WEBHOOK_URL": receiver.url(), "AZURE_TOKEN_CREDENTIALS": "EnvironmentCredential"}
+        )
         ran = subprocess.run(
-            [sys.executable, "-m", "auditor", "scan", "--source", "snapshot:snap", "--config", "auditor.toml",
-             "--out", "packs", "--json", "--no-history", "--fail-on-breach"],
-            cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "auditor",
+                "scan",
+                "--source",
+                "snapshot:snap",
+                "--config",
+                "auditor.toml",
+                "--out",
+                "packs",
+                "--json",
+                "--no-history",
+                "--fail-on-breach",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
         )
     assert ran.returncode == 1, ran.stderr  # the breach decides; failed deliveries do not
     document, end = json.JSONDecoder().raw_decode(ran.stdout)

@@ -28,8 +28,13 @@ from tests.integration.test_replay_fleet import write_small_fleet
 
 BREACHING = {
     "environment_aliases": {"Production": ["prod"], "Development": ["dev"]},
-    "thresholds": {"min_compliance_rate": 90.0, "max_unknown_rate": 10.0, "min_schedule_coverage": 50.0,
-                   "by_environment": {"Production": 99.0}, "max_overdue_machines": {"Critical": 0}},
+    "thresholds": {
+        "min_compliance_rate": 90.0,
+        "max_unknown_rate": 10.0,
+        "min_schedule_coverage": 50.0,
+        "by_environment": {"Production": 99.0},
+        "max_overdue_machines": {"Critical": 0},
+    },
 }
 
 
@@ -73,7 +78,9 @@ def assert_replays_identically(pack: Path, out: Path, renderers: list[Renderer] 
 
 
 @pytest.mark.parametrize(
-    ("config", "full"), [(Config(), False), (config_from_dict(BREACHING), True)], ids=["defaults", "breaching-all-reports"]
+    ("config", "full"),
+    [(Config(), False), (config_from_dict(BREACHING), True)],
+    ids=["defaults", "breaching-all-reports"],
 )
 def test_replay_is_byte_identical(
     fleet: Path, tmp_path: Path, config: Config, full: bool, monkeypatch: pytest.MonkeyPatch
@@ -91,10 +98,15 @@ def test_replay_is_byte_identical(
 
 def test_replay_uses_the_first_seen_dates_in_the_pack(fleet: Path, tmp_path: Path) -> None:
     history = tmp_path / "history.duckdb"
-    scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "early", history=history,
-         as_of=datetime(2026, 10, 25, tzinfo=UTC), renderers=json_only())
-    result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", history=history,
-                  renderers=json_only())
+    scan(
+        Config(),
+        source=f"snapshot:{fleet}",
+        out=tmp_path / "early",
+        history=history,
+        as_of=datetime(2026, 10, 25, tzinfo=UTC),
+        renderers=json_only(),
+    )
+    result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", history=history, renderers=json_only())
     with pack_files(result.pack) as files:
         first_seen = load_pack(files).evidence[FIRST_SEEN_EVIDENCE]
     assert first_seen.num_rows >= 1
@@ -103,8 +115,14 @@ def test_replay_uses_the_first_seen_dates_in_the_pack(fleet: Path, tmp_path: Pat
 
 
 def test_replay_from_the_zip(fleet: Path, tmp_path: Path) -> None:
-    result = scan(config_from_dict(BREACHING), source=f"snapshot:{fleet}", out=tmp_path / "packs",
-                  use_history=False, zip_pack=True, renderers=json_only())
+    result = scan(
+        config_from_dict(BREACHING),
+        source=f"snapshot:{fleet}",
+        out=tmp_path / "packs",
+        use_history=False,
+        zip_pack=True,
+        renderers=json_only(),
+    )
     replayed = replay_pack(zip_path_for(result.pack), tmp_path / "replayed", renderers=json_only()).pack
     assert (replayed / "summary.json").read_bytes() == (result.pack / "summary.json").read_bytes()
 
@@ -112,8 +130,13 @@ def test_replay_from_the_zip(fleet: Path, tmp_path: Path) -> None:
 def test_replay_of_a_generated_fleet(tmp_path: Path) -> None:
     generate = pytest.importorskip("auditor.snapshots.generate")
     snapshot = generate.generate_fleet(60, seed=7, out=tmp_path / "fleet")
-    result = scan(load_config(sample_config()), source=f"snapshot:{snapshot.path}", out=tmp_path / "packs",
-                  use_history=False, renderers=json_only())
+    result = scan(
+        load_config(sample_config()),
+        source=f"snapshot:{snapshot.path}",
+        out=tmp_path / "packs",
+        use_history=False,
+        renderers=json_only(),
+    )
     assert_replays_identically(result.pack, tmp_path / "replayed", json_only())
 
 
@@ -137,8 +160,9 @@ def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *a
 def test_report_cli_refuses_a_tampered_pack_unless_forced(
     fleet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", use_history=False,
-                  renderers=json_only())
+    result = scan(
+        Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", use_history=False, renderers=json_only()
+    )
     code, out, _ = _cli(monkeypatch, capsys, "report", str(result.pack), "--out", str(tmp_path / "ok"))
     assert code == 0 and "re-rendered" in out
     tampered = Path(shutil.copytree(result.pack, tmp_path / "tampered" / result.pack.name))
@@ -156,8 +180,9 @@ def test_report_cli_refuses_a_tampered_pack_unless_forced(
 
 
 def test_replay_refuses_unreadable_evidence_even_when_forced(fleet: Path, tmp_path: Path) -> None:
-    result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", use_history=False,
-                  renderers=json_only())
+    result = scan(
+        Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", use_history=False, renderers=json_only()
+    )
     (result.pack / "evidence" / "machine_facts@v2.jsonl.gz").write_bytes(b"garbage")
     with pytest.raises(PackError, match="fails verification"):
         replay_pack(result.pack, tmp_path / "a")
@@ -181,8 +206,13 @@ def test_replay_keeps_the_trend_of_earlier_scans(tmp_path: Path) -> None:
     fleet.write(tmp_path / "snap")
     history = tmp_path / "history.duckdb"
     scan(Config(), source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "p", history=history, as_of=AS_OF)
-    later = scan(Config(), source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "p", history=history,
-                 as_of=AS_OF + timedelta(days=1))
+    later = scan(
+        Config(),
+        source=f"snapshot:{tmp_path / 'snap'}",
+        out=tmp_path / "p",
+        history=history,
+        as_of=AS_OF + timedelta(days=1),
+    )
     from auditor.evidence.files import pack_files
 
     with pack_files(later.pack) as files:

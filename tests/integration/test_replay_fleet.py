@@ -29,27 +29,40 @@ def _vm(index: int, env: str | None, os_type: str, sub: str) -> dict[str, Any]:
     settings = "windowsConfiguration" if os_type == "Windows" else "linuxConfiguration"
     return _row(
         id=f"/subscriptions/{sub}/resourceGroups/rg-app/providers/Microsoft.Compute/virtualMachines/{name}",
-        name=name, type="microsoft.compute/virtualmachines", location="westeurope", resourceGroup="rg-app",
-        subscriptionId=sub, tags={"environment": env} if env else {},
+        name=name,
+        type="microsoft.compute/virtualmachines",
+        location="westeurope",
+        resourceGroup="rg-app",
+        subscriptionId=sub,
+        tags={"environment": env} if env else {},
         properties={
             "storageProfile": {"osDisk": {"osType": os_type}, "imageReference": {"offer": "offer", "sku": "sku"}},
-            "osProfile": {settings: {"patchSettings": {"assessmentMode": "AutomaticByPlatform" if index % 2 else
-                                                       "ImageDefault", "patchMode": "AutomaticByPlatform"}}},
+            "osProfile": {
+                settings: {
+                    "patchSettings": {
+                        "assessmentMode": "AutomaticByPlatform" if index % 2 else "ImageDefault",
+                        "patchMode": "AutomaticByPlatform",
+                    }
+                }
+            },
         },
     )
 
 
 def _assessment(vm: dict[str, Any], status: str, modified: str) -> dict[str, Any]:
     return _row(
-        id=f"{vm['id']}/patchAssessmentResults/latest", name="latest",
-        type="microsoft.compute/virtualmachines/patchassessmentresults", subscriptionId=vm["subscriptionId"],
+        id=f"{vm['id']}/patchAssessmentResults/latest",
+        name="latest",
+        type="microsoft.compute/virtualmachines/patchassessmentresults",
+        subscriptionId=vm["subscriptionId"],
         properties={"status": status, "lastModifiedDateTime": modified, "rebootPending": False},
     )
 
 
 def _patch(vm: dict[str, Any], name: str, classes: list[str], published: str | None) -> dict[str, Any]:
     return _row(
-        id=f"{vm['id']}/patchAssessmentResults/latest/softwarePatches/{name}", name=name,
+        id=f"{vm['id']}/patchAssessmentResults/latest/softwarePatches/{name}",
+        name=name,
         type="microsoft.compute/virtualmachines/patchassessmentresults/softwarepatches",
         subscriptionId=vm["subscriptionId"],
         properties={"patchName": name, "classifications": classes, "publishedDateTime": published, "version": "1.0"},
@@ -58,13 +71,22 @@ def _patch(vm: dict[str, Any], name: str, classes: list[str], published: str | N
 
 def _run(vm: dict[str, Any], run: str, status: str, started: str) -> dict[str, Any]:
     return _row(
-        id=f"{vm['id']}/patchInstallationResults/{run}", name=run,
-        type="microsoft.compute/virtualmachines/patchinstallationresults", subscriptionId=vm["subscriptionId"],
-        properties={"status": status, "startDateTime": started, "lastModifiedDateTime": started,
-                    "installedPatchCount": 3, "failedPatchCount": 1 if status == "Failed" else 0,
-                    "pendingPatchCount": 0, "startedBy": "Platform", "rebootStatus": "NotNeeded",
-                    "maintenanceWindowExceeded": False,
-                    "errorDetails": {"code": "PatchFailed"} if status == "Failed" else None},
+        id=f"{vm['id']}/patchInstallationResults/{run}",
+        name=run,
+        type="microsoft.compute/virtualmachines/patchinstallationresults",
+        subscriptionId=vm["subscriptionId"],
+        properties={
+            "status": status,
+            "startDateTime": started,
+            "lastModifiedDateTime": started,
+            "installedPatchCount": 3,
+            "failedPatchCount": 1 if status == "Failed" else 0,
+            "pendingPatchCount": 0,
+            "startedBy": "Platform",
+            "rebootStatus": "NotNeeded",
+            "maintenanceWindowExceeded": False,
+            "errorDetails": {"code": "PatchFailed"} if status == "Failed" else None,
+        },
     )
 
 
@@ -98,17 +120,35 @@ def fleet_tables() -> dict[str, list[dict[str, Any]]]:
         _run(vms[2], "run-c", "Succeeded", "2026-10-22T02:00:00Z"),
     ]
     maintenance = [
-        _row(id=f"{vms[0]['id']}/providers/Microsoft.Maintenance/configurationAssignments/weekly", name="weekly",
-             type="microsoft.maintenance/configurationassignments", subscriptionId=SUBS[0],
-             properties={"resourceId": vms[0]["id"], "maintenanceConfigurationId": f"/subscriptions/{SUBS[0]}/"
-                         "resourceGroups/rg-ops/providers/Microsoft.Maintenance/maintenanceConfigurations/weekly"}),
+        _row(
+            id=f"{vms[0]['id']}/providers/Microsoft.Maintenance/configurationAssignments/weekly",
+            name="weekly",
+            type="microsoft.maintenance/configurationassignments",
+            subscriptionId=SUBS[0],
+            properties={
+                "resourceId": vms[0]["id"],
+                "maintenanceConfigurationId": f"/subscriptions/{SUBS[0]}/"
+                "resourceGroups/rg-ops/providers/Microsoft.Maintenance/maintenanceConfigurations/weekly",
+            },
+        ),
     ]
     policy = [
-        _row(id=f"/subscriptions/{SUBS[0]}/providers/Microsoft.PolicyInsights/policyStates/x1", name="x1",
-             type="microsoft.policyinsights/policystates", subscriptionId=SUBS[0],
-             properties={"resourceId": vms[0]["id"], "resourceType": "Microsoft.Compute/virtualMachines",
-                         "complianceState": "NonCompliant", "policyAssignmentId": "/a/1", "policyAssignmentName": "a1",
-                         "policyDefinitionId": "/d/1", "policyDefinitionReferenceId": "", "policyDefinitionAction": "audit"}),
+        _row(
+            id=f"/subscriptions/{SUBS[0]}/providers/Microsoft.PolicyInsights/policyStates/x1",
+            name="x1",
+            type="microsoft.policyinsights/policystates",
+            subscriptionId=SUBS[0],
+            properties={
+                "resourceId": vms[0]["id"],
+                "resourceType": "Microsoft.Compute/virtualMachines",
+                "complianceState": "NonCompliant",
+                "policyAssignmentId": "/a/1",
+                "policyAssignmentName": "a1",
+                "policyDefinitionId": "/d/1",
+                "policyDefinitionReferenceId": "",
+                "policyDefinitionAction": "audit",
+            },
+        ),
     ]
     return {
         "resources": vms,
@@ -121,8 +161,14 @@ def fleet_tables() -> dict[str, list[dict[str, Any]]]:
 
 def write_small_fleet(out: Path) -> Path:
     """Write the small fleet as an auditor-snapshot/1 directory and return it."""
-    write_snapshot(out, fleet_tables(), source="synthetic", captured_at=CAPTURED_AT, tenant_id="tenant-0",
-                   scope={"subscriptions": list(SUBS)})
+    write_snapshot(
+        out,
+        fleet_tables(),
+        source="synthetic",
+        captured_at=CAPTURED_AT,
+        tenant_id="tenant-0",
+        scope={"subscriptions": list(SUBS)},
+    )
     return out
 
 

@@ -45,13 +45,20 @@ def crafted(tmp_path: Path) -> Path:
     h = f.machine("vm-h", tags={"Environment": "Staging"})
     f.assessment(h, last_modified=ts(AS_OF - timedelta(days=7)))
     # a patch of a machine not in resources is out of scope
-    f.patch("/subscriptions/x/resourceGroups/r/providers/Microsoft.Compute/virtualMachines/gone", "kb9", ["Critical"], published=days_ago(90))
+    f.patch(
+        "/subscriptions/x/resourceGroups/r/providers/Microsoft.Compute/virtualMachines/gone",
+        "kb9",
+        ["Critical"],
+        published=days_ago(90),
+    )
     f.write(tmp_path / "snap")
     return tmp_path / "snap"
 
 
 def run(tmp_path: Path, config: dict | None = None, **kwargs: object) -> tuple[dict, Path, object]:
-    result = scan(config_from_dict(config or CONFIG), source=f"snapshot:{crafted(tmp_path)}", out=tmp_path / "packs", **kwargs)  # type: ignore[arg-type]
+    result = scan(
+        config_from_dict(config or CONFIG), source=f"snapshot:{crafted(tmp_path)}", out=tmp_path / "packs", **kwargs
+    )  # type: ignore[arg-type]
     summary = json.loads((result.pack / "summary.json").read_text())
     assert summary == result.summary
     assert_valid_summary(summary)
@@ -67,7 +74,11 @@ def test_statuses_and_rates(tmp_path: Path) -> None:
     assert summary["unknown_age_patches"] == 1
     envs = {row["key"]: row for row in summary["by_environment"]}
     assert sorted(envs) == ["(untagged)", "Dev", "Production", "Staging"]
-    assert (envs["Production"]["machines"], envs["Production"]["compliant"], envs["Production"]["non_compliant"]) == (3, 1, 2)
+    assert (envs["Production"]["machines"], envs["Production"]["compliant"], envs["Production"]["non_compliant"]) == (
+        3,
+        1,
+        2,
+    )
     assert envs["Production"]["compliance_rate"] == 33.33
     assert envs["Dev"]["unknown"] == 2 and envs["Dev"]["compliance_rate"] == 0.0
     assert envs["Staging"]["compliance_rate"] == 100.0
@@ -81,7 +92,13 @@ def test_by_classification_counts_every_classification_of_a_patch(tmp_path: Path
     rows = {row["classification"]: row for row in summary["by_classification"]}
     assert [row["classification"] for row in summary["by_classification"]] == sorted(rows)
     # kb1 (a), kb2 (b) and kb4 (c, stale but counted); the out-of-scope machine's patch is not
-    assert rows["Critical"] == {"classification": "Critical", "pending_patches": 3, "machines_affected": 3, "overdue_machines": 2, "sla_days": 15}
+    assert rows["Critical"] == {
+        "classification": "Critical",
+        "pending_patches": 3,
+        "machines_affected": 3,
+        "overdue_machines": 2,
+        "sla_days": 15,
+    }
     # kb2 is Security too, and overdue by its own (Critical) SLA; openssl_3 has unknown age
     assert rows["Security"]["pending_patches"] == 2
     assert rows["Security"]["overdue_machines"] == 2
@@ -117,15 +134,27 @@ def test_as_of_moves_the_rules(tmp_path: Path) -> None:
 def test_pack_holds_evidence_for_every_query(tmp_path: Path) -> None:
     summary, pack, _ = run(tmp_path)
     names = sorted(p.name for p in (pack / "evidence").iterdir())
-    assert names == sorted([*(f"{q['id']}@v{q['version']}.jsonl.gz" for q in summary["queries"]), "first_seen.jsonl.gz", "history.jsonl.gz"])
+    assert names == sorted(
+        [
+            *(f"{q['id']}@v{q['version']}.jsonl.gz" for q in summary["queries"]),
+            "first_seen.jsonl.gz",
+            "history.jsonl.gz",
+        ]
+    )
     rows = {q["id"]: q["rows"] for q in summary["queries"]}
     assert rows["machine_facts"] == 7
     assert not list((tmp_path / "packs").glob(".auditor-partial-*"))
 
 
 def test_breaches_and_fail_on_breach(tmp_path: Path) -> None:
-    config = {**CONFIG, "thresholds": {"min_compliance_rate": 90, "by_environment": {"Staging": 99, "Production": 50},
-                                      "max_overdue_machines": {"critical": 1}}}
+    config = {
+        **CONFIG,
+        "thresholds": {
+            "min_compliance_rate": 90,
+            "by_environment": {"Staging": 99, "Production": 50},
+            "max_overdue_machines": {"critical": 1},
+        },
+    }
     summary, pack, result = run(tmp_path, config, fail_on_breach=True)
     breaches = json.loads((pack / "breaches.json").read_text())["breaches"]
     assert summary["breaches"] == 3
@@ -153,7 +182,9 @@ def test_history_dates_undated_patches_from_earlier_scans_only(tmp_path: Path) -
     again = scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history)
     # the same as-of never dates a patch from itself: vm-g stays non-compliant (unknown age)
     assert first.summary == again.summary and first.summary["unknown_age_patches"] == 1
-    later = scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history, as_of=AS_OF + timedelta(days=5))
+    later = scan(
+        config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history, as_of=AS_OF + timedelta(days=5)
+    )
     # vm-g's Security patch was first seen 5 days earlier: within its 30-day SLA; all else went stale? no: 5 days
     assert later.summary["unknown_age_patches"] == 0
     rows = json_rows(later.pack / "evidence" / "first_seen.jsonl.gz")
@@ -162,12 +193,21 @@ def test_history_dates_undated_patches_from_earlier_scans_only(tmp_path: Path) -
 
     with HistoryStore(history) as store:
         runs = store.runs()
-    assert [r["as_of"] for r in runs] == ["2026-11-01T06:00:00Z", "2026-11-06T06:00:00Z"]  # re-scan replaced, not doubled
+    assert [r["as_of"] for r in runs] == [
+        "2026-11-01T06:00:00Z",
+        "2026-11-06T06:00:00Z",
+    ]  # re-scan replaced, not doubled
 
 
 def test_no_history_leaves_no_file(tmp_path: Path) -> None:
     history = tmp_path / "h.duckdb"
-    result = scan(config_from_dict(CONFIG), source=f"snapshot:{crafted(tmp_path)}", out=tmp_path / "p", history=history, use_history=False)
+    result = scan(
+        config_from_dict(CONFIG),
+        source=f"snapshot:{crafted(tmp_path)}",
+        out=tmp_path / "p",
+        history=history,
+        use_history=False,
+    )
     assert not history.exists() and result.summary["machines"] == 7
 
 

@@ -26,10 +26,20 @@ SAT_2 = datetime.fromisoformat("2026-10-31T21:00:00+00:00")
 DAILY = datetime.fromisoformat("2026-10-28T05:00:00+00:00")
 """01:00 in New York (daylight time, UTC-4)."""
 TASKS: dict[str, Any] = {
-    "preTasks": [{"source": "/subscriptions/x/providers/Microsoft.Automation/automationAccounts/aa/runbooks/Stop-App",
-                  "parameters": {"ServiceName": "W3SVC"}, "taskScope": "Resource"}],
-    "postTasks": [{"source": "/subscriptions/x/providers/Microsoft.Automation/automationAccounts/aa/runbooks/Report",
-                   "parameters": None, "taskScope": "Global"}],
+    "preTasks": [
+        {
+            "source": "/subscriptions/x/providers/Microsoft.Automation/automationAccounts/aa/runbooks/Stop-App",
+            "parameters": {"ServiceName": "W3SVC"},
+            "taskScope": "Resource",
+        }
+    ],
+    "postTasks": [
+        {
+            "source": "/subscriptions/x/providers/Microsoft.Automation/automationAccounts/aa/runbooks/Report",
+            "parameters": None,
+            "taskScope": "Global",
+        }
+    ],
 }
 
 
@@ -42,55 +52,109 @@ def schedule_fleet() -> Fleet:
     prod1 = f.machine("vm-prod-1", tags={"Environment": "Production"})
     prod2 = f.machine("vm-prod-2", tags={"Environment": "Production"})
     both = f.machine("vm-both", tags={"Environment": "Dev"})
-    arc = f.machine("arc-lin-1", platform="Arc", os="Linux", location="eastus2",
-                    tags={"Environment": "Test", "patchGroup": "linux"})
+    arc = f.machine(
+        "arc-lin-1", platform="Arc", os="Linux", location="eastus2", tags={"Environment": "Test", "patchGroup": "linux"}
+    )
     none = f.machine("vm-none", tags={"Environment": "Production"})
     expired_only = f.machine("vm-expired-only")
     orphan = f.machine("vm-orphan")
 
     f.maintenance_configuration(
-        "cfg-weekly-sat", recur="1Week Saturday", start="2026-01-03 22:00", duration="03:55",
-        time_zone="W. Europe Standard Time", windows=["Critical", "Security"], kb_exclude=["KB5034439"],
-        linux=["Critical"], mask_exclude=["kernel*"], tasks=TASKS,
+        "cfg-weekly-sat",
+        recur="1Week Saturday",
+        start="2026-01-03 22:00",
+        duration="03:55",
+        time_zone="W. Europe Standard Time",
+        windows=["Critical", "Security"],
+        kb_exclude=["KB5034439"],
+        linux=["Critical"],
+        mask_exclude=["kernel*"],
+        tasks=TASKS,
     )
-    f.maintenance_configuration("cfg-daily", recur="Day", start="2026-01-01 01:00", duration="02:00",
-                                time_zone="Eastern Standard Time", reboot="Always", linux=["Critical", "Security"])
-    f.maintenance_configuration("cfg-expired", recur="Day", start="2025-01-01 00:00", duration="01:00",
-                                expiration="2026-09-30 23:59:59")
+    f.maintenance_configuration(
+        "cfg-daily",
+        recur="Day",
+        start="2026-01-01 01:00",
+        duration="02:00",
+        time_zone="Eastern Standard Time",
+        reboot="Always",
+        linux=["Critical", "Security"],
+    )
+    f.maintenance_configuration(
+        "cfg-expired", recur="Day", start="2025-01-01 00:00", duration="01:00", expiration="2026-09-30 23:59:59"
+    )
     # 07:00 in Berlin (UTC+1) is exactly the as-of time: not expired. 05:59 UTC is a minute before it: expired.
     f.maintenance_configuration("cfg-expires-now", time_zone="W. Europe Standard Time", expiration="2026-11-01 07:00")
     f.maintenance_configuration("cfg-expired-just", expiration="2026-11-01 05:59")
     # Unreadable recurrence and time zone; the expiry is 4 hours after the as-of time in an unknown zone: undecided.
-    f.maintenance_configuration("cfg-bad", recur="Fortnightly", time_zone="Mars Standard Time",
-                                expiration="2026-11-01 10:00")
+    f.maintenance_configuration(
+        "cfg-bad", recur="Fortnightly", time_zone="Mars Standard Time", expiration="2026-11-01 10:00"
+    )
 
     for machine in (prod1, prod2, both):
         f.assign(machine, "cfg-weekly-sat")
     f.assign(both, "cfg-daily")
-    f.dynamic_scope("dyn-linux", "cfg-daily", {"osTypes": ["Linux"],
-                                               "tagSettings": {"tags": {"patchGroup": ["linux"]}, "filterOperator": "All"}})
+    f.dynamic_scope(
+        "dyn-linux",
+        "cfg-daily",
+        {"osTypes": ["Linux"], "tagSettings": {"tags": {"patchGroup": ["linux"]}, "filterOperator": "All"}},
+    )
     f.assign(expired_only, "cfg-expired")
     f.assign(orphan, "cfg-deleted")
 
     f.schedule_run("cfg-weekly-sat", "c-sat-1", status="Completed", start=at(SAT_1), minutes=240)
     f.schedule_run("cfg-weekly-sat", "c-sat-2", status="Completed", start=at(SAT_2), minutes=236)
     f.scheduled_run(prod1, "r1", "cfg-weekly-sat", "c-sat-1", status="Succeeded", start=at(SAT_1, 5), minutes=60)
-    f.scheduled_run(prod1, "r2", "cfg-weekly-sat", "c-sat-2", status="CompletedWithWarnings", start=at(SAT_2, 5),
-                    minutes=200, window_exceeded=True)
-    f.scheduled_run(prod2, "r3", "cfg-weekly-sat", "c-sat-1", status="Failed", start=at(SAT_1, 5), minutes=240,
-                    error="MaintenanceWindowExceeded", window_exceeded=True)
-    f.scheduled_run(prod2, "r4", "cfg-weekly-sat", "c-sat-2", status="CompletedWithWarnings", start=at(SAT_2, 5),
-                    minutes=236, window_exceeded=True)
+    f.scheduled_run(
+        prod1,
+        "r2",
+        "cfg-weekly-sat",
+        "c-sat-2",
+        status="CompletedWithWarnings",
+        start=at(SAT_2, 5),
+        minutes=200,
+        window_exceeded=True,
+    )
+    f.scheduled_run(
+        prod2,
+        "r3",
+        "cfg-weekly-sat",
+        "c-sat-1",
+        status="Failed",
+        start=at(SAT_1, 5),
+        minutes=240,
+        error="MaintenanceWindowExceeded",
+        window_exceeded=True,
+    )
+    f.scheduled_run(
+        prod2,
+        "r4",
+        "cfg-weekly-sat",
+        "c-sat-2",
+        status="CompletedWithWarnings",
+        start=at(SAT_2, 5),
+        minutes=236,
+        window_exceeded=True,
+    )
     f.scheduled_run(both, "r5", "cfg-weekly-sat", "c-sat-1", status="Succeeded", start=at(SAT_1, 5), minutes=30)
     f.scheduled_run(both, "r6", "cfg-weekly-sat", "c-sat-2", status="Succeeded", start=at(SAT_2, 65), minutes=30)
     for day in range(4):
         correlation = f"c-day-{day + 1}"
         start = DAILY + timedelta(days=day)
         if day < 3:  # the last schedule run has only its per-machine record
-            f.schedule_run("cfg-daily", correlation, status="Failed" if day < 2 else "Completed", start=at(start),
-                           minutes=20)
-        f.scheduled_run(arc, f"d{day + 1}", "cfg-daily", correlation, status="Failed" if day < 3 else "Succeeded",
-                        start=at(start, 10), minutes=20, error="PackageManagerFailure" if day < 3 else None)
+            f.schedule_run(
+                "cfg-daily", correlation, status="Failed" if day < 2 else "Completed", start=at(start), minutes=20
+            )
+        f.scheduled_run(
+            arc,
+            f"d{day + 1}",
+            "cfg-daily",
+            correlation,
+            status="Failed" if day < 3 else "Succeeded",
+            start=at(start, 10),
+            minutes=20,
+            error="PackageManagerFailure" if day < 3 else None,
+        )
     f.run(none, "u1", status="Succeeded", start=at(AS_OF, -60 * 24 * 3))
     f.run(none, "u2", status="Succeeded", start=at(AS_OF, -60 * 24 * 4))
     return f
@@ -98,8 +162,13 @@ def schedule_fleet() -> Fleet:
 
 def run_scan(tmp_path: Path, fleet: Fleet, config: dict[str, Any] | None = None) -> ScanResult:
     fleet.write(tmp_path / "snap")
-    result = scan(config_from_dict(config or {}), source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "packs",
-                  use_history=False, renderers=[])
+    result = scan(
+        config_from_dict(config or {}),
+        source=f"snapshot:{tmp_path / 'snap'}",
+        out=tmp_path / "packs",
+        use_history=False,
+        renderers=[],
+    )
     assert_valid_summary(result.summary)
     return result
 
@@ -126,8 +195,22 @@ def configurations(result: ScanResult) -> dict[str, dict[str, Any]]:
 
 def test_configuration_settings_spelled_out(tuned: ScanResult) -> None:
     sat = configurations(tuned)["cfg-weekly-sat"]
-    assert {k: sat[k] for k in ("key", "id", "recurrence", "recurrence_text", "start", "duration", "time_zone",
-                                "iana_time_zone", "expiration", "expired", "reboot_setting")} == {
+    assert {
+        k: sat[k]
+        for k in (
+            "key",
+            "id",
+            "recurrence",
+            "recurrence_text",
+            "start",
+            "duration",
+            "time_zone",
+            "iana_time_zone",
+            "expiration",
+            "expired",
+            "reboot_setting",
+        )
+    } == {
         "key": "cfg-weekly-sat",
         "id": config_id("cfg-weekly-sat").lower(),
         "recurrence": "1Week Saturday",
@@ -140,8 +223,12 @@ def test_configuration_settings_spelled_out(tuned: ScanResult) -> None:
         "expired": False,
         "reboot_setting": "IfRequired",
     }
-    assert sat["windows"] == {"classifications": ["Critical", "Security"], "kb_include": [],
-                              "kb_exclude": ["KB5034439"], "exclude_kbs_requiring_reboot": False}
+    assert sat["windows"] == {
+        "classifications": ["Critical", "Security"],
+        "kb_include": [],
+        "kb_exclude": ["KB5034439"],
+        "exclude_kbs_requiring_reboot": False,
+    }
     assert sat["linux"] == {"classifications": ["Critical"], "package_include": [], "package_exclude": ["kernel*"]}
     assert sat["pre_tasks"] == [{"source": TASKS["preTasks"][0]["source"], "task_scope": "Resource"}]
     assert sat["post_tasks"] == [{"source": TASKS["postTasks"][0]["source"], "task_scope": "Global"}]
@@ -157,11 +244,13 @@ def test_assignments_and_coverage(tuned: ScanResult) -> None:
     assert sat["by_os"] == [{"key": "Windows", "machines": 3}]
     assert sat["by_platform"] == [{"key": "Azure", "machines": 3}]
     assert (daily["static_assignments"], daily["machines"]) == (1, 2)
-    assert daily["dynamic_scopes"] == [{
-        "id": f"/subscriptions/{SUB}/providers/Microsoft.Maintenance/configurationAssignments/dyn-linux",
-        "scope": f"/subscriptions/{SUB}",
-        "filter": f"subscription {SUB}; OS: linux; tags (all): patchGroup = linux",
-    }]
+    assert daily["dynamic_scopes"] == [
+        {
+            "id": f"/subscriptions/{SUB}/providers/Microsoft.Maintenance/configurationAssignments/dyn-linux",
+            "scope": f"/subscriptions/{SUB}",
+            "filter": f"subscription {SUB}; OS: linux; tags (all): patchGroup = linux",
+        }
+    ]
     assert daily["by_platform"] == [{"key": "Arc", "machines": 1}, {"key": "Azure", "machines": 1}]
     schedules = tuned.summary["schedules"]
     assert schedules["unscheduled_machines"] == 1  # vm-none
@@ -216,13 +305,23 @@ def test_runs_per_configuration(tuned: ScanResult) -> None:
         "last_run": {"start": "2026-10-31T21:00:00Z", "status": "Completed"},
     }
     daily = configurations(tuned)["cfg-daily"]["runs"]
-    assert (daily["schedule_runs"], daily["machine_runs"], daily["success_rate"], daily["avg_duration_minutes"],
-            daily["max_duration_share_of_window"], daily["window_exceeded_rate"]) == (4, 4, 25.0, 20.0, 16.67, 0.0)
+    assert (
+        daily["schedule_runs"],
+        daily["machine_runs"],
+        daily["success_rate"],
+        daily["avg_duration_minutes"],
+        daily["max_duration_share_of_window"],
+        daily["window_exceeded_rate"],
+    ) == (4, 4, 25.0, 20.0, 16.67, 0.0)
     # The last schedule run has no schedule record: its earliest machine start, and no status.
     assert daily["last_run"] == {"start": "2026-10-31T05:10:00Z", "status": None}
     idle = configurations(tuned)["cfg-expired"]["runs"]
     assert (idle["schedule_runs"], idle["success_rate"], idle["window_exceeded_rate"], idle["last_run"]) == (
-        0, None, None, None)
+        0,
+        None,
+        None,
+        None,
+    )
 
 
 def test_failure_patterns_present(tuned: ScanResult) -> None:
@@ -230,14 +329,18 @@ def test_failure_patterns_present(tuned: ScanResult) -> None:
     assert (patterns["runs"], patterns["failed"], patterns["fleet_failure_rate"]) == (12, 4, 33.33)
     dims = patterns["dimensions"]
     assert [(g["key"], g["runs"], g["failed"], g["failure_rate"], g["flagged"]) for g in dims["location"]] == [
-        ("eastus2", 4, 3, 75.0, True), ("westeurope", 8, 1, 12.5, False),
+        ("eastus2", 4, 3, 75.0, True),
+        ("westeurope", 8, 1, 12.5, False),
     ]
     assert [(g["key"], g["runs"], g["failed"]) for g in dims["configuration"]] == [
-        ("(no schedule)", 2, 0), ("cfg-daily", 4, 3), ("cfg-weekly-sat", 6, 1),
+        ("(no schedule)", 2, 0),
+        ("cfg-daily", 4, 3),
+        ("cfg-weekly-sat", 6, 1),
     ]
     # Hours from the window's start: Saturday runs start 5 minutes in, except one 65 minutes in; daily runs 10.
     assert [(g["key"], g["runs"], g["failed"], g["flagged"]) for g in dims["window_hour"]] == [
-        ("00", 9, 4, False), ("01", 1, 0, False),
+        ("00", 9, 4, False),
+        ("01", 1, 0, False),
     ]
     assert [(g["key"], g["runs"]) for g in dims["os_version"]] == [("WindowsServer 2022-datacenter-g2", 8)]
     flags = [(f["kind"], f["dimension"], f["key"], f["runs"], f["count"], f["rate"]) for f in patterns["flags"]]
@@ -293,13 +396,22 @@ def test_no_peaks_under_the_default_limit(default: ScanResult) -> None:
 def test_thresholds(tuned: ScanResult, default: ScanResult) -> None:
     breaches = {b.rule: b for b in tuned.breaches}
     unscheduled = breaches["max_unscheduled_machines"]
-    assert (unscheduled.dimension, unscheduled.key, unscheduled.observed, unscheduled.threshold) == ("overall", None, 1, 0)
+    assert (unscheduled.dimension, unscheduled.key, unscheduled.observed, unscheduled.threshold) == (
+        "overall",
+        None,
+        1,
+        0,
+    )
     assert unscheduled.message == (
         "machines covered by no maintenance configuration must be at most 0 machines; observed 1 machine"
     )
     window = breaches["max_window_exceeded_rate"]
     assert (window.dimension, window.key, window.observed, window.threshold) == (
-        "configuration", "cfg-weekly-sat", 50.0, 40.0)
+        "configuration",
+        "cfg-weekly-sat",
+        50.0,
+        40.0,
+    )
     assert window.message == (
         "window-exceeded rate of configuration cfg-weekly-sat must be at most 40.00%; observed 50.00%"
     )
@@ -314,10 +426,14 @@ def test_thresholds_pass(tmp_path: Path) -> None:
 
 
 def test_deterministic_and_absent_without_schedules(tmp_path: Path, tuned: ScanResult) -> None:
-    again = run_scan(tmp_path / "again", schedule_fleet(), {
-        "schedules": {"pattern_min_runs": 4, "max_concurrent_machines": 2},
-        "thresholds": {"max_unscheduled_machines": 0, "max_window_exceeded_rate": 40.0},
-    })
+    again = run_scan(
+        tmp_path / "again",
+        schedule_fleet(),
+        {
+            "schedules": {"pattern_min_runs": 4, "max_concurrent_machines": 2},
+            "thresholds": {"max_unscheduled_machines": 0, "max_window_exceeded_rate": 40.0},
+        },
+    )
     assert dumps(again.summary["schedules"]) == dumps(tuned.summary["schedules"])
     assert dumps(again.summary["failure_patterns"]) == dumps(tuned.summary["failure_patterns"])
     f = Fleet()
@@ -325,7 +441,10 @@ def test_deterministic_and_absent_without_schedules(tmp_path: Path, tuned: ScanR
     bare = run_scan(tmp_path / "bare", f, {"thresholds": {"max_window_exceeded_rate": 10.0}})
     schedules = bare.summary["schedules"]
     assert (schedules["configurations"], schedules["unscheduled_machines"], schedules["concurrency"]["series"]) == (
-        [], 1, [0] * 168)
+        [],
+        1,
+        [0] * 168,
+    )
     assert bare.summary["failure_patterns"]["flags"] == []
     assert not bare.breaches or all(b.rule != "max_window_exceeded_rate" for b in bare.breaches)
 
@@ -336,7 +455,9 @@ def test_evaluation_exposes_the_audit(tmp_path: Path) -> None:
     catalog = Catalog()
     config = config_from_dict({"schedules": {"pattern_min_runs": 4}})
     try:
-        tables = {qid: source.run(catalog.get(qid)[0].render(params)).table for qid, params in query_plan(config, AS_OF)}
+        tables = {
+            qid: source.run(catalog.get(qid)[0].render(params)).table for qid, params in query_plan(config, AS_OF)
+        }
     finally:
         source.close()
     evaluation = evaluate(tables, config=config, as_of=AS_OF, query_refs={})
@@ -351,8 +472,20 @@ def test_evaluation_exposes_the_audit(tmp_path: Path) -> None:
     assert sat.static_targets == sat.machines and sat.static_assignments == 3
     assert sat.window is not None and sat.window.recurrence.weekdays == (5,)
     hours = {rid.rsplit("/", 1)[-1]: link.window_hour for rid, link in audit.run_links.items()}
-    assert hours == {"r1": 0, "r2": 0, "r3": 0, "r4": 0, "r5": 0, "r6": 1, "d1": 0, "d2": 0, "d3": 0, "d4": 0,
-                     "u1": None, "u2": None}
+    assert hours == {
+        "r1": 0,
+        "r2": 0,
+        "r3": 0,
+        "r4": 0,
+        "r5": 0,
+        "r6": 1,
+        "d1": 0,
+        "d2": 0,
+        "d3": 0,
+        "d4": 0,
+        "u1": None,
+        "u2": None,
+    }
     assert audit.concurrency.series[141] == 3
     assert [f.key for f in patterns.flags] == ["eastus2", "Linux", "Arc", "Test", "cfg-daily", "cfg-weekly-sat"]
     assert evaluation.summary["schedules"] == audit.to_summary()

@@ -26,9 +26,20 @@ def convert(source: Path, to: str, out: Path) -> None:
     """Convert with LibreOffice headless, in a profile of its own so no running instance interferes."""
     profile = (out / "profile").as_uri()
     subprocess.run(
-        ["soffice", "--headless", "--norestore", f"-env:UserInstallation={profile}", "--convert-to", to,
-         "--outdir", str(out), str(source)],
-        check=True, capture_output=True, timeout=120,
+        [
+            "soffice",
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation={profile}",
+            "--convert-to",
+            to,
+            "--outdir",
+            str(out),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
 
 

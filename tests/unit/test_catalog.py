@@ -19,8 +19,14 @@ AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 
 def test_catalog_covers_the_required_queries() -> None:
     catalog = Catalog()
-    assert {"machine_facts", "pending_patches", "undated_patches", "installations", "maintenance_assignments",
-            "policy_states"} <= set(catalog.queries)
+    assert {
+        "machine_facts",
+        "pending_patches",
+        "undated_patches",
+        "installations",
+        "maintenance_assignments",
+        "policy_states",
+    } <= set(catalog.queries)
     facts = catalog.queries["machine_facts"]
     assert facts.target == "arg" and facts.current in facts.versions
     assert ("tags", "string") in facts.columns

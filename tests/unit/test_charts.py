@@ -30,11 +30,15 @@ def test_full_turn_is_two_half_arcs() -> None:
 
 
 def test_status_donut_shares_and_empty_slices() -> None:
-    donut = charts.status_donut({"machines": 4, "compliant": 3, "non_compliant": 0, "unknown": 1, "compliance_rate": 75.0})
+    donut = charts.status_donut(
+        {"machines": 4, "compliant": 3, "non_compliant": 0, "unknown": 1, "compliance_rate": 75.0}
+    )
     assert [s.share for s in donut.slices] == ["75.0%", "0.0%", "25.0%"]
     assert donut.slices[1].path == ""
     assert donut.centre == "75.00%"
-    empty = charts.status_donut({"machines": 0, "compliant": 0, "non_compliant": 0, "unknown": 0, "compliance_rate": None})
+    empty = charts.status_donut(
+        {"machines": 0, "compliant": 0, "non_compliant": 0, "unknown": 0, "compliance_rate": None}
+    )
     assert empty.centre == "n/a" and all(s.path == "" for s in empty.slices)
 
 
@@ -111,14 +115,21 @@ def test_heat_map_is_a_7_by_24_grid_with_peaks_marked() -> None:
     assert (busiest.text, wednesday.text, monday.text, empty.text) == ("1.2k", "600", "40", "")
     assert busiest.fill == "#14325c" and busiest.ink == "#ffffff" and empty.fill == "#f1f4f8"
     assert darkness(busiest.fill) > darkness(wednesday.fill) > darkness(monday.fill) > darkness(empty.fill)
-    assert [d.label for d in chart.days] == ["Mon 26 Oct", "Tue 27 Oct", "Wed 28 Oct", "Thu 29 Oct", "Fri 30 Oct",
-                                             "Sat 31 Oct", "Sun 01 Nov"]
+    assert [d.label for d in chart.days] == [
+        "Mon 26 Oct",
+        "Tue 27 Oct",
+        "Wed 28 Oct",
+        "Thu 29 Oct",
+        "Fri 30 Oct",
+        "Sat 31 Oct",
+        "Sun 01 Nov",
+    ]
     assert chart.limit == 500 and chart.peak == 1200
     assert [s.label for s in chart.legend] == ["0", "300", "600", "900", "1,200"]
 
 
 def darkness(fill: str) -> int:
-    return -sum(int(fill[i:i + 2], 16) for i in (1, 3, 5))
+    return -sum(int(fill[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def test_heat_map_of_an_idle_week_and_of_a_short_series() -> None:

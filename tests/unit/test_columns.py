@@ -22,11 +22,13 @@ def test_converted_matches_each_row_and_shares_results() -> None:
 
 
 def test_columns_of_any_arrow_shape() -> None:
-    table = pa.table({
-        "empty": pa.array([None, None]),  # an all-null column has Arrow type null
-        "coded": pa.array(["x", None]).dictionary_encode(),
-        "n": pa.array([3, None]),
-    })
+    table = pa.table(
+        {
+            "empty": pa.array([None, None]),  # an all-null column has Arrow type null
+            "coded": pa.array(["x", None]).dictionary_encode(),
+            "n": pa.array([3, None]),
+        }
+    )
     assert columns.texts(table, "empty") == ["", ""]
     assert columns.texts(table, "coded") == ["x", ""]
     assert columns.shared(table, "coded") == ["x", None]
@@ -37,13 +39,38 @@ def test_columns_of_any_arrow_shape() -> None:
 def test_machine_ids_are_the_machines_own_strings() -> None:
     known = "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm-1"
     machine = facts.build_machines(
-        pa.table({name: [None] for name in (
-            "id", "name", "platform", "subscriptionId", "resourceGroup", "location", "osRaw", "osSku", "osVersion",
-            "imageOffer", "imageSku", "powerState", "tags", "assessmentMode", "patchMode", "hotpatch",
-            "bypassSafetyChecks", "rebootSetting", "assessmentStatus", "assessmentLastModified", "assessmentError",
-            "rebootPending",
-        )} | {"machineId": [known]}),
-        environment_tag="Environment", environment_aliases={},
+        pa.table(
+            {
+                name: [None]
+                for name in (
+                    "id",
+                    "name",
+                    "platform",
+                    "subscriptionId",
+                    "resourceGroup",
+                    "location",
+                    "osRaw",
+                    "osSku",
+                    "osVersion",
+                    "imageOffer",
+                    "imageSku",
+                    "powerState",
+                    "tags",
+                    "assessmentMode",
+                    "patchMode",
+                    "hotpatch",
+                    "bypassSafetyChecks",
+                    "rebootSetting",
+                    "assessmentStatus",
+                    "assessmentLastModified",
+                    "assessmentError",
+                    "rebootPending",
+                )
+            }
+            | {"machineId": [known]}
+        ),
+        environment_tag="Environment",
+        environment_aliases={},
     )[0]
     table = pa.table({"machineId": [known, "/unknown", known]})
     ids = facts.machine_ids(table, "machineId", {machine.machine_id: machine})

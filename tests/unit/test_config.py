@@ -32,7 +32,11 @@ def test_sample_config_loads_and_documents_every_key() -> None:
 
 def test_defaults() -> None:
     config = Config()
-    assert (config.environment_tag, config.max_assessment_age_days, config.installation_window_days) == ("Environment", 7, 30)
+    assert (config.environment_tag, config.max_assessment_age_days, config.installation_window_days) == (
+        "Environment",
+        7,
+        30,
+    )
     assert config.sla == {"Critical": 15, "Security": 30}
 
 
@@ -45,8 +49,14 @@ def test_sla_replaces_default_and_keys_are_canonical(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         ("environment_tagg = 'x'\n", "key 'environment_tagg': unknown key"),
-        ("[thresholds]\nmin_compliance_rate = 101\n", "key 'thresholds.min_compliance_rate': Input should be less than or equal to 100 (got 101)"),
-        ("[thresholds.max_overdue_machines]\nCritcal = 1\n", "key 'thresholds.max_overdue_machines': unknown classification 'Critcal'"),
+        (
+            "[thresholds]\nmin_compliance_rate = 101\n",
+            "key 'thresholds.min_compliance_rate': Input should be less than or equal to 100 (got 101)",
+        ),
+        (
+            "[thresholds.max_overdue_machines]\nCritcal = 1\n",
+            "key 'thresholds.max_overdue_machines': unknown classification 'Critcal'",
+        ),
         ("[sla]\nCritical = -1\n", "key 'sla.Critical': Input should be greater than or equal to 0 (got -1)"),
         ("max_assessment_age_days = -3\n", "key 'max_assessment_age_days'"),
         ("[thresholds.by_environment]\nProduction = 120\n", "key 'thresholds.by_environment.Production'"),

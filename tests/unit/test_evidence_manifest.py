@@ -67,8 +67,11 @@ def test_header_records_provenance_and_config(manifest: dict[str, Any]) -> None:
     assert manifest["tool"] == {"name": "auditor", "version": __version__}
     assert manifest["as_of"] == "2026-11-01T00:00:00Z"
     assert manifest["run_id"] and manifest["generated_at"].endswith("Z")
-    assert manifest["source"] == {"kind": "memory", "tenant_id": "tenant-0", "scope": {"subscriptions": [
-        "11111111-1111-1111-1111-111111111111"]}}
+    assert manifest["source"] == {
+        "kind": "memory",
+        "tenant_id": "tenant-0",
+        "scope": {"subscriptions": ["11111111-1111-1111-1111-111111111111"]},
+    }
     assert manifest["config"] == {"sha256": config.sha256(), "effective": config.model_dump(mode="json")}
 
 
@@ -79,8 +82,15 @@ def test_rules_in_force_in_words(manifest: dict[str, Any]) -> None:
     assert rules["parameters"]["environment_aliases"] == {"Development": ["dev"], "Production": ["prod"]}
     assert rules["parameters"]["max_assessment_age_days"] == 7
     text = " ".join(rules["statements"])
-    for needle in ("'Environment'", "Production = prod", "7 days", "Critical 15 days, Security 30 days",
-                   "smallest", "unknown", "half-up"):
+    for needle in (
+        "'Environment'",
+        "Production = prod",
+        "7 days",
+        "Critical 15 days, Security 30 days",
+        "smallest",
+        "unknown",
+        "half-up",
+    ):
         assert needle in text
     requirements = [t["requirement"] for t in rules["thresholds"]]
     assert "compliance rate must be at least 90.00%" in requirements
@@ -118,8 +128,16 @@ def test_unsigned_pack_has_no_signing_block(pack: Path, manifest: dict[str, Any]
 
 
 def test_query_entry_records_the_live_response_hash_when_present() -> None:
-    record = SimpleNamespace(id="q", version=1, template_sha256="a" * 64, rendered_sha256="b" * 64, rows=0,
-                             evidence="evidence/q@v1.jsonl.gz", complete=True, text="resources")
+    record = SimpleNamespace(
+        id="q",
+        version=1,
+        template_sha256="a" * 64,
+        rendered_sha256="b" * 64,
+        rows=0,
+        evidence="evidence/q@v1.jsonl.gz",
+        complete=True,
+        text="resources",
+    )
     assert "response_sha256" not in query_entry(record)
     record.response_sha256 = "c" * 64
     assert query_entry(record)["response_sha256"] == "c" * 64
@@ -135,5 +153,11 @@ def test_manifest_rules_include_the_evaluations_own_rules() -> None:
         "failure_patterns": {"rule": "Flag rule.", "window_rule": "Window rule."},
     }
     statements = rules_in_force(Config(), [], summary)["statements"]
-    assert statements[-5:] == ["An exception needs an owner.", "Concurrency rule.", "Expiry rule.", "Flag rule.", "Window rule."]
+    assert statements[-5:] == [
+        "An exception needs an owner.",
+        "Concurrency rule.",
+        "Expiry rule.",
+        "Flag rule.",
+        "Window rule.",
+    ]
     assert rules_in_force(Config(), [])["statements"] == rules_in_force(Config(), [], {})["statements"]

@@ -36,10 +36,18 @@ SUB = "11111111-1111-1111-1111-111111111111"
 def _machine(n: int, env: str, status: str | None, modified: str = "2026-10-31T00:00:00Z") -> dict[str, Any]:
     mid = f"/subscriptions/{SUB}/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm{n}"
     return {
-        "machineId": mid, "id": mid, "name": f"vm{n}", "platform": "Azure", "subscriptionId": SUB,
-        "resourceGroup": "rg", "location": "westeurope", "osRaw": "Windows" if n % 2 else "Linux",
-        "tags": json.dumps({"Environment": env}), "assessmentMode": "AutomaticByPlatform",
-        "patchMode": "AutomaticByPlatform", "assessmentStatus": status,
+        "machineId": mid,
+        "id": mid,
+        "name": f"vm{n}",
+        "platform": "Azure",
+        "subscriptionId": SUB,
+        "resourceGroup": "rg",
+        "location": "westeurope",
+        "osRaw": "Windows" if n % 2 else "Linux",
+        "tags": json.dumps({"Environment": env}),
+        "assessmentMode": "AutomaticByPlatform",
+        "patchMode": "AutomaticByPlatform",
+        "assessmentStatus": status,
         "assessmentLastModified": modified if status else None,
     }
 
@@ -57,34 +65,72 @@ ROWS: dict[str, list[dict[str, Any]]] = {
         _machine(5, "test", None),
     ],
     "pending_patches": [
-        {"machineId": _vm(2), "classifications": '["Critical"]', "patches": 2,
-         "oldestPublished": "2026-09-01T00:00:00Z", "undated": 0},
+        {
+            "machineId": _vm(2),
+            "classifications": '["Critical"]',
+            "patches": 2,
+            "oldestPublished": "2026-09-01T00:00:00Z",
+            "undated": 0,
+        },
         {"machineId": _vm(3), "classifications": '["Security"]', "patches": 1, "oldestPublished": "", "undated": 1},
-        {"machineId": _vm(1), "classifications": '["Updates"]', "patches": 4,
-         "oldestPublished": "2026-01-01T00:00:00Z", "undated": 0},
+        {
+            "machineId": _vm(1),
+            "classifications": '["Updates"]',
+            "patches": 4,
+            "oldestPublished": "2026-01-01T00:00:00Z",
+            "undated": 0,
+        },
     ],
     "undated_patches": [
-        {"patchKey": f"{_vm(3)}/patchassessmentresults/latest/softwarepatches/openssl", "machineId": _vm(3),
-         "patchName": "openssl", "version": "3.0.2", "classifications": '["Security"]'},
+        {
+            "patchKey": f"{_vm(3)}/patchassessmentresults/latest/softwarepatches/openssl",
+            "machineId": _vm(3),
+            "patchName": "openssl",
+            "version": "3.0.2",
+            "classifications": '["Security"]',
+        },
     ],
     "installations": [
-        {"id": f"{_vm(1)}/patchInstallationResults/r1", "machineId": _vm(1), "status": "Succeeded",
-         "startDateTime": "2026-10-20T02:00:00Z", "lastModifiedDateTime": "2026-10-20T02:40:00Z",
-         "installedPatchCount": 3, "failedPatchCount": 0, "pendingPatchCount": 0},
-        {"id": f"{_vm(2)}/patchInstallationResults/r2", "machineId": _vm(2), "status": "Failed",
-         "startDateTime": "2026-10-21T02:00:00Z", "lastModifiedDateTime": "2026-10-21T02:10:00Z",
-         "installedPatchCount": 1, "failedPatchCount": 2, "pendingPatchCount": 0, "errorCode": "PatchFailed"},
+        {
+            "id": f"{_vm(1)}/patchInstallationResults/r1",
+            "machineId": _vm(1),
+            "status": "Succeeded",
+            "startDateTime": "2026-10-20T02:00:00Z",
+            "lastModifiedDateTime": "2026-10-20T02:40:00Z",
+            "installedPatchCount": 3,
+            "failedPatchCount": 0,
+            "pendingPatchCount": 0,
+        },
+        {
+            "id": f"{_vm(2)}/patchInstallationResults/r2",
+            "machineId": _vm(2),
+            "status": "Failed",
+            "startDateTime": "2026-10-21T02:00:00Z",
+            "lastModifiedDateTime": "2026-10-21T02:10:00Z",
+            "installedPatchCount": 1,
+            "failedPatchCount": 2,
+            "pendingPatchCount": 0,
+            "errorCode": "PatchFailed",
+        },
     ],
     "maintenance_assignments": [
-        {"id": f"{_vm(1)}/providers/microsoft.maintenance/configurationassignments/a", "subscriptionId": SUB,
-         "resourceId": _vm(1), "configurationId": "/subscriptions/x/maintenanceconfigurations/weekly"},
+        {
+            "id": f"{_vm(1)}/providers/microsoft.maintenance/configurationassignments/a",
+            "subscriptionId": SUB,
+            "resourceId": _vm(1),
+            "configurationId": "/subscriptions/x/maintenanceconfigurations/weekly",
+        },
     ],
     "policy_states": [],
 }
 
 THRESHOLDS = {
-    "thresholds": {"min_compliance_rate": 90.0, "max_unknown_rate": 10.0, "by_environment": {"Production": 95.0},
-                   "max_overdue_machines": {"Critical": 0}},
+    "thresholds": {
+        "min_compliance_rate": 90.0,
+        "max_unknown_rate": 10.0,
+        "by_environment": {"Production": 95.0},
+        "max_overdue_machines": {"Critical": 0},
+    },
     "environment_aliases": {"Production": ["prod"], "Development": ["dev"]},
 }
 
@@ -113,14 +159,22 @@ class MemorySource:
 
 
 def make_pack(
-    out: Path, *, config: Config | None = None, renderers: list[Renderer] | None = None,
-    sign_key: Path | None = None, zip_pack: bool = False,
+    out: Path,
+    *,
+    config: Config | None = None,
+    renderers: list[Renderer] | None = None,
+    sign_key: Path | None = None,
+    zip_pack: bool = False,
 ) -> ScanResult:
     """A full scan of the inline fleet into a new pack under `out` (summary and breaches only, unless told)."""
     return scan(
-        config if config is not None else config_from_dict(THRESHOLDS), source=MemorySource(), out=out,
+        config if config is not None else config_from_dict(THRESHOLDS),
+        source=MemorySource(),
+        out=out,
         renderers=renderers if renderers is not None else [SummaryRenderer(), BreachesRenderer()],
-        use_history=False, sign_key=sign_key, zip_pack=zip_pack,
+        use_history=False,
+        sign_key=sign_key,
+        zip_pack=zip_pack,
     )
 
 

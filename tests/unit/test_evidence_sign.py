@@ -60,7 +60,9 @@ def test_keygen_cli_prints_paths_and_key_id_only(
 ) -> None:
     code, out, _ = run_cli(monkeypatch, capsys, "keygen", "--out", str(tmp_path))
     assert code == 0 and "auditor-signing.key" in out and "key id" in out
-    body = b"".join(line for line in (tmp_path / "auditor-signing.key").read_bytes().splitlines() if b"-----" not in line)
+    body = b"".join(
+        line for line in (tmp_path / "auditor-signing.key").read_bytes().splitlines() if b"-----" not in line
+    )
     assert body.decode() not in out
     code, _, err = run_cli(monkeypatch, capsys, "keygen", "--out", str(tmp_path))
     assert code == 2 and "already exists" in err and "Traceback" not in err

@@ -33,7 +33,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_good_register_loads_normalised(tmp_path: Path) -> None:
-    text = GOOD + 'tags = { app = "erp" }\nkb_ids = ["KB05031361", "5031361"]\npackages = "OpenSSL"\nclassifications = ["security"]\n'
+    text = (
+        GOOD
+        + 'tags = { app = "erp" }\nkb_ids = ["KB05031361", "5031361"]\npackages = "OpenSSL"\nclassifications = ["security"]\n'
+    )
     (entry,) = load_register(write(tmp_path, text), max_days=180)
     assert (entry.id, entry.created, entry.expires_on) == ("EX-7", date(2026, 9, 1), date(2026, 12, 1))
     assert entry.machine_ids == (VM.lower(),)
@@ -46,28 +49,62 @@ def test_a_good_register_loads_normalised(tmp_path: Path) -> None:
     [
         (('owner = "erp-team@contoso.com"\n', ""), "exception 'EX-7': missing required key 'owner'"),
         (('justification = "vendor freeze"\n', ""), "exception 'EX-7': missing required key 'justification'"),
-        (('expires_on = 2026-12-01\n', ""), "exception 'EX-7': missing required key 'expires_on'"),
+        (("expires_on = 2026-12-01\n", ""), "exception 'EX-7': missing required key 'expires_on'"),
         (('ticket = "CHG-7"\n', ""), "exception 'EX-7': missing required key 'ticket'"),
-        (('justification = "vendor freeze"', 'justification = "   "'), "exception 'EX-7': key 'justification': is empty"),
+        (
+            ('justification = "vendor freeze"', 'justification = "   "'),
+            "exception 'EX-7': key 'justification': is empty",
+        ),
         (('id = "EX-7"\n', ""), "exception #1 (no id): missing required key 'id'"),
-        (("expires_on = 2026-12-01", "expires_on = 2027-03-01"),
-         "exception 'EX-7': expires_on 2027-03-01 is 181 days after created 2026-09-01; the maximum is 180 days"),
-        (("expires_on = 2026-12-01", "expires_on = 2026-08-31"),
-         "exception 'EX-7': expires_on 2026-08-31 is before created 2026-09-01"),
-        ((f'machine_ids = ["{VM}"]\n', ""), "exception 'EX-7': selects no machine: give at least one of machine_ids, "
-                                             "tags, subscriptions, resource_groups"),
-        ((f'machine_ids = ["{VM}"]', 'machine_ids = ["vm-1"]'),
-         "exception 'EX-7': key 'machine_ids': 'vm-1' is not a machine's ARM id"),
+        (
+            ("expires_on = 2026-12-01", "expires_on = 2027-03-01"),
+            "exception 'EX-7': expires_on 2027-03-01 is 181 days after created 2026-09-01; the maximum is 180 days",
+        ),
+        (
+            ("expires_on = 2026-12-01", "expires_on = 2026-08-31"),
+            "exception 'EX-7': expires_on 2026-08-31 is before created 2026-09-01",
+        ),
+        (
+            (f'machine_ids = ["{VM}"]\n', ""),
+            "exception 'EX-7': selects no machine: give at least one of machine_ids, "
+            "tags, subscriptions, resource_groups",
+        ),
+        (
+            (f'machine_ids = ["{VM}"]', 'machine_ids = ["vm-1"]'),
+            "exception 'EX-7': key 'machine_ids': 'vm-1' is not a machine's ARM id",
+        ),
         (("ticket =", "tikcet ="), "exception 'EX-7': unknown key 'tikcet'"),
-        (("ticket =", 'classifications = ["Critcal"]\nticket ='),
-         "exception 'EX-7': key 'classifications': unknown classification 'Critcal'"),
+        (
+            ("ticket =", 'classifications = ["Critcal"]\nticket ='),
+            "exception 'EX-7': key 'classifications': unknown classification 'Critcal'",
+        ),
         (("ticket =", 'kb_ids = ["Q123"]\nticket ='), "exception 'EX-7': key 'kb_ids': 'Q123' is not a KB number"),
-        (("ticket =", 'tags = { App = "a", app = "b" }\nticket ='), "exception 'EX-7': key 'tags': tag key 'app' is empty "
-                                                                     "or given twice"),
-        (("expires_on = 2026-12-01", 'expires_on = "soon"'), "exception 'EX-7': key 'expires_on': Input should be a valid date"),
+        (
+            ("ticket =", 'tags = { App = "a", app = "b" }\nticket ='),
+            "exception 'EX-7': key 'tags': tag key 'app' is empty or given twice",
+        ),
+        (
+            ("expires_on = 2026-12-01", 'expires_on = "soon"'),
+            "exception 'EX-7': key 'expires_on': Input should be a valid date",
+        ),
     ],
-    ids=["owner", "justification", "expiry", "ticket", "blank", "no-id", "past-maximum", "before-created", "no-selector",
-         "bad-machine-id", "unknown-key", "unknown-classification", "bad-kb", "tag-twice", "bad-date"],
+    ids=[
+        "owner",
+        "justification",
+        "expiry",
+        "ticket",
+        "blank",
+        "no-id",
+        "past-maximum",
+        "before-created",
+        "no-selector",
+        "bad-machine-id",
+        "unknown-key",
+        "unknown-classification",
+        "bad-kb",
+        "tag-twice",
+        "bad-date",
+    ],
 )
 def test_each_problem_names_the_file_and_the_entry(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
     old, new = change
@@ -91,7 +128,9 @@ def test_duplicate_ids_ignore_case(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD + GOOD.replace('id = "EX-7"', 'id = "ex-7"'))
     with pytest.raises(ConfigError) as info:
         load_register(path, max_days=180)
-    assert info.value.message == f"{path}: exception 'ex-7': duplicate id (also used by exception 'EX-7'; ids ignore case)"
+    assert (
+        info.value.message == f"{path}: exception 'ex-7': duplicate id (also used by exception 'EX-7'; ids ignore case)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -129,8 +168,17 @@ def test_the_sample_register_is_valid() -> None:
 
 
 def _entry(created: str = "2026-10-01", expires_on: str = "2026-11-01") -> ExceptionEntry:
-    return ExceptionEntry.model_validate({"id": "EX-1", "owner": "o", "justification": "j", "ticket": "t",
-                                          "created": created, "expires_on": expires_on, "subscriptions": ["s"]})
+    return ExceptionEntry.model_validate(
+        {
+            "id": "EX-1",
+            "owner": "o",
+            "justification": "j",
+            "ticket": "t",
+            "created": created,
+            "expires_on": expires_on,
+            "subscriptions": ["s"],
+        }
+    )
 
 
 @pytest.mark.parametrize(

@@ -21,21 +21,66 @@ from auditor.resources import sample_config
 SHA = "ab" * 32
 RUN = "0f8e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f"
 PACK = "pack-20261101T060000Z-0f8e2d4c"
-OVERALL = Breach("min_compliance_rate", "overall", None, 75.0, 90.0, "high",
-                 "compliance rate must be at least 90.00%; observed 75.00%", "pending_patches@v1")
-UNKNOWN = Breach("max_unknown_rate", "overall", None, 12.5, 10.0, "medium",
-                 "share of machines with unknown status must be at most 10.00%; observed 12.50%", "machine_facts@v1")
-PROD = Breach("min_compliance_rate", "environment", "R&D <prod>", 50.0, 95.0, "high",
-              "compliance rate of environment R&D <prod> must be at least 95.00%; observed 50.00%", "pending_patches@v1")
-SUMMARY = {"as_of": "2026-11-01T06:00:00Z", "machines": 8, "compliant": 6, "non_compliant": 1, "unknown": 1,
-           "compliance_rate": 75.0, "compliance_rate_without_exceptions": 62.5, "compliant_with_exception": 1}
+OVERALL = Breach(
+    "min_compliance_rate",
+    "overall",
+    None,
+    75.0,
+    90.0,
+    "high",
+    "compliance rate must be at least 90.00%; observed 75.00%",
+    "pending_patches@v1",
+)
+UNKNOWN = Breach(
+    "max_unknown_rate",
+    "overall",
+    None,
+    12.5,
+    10.0,
+    "medium",
+    "share of machines with unknown status must be at most 10.00%; observed 12.50%",
+    "machine_facts@v1",
+)
+PROD = Breach(
+    "min_compliance_rate",
+    "environment",
+    "R&D <prod>",
+    50.0,
+    95.0,
+    "high",
+    "compliance rate of environment R&D <prod> must be at least 95.00%; observed 50.00%",
+    "pending_patches@v1",
+)
+SUMMARY = {
+    "as_of": "2026-11-01T06:00:00Z",
+    "machines": 8,
+    "compliant": 6,
+    "non_compliant": 1,
+    "unknown": 1,
+    "compliance_rate": 75.0,
+    "compliance_rate_without_exceptions": 62.5,
+    "compliant_with_exception": 1,
+}
 
 
-def outcome(breaches: tuple[Breach, ...] = (UNKNOWN, OVERALL, PROD), problems: tuple[str, ...] = (),
-            target: float | None = 90.0, **summary: Any) -> ScanOutcome:
-    return ScanOutcome(pack_id=PACK, run_id=RUN, fingerprint=SHA, as_of="2026-11-01T06:00:00Z",
-                       complete=not problems, problems=problems, summary={**SUMMARY, **summary},
-                       breaches=breaches, target=target, tool_version="0.1.0")
+def outcome(
+    breaches: tuple[Breach, ...] = (UNKNOWN, OVERALL, PROD),
+    problems: tuple[str, ...] = (),
+    target: float | None = 90.0,
+    **summary: Any,
+) -> ScanOutcome:
+    return ScanOutcome(
+        pack_id=PACK,
+        run_id=RUN,
+        fingerprint=SHA,
+        as_of="2026-11-01T06:00:00Z",
+        complete=not problems,
+        problems=problems,
+        summary={**SUMMARY, **summary},
+        breaches=breaches,
+        target=target,
+        tool_version="0.1.0",
+    )
 
 
 def test_outcome_words() -> None:
@@ -51,9 +96,20 @@ def test_outcome_words() -> None:
     assert incomplete.headline() == "INCOMPLETE scan. Patch compliance 75.00% (target 90.00%): 3 breaches"
 
 
-FACTS = [("Compliance", "75.00% (target 90.00%)"), ("Without exceptions", "62.50%"), ("Compliant with exception", "1"), ("Machines", "8"), ("Compliant", "6"), ("Non-compliant", "1"),
-         ("Unknown", "1"), ("Breaches", "3"), ("Data", "complete"), ("As of", "2026-11-01T06:00:00Z"),
-         ("Pack", PACK), ("Manifest sha256", SHA)]
+FACTS = [
+    ("Compliance", "75.00% (target 90.00%)"),
+    ("Without exceptions", "62.50%"),
+    ("Compliant with exception", "1"),
+    ("Machines", "8"),
+    ("Compliant", "6"),
+    ("Non-compliant", "1"),
+    ("Unknown", "1"),
+    ("Breaches", "3"),
+    ("Data", "complete"),
+    ("As of", "2026-11-01T06:00:00Z"),
+    ("Pack", PACK),
+    ("Manifest sha256", SHA),
+]
 
 
 def test_teams_adaptive_card_exact() -> None:
@@ -61,26 +117,34 @@ def test_teams_adaptive_card_exact() -> None:
     text = {"type": "TextBlock", "wrap": True}
     assert body == {
         "type": "message",
-        "attachments": [{
-            "contentType": "application/vnd.microsoft.card.adaptive",
-            "contentUrl": None,
-            "content": {
-                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-                "type": "AdaptiveCard",
-                "version": "1.4",
-                "body": [
-                    {**text, "text": "Patch compliance 75.00% (target 90.00%): 3 breaches", "size": "Medium",
-                     "weight": "Bolder", "color": "Attention", "style": "heading"},
-                    {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in FACTS]},
-                    {**text, "text": "Top breaches", "weight": "Bolder", "spacing": "Medium"},
-                    {**text, "text": f"[high] {OVERALL.message}", "spacing": "None"},
-                    {**text, "text": f"[high] {PROD.message}", "spacing": "None"},
-                    {**text, "text": "…and 1 more in breaches.json", "isSubtle": True},
-                    {**text, "text": f"auditor 0.1.0 · run {RUN}", "size": "Small", "isSubtle": True},
-                ],
-                "msteams": {"width": "Full"},
-            },
-        }],
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": {
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        {
+                            **text,
+                            "text": "Patch compliance 75.00% (target 90.00%): 3 breaches",
+                            "size": "Medium",
+                            "weight": "Bolder",
+                            "color": "Attention",
+                            "style": "heading",
+                        },
+                        {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in FACTS]},
+                        {**text, "text": "Top breaches", "weight": "Bolder", "spacing": "Medium"},
+                        {**text, "text": f"[high] {OVERALL.message}", "spacing": "None"},
+                        {**text, "text": f"[high] {PROD.message}", "spacing": "None"},
+                        {**text, "text": "…and 1 more in breaches.json", "isSubtle": True},
+                        {**text, "text": f"auditor 0.1.0 · run {RUN}", "size": "Small", "isSubtle": True},
+                    ],
+                    "msteams": {"width": "Full"},
+                },
+            }
+        ],
     }
 
 
@@ -91,9 +155,12 @@ def test_teams_incomplete_caps_problems() -> None:
     assert blocks[0]["text"] == "INCOMPLETE scan. Patch compliance 75.00% (target 90.00%): no breaches"
     assert blocks[0]["color"] == "Warning"
     assert blocks[1] == {
-        "type": "TextBlock", "wrap": True, "color": "Warning",
+        "type": "TextBlock",
+        "wrap": True,
+        "color": "Warning",
         "text": "INCOMPLETE: the data is incomplete, so the figures may be wrong.\n\n"
-                + "\n".join(f"- q{i}@v1: truncated" for i in range(5)) + "\n- …and 2 more",
+        + "\n".join(f"- q{i}@v1: truncated" for i in range(5))
+        + "\n- …and 2 more",
     }
     assert {"title": "Data", "value": "INCOMPLETE"} in blocks[2]["facts"]
     assert not any(b.get("text") == "Top breaches" for b in blocks)
@@ -104,13 +171,23 @@ def test_slack_blocks_exact_and_escaped() -> None:
     assert body == {
         "text": "Patch compliance 75.00% (target 90.00%): 3 breaches",
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "Patch compliance 75.00% (target 90.00%): 3 breaches"}},
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": "Patch compliance 75.00% (target 90.00%): 3 breaches"},
+            },
             {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{t}*\n{v}"} for t, v in FACTS]},
-            {"type": "section", "text": {"type": "mrkdwn", "text": (
-                "*Top breaches*\n"
-                f"• [high] {OVERALL.message}\n"
-                "• [high] compliance rate of environment R&amp;D &lt;prod&gt; must be at least 95.00%; observed 50.00%\n"
-                f"• [medium] {UNKNOWN.message}")}},
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": (
+                        "*Top breaches*\n"
+                        f"• [high] {OVERALL.message}\n"
+                        "• [high] compliance rate of environment R&amp;D &lt;prod&gt; must be at least 95.00%; observed 50.00%\n"
+                        f"• [medium] {UNKNOWN.message}"
+                    ),
+                },
+            },
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"auditor 0.1.0 · run {RUN}"}]},
         ],
     }
@@ -128,15 +205,37 @@ def test_slack_respects_block_limits() -> None:
 def test_generic_document_exact() -> None:
     body = FORMATTERS["generic"].payload(outcome(), max_breaches=1)
     assert body == {
-        "format": "auditor-notification/1", "status": "breach",
+        "format": "auditor-notification/1",
+        "status": "breach",
         "headline": "Patch compliance 75.00% (target 90.00%): 3 breaches",
-        "as_of": "2026-11-01T06:00:00Z", "complete": True, "problems": [],
-        "compliance_rate": 75.0, "compliance_rate_without_exceptions": 62.5, "compliant_with_exception": 1,
-        "target": 90.0, "machines": 8, "compliant": 6, "non_compliant": 1, "unknown": 1,
+        "as_of": "2026-11-01T06:00:00Z",
+        "complete": True,
+        "problems": [],
+        "compliance_rate": 75.0,
+        "compliance_rate_without_exceptions": 62.5,
+        "compliant_with_exception": 1,
+        "target": 90.0,
+        "machines": 8,
+        "compliant": 6,
+        "non_compliant": 1,
+        "unknown": 1,
         "breaches_total": 3,
-        "breaches": [{"rule": "min_compliance_rate", "dimension": "overall", "key": None, "observed": 75.0,
-                      "threshold": 90.0, "severity": "high", "message": OVERALL.message, "query": "pending_patches@v1"}],
-        "pack_id": PACK, "run_id": RUN, "manifest_sha256": SHA, "tool": {"name": "auditor", "version": "0.1.0"},
+        "breaches": [
+            {
+                "rule": "min_compliance_rate",
+                "dimension": "overall",
+                "key": None,
+                "observed": 75.0,
+                "threshold": 90.0,
+                "severity": "high",
+                "message": OVERALL.message,
+                "query": "pending_patches@v1",
+            }
+        ],
+        "pack_id": PACK,
+        "run_id": RUN,
+        "manifest_sha256": SHA,
+        "tool": {"name": "auditor", "version": "0.1.0"},
     }
 
 
@@ -155,7 +254,10 @@ def hook(**values: Any) -> Any:
 
 def test_webhook_url_from_environment() -> None:
     env_hook = hook(url_env="TEAMS_WEBHOOK_URL")
-    assert webhook_url(env_hook, {"TEAMS_WEBHOOK_URL": " https://x.example/hook/s3cret \n"}) == "https://x.example/hook/s3cret"
+    assert (
+        webhook_url(env_hook, {"TEAMS_WEBHOOK_URL": " https://x.example/hook/s3cret \n"})
+        == "https://x.example/hook/s3cret"
+    )
     with pytest.raises(NotifyError, match="environment variable TEAMS_WEBHOOK_URL is not set"):
         webhook_url(env_hook, {})
     with pytest.raises(NotifyError) as info:
@@ -211,8 +313,10 @@ def test_publish_config() -> None:
     base = {"endpoint": "https://dce-1.westeurope-1.ingest.monitor.azure.com/", "rule_id": "dcr-" + "0a" * 16}
     settings = config_from_dict({"publish": {"log_analytics": base}}).publish.log_analytics
     assert settings is not None
-    assert (settings.endpoint, settings.stream_name) == ("https://dce-1.westeurope-1.ingest.monitor.azure.com",
-                                                         "Custom-AuditorCompliance_CL")
+    assert (settings.endpoint, settings.stream_name) == (
+        "https://dce-1.westeurope-1.ingest.monitor.azure.com",
+        "Custom-AuditorCompliance_CL",
+    )
     for bad, message in [
         ({"rule_id": "my-dcr"}, "rule_id 'my-dcr' is not a DCR immutable id"),
         ({"stream_name": "AuditorCompliance_CL"}, "is not a DCR stream name"),
@@ -220,9 +324,13 @@ def test_publish_config() -> None:
     ]:
         with pytest.raises(ConfigError, match=re.escape(message)):
             config_from_dict({"publish": {"log_analytics": {**base, **bad}}})
-    custom = {"tenant_id": "00000000-0000-0000-0000-000000000000", "cloud": "Custom",
-              "resource_manager_url": "https://management.local", "authority_host": "https://login.local",
-              "credential_scope": "https://management.local/.default"}
+    custom = {
+        "tenant_id": "00000000-0000-0000-0000-000000000000",
+        "cloud": "Custom",
+        "resource_manager_url": "https://management.local",
+        "authority_host": "https://login.local",
+        "credential_scope": "https://management.local/.default",
+    }
     with pytest.raises(ConfigError, match=re.escape("credential_scope is required when [azure].cloud is Custom")):
         config_from_dict({"azure": custom, "publish": {"log_analytics": base}})
     scoped = {**base, "credential_scope": "https://monitor.local/.default"}
@@ -238,6 +346,8 @@ def test_sample_config_documents_notify_and_publish_and_they_load() -> None:
     block = "\n".join(line[2:] if re.match(r"# (\[|\w+ = )", line) else "" for line in text[start:].splitlines())
     config = config_from_dict(tomllib.loads(block))
     assert [(w.kind, w.url_env, w.on) for w in config.notify.webhooks] == [
-        ("teams", "TEAMS_WEBHOOK_URL", "breach"), ("slack", "SLACK_WEBHOOK_URL", "always")]
+        ("teams", "TEAMS_WEBHOOK_URL", "breach"),
+        ("slack", "SLACK_WEBHOOK_URL", "always"),
+    ]
     assert config.publish.log_analytics is not None
     assert config.publish.log_analytics.rule_id == "dcr-00000000000000000000000000000000"

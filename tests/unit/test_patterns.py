@@ -21,11 +21,28 @@ _ids: Iterator[int] = count()
 
 def machine(name: str, **values: Any) -> Machine:
     fields: dict[str, Any] = {
-        "machine_id": name, "resource_id": name, "name": name, "platform": "Azure", "subscription_id": "s",
-        "resource_group": "rg", "location": "westeurope", "os": "Windows", "os_detail": "", "image_sku": "",
-        "power_state": "", "environment": "Production", "tags": {}, "assessment_mode": "", "patch_mode": "",
-        "hotpatch": None, "bypass_safety_checks": False, "reboot_setting": "", "assessment_status": "Succeeded",
-        "assessment_last_modified": None, "assessment_error": "", "reboot_pending": None,
+        "machine_id": name,
+        "resource_id": name,
+        "name": name,
+        "platform": "Azure",
+        "subscription_id": "s",
+        "resource_group": "rg",
+        "location": "westeurope",
+        "os": "Windows",
+        "os_detail": "",
+        "image_sku": "",
+        "power_state": "",
+        "environment": "Production",
+        "tags": {},
+        "assessment_mode": "",
+        "patch_mode": "",
+        "hotpatch": None,
+        "bypass_safety_checks": False,
+        "reboot_setting": "",
+        "assessment_status": "Succeeded",
+        "assessment_last_modified": None,
+        "assessment_error": "",
+        "reboot_pending": None,
     }
     fields.update(values)
     return Machine(**fields)
@@ -34,8 +51,18 @@ def machine(name: str, **values: Any) -> Machine:
 def runs(machine_id: str, total: int, failed: int, *, status: str = "Succeeded") -> list[Run]:
     """`total` finished runs of a machine, the first `failed` of them failed."""
     return [
-        Run(f"run-{next(_ids)}", machine_id, "Failed" if i < failed else status, START, START + timedelta(minutes=30),
-            False, "", 1, 0, "")
+        Run(
+            f"run-{next(_ids)}",
+            machine_id,
+            "Failed" if i < failed else status,
+            START,
+            START + timedelta(minutes=30),
+            False,
+            "",
+            1,
+            0,
+            "",
+        )
         for i in range(total)
     ]
 
@@ -69,7 +96,12 @@ def test_flag_at_exactly_the_limits_and_never_on_tiny_groups() -> None:
     }
     [flag] = result.flags
     assert flag.to_json() == {
-        "kind": "failure_rate", "dimension": "location", "key": "eastus2", "runs": 20, "count": 4, "rate": 20.0,
+        "kind": "failure_rate",
+        "dimension": "location",
+        "key": "eastus2",
+        "runs": 20,
+        "count": 4,
+        "rate": 20.0,
         "reference_rate": 10.0,
         "recommendation": "runs in eastus2 fail 20% of 20 runs against 10% fleet-wide; check that machines there "
         "can reach their update source (WSUS, package mirrors, proxies, network rules)",
@@ -92,8 +124,9 @@ def test_each_limit_comes_from_the_settings(settings: ScheduleSettings, flagged:
 
 def test_rule_text_states_the_limits() -> None:
     machines, found = fleet()
-    settings = ScheduleSettings(pattern_min_runs=30, pattern_min_ratio=1.5, pattern_min_excess_points=7.5,
-                                window_exceeded_flag_rate=25)
+    settings = ScheduleSettings(
+        pattern_min_runs=30, pattern_min_ratio=1.5, pattern_min_excess_points=7.5, window_exceeded_flag_rate=25
+    )
     result = find_patterns(found, machines, {}, settings=settings, window_days=14).to_summary()
     assert "at least 30 finished installation runs" in result["rule"]
     assert "at least 1.5 times the fleet's" in result["rule"]
@@ -147,8 +180,9 @@ def test_dimensions_key_runs_by_machine_and_schedule() -> None:
 
 def test_recommendations_per_dimension() -> None:
     machines = {
-        "bad": machine("bad", platform="Arc", os="Linux", os_detail="RHEL 8.10", environment="Test",
-                       location="eastus2"),
+        "bad": machine(
+            "bad", platform="Arc", os="Linux", os_detail="RHEL 8.10", environment="Test", location="eastus2"
+        ),
         "good": machine("good"),
     }
     found = runs("bad", 20, 10) + runs("good", 80, 0)

@@ -24,8 +24,11 @@ from tests.crafted import AS_OF, Fleet, days_ago, ts
 
 CONFIG = {
     "environment_aliases": {"Production": ["prod", "prd"], "Development": ["dev"]},
-    "thresholds": {"min_compliance_rate": 80.0, "by_environment": {"Production": 95.0},
-                   "max_overdue_machines": {"Critical": 0}},
+    "thresholds": {
+        "min_compliance_rate": 80.0,
+        "by_environment": {"Production": 95.0},
+        "max_overdue_machines": {"Critical": 0},
+    },
 }
 HOSTILE = "<script>x</script>"
 
@@ -51,8 +54,13 @@ def crafted_fleet(path: Path) -> Path:
         env = ("prod", "dev", "Staging")[i % 3]
         os = "Linux" if i % 4 == 3 else "Windows"
         name = HOSTILE if i == 4 else f"vm-{i:02d}"
-        machine = f.machine(name, os=os, platform="Arc" if i % 5 == 4 else "Azure", tags={"Environment": env},
-                            sub=second if i % 2 else "00000000-0000-0000-0000-000000000001")
+        machine = f.machine(
+            name,
+            os=os,
+            platform="Arc" if i % 5 == 4 else "Azure",
+            tags={"Environment": env},
+            sub=second if i % 2 else "00000000-0000-0000-0000-000000000001",
+        )
         if i == 11:
             continue  # no assessment: unknown
         f.assessment(machine)
@@ -63,8 +71,13 @@ def crafted_fleet(path: Path) -> Path:
         f.patch(machine, f"def{i}", ["Definition"], published=days_ago(2))
         if i % 4 == 1:
             f.patch(machine, f"rollup{i}", ["Security", "Critical"], published=days_ago(5))
-        f.run(machine, f"run{i}", status="Failed" if i % 4 == 0 else "Succeeded",
-              start=ts(AS_OF - timedelta(days=3 + i)), error="PatchInstallationFailed" if i % 4 == 0 else None)
+        f.run(
+            machine,
+            f"run{i}",
+            status="Failed" if i % 4 == 0 else "Succeeded",
+            start=ts(AS_OF - timedelta(days=3 + i)),
+            error="PatchInstallationFailed" if i % 4 == 0 else None,
+        )
         if i % 2:
             f.assign(machine, "weekly")
     f.write(path)
@@ -77,8 +90,11 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ReportContext]
     root = tmp_path_factory.mktemp("pdf")
     capture = Capture()
     result = scan(
-        config_from_dict(CONFIG), source=f"snapshot:{crafted_fleet(root / 'snap')}", out=root / "packs",
-        use_history=False, renderers=[SummaryRenderer(), BreachesRenderer(), capture, PdfRenderer()],
+        config_from_dict(CONFIG),
+        source=f"snapshot:{crafted_fleet(root / 'snap')}",
+        out=root / "packs",
+        use_history=False,
+        renderers=[SummaryRenderer(), BreachesRenderer(), capture, PdfRenderer()],
     )
     assert capture.context is not None
     return result.pack, capture.context
@@ -110,8 +126,9 @@ def test_key_figures_match_summary(pack: tuple[Path, ReportContext]) -> None:
         assert re.search(rf"\b{summary[figure]} (machines in scope|compliant|non-compliant|unknown)", text), figure
     for row in summary["by_environment"]:
         figures = " ".join(str(row[k]) for k in ("machines", "compliant", "non_compliant", "unknown"))
-        assert re.search(rf"{re.escape(row['key'])}( \(target [\d.]+%\))? {figures} {re.escape(pct(row['compliance_rate']))}",
-                         text), row["key"]
+        assert re.search(
+            rf"{re.escape(row['key'])}( \(target [\d.]+%\))? {figures} {re.escape(pct(row['compliance_rate']))}", text
+        ), row["key"]
     for row in summary["by_classification"]:
         assert f"{row['classification']} " in text
 
@@ -151,8 +168,17 @@ def test_every_page_has_header_and_footer(pack: tuple[Path, ReportContext]) -> N
 def test_sections_are_present(pack: tuple[Path, ReportContext]) -> None:
     path, context = pack
     text = " ".join(text_of(path / "audit-pack.pdf"))
-    for heading in ("Executive summary", "Compliance by environment", "Breaches", "Non-compliant machines",
-                    "Installation health", "Coverage", "Policy cross-check", "Methodology", "Appendix: queries"):
+    for heading in (
+        "Executive summary",
+        "Compliance by environment",
+        "Breaches",
+        "Non-compliant machines",
+        "Installation health",
+        "Coverage",
+        "Policy cross-check",
+        "Methodology",
+        "Appendix: queries",
+    ):
         assert heading in text
     # The rules carry the config's parameters, and the conservative undated-patch rule is stated.
     assert "An undated patch that no earlier scan saw has an unknown age" in text
@@ -219,8 +245,12 @@ def test_pages_render_to_png(pack: tuple[Path, ReportContext], tmp_path: Path) -
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")
     path, _ = pack
-    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "3", str(path / "audit-pack.pdf"),
-                    str(tmp_path / "page")], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "3", str(path / "audit-pack.pdf"), str(tmp_path / "page")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     images = sorted(tmp_path.glob("page-*.png"))
     assert len(images) == 3
     assert all(image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.stat().st_size > 2000 for image in images)

@@ -13,11 +13,28 @@ from auditor.reports.pdf_summary import measure
 def machine(i: int) -> Machine:
     rid = f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-{i:05d}"
     return Machine(
-        machine_id=rid.lower(), resource_id=rid, name=f"vm-{i:05d}", platform="Azure", subscription_id="s",
-        resource_group="rg", location="westeurope", os="Windows", os_detail="", image_sku="", power_state="",
-        environment="Production", tags={}, assessment_mode="", patch_mode="", hotpatch=None,
-        bypass_safety_checks=False, reboot_setting="", assessment_status="Succeeded",
-        assessment_last_modified=None, assessment_error="", reboot_pending=None,
+        machine_id=rid.lower(),
+        resource_id=rid,
+        name=f"vm-{i:05d}",
+        platform="Azure",
+        subscription_id="s",
+        resource_group="rg",
+        location="westeurope",
+        os="Windows",
+        os_detail="",
+        image_sku="",
+        power_state="",
+        environment="Production",
+        tags={},
+        assessment_mode="",
+        patch_mode="",
+        hotpatch=None,
+        bypass_safety_checks=False,
+        reboot_setting="",
+        assessment_status="Succeeded",
+        assessment_last_modified=None,
+        assessment_error="",
+        reboot_pending=None,
     )
 
 
@@ -46,15 +63,26 @@ def test_undated_only_machines_follow_dated_ones() -> None:
 
 
 def test_oldest_overdue_group_gives_the_classifications() -> None:
-    groups = [group(1, ("Security",), 40), group(1, ("Critical", "Security"), 60), group(1, ("Critical",), None),
-              group(1, ("Updates",), 300, overdue=False), group(2, ("Critical",), 99)]
+    groups = [
+        group(1, ("Security",), 40),
+        group(1, ("Critical", "Security"), 60),
+        group(1, ("Critical",), None),
+        group(1, ("Updates",), 300, overdue=False),
+        group(2, ("Critical",), 99),
+    ]
     result = top_machines([verdict(1, 60)], groups)
     assert result.rows[0].oldest_classifications == ("Critical", "Security")
 
 
 def row(key: str, machines: int, non_compliant: int) -> dict[str, object]:
-    return {"key": key, "machines": machines, "compliant": machines - non_compliant, "non_compliant": non_compliant,
-            "unknown": 0, "compliance_rate": 0.0}
+    return {
+        "key": key,
+        "machines": machines,
+        "compliant": machines - non_compliant,
+        "non_compliant": non_compliant,
+        "unknown": 0,
+        "compliance_rate": 0.0,
+    }
 
 
 def test_group_table_keeps_key_order_when_it_fits() -> None:
@@ -77,11 +105,15 @@ def test_cap() -> None:
 
 def test_policy_view_is_defensive() -> None:
     assert policy_view({}) is None
-    view = policy_view({
-        "policy": {"assignments": [{"assignment": "a", "non_compliant": 1}, {"assignment": "b", "non_compliant": 9}],
-                   "mismatches": 60},
-        "policy_mismatches": [{"name": f"vm{i}"} for i in range(60)],
-    })
+    view = policy_view(
+        {
+            "policy": {
+                "assignments": [{"assignment": "a", "non_compliant": 1}, {"assignment": "b", "non_compliant": 9}],
+                "mismatches": 60,
+            },
+            "policy_mismatches": [{"name": f"vm{i}"} for i in range(60)],
+        }
+    )
     assert view is not None
     assert [a["assignment"] for a in view["assignments"].rows] == ["b", "a"]
     assert len(view["mismatches"].rows) == 25 and view["mismatches"].more == 35 and view["mismatch_count"] == 60
@@ -99,8 +131,12 @@ def test_scope_label_live_and_snapshot() -> None:
 
 
 def test_source_details_and_tables() -> None:
-    source = {"kind": "snapshot", "tenant_id": "t", "scope": {"subscriptions": [f"s{i}" for i in range(8)]},
-              "tables": {"resources": {"rows": 3, "sha256": "ab"}}}
+    source = {
+        "kind": "snapshot",
+        "tenant_id": "t",
+        "scope": {"subscriptions": [f"s{i}" for i in range(8)]},
+        "tables": {"resources": {"rows": 3, "sha256": "ab"}},
+    }
     details = dict(source_details(source))
     assert details["Tenant"] == "t"
     assert details["Scope"] == "subscriptions: s0, s1, s2, s3, s4 (+3 more)"
@@ -110,11 +146,17 @@ def test_source_details_and_tables() -> None:
 
 def test_schedules_and_failure_patterns_are_defensive() -> None:
     assert schedules_view({}) is None and failure_patterns({"failure_patterns": "n/a"}) is None
-    view = schedules_view({"schedules": {
-        "configurations": [{"key": "small", "machines": 2}, {"key": "big", "machines": 90}, "junk"]
-        + [{"key": f"c{i}", "machines": 1} for i in range(40)],
-        "unscheduled_machines": 7, "expired_configurations": ["old"], "rules": {"expiry": "text", "odd": 3},
-    }})
+    view = schedules_view(
+        {
+            "schedules": {
+                "configurations": [{"key": "small", "machines": 2}, {"key": "big", "machines": 90}, "junk"]
+                + [{"key": f"c{i}", "machines": 1} for i in range(40)],
+                "unscheduled_machines": 7,
+                "expired_configurations": ["old"],
+                "rules": {"expiry": "text", "odd": 3},
+            }
+        }
+    )
     assert view is not None
     assert [c["key"] for c in view["configurations"].rows[:2]] == ["big", "small"]
     assert view["configurations"].total == 42 and view["configurations"].more == 17
@@ -126,7 +168,10 @@ def test_schedules_and_failure_patterns_are_defensive() -> None:
 def test_threshold_figures_in_their_unit() -> None:
     assert [measure(35.531, "%"), measure(0, "%")] == ["35.53%", "0.00%"]
     assert [measure(255.0, "machines"), measure(1, "machines"), measure(12345, "machines")] == [
-        "255 machines", "1 machine", "12,345 machines"]
+        "255 machines",
+        "1 machine",
+        "12,345 machines",
+    ]
     assert [measure(17.0, "days"), measure(1.0, "days"), measure(0, "days")] == ["17 days", "1 day", "0 days"]
 
 
@@ -136,9 +181,15 @@ def overdue(i: int, name: str, age: int | None, kb: str = "", covered: tuple[str
 
 
 def test_top_machines_name_the_oldest_overdue_patch() -> None:
-    patches = [overdue(1, "openssl", None), overdue(1, "2026-08 Cumulative Update", 60, "5063467"),
-               overdue(1, "Servicing Stack", 20), overdue(2, "curl", None), overdue(2, "zlib", None),
-               overdue(3, "KB5063468 Security Update", 70, "5063468", ("EX-1",)), overdue(9, "elsewhere", 99)]
+    patches = [
+        overdue(1, "openssl", None),
+        overdue(1, "2026-08 Cumulative Update", 60, "5063467"),
+        overdue(1, "Servicing Stack", 20),
+        overdue(2, "curl", None),
+        overdue(2, "zlib", None),
+        overdue(3, "KB5063468 Security Update", 70, "5063468", ("EX-1",)),
+        overdue(9, "elsewhere", 99),
+    ]
     result = top_machines([verdict(1, 60), verdict(2, None), verdict(3, 70)], [], patches)
     named = {row.name: (row.oldest_patch, row.oldest_patch_exceptions) for row in result.rows}
     assert named == {

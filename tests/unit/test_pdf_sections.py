@@ -48,8 +48,10 @@ def test_executive_summary_shows_the_rate_without_exceptions(page_texts: list[st
     assert (rate, without) == (40.0, 20.0)
     executive = section(page_texts, "Executive summary")
     assert f"{rate:.2f}% overall compliance (target 60.00%) {without:.2f}% without exceptions" in executive
-    assert f"1 machine was compliant only through a risk-acceptance exception; without exceptions the rate is " \
-           f"{without:.2f}%" in executive
+    assert (
+        f"1 machine was compliant only through a risk-acceptance exception; without exceptions the rate is "
+        f"{without:.2f}%" in executive
+    )
     cover = page_texts[0]
     assert f"overall compliance {rate:.2f}% ({without:.2f}% without exceptions)" in cover
     assert "Exceptions" in cover and "Schedules and failure patterns" in cover  # the contents
@@ -61,10 +63,13 @@ def test_exceptions_section_lists_every_exception(page_texts: list[str], page: s
     for entry in context.summary["exceptions"]:
         for key in ("id", "ticket", "expires_on"):
             assert entry[key] in text, (entry["id"], key)
-        row = re.search(rf'<tr class="row-{entry["status"]}">\s*<td class="wrap"><strong>{entry["id"]}</strong>'
-                        rf'<br><span class="state state-{entry["status"]}">', page)
+        row = re.search(
+            rf'<tr class="row-{entry["status"]}">\s*<td class="wrap"><strong>{entry["id"]}</strong>'
+            rf'<br><span class="state state-{entry["status"]}">',
+            page,
+        )
         assert row, entry["id"]
-        cells = page[row.end():].split("</tr>", 1)[0]
+        cells = page[row.end() :].split("</tr>", 1)[0]
         numbers = re.findall(r'<td class="n">([\d,]+)</td>', cells)
         assert numbers == [str(entry[k]) for k in ("matched_machines", "machines_excepted", "patches_covered")]
     # Expired and expiring entries come first, and stand out as badges.
@@ -78,7 +83,7 @@ def test_exceptions_section_lists_every_exception(page_texts: list[str], page: s
 def test_methodology_prints_the_exception_rules(page: str, page_texts: list[str], context: ReportContext) -> None:
     rules = context.summary["exceptions_rules"]
     assert len(rules) == 7
-    methodology = page[page.index('id="methodology"'):]
+    methodology = page[page.index('id="methodology"') :]
     for rule in rules:
         assert str(escape(rule)) in methodology
     assert "Risk-acceptance exceptions come from the register exceptions.toml" in section(page_texts, "Methodology")
@@ -89,9 +94,11 @@ def test_each_dimension_table_has_the_rate_without_exceptions(page_texts: list[s
     for row in context.summary["by_environment"]:
         figures = " ".join(str(row[k]) for k in ("machines", "compliant", "non_compliant", "unknown"))
         excepted = f" {row['compliant_with_exception']} by exception" if row["compliant_with_exception"] else ""
-        assert re.search(rf"{re.escape(row['key'])}( \(target [\d.]+%\))? {figures} "
-                         rf"{row['compliance_rate']:.2f}% {row['compliance_rate_without_exceptions']:.2f}%{excepted}",
-                         text), row["key"]
+        assert re.search(
+            rf"{re.escape(row['key'])}( \(target [\d.]+%\))? {figures} "
+            rf"{row['compliance_rate']:.2f}% {row['compliance_rate_without_exceptions']:.2f}%{excepted}",
+            text,
+        ), row["key"]
 
 
 def test_breach_figures_carry_their_unit(page_texts: list[str], context: ReportContext) -> None:
@@ -144,19 +151,28 @@ def test_schedules_section_shows_configurations_and_flags(page_texts: list[str],
 
 
 def test_a_pack_from_before_exceptions_still_says_the_rate_without(context: ReportContext) -> None:
-    dropped = ("compliant_with_exception", "compliance_rate_without_exceptions", "exception_rate", "exceptions",
-               "exception_warnings", "exceptions_rules", "schedules", "failure_patterns")
+    dropped = (
+        "compliant_with_exception",
+        "compliance_rate_without_exceptions",
+        "exception_rate",
+        "exceptions",
+        "exception_warnings",
+        "exceptions_rules",
+        "schedules",
+        "failure_patterns",
+    )
     summary: dict[str, Any] = {k: v for k, v in context.summary.items() if k not in dropped}
     evaluation = dataclasses.replace(context.evaluation, summary=summary, overdue_patches=[])
     page = render_html(dataclasses.replace(context, evaluation=evaluation))
-    assert 'id="exceptions"' not in page and 'id="schedules"' not in page and "<svg class=\"heatmap\"" not in page
+    assert 'id="exceptions"' not in page and 'id="schedules"' not in page and '<svg class="heatmap"' not in page
     assert "No exception changed a machine's status: the rate without exceptions is also 40.00%." in page
     assert "Oldest overdue patch" not in page
 
 
 def test_an_empty_register_needs_no_page_of_its_own(context: ReportContext) -> None:
-    evaluation = dataclasses.replace(context.evaluation,
-                                     summary={**context.summary, "exceptions": [], "exception_warnings": []})
+    evaluation = dataclasses.replace(
+        context.evaluation, summary={**context.summary, "exceptions": [], "exception_warnings": []}
+    )
     page = render_html(dataclasses.replace(context, evaluation=evaluation))
     assert '<div class="keep">\n<h1 id="exceptions" class="sub">Exceptions</h1>' in page
     assert "The exception register is empty" in page
@@ -164,8 +180,10 @@ def test_an_empty_register_needs_no_page_of_its_own(context: ReportContext) -> N
 
 def test_long_registers_are_capped_expired_first_and_justifications_clipped(context: ReportContext) -> None:
     entry = context.summary["exceptions"][0]
-    register = [{**entry, "id": f"EX-{i:03d}", "status": "expired" if i == 77 else "active",
-                 "justification": "word " * 100} for i in range(80)]
+    register = [
+        {**entry, "id": f"EX-{i:03d}", "status": "expired" if i == 77 else "active", "justification": "word " * 100}
+        for i in range(80)
+    ]
     evaluation = dataclasses.replace(context.evaluation, summary={**context.summary, "exceptions": register})
     page = render_html(dataclasses.replace(context, evaluation=evaluation))
     ids = re.findall(r'<tr class="row-\w+">\s*<td class="wrap"><strong>([\w-]+)</strong>', page)

@@ -102,12 +102,12 @@ def test_cli_tree_is_introspected() -> None:
 def test_extraction_joins_continuations_and_stops_at_shell_operators() -> None:
     text = (
         "run: |\n"
-        "  auditor scan --source azure --config \"$C\" \\\n"
+        '  auditor scan --source azure --config "$C" \\\n'
         "    --fail-on-breach --json > out.json\n"
-        "  pack=$(jq -r .pack out.json) && /opt/auditor/venv/bin/auditor verify \"$pack\"\n"
+        '  pack=$(jq -r .pack out.json) && /opt/auditor/venv/bin/auditor verify "$pack"\n'
         "Description=Patch-compliance scan (auditor)\n"
         "30 5 * * 1-5  auditor  auditor query check; echo done\n"
-        "inlineScript: auditor scan --config \"$(AUDITOR_CONFIG)\" --out ${{ vars.OUT }} --json\n"
+        'inlineScript: auditor scan --config "$(AUDITOR_CONFIG)" --out ${{ vars.OUT }} --json\n'
         "cat /etc/auditor/auditor.toml auditor.env\n"
     )
     assert invocations(text) == [
@@ -127,7 +127,9 @@ def test_unknown_flags_and_commands_fail() -> None:
     with pytest.raises(AssertionError, match="no auditor command"):
         check(["--debug"], tree)
     assert check(["query", "render", "installations", "--param", "window_days=3"], tree) == (
-        ("query", "render"), ["--param"])
+        ("query", "render"),
+        ["--param"],
+    )
 
 
 @pytest.mark.parametrize("name", ["github-actions.yml", "azure-pipelines.yml", "scan-and-verify.sh", "crontab"])
@@ -177,14 +179,29 @@ def test_wrapper_exits_with_the_scan_code() -> None:
     text = SAMPLES["scan-and-verify.sh"].read_text()
     assert text.startswith("#!/bin/sh\n")
     assert SAMPLES["scan-and-verify.sh"].stat().st_mode & 0o111, "the wrapper must be executable"
-    assert 'code=$?' in text and text.rstrip().endswith('exit "$code"')
+    assert "code=$?" in text and text.rstrip().endswith('exit "$code"')
 
 
 def test_crontab_schedule() -> None:
-    entries = [line.split() for line in SAMPLES["crontab"].read_text().splitlines()
-               if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]
-    assert entries == [["30", "5", "*", "*", "1-5", "auditor", "/opt/auditor/scan-and-verify.sh", ">>",
-                        "/var/log/auditor/scan.log", "2>&1"]]
+    entries = [
+        line.split()
+        for line in SAMPLES["crontab"].read_text().splitlines()
+        if line.strip() and not line.startswith("#") and "=" not in line.split()[0]
+    ]
+    assert entries == [
+        [
+            "30",
+            "5",
+            "*",
+            "*",
+            "1-5",
+            "auditor",
+            "/opt/auditor/scan-and-verify.sh",
+            ">>",
+            "/var/log/auditor/scan.log",
+            "2>&1",
+        ]
+    ]
 
 
 def _cron_ok(expression: str) -> bool:

@@ -180,7 +180,9 @@ def test_retries_run_out() -> None:
 def test_429_waits_retry_after_through_the_governor() -> None:
     clock = Clock()
     governor = QuotaGovernor(clock=clock, sleep=clock.sleep)
-    attempt = _flaky(http_error(429, {"Retry-After": "3"}), http_error(429, {"x-ms-user-quota-resets-after": "00:00:02"}))
+    attempt = _flaky(
+        http_error(429, {"Retry-After": "3"}), http_error(429, {"x-ms-user-quota-resets-after": "00:00:02"})
+    )
     assert call_with_retries(attempt, policy=FAST, what="p", governor=governor, sleep=clock.sleep) == "ok"
     assert clock.slept == [3.0, 2.0]
     attempt = _flaky(*[http_error(429, {"Retry-After": "1"})] * 3)

@@ -38,23 +38,42 @@ def dates(text: str, first: str, start: date, end: date) -> list[date]:
         ("2Days", Recurrence("2Days", "Day", 2), "every 2 days"),
         ("6Hours", Recurrence("6Hours", "Hour", 6), "every 6 hours"),
         ("Week", Recurrence("Week", "Week", 1), "every week"),
-        ("1Week Saturday,Sunday", Recurrence("1Week Saturday,Sunday", "Week", 1, weekdays=(5, 6)),
-         "every week on Saturday and Sunday"),
-        ("2Weeks sunday, Monday", Recurrence("2Weeks sunday, Monday", "Week", 2, weekdays=(0, 6)),
-         "every 2 weeks on Monday and Sunday"),
+        (
+            "1Week Saturday,Sunday",
+            Recurrence("1Week Saturday,Sunday", "Week", 1, weekdays=(5, 6)),
+            "every week on Saturday and Sunday",
+        ),
+        (
+            "2Weeks sunday, Monday",
+            Recurrence("2Weeks sunday, Monday", "Week", 2, weekdays=(0, 6)),
+            "every 2 weeks on Monday and Sunday",
+        ),
         ("Month day15", Recurrence("Month day15", "Month", 1, month_days=(15,)), "every month on day 15"),
-        ("Month day-1,day1", Recurrence("Month day-1,day1", "Month", 1, month_days=(1, -1)),
-         "every month on day 1 and the last day"),
-        ("1Month Second Tuesday", Recurrence("1Month Second Tuesday", "Month", 1, weekdays=(1,), nth=2),
-         "every month on the second Tuesday"),
-        ("Month Last Sunday", Recurrence("Month Last Sunday", "Month", 1, weekdays=(6,), nth=-1),
-         "every month on the last Sunday"),
-        ("Month Second Tuesday Offset2",
-         Recurrence("Month Second Tuesday Offset2", "Month", 1, weekdays=(1,), nth=2, offset_days=2),
-         "every month on the second Tuesday, 2 days later"),
-        ("3Months Last Sunday Offset-1",
-         Recurrence("3Months Last Sunday Offset-1", "Month", 3, weekdays=(6,), nth=-1, offset_days=-1),
-         "every 3 months on the last Sunday, 1 day earlier"),
+        (
+            "Month day-1,day1",
+            Recurrence("Month day-1,day1", "Month", 1, month_days=(1, -1)),
+            "every month on day 1 and the last day",
+        ),
+        (
+            "1Month Second Tuesday",
+            Recurrence("1Month Second Tuesday", "Month", 1, weekdays=(1,), nth=2),
+            "every month on the second Tuesday",
+        ),
+        (
+            "Month Last Sunday",
+            Recurrence("Month Last Sunday", "Month", 1, weekdays=(6,), nth=-1),
+            "every month on the last Sunday",
+        ),
+        (
+            "Month Second Tuesday Offset2",
+            Recurrence("Month Second Tuesday Offset2", "Month", 1, weekdays=(1,), nth=2, offset_days=2),
+            "every month on the second Tuesday, 2 days later",
+        ),
+        (
+            "3Months Last Sunday Offset-1",
+            Recurrence("3Months Last Sunday Offset-1", "Month", 3, weekdays=(6,), nth=-1, offset_days=-1),
+            "every 3 months on the last Sunday, 1 day earlier",
+        ),
     ],
 )
 def test_parse_recurrence(text: str, expected: Recurrence, words: str) -> None:
@@ -65,9 +84,22 @@ def test_parse_recurrence(text: str, expected: Recurrence, words: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "Fortnight", "0Days", "Day Monday", "6Hours Monday", "1Week Funday", "Week Monday,Monday", "Month day32",
-     "Month day0", "Month Fifth Monday", "Month Second Tuesday Offset7", "Month Second", "Month day15 Tuesday",
-     "1Week Sat"],
+    [
+        "",
+        "Fortnight",
+        "0Days",
+        "Day Monday",
+        "6Hours Monday",
+        "1Week Funday",
+        "Week Monday,Monday",
+        "Month day32",
+        "Month day0",
+        "Month Fifth Monday",
+        "Month Second Tuesday Offset7",
+        "Month Second",
+        "Month day15 Tuesday",
+        "1Week Sat",
+    ],
 )
 def test_unparseable_recurrences_are_refused(text: str) -> None:
     with pytest.raises(RecurrenceError):
@@ -76,34 +108,53 @@ def test_unparseable_recurrences_are_refused(text: str) -> None:
 
 def test_days_and_weeks_count_from_the_first_window() -> None:
     assert dates("2Days", "2026-10-01 05:00", date(2026, 10, 26), date(2026, 11, 2)) == [
-        date(2026, 10, 27), date(2026, 10, 29), date(2026, 10, 31),
+        date(2026, 10, 27),
+        date(2026, 10, 29),
+        date(2026, 10, 31),
     ]
     # Every 2 weeks, counted in Monday-to-Sunday weeks from the week of the first window (2026-10-12).
     assert dates("2Weeks Monday,Sunday", "2026-10-14 05:00", date(2026, 10, 12), date(2026, 11, 10)) == [
-        date(2026, 10, 18), date(2026, 10, 26), date(2026, 11, 1), date(2026, 11, 9),
+        date(2026, 10, 18),
+        date(2026, 10, 26),
+        date(2026, 11, 1),
+        date(2026, 11, 9),
     ]
     # A bare week recurs on the first window's weekday (a Wednesday); nothing before the first window.
     assert dates("Week", "2026-10-14 05:00", date(2026, 10, 1), date(2026, 10, 29)) == [
-        date(2026, 10, 14), date(2026, 10, 21), date(2026, 10, 28),
+        date(2026, 10, 14),
+        date(2026, 10, 21),
+        date(2026, 10, 28),
     ]
 
 
 def test_month_rules() -> None:
     span = (date(2026, 10, 1), date(2027, 1, 1))
     assert dates("1Month Second Tuesday", "2026-01-13 20:00", *span) == [
-        date(2026, 10, 13), date(2026, 11, 10), date(2026, 12, 8),
+        date(2026, 10, 13),
+        date(2026, 11, 10),
+        date(2026, 12, 8),
     ]
     assert dates("Month Last Sunday", "2026-01-25 02:00", *span) == [
-        date(2026, 10, 25), date(2026, 11, 29), date(2026, 12, 27),
+        date(2026, 10, 25),
+        date(2026, 11, 29),
+        date(2026, 12, 27),
     ]
     assert dates("Month Second Tuesday Offset2", "2026-01-15 20:00", *span) == [
-        date(2026, 10, 15), date(2026, 11, 12), date(2026, 12, 10),
+        date(2026, 10, 15),
+        date(2026, 11, 12),
+        date(2026, 12, 10),
     ]
     assert dates("Month Last Sunday Offset-3", "2026-01-01 02:00", *span) == [
-        date(2026, 10, 22), date(2026, 11, 26), date(2026, 12, 24),
+        date(2026, 10, 22),
+        date(2026, 11, 26),
+        date(2026, 12, 24),
     ]
     assert dates("Month day15,day-1", "2026-01-01 02:00", *span) == [
-        date(2026, 10, 15), date(2026, 10, 31), date(2026, 11, 15), date(2026, 11, 30), date(2026, 12, 15),
+        date(2026, 10, 15),
+        date(2026, 10, 31),
+        date(2026, 11, 15),
+        date(2026, 11, 30),
+        date(2026, 12, 15),
         date(2026, 12, 31),
     ]
     # A bare month recurs on the first window's day; months without that day are skipped.
@@ -132,7 +183,10 @@ def test_local_times_and_durations() -> None:
     assert parse_local("9999-12-31 23:59:59") == datetime(9999, 12, 31, 23, 59, 59)
     assert parse_local("03/01/2026 22:00") is None
     assert (parse_duration("03:55"), parse_duration("1:30"), parse_duration("00:00"), parse_duration("3h")) == (
-        235, 90, None, None,
+        235,
+        90,
+        None,
+        None,
     )
     berlin = resolve_zone("W. Europe Standard Time")
     eastern = resolve_zone("Eastern Standard Time")
@@ -199,8 +253,9 @@ def test_concurrency_counts_distinct_machines_per_hour() -> None:
     )
     summary = result.to_json()
     assert summary["peak"] == {"hour": 1, "start": "2026-10-26T01:00:00Z", "machines": 4}
-    assert summary["peaks"] == [{"hour": 1, "start": "2026-10-26T01:00:00Z", "machines": 4,
-                                 "configurations": ["cfg-a", "cfg-b"]}]
+    assert summary["peaks"] == [
+        {"hour": 1, "start": "2026-10-26T01:00:00Z", "machines": 4, "configurations": ["cfg-a", "cfg-b"]}
+    ]
     assert len(summary["series"]) == 168
     calm = concurrency(windows, covered, as_of=datetime(2026, 10, 28, tzinfo=UTC), limit=4)
     assert calm.peaks == [] and calm.recommendation() is None

@@ -15,17 +15,24 @@ from auditor.kql.render import kql_datetime, kql_int, kql_string, render
 _CON = duckdb_kql.connect()
 # Any text KQL can carry: everything but the control characters it has no escape for.
 safe_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=[chr(c) for c in range(32) if chr(c) not in "\t\n\r"] + ["\x7f"]),
+    alphabet=st.characters(
+        blacklist_categories=("Cs",),
+        blacklist_characters=[chr(c) for c in range(32) if chr(c) not in "\t\n\r"] + ["\x7f"],
+    ),
     max_size=40,
 )
-hostile = st.sampled_from(['"; | drop', "\\", '\\"', "'", "|", "\n| take 1", '")', "\"; resources | project id //", "@\"x\""])
+hostile = st.sampled_from(
+    ['"; | drop', "\\", '\\"', "'", "|", "\n| take 1", '")', '"; resources | project id //', '@"x"']
+)
 
 
 def tree_shape(text: str) -> str:
     """The parse tree with every string literal blanked, so only structure is compared."""
     result = duckdb_kql.parse(text)
     assert result.ok, result.diagnostics
-    return str(result.tree.toStringTree(recog=result.tree.parser)) if hasattr(result.tree, "parser") else repr(result.tree)
+    return (
+        str(result.tree.toStringTree(recog=result.tree.parser)) if hasattr(result.tree, "parser") else repr(result.tree)
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -42,7 +49,9 @@ def test_value_cannot_change_query_structure(value: str) -> None:
     text = render(template, {"v": value, "vs": [value, "b"]})
     benign = render(template, {"v": "a", "vs": ["a", "b"]})
     # The SQL translation differs only inside the literals: blank them and the statements are identical.
-    assert _strip_literals(duckdb_kql.to_sql(text, schema=SCHEMA)) == _strip_literals(duckdb_kql.to_sql(benign, schema=SCHEMA))
+    assert _strip_literals(duckdb_kql.to_sql(text, schema=SCHEMA)) == _strip_literals(
+        duckdb_kql.to_sql(benign, schema=SCHEMA)
+    )
 
 
 SCHEMA = {"resources": {"id": "string", "name": "string", "type": "string"}}

@@ -48,11 +48,15 @@ def test_effective_sla_is_smallest_enforced() -> None:
     assert rules.effective_sla((), SLA) is None
 
 
-def group(classes: tuple[str, ...], published: datetime | None, *, patches: int = 1, undated: int = 0, machine: str = "m1") -> PatchGroup:
+def group(
+    classes: tuple[str, ...], published: datetime | None, *, patches: int = 1, undated: int = 0, machine: str = "m1"
+) -> PatchGroup:
     return PatchGroup(machine, classes, str(list(classes)), patches, published, undated)
 
 
-def judge(*groups: PatchGroup, undated: tuple[UndatedPatch, ...] = (), first_seen: dict[str, datetime] | None = None) -> list[rules.GroupVerdict]:
+def judge(
+    *groups: PatchGroup, undated: tuple[UndatedPatch, ...] = (), first_seen: dict[str, datetime] | None = None
+) -> list[rules.GroupVerdict]:
     return rules.judge_groups(groups, undated, sla=SLA, as_of=T, first_seen=first_seen or {})
 
 

@@ -73,8 +73,15 @@ def test_corrupt_gzip_with_matching_hash_is_refused_at_load(tmp_path: Path) -> N
     path = small(tmp_path)
     bad = gzip.compress(b'{"id": "x"}\n')[:-6]  # truncated stream
     (path / "resources.jsonl.gz").write_bytes(bad)
-    rewrite_meta(path, {"tables": {**json.loads((path / "snapshot.json").read_text())["tables"],
-                                   "resources": {"rows": 1, "sha256": sha256_file(path / "resources.jsonl.gz")}}})
+    rewrite_meta(
+        path,
+        {
+            "tables": {
+                **json.loads((path / "snapshot.json").read_text())["tables"],
+                "resources": {"rows": 1, "sha256": sha256_file(path / "resources.jsonl.gz")},
+            }
+        },
+    )
     with pytest.raises(SnapshotError, match=r"resources\.jsonl\.gz: cannot read table resources"):
         scan(source=f"snapshot:{path}", out=tmp_path / "packs")
     assert not (tmp_path / "packs").exists() or not any((tmp_path / "packs").iterdir())

@@ -107,7 +107,9 @@ def test_removed_and_added_files_are_named(unsigned: Path, tmp_path: Path) -> No
     (pack / "notes.txt").write_text("hello")
     (pack / "evidence" / "extra.jsonl.gz").write_bytes(b"")
     assert findings(verify_pack(pack)) == {
-        ("missing", "breaches.json"), ("added", "notes.txt"), ("added", "evidence/extra.jsonl.gz"),
+        ("missing", "breaches.json"),
+        ("added", "notes.txt"),
+        ("added", "evidence/extra.jsonl.gz"),
     }
 
 
@@ -180,7 +182,9 @@ def test_resigned_by_someone_else(signed: Path, tmp_path: Path, keys: KeyPairFil
     forger = Ed25519PrivateKey.generate()
     manifest["signing"]["key_id"] = key_id(forger.public_key())
     rewrite_manifest(pack, manifest)
-    (pack / "manifest.sig").write_bytes(signature_bytes(signature_document(forger, (pack / "manifest.json").read_bytes())))
+    (pack / "manifest.sig").write_bytes(
+        signature_bytes(signature_document(forger, (pack / "manifest.json").read_bytes()))
+    )
     embedded = verify_pack(pack)
     assert embedded.intact and embedded.signature == "embedded"  # why --public-key matters
     trusted = verify_pack(pack, keys.public)
@@ -218,7 +222,8 @@ def test_zip_tampering(signed: Path, tmp_path: Path) -> None:
     assert ("changed", "summary.json") in findings(verify_pack(rezip("changed.zip", changed)))
     added = {**entries, prefix + "evidence/more.jsonl.gz": b"x", "outside.txt": b"y"}
     assert findings(verify_pack(rezip("added.zip", added))) == {
-        ("added", "evidence/more.jsonl.gz"), ("added", "outside.txt"),
+        ("added", "evidence/more.jsonl.gz"),
+        ("added", "outside.txt"),
     }
     removed = {k: v for k, v in entries.items() if not k.endswith("breaches.json")}
     assert findings(verify_pack(rezip("removed.zip", removed))) == {("missing", "breaches.json")}
@@ -243,8 +248,12 @@ def test_not_a_pack_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_cli_exit_codes_and_reports(
-    signed: Path, unsigned: Path, keys: KeyPairFiles, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    signed: Path,
+    unsigned: Path,
+    keys: KeyPairFiles,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out, _ = run_cli(monkeypatch, capsys, "verify", str(signed), "--public-key", str(keys.public))
     assert code == 0 and out.startswith("intact") and "authentic" in out

@@ -14,10 +14,19 @@ from auditor.reports.xlsx_style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, RATE_FORMA
 from auditor.reports.xlsx_summary import WITHOUT_EXCEPTIONS
 from tests.unit.test_xlsx_fixtures import crafted_context, render, rows_of
 
-COLUMNS = {"Exception": "id", "Status": "status", "Owner": "owner", "Ticket": "ticket",
-           "Justification": "justification", "Created": "created", "Expires on": "expires_on",
-           "Days to expiry": "days_to_expiry", "Machines matched": "matched_machines",
-           "Machines excepted": "machines_excepted", "Patches covered": "patches_covered"}
+COLUMNS = {
+    "Exception": "id",
+    "Status": "status",
+    "Owner": "owner",
+    "Ticket": "ticket",
+    "Justification": "justification",
+    "Created": "created",
+    "Expires on": "expires_on",
+    "Days to expiry": "days_to_expiry",
+    "Machines matched": "matched_machines",
+    "Machines excepted": "machines_excepted",
+    "Patches covered": "patches_covered",
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +47,11 @@ def table(ws: Any) -> list[dict[str, Any]]:
 def test_exceptions_sheet_rows_equal_the_summary(book: Any, context: ReportContext) -> None:
     rows = table(book["Exceptions"])
     expected = context.summary["exceptions"]
-    assert [row["Exception"] for row in rows] == [e["id"] for e in expected] == [
-        "EX-ACTIVE", "EX-EXPIRED", "EX-NONE", "EX-SOON"]
+    assert (
+        [row["Exception"] for row in rows]
+        == [e["id"] for e in expected]
+        == ["EX-ACTIVE", "EX-EXPIRED", "EX-NONE", "EX-SOON"]
+    )
     for row, entry in zip(rows, expected, strict=True):
         assert {header: row[header] for header in COLUMNS} == {header: entry[key] for header, key in COLUMNS.items()}
     by_id = {row["Exception"]: row for row in rows}
@@ -59,8 +71,10 @@ def test_every_warning_is_listed_beside_its_exception(book: Any, context: Report
 
 def test_expired_and_expiring_rows_are_filled(book: Any) -> None:
     ws = book["Exceptions"]
-    fills = {row[0].value: {cell.fill.fgColor.rgb[-6:] if cell.fill.fill_type == "solid" else None for cell in row}
-             for row in ws.iter_rows(min_row=3)}
+    fills = {
+        row[0].value: {cell.fill.fgColor.rgb[-6:] if cell.fill.fill_type == "solid" else None for cell in row}
+        for row in ws.iter_rows(min_row=3)
+    }
     assert fills["EX-EXPIRED"] == {HIGHLIGHT_BAD.fill.fgColor.rgb[-6:]}  # every cell of the row, empty ones too
     assert fills["EX-SOON"] == {HIGHLIGHT_WARN.fill.fgColor.rgb[-6:]}
     assert fills["EX-ACTIVE"] == fills["EX-NONE"] == {None}
@@ -93,8 +107,10 @@ def test_summary_shows_the_rate_without_exceptions_under_the_rate(book: Any, con
 def test_summary_exceptions_section(book: Any, context: ReportContext) -> None:
     ws = book["Summary"]
     assert labelled(ws, "Exceptions (4)")
-    counts = {label: labelled(ws, label)[1].value
-              for label in ("Active", "Expiring", "Expired (covers nothing; a breach)", "Not yet active")}
+    counts = {
+        label: labelled(ws, label)[1].value
+        for label in ("Active", "Expiring", "Expired (covers nothing; a breach)", "Not yet active")
+    }
     assert counts == {"Active": 2, "Expiring": 1, "Expired (covers nothing; a breach)": 1, "Not yet active": 0}
     assert labelled(ws, "Compliance rate without exceptions")[1].value == 20.0
     texts = [c.value for c in ws["A"] if isinstance(c.value, str)]
@@ -104,12 +120,17 @@ def test_summary_exceptions_section(book: Any, context: ReportContext) -> None:
     assert "'Exceptions'!A1" in links
 
 
-@pytest.mark.parametrize(("sheet", "key", "first"), [
-    ("By environment", "by_environment", 0), ("By subscription", "by_subscription", 1),
-    ("By platform & OS", "by_platform", 1),
-])
-def test_every_dimension_has_the_rate_without_exceptions(book: Any, context: ReportContext, sheet: str, key: str,
-                                                         first: int) -> None:
+@pytest.mark.parametrize(
+    ("sheet", "key", "first"),
+    [
+        ("By environment", "by_environment", 0),
+        ("By subscription", "by_subscription", 1),
+        ("By platform & OS", "by_platform", 1),
+    ],
+)
+def test_every_dimension_has_the_rate_without_exceptions(
+    book: Any, context: ReportContext, sheet: str, key: str, first: int
+) -> None:
     rows = table(book[sheet])
     if sheet == "By platform & OS":
         rows = [row for row in rows if row["Dimension"] == "Platform"]
@@ -122,17 +143,27 @@ def test_every_dimension_has_the_rate_without_exceptions(book: Any, context: Rep
     assert any(group["compliant_with_exception"] for group in expected)
 
 
-def test_a_summary_from_before_exceptions_shows_its_rate_as_the_rate_without(context: ReportContext,
-                                                                              tmp_path: Path) -> None:
-    dropped = ("compliant_with_exception", "compliance_rate_without_exceptions", "exception_rate", "exceptions",
-               "exception_warnings", "exceptions_rules")
+def test_a_summary_from_before_exceptions_shows_its_rate_as_the_rate_without(
+    context: ReportContext, tmp_path: Path
+) -> None:
+    dropped = (
+        "compliant_with_exception",
+        "compliance_rate_without_exceptions",
+        "exception_rate",
+        "exceptions",
+        "exception_warnings",
+        "exceptions_rules",
+    )
     summary = {k: v for k, v in context.summary.items() if k not in dropped}
-    summary["by_environment"] = [{k: v for k, v in row.items() if k not in dropped}
-                                 for row in summary["by_environment"]]
+    summary["by_environment"] = [
+        {k: v for k, v in row.items() if k not in dropped} for row in summary["by_environment"]
+    ]
     evaluation = dataclasses.replace(context.evaluation, summary=summary)
     book = render(dataclasses.replace(context, evaluation=evaluation), tmp_path / "old.xlsx")
     assert "Exceptions" not in book.sheetnames
     assert labelled(book["Summary"], WITHOUT_EXCEPTIONS)[1].value == summary["compliance_rate"]
     for row, group in zip(table(book["By environment"]), summary["by_environment"], strict=True):
         assert (row["Rate without exceptions"], row["Compliant only through an exception"]) == (
-            group["compliance_rate"], 0)
+            group["compliance_rate"],
+            0,
+        )

@@ -127,15 +127,21 @@ def _fleet() -> tuple[Fleet, dict[str, str]]:
     f.policy_state(never, "periodic-assess-audit", "Compliant")
     f.tables["policyresources"][-1]["properties"]["policyDefinitionId"] = PERIODIC_AUDIT
     # Sunday 01:00-04:00 UTC: the as-of week's hours 145-147 have vm-ok and vm-late scheduled, above the limit of 1.
-    f.maintenance_configuration("cfg-weekly", recur="1Week Sunday", start="2026-01-04 01:00", duration="03:00",
-                                windows=["Critical", "Security"], kb_exclude=["5030211"],
-                                tasks={"preTasks": [{"source": "/runbooks/drain", "taskScope": "Resource"}]})
-    f.maintenance_configuration("cfg-old", expiration="2026-06-30 23:59", linux=["Security"],
-                                mask_include=["openssl*"])
+    f.maintenance_configuration(
+        "cfg-weekly",
+        recur="1Week Sunday",
+        start="2026-01-04 01:00",
+        duration="03:00",
+        windows=["Critical", "Security"],
+        kb_exclude=["5030211"],
+        tasks={"preTasks": [{"source": "/runbooks/drain", "taskScope": "Resource"}]},
+    )
+    f.maintenance_configuration("cfg-old", expiration="2026-06-30 23:59", linux=["Security"], mask_include=["openssl*"])
     f.maintenance_configuration("cfg-spare", recur="1Day", start="2026-01-01 02:00", duration="02:00")
     f.schedule_run("cfg-weekly", "corr-1", status="Completed", start=days_ago(7), minutes=50, total=1, succeeded=1)
-    f.scheduled_run(ok, "run-2", "cfg-weekly", "corr-1", status="Succeeded", start=days_ago(7), minutes=50,
-                    window_exceeded=True)
+    f.scheduled_run(
+        ok, "run-2", "cfg-weekly", "corr-1", status="Succeeded", start=days_ago(7), minutes=50, window_exceeded=True
+    )
     return f, {"hostile": hostile, "late": late}
 
 
@@ -148,8 +154,13 @@ def _scan(root: str) -> ReportContext:
     register = base / "exceptions.toml"
     register.write_text(REGISTER.format(**{k: json.dumps(v) for k, v in ids.items()}), encoding="utf-8")  # TOML strings
     capture = Capture()
-    scan(config_from_dict({**CONFIG, "exceptions_file": str(register)}), source=f"snapshot:{snapshot}",
-         out=base / "packs", renderers=[capture], use_history=False)
+    scan(
+        config_from_dict({**CONFIG, "exceptions_file": str(register)}),
+        source=f"snapshot:{snapshot}",
+        out=base / "packs",
+        renderers=[capture],
+        use_history=False,
+    )
     assert capture.context is not None
     return capture.context
 

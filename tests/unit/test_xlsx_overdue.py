@@ -36,13 +36,22 @@ def test_one_row_per_overdue_patch(book: Any, context: ReportContext) -> None:
     for row, patch in zip(rows, patches, strict=True):
         verdict = verdicts[patch.machine_id]
         assert (row["Machine"], row["Machine status"], row["Environment"]) == (
-            verdict.machine.name, verdict.status.value, verdict.machine.environment)
+            verdict.machine.name,
+            verdict.status.value,
+            verdict.machine.environment,
+        )
         assert (row["Patch"], row["Version"], row["Classifications"]) == (
-            patch.name, patch.version or None, ", ".join(patch.classifications))
+            patch.name,
+            patch.version or None,
+            ", ".join(patch.classifications),
+        )
         assert patch.published is not None and patch.age_days is not None  # the crafted patches are dated
         assert row["Published (UTC)"] == patch.published.replace(tzinfo=None)
         assert (row["Age (days)"], row["SLA (days)"], row["Days past SLA"]) == (
-            patch.age_days, patch.sla_days, patch.age_days - patch.sla_days)
+            patch.age_days,
+            patch.sla_days,
+            patch.age_days - patch.sla_days,
+        )
         assert row["Covered by exceptions"] == (", ".join(patch.exceptions) or None)
         assert row["Machine resource ID (opens the Azure portal)"] == verdict.machine.resource_id
     hostile, late = rows
@@ -51,14 +60,16 @@ def test_one_row_per_overdue_patch(book: Any, context: ReportContext) -> None:
     assert (late["Machine status"], late["Covered by exceptions"]) == ("compliant_with_exception", "EX-ACTIVE")
     assert ws.freeze_panes == "B3"
     links = [row[-1].hyperlink for row in ws.iter_rows(min_row=3)]
-    assert all(link is not None and link.target.startswith("https://portal.azure.com/#@tenant/resource/")
-               for link in links)
+    assert all(
+        link is not None and link.target.startswith("https://portal.azure.com/#@tenant/resource/") for link in links
+    )
     assert "2 overdue enforced patches on 2 machines" in ws["A1"].value
     assert ws["A3"].data_type == "s" and ws["A3"].value == HYPERLINK_NAME  # text, not a formula
 
 
-def test_cut_at_the_row_limit_names_the_evidence_file(context: ReportContext, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cut_at_the_row_limit_names_the_evidence_file(
+    context: ReportContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(xlsx_sheet, "MAX_ROWS", 4)  # caption, header, one patch, the note
     ws = render(context, tmp_path / "cut.xlsx")["Overdue patches"]
     note = xlsx_sheet.cut_note(1, 2, EVIDENCE)
@@ -69,7 +80,8 @@ def test_cut_at_the_row_limit_names_the_evidence_file(context: ReportContext, tm
 
 def test_a_pack_without_the_detail_query_shows_groups(context: ReportContext, tmp_path: Path) -> None:
     older = dataclasses.replace(
-        context, queries=[q for q in context.queries if q.id != "overdue_patches"],
+        context,
+        queries=[q for q in context.queries if q.id != "overdue_patches"],
         evaluation=dataclasses.replace(context.evaluation, overdue_patches=[]),
     )
     ws = render(older, tmp_path / "old.xlsx")["Overdue patches"]

@@ -84,9 +84,21 @@ def test_hostile_error_code_of_a_run_is_text(rendered: tuple[ReportContext, Path
     assert cell.data_type == "s" and cell.quotePrefix
 
 
-@pytest.mark.parametrize("value", [
-    HYPERLINK_NAME, DDE_TAG, "@SUM(1+1)", "-2+3", "\t=1+1", "\r=1+1", "=1", "+1", "-", "@",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        HYPERLINK_NAME,
+        DDE_TAG,
+        "@SUM(1+1)",
+        "-2+3",
+        "\t=1+1",
+        "\r=1+1",
+        "=1",
+        "+1",
+        "-",
+        "@",
+    ],
+)
 def test_formula_triggers_become_quote_prefixed_text(ws: Any, value: str) -> None:
     cell = safe(ws, value)
     assert isinstance(cell, Cell) and cell.value == value
@@ -136,10 +148,13 @@ def test_row_fast_path_never_passes_risky_text(values: list[str]) -> None:
         assert not plain_texts(values)
 
 
-@pytest.mark.parametrize("resource_id", [
-    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/" + HYPERLINK_NAME,
-    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/a b#c?d@evil.com",
-])
+@pytest.mark.parametrize(
+    "resource_id",
+    [
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/" + HYPERLINK_NAME,
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/a b#c?d@evil.com",
+    ],
+)
 def test_portal_links_stay_on_the_portal(resource_id: str) -> None:
     url = portal_url(resource_id, "contoso.onmicrosoft.com")
     parts = urlsplit(url)

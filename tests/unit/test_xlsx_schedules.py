@@ -48,19 +48,39 @@ def test_schedules_rows_equal_the_summary(book: Any, context: ReportContext) -> 
     for config in audit["configurations"]:
         row, runs = rows[config["key"]], config["runs"]
         assert (row["Recurrence"], row["Start (local)"], row["Duration"], row["Time zone"]) == (
-            config["recurrence_text"], config["start"], config["duration"], config["time_zone"])
+            config["recurrence_text"],
+            config["start"],
+            config["duration"],
+            config["time_zone"],
+        )
         assert (row["Machines"], row["Static assignments"], row["Schedule runs"], row["Machine runs"]) == (
-            config["machines"], config["static_assignments"], runs["schedule_runs"], runs["machine_runs"])
+            config["machines"],
+            config["static_assignments"],
+            runs["schedule_runs"],
+            runs["machine_runs"],
+        )
         assert (row["Window (minutes)"], row["Window exceeded"], row["Window exceeded rate"]) == (
-            runs["window_minutes"], runs["window_exceeded"], runs["window_exceeded_rate"])
+            runs["window_minutes"],
+            runs["window_exceeded"],
+            runs["window_exceeded_rate"],
+        )
         assert row["Configuration ID"] == config["id"]
     weekly = rows["cfg-weekly"]
     assert (weekly["Windows classifications"], weekly["KBs excluded"], weekly["Pre-tasks"]) == (
-        "Critical, Security", "5030211", "/runbooks/drain (Resource)")
+        "Critical, Security",
+        "5030211",
+        "/runbooks/drain (Resource)",
+    )
     assert (weekly["Machines by environment"], weekly["Machines by OS"], weekly["Machines by platform"]) == (
-        "Production 2", "Windows 2", "Azure 2")
-    assert (weekly["Average run (minutes)"], weekly["Longest run (minutes)"], weekly["Longest run as share of window"]) \
-        == (50, 50, 27.78)
+        "Production 2",
+        "Windows 2",
+        "Azure 2",
+    )
+    assert (
+        weekly["Average run (minutes)"],
+        weekly["Longest run (minutes)"],
+        weekly["Longest run as share of window"],
+    ) == (50, 50, 27.78)
     assert (weekly["Run success rate"], weekly["Last run status"]) == (100, "Completed")
     assert (rows["cfg-old"]["Linux classifications"], rows["cfg-old"]["Packages included"]) == ("Security", "openssl*")
     caption = book["Schedules"]["A1"].value
@@ -69,8 +89,10 @@ def test_schedules_rows_equal_the_summary(book: Any, context: ReportContext) -> 
 
 
 def test_expired_and_unassigned_configurations_are_filled(book: Any) -> None:
-    fills = {row[0].value: {c.fill.fgColor.rgb[-6:] if c.fill.fill_type == "solid" else None for c in row}
-             for row in book["Schedules"].iter_rows(min_row=3)}
+    fills = {
+        row[0].value: {c.fill.fgColor.rgb[-6:] if c.fill.fill_type == "solid" else None for c in row}
+        for row in book["Schedules"].iter_rows(min_row=3)
+    }
     assert fills["cfg-old"] == {HIGHLIGHT_BAD.fill.fgColor.rgb[-6:]}  # expired
     assert fills["cfg-spare"] == {HIGHLIGHT_WARN.fill.fgColor.rgb[-6:]}  # covers no machine
     assert fills["cfg-weekly"] == {None}
@@ -85,8 +107,11 @@ def test_concurrency_has_every_hour_of_the_week(book: Any, context: ReportContex
     above = [row["Hour of the week"] for row in rows if row["Above the limit"]]
     assert above == [peak["hour"] for peak in block["peaks"]] == list(PEAK_HOURS)
     sunday = rows[145]
-    assert (sunday["Day and hour (UTC)"], sunday["Machines scheduled"], sunday["Configurations with a window open"]) \
-        == ("Sun 01:00", 2, "cfg-weekly")
+    assert (
+        sunday["Day and hour (UTC)"],
+        sunday["Machines scheduled"],
+        sunday["Configurations with a window open"],
+    ) == ("Sun 01:00", 2, "cfg-weekly")
     assert sunday["Starts (UTC)"].isoformat() == "2026-11-01T01:00:00"
     caption = book["Concurrency"]["A1"].value
     assert "The limit is 1 machine" in caption and "stagger the start times of cfg-weekly" in caption
@@ -107,7 +132,12 @@ def test_failure_patterns_against_the_fleet_with_flags_and_rules(book: Any, cont
     assert len(rows) == len(expected)
     for row, (_, group) in zip(rows, expected, strict=True):
         assert (row["Value"], row["Finished runs"], row["Failed"], row["Failure rate"], row["Flagged"]) == (
-            group["key"], group["runs"], group["failed"], group["failure_rate"], group["flagged"])
+            group["key"],
+            group["runs"],
+            group["failed"],
+            group["failure_rate"],
+            group["flagged"],
+        )
         assert row["Fleet failure rate"] == found["fleet_failure_rate"] == 50.0
         assert row["Points above the fleet"] == round(group["failure_rate"] - 50.0, 2)
     eastus2 = next(row for row in rows if row["Value"] == "eastus2")
@@ -115,10 +145,11 @@ def test_failure_patterns_against_the_fleet_with_flags_and_rules(book: Any, cont
     assert ws.cell(3, headers.index("Failure rate") + 1).number_format == RATE_FORMAT
     values = [row for row in ws.iter_rows(values_only=True)]
     flags_at = next(i for i, row in enumerate(values) if row[0] == f"Flags ({len(found['flags'])})")
-    flagged = values[flags_at + 2:flags_at + 2 + len(found["flags"])]
+    flagged = values[flags_at + 2 : flags_at + 2 + len(found["flags"])]
     assert [(row[1], row[7], row[8]) for row in flagged] == [
         (f["key"], "Overruns its window" if f["kind"] == "window_exceeded" else "Fails often", f["recommendation"])
-        for f in found["flags"]]
+        for f in found["flags"]
+    ]
     assert DDE_TAG in [row[1] for row in flagged]
     texts = [row[0] for row in values]
     assert found["rule"] in texts and found["window_rule"] in texts

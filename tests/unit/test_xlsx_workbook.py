@@ -19,13 +19,33 @@ from auditor.reports.xlsx_style import COUNT_FORMAT, DATE_FORMAT, DAYS_FORMAT, M
 from tests.unit.test_xlsx_fixtures import crafted_context, render, rows_of
 
 ORDER = [
-    "Summary", "By environment", "By subscription", "By classification", "By platform & OS", "Machines",
-    "Overdue patches", "Installations", "Coverage", "Schedules", "Concurrency", "Failure patterns", "Policy",
-    "Policy mismatches", "Exceptions", "Breaches", "Queries", "About",
+    "Summary",
+    "By environment",
+    "By subscription",
+    "By classification",
+    "By platform & OS",
+    "Machines",
+    "Overdue patches",
+    "Installations",
+    "Coverage",
+    "Schedules",
+    "Concurrency",
+    "Failure patterns",
+    "Policy",
+    "Policy mismatches",
+    "Exceptions",
+    "Breaches",
+    "Queries",
+    "About",
 ]
-OPTIONAL = {"Schedules": ("schedules",), "Concurrency": ("schedules", "concurrency"),
-            "Failure patterns": ("failure_patterns",), "Policy": ("policy",),
-            "Policy mismatches": ("policy_mismatches",), "Exceptions": ("exceptions",)}
+OPTIONAL = {
+    "Schedules": ("schedules",),
+    "Concurrency": ("schedules", "concurrency"),
+    "Failure patterns": ("failure_patterns",),
+    "Policy": ("policy",),
+    "Policy mismatches": ("policy_mismatches",),
+    "Exceptions": ("exceptions",),
+}
 """Sheets of summary blocks that newer scans add: present exactly when the summary has the block."""
 
 
@@ -106,7 +126,9 @@ def test_breach_figures_are_formatted_in_their_threshold_unit(book: Any, context
     for (threshold, observed), row in zip(context.evaluation.threshold_checks, rows, strict=True):
         assert (row[3].value, row[4].value) == (observed, threshold.limit)
         assert row[3].number_format == row[4].number_format == UNIT_FORMATS[threshold.unit], threshold.rule
-    expired = labelled(book["Summary"], next(b.message for b in context.evaluation.breaches if b.rule == "exception_expired"))
+    expired = labelled(
+        book["Summary"], next(b.message for b in context.evaluation.breaches if b.rule == "exception_expired")
+    )
     assert (expired[1].value, expired[1].number_format) == (17, DAYS_FORMAT)
 
 
@@ -134,15 +156,19 @@ def kinds(xml: str) -> set[str]:
     return {element.tag.rsplit("}", 1)[-1] for element in ElementTree.fromstring(xml).iter()}
 
 
-@pytest.mark.parametrize(("sheet", "key", "dimension"), [
-    ("By environment", "by_environment", None), ("By subscription", "by_subscription", None),
-])
+@pytest.mark.parametrize(
+    ("sheet", "key", "dimension"),
+    [
+        ("By environment", "by_environment", None),
+        ("By subscription", "by_subscription", None),
+    ],
+)
 def test_group_sheets_equal_summary(book: Any, context: ReportContext, sheet: str, key: str, dimension: Any) -> None:
     ws = book[sheet]
     rows = rows_of(ws)
     expected = [tuple(r[k] for k in STATUS_KEYS) for r in context.summary[key]]
     offset = 1 if sheet == "By subscription" else 0  # name first, then the id
-    assert [row[offset:offset + 6] for row in rows] == expected
+    assert [row[offset : offset + 6] for row in rows] == expected
     rate = ws.cell(row=3, column=6 + offset)
     assert rate.number_format == RATE_FORMAT and ws.cell(row=3, column=2 + offset).number_format == COUNT_FORMAT
 
@@ -187,7 +213,9 @@ def test_machines_one_row_each_with_status_and_facts(book: Any, context: ReportC
         assert row["Environment"] == verdict.machine.environment
         assert row["Pending patches"] == verdict.pending_patches
         assert row["Resource ID (opens the Azure portal)"] == verdict.machine.resource_id
-    assert ws.freeze_panes == "B3" and ws.auto_filter.ref == f"A2:{ws.cell(2, len(headers)).column_letter}{len(rows) + 2}"
+    assert (
+        ws.freeze_panes == "B3" and ws.auto_filter.ref == f"A2:{ws.cell(2, len(headers)).column_letter}{len(rows) + 2}"
+    )
     dated = [c for c in ws[get_column_letter(headers.index("Last assessed (UTC)") + 1)][2:] if c.value is not None]
     assert dated and all(c.is_date and c.number_format == DATE_FORMAT for c in dated)
     flags = [c.value for c in ws[get_column_letter(headers.index("Periodic assessment") + 1)][2:]]
@@ -294,8 +322,11 @@ def test_trend_from_history(context: ReportContext, tmp_path: Path) -> None:
 
 
 def test_summary_without_optional_blocks_still_renders(context: ReportContext, tmp_path: Path) -> None:
-    summary = {k: v for k, v in context.summary.items() if k not in ("installations", "coverage", "policy",
-                                                                    "policy_mismatches", "by_classification")}
+    summary = {
+        k: v
+        for k, v in context.summary.items()
+        if k not in ("installations", "coverage", "policy", "policy_mismatches", "by_classification")
+    }
     evaluation = dataclasses.replace(context.evaluation, summary=summary)
     book = render(dataclasses.replace(context, evaluation=evaluation), tmp_path / "x.xlsx")
     assert "Policy" not in book.sheetnames and "Policy mismatches" not in book.sheetnames
@@ -305,55 +336,98 @@ def test_summary_without_optional_blocks_still_renders(context: ReportContext, t
 
 SCHEDULES = {
     "rules": {"expiry": "A configuration has expired when its expiration is before the as-of time."},
-    "configurations": [{
-        "key": "cfg-weekly", "id": "/subscriptions/s/resourcegroups/rg/providers/microsoft.maintenance/x/cfg-weekly",
-        "recurrence_text": "every week on Sunday", "start": "2026-01-04 01:00", "duration": "03:00",
-        "time_zone": "UTC", "expiration": "2026-06-30 23:59:59", "expired": True, "reboot_setting": "IfRequired",
-        "machines": 3, "static_assignments": 2,
-        "dynamic_scopes": [{"id": "d", "scope": "/subscriptions/s", "filter": "tags (any): app = =cmd"}],
-        "by_environment": [{"key": "Production", "machines": 3}],
-        "windows": {"classifications": ["Critical", "Security"]}, "linux": None,
-        "runs": {"schedule_runs": 4, "machine_runs": 12, "failed": 3, "success_rate": 75.0,
-                 "window_exceeded_rate": 8.33, "last_run": {"start": "2026-11-01T01:00:00Z", "status": "Succeeded"}},
-        "added_later": "ignored",
-    }],
+    "configurations": [
+        {
+            "key": "cfg-weekly",
+            "id": "/subscriptions/s/resourcegroups/rg/providers/microsoft.maintenance/x/cfg-weekly",
+            "recurrence_text": "every week on Sunday",
+            "start": "2026-01-04 01:00",
+            "duration": "03:00",
+            "time_zone": "UTC",
+            "expiration": "2026-06-30 23:59:59",
+            "expired": True,
+            "reboot_setting": "IfRequired",
+            "machines": 3,
+            "static_assignments": 2,
+            "dynamic_scopes": [{"id": "d", "scope": "/subscriptions/s", "filter": "tags (any): app = =cmd"}],
+            "by_environment": [{"key": "Production", "machines": 3}],
+            "windows": {"classifications": ["Critical", "Security"]},
+            "linux": None,
+            "runs": {
+                "schedule_runs": 4,
+                "machine_runs": 12,
+                "failed": 3,
+                "success_rate": 75.0,
+                "window_exceeded_rate": 8.33,
+                "last_run": {"start": "2026-11-01T01:00:00Z", "status": "Succeeded"},
+            },
+            "added_later": "ignored",
+        }
+    ],
     "unscheduled_machines": 2,
 }
 PATTERNS = {
     "rule": "A value is flagged when it fails at least twice as often as the fleet.",
     "fleet_failure_rate": 12.5,
-    "dimensions": {"location": [{"key": "eastus2", "runs": 40, "failed": 20, "failure_rate": 50.0, "flagged": True}],
-                   "os_version": [{"key": "RHEL 9", "runs": 20, "failed": 1, "failure_rate": 5.0, "flagged": False}]},
+    "dimensions": {
+        "location": [{"key": "eastus2", "runs": 40, "failed": 20, "failure_rate": 50.0, "flagged": True}],
+        "os_version": [{"key": "RHEL 9", "runs": 20, "failed": 1, "failure_rate": 5.0, "flagged": False}],
+    },
 }
-EXCEPTIONS = [{
-    "id": "EX-1", "owner": "@SUM(1)", "justification": "vendor freeze", "ticket": "CHG-1", "created": "2026-09-01",
-    "expires_on": "2026-11-10", "status": "expiring", "days_to_expiry": 9,
-    "selector": {"tags": {"app": ["sap"]}, "subscriptions": []}, "matched_machines": 2,
-    "matched_machine_ids": ["/subscriptions/s/vm1", "/subscriptions/s/vm2"],
-}]
+EXCEPTIONS = [
+    {
+        "id": "EX-1",
+        "owner": "@SUM(1)",
+        "justification": "vendor freeze",
+        "ticket": "CHG-1",
+        "created": "2026-09-01",
+        "expires_on": "2026-11-10",
+        "status": "expiring",
+        "days_to_expiry": 9,
+        "selector": {"tags": {"app": ["sap"]}, "subscriptions": []},
+        "matched_machines": 2,
+        "matched_machine_ids": ["/subscriptions/s/vm1", "/subscriptions/s/vm2"],
+    }
+]
 
 
 def test_schedule_pattern_and_exception_sheets_follow_the_summary(context: ReportContext, tmp_path: Path) -> None:
-    summary = {**context.summary, "schedules": SCHEDULES, "failure_patterns": PATTERNS, "exceptions": EXCEPTIONS,
-               "exception_warnings": [{"exception": "EX-1", "kind": "expiring", "message": "expires in 9 days"}],
-               "exceptions_rules": ["An exception names an owner and expires."]}
+    summary = {
+        **context.summary,
+        "schedules": SCHEDULES,
+        "failure_patterns": PATTERNS,
+        "exceptions": EXCEPTIONS,
+        "exception_warnings": [{"exception": "EX-1", "kind": "expiring", "message": "expires in 9 days"}],
+        "exceptions_rules": ["An exception names an owner and expires."],
+    }
     evaluation = dataclasses.replace(context.evaluation, summary=summary)
     book = render(dataclasses.replace(context, evaluation=evaluation), tmp_path / "x.xlsx")
     assert book.sheetnames == expected_sheets(summary)
     ws = book["Schedules"]
     row = dict(zip([c.value for c in ws[2]], rows_of(ws)[0], strict=True))
-    assert (row["Configuration"], row["Expired"], row["Machines"], row["Run success rate"]) == ("cfg-weekly", True, 3, 75)
+    assert (row["Configuration"], row["Expired"], row["Machines"], row["Run success rate"]) == (
+        "cfg-weekly",
+        True,
+        3,
+        75,
+    )
     assert row["Dynamic scopes"] == "tags (any): app = =cmd" and row["Windows classifications"] == "Critical, Security"
     assert (row["Window exceeded rate"], row["Last run start (UTC)"]) == (8.33, "2026-11-01T01:00:00Z")
     assert "2 machines have no schedule" in ws["A1"].value
     assert "Concurrency" not in book.sheetnames  # this schedules block has no concurrency series
-    assert rows_of(book["Failure patterns"])[:2] == [("Location", "eastus2", 40, 20, 50, 12.5, 37.5, True, None),
-                                                      ("OS version", "RHEL 9", 20, 1, 5, 12.5, -7.5, False, None)]
+    assert rows_of(book["Failure patterns"])[:2] == [
+        ("Location", "eastus2", 40, 20, 50, 12.5, 37.5, True, None),
+        ("OS version", "RHEL 9", 20, 1, 5, 12.5, -7.5, False, None),
+    ]
     ws = book["Exceptions"]
     headers = [c.value for c in ws[2]]
     row = dict(zip(headers, rows_of(ws)[0], strict=True))
     assert (row["Exception"], row["Owner"], row["Selects"], row["Warnings"]) == (
-        "EX-1", "@SUM(1)", "tags: app: sap", "expires in 9 days")
+        "EX-1",
+        "@SUM(1)",
+        "tags: app: sap",
+        "expires in 9 days",
+    )
     assert ws[f"C{3}"].quotePrefix and not any("machine ids" in str(h).lower() for h in headers)
     about = {r[0]: r[1] for r in book["About"].iter_rows(values_only=True)}
     assert about["Schedules: expiry"] == SCHEDULES["rules"]["expiry"]

@@ -69,11 +69,17 @@ class ResourceGraphApi:
             decision = self.quota.check(user)
             headers.update(self.quota.headers(decision))
             if not decision.allowed:
-                retry = f"{decision.resets_after:.3f}" if not self.quota.whole_seconds else str(
-                    max(1, int(-(-decision.resets_after // 1)))
+                retry = (
+                    f"{decision.resets_after:.3f}"
+                    if not self.quota.whole_seconds
+                    else str(max(1, int(-(-decision.resets_after // 1))))
                 )
-                return error(429, "RateLimiting", "Please provide below info when asking for support", {
-                    **headers, "Retry-After": retry})
+                return error(
+                    429,
+                    "RateLimiting",
+                    "Please provide below info when asking for support",
+                    {**headers, "Retry-After": retry},
+                )
         if not api_version:
             return error(400, "MissingApiVersionParameter", "The api-version query parameter is required.", headers)
         reply = self._answer(body, headers)
@@ -174,4 +180,3 @@ _STATUS: dict[FaultKind, tuple[int, str, str]] = {
         "over scope '/subscriptions/{scope}' or the scope is invalid.",
     ),
 }
-

@@ -74,8 +74,14 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
-    def take(self, service: str, *, page: int | None = None, subscriptions: tuple[str, ...] = (),
-             prefer_wait: int | None = None) -> Fault | None:
+    def take(
+        self,
+        service: str,
+        *,
+        page: int | None = None,
+        subscriptions: tuple[str, ...] = (),
+        prefer_wait: int | None = None,
+    ) -> Fault | None:
         """The first armed fault matching this request, counted as used."""
         with self._lock:
             for fault in self._faults:

@@ -80,8 +80,10 @@ class LogAnalyticsApi:
             return error(400, "BadArgumentError", f"Query could not be parsed: {exc}")
         columns = [{"name": name, "type": _column_type(duck)} for name, duck in result.columns]
         rows = [
-            [json.dumps(v) if c["type"] == "dynamic" and v is not None else v for c, v in zip(columns, row.values(),
-                                                                                              strict=True)]
+            [
+                json.dumps(v) if c["type"] == "dynamic" and v is not None else v
+                for c, v in zip(columns, row.values(), strict=True)
+            ]
             for row in result.rows
         ]
         reply_body: dict[str, Any] = {"tables": [{"name": "PrimaryResult", "columns": columns, "rows": rows}]}
