@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import json
 import re
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -23,10 +20,11 @@ from pydantic import (
     model_validator,
 )
 
-from auditor.compliance.classifications import CLASSIFICATIONS, canonical, is_known
+from auditor.classifications import CLASSIFICATIONS, canonical, is_known
+from auditor.digests import canonical_json, sha256_hex
 from auditor.errors import ConfigError
-from auditor.exceptions_config import DEFAULT_NAME as EXCEPTIONS_NAME
 from auditor.policy.config import PolicySettings
+from auditor.risk_register import DEFAULT_NAME as EXCEPTIONS_NAME
 from auditor.sources.azure_settings import AzureSettings
 
 Rate = Annotated[float, Field(ge=0, le=100)]
@@ -336,13 +334,7 @@ class Config(_Model):
 
     def sha256(self) -> str:
         """sha256 of canonical_json()."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
-
-
-def canonical_json(effective: Mapping[str, Any]) -> str:
-    """The canonical JSON of a dumped config (sorted keys, compact): what config sha256s are computed over.
-    verify uses it on a manifest's recorded config without re-validating it."""
-    return json.dumps(effective, sort_keys=True, separators=(",", ":"))
+        return sha256_hex(self.canonical_json())
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

@@ -7,7 +7,6 @@ is all the age rule needs: the earliest earlier sighting exists exactly when tha
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -20,6 +19,7 @@ import platformdirs
 import pyarrow as pa
 
 from auditor.compliance.metrics import DIMENSIONS
+from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError
 
 STATE_ENV = "AUDITOR_STATE_DIR"
@@ -44,15 +44,6 @@ def default_path() -> Path:
     """$AUDITOR_STATE_DIR/history.duckdb, else history.duckdb in the user's state directory."""
     base = os.environ.get(STATE_ENV) or platformdirs.user_state_dir("auditor")
     return Path(base) / "history.duckdb"
-
-
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def scope_key(fingerprint: Mapping[str, Any]) -> str:
-    """What identifies the estate a scan covered: tenant and scope, not the data's content."""
-    return _digest({"tenant_id": fingerprint.get("tenant_id", ""), "scope": fingerprint.get("scope", {})})
 
 
 class HistoryStore:
@@ -110,7 +101,7 @@ class HistoryStore:
         complete: bool,
     ) -> str:
         """Store one scan (replacing an earlier record of the same scan); returns its run key."""
-        key = _digest({"source": _digest(fingerprint), "as_of": as_of.isoformat(), "config": config_sha256})
+        key = json_sha256({"source": json_sha256(fingerprint), "as_of": as_of.isoformat(), "config": config_sha256})
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
@@ -123,7 +114,7 @@ class HistoryStore:
                     run_id,
                     as_of,
                     datetime.now(UTC),
-                    _digest(fingerprint),
+                    json_sha256(fingerprint),
                     scope_key(fingerprint),
                     config_sha256,
                     summary["machines"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -13,10 +12,11 @@ from typing import Any
 
 from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
-from auditor.compliance.exceptions import scan_notes
 from auditor.compliance.facts import undated_table
+from auditor.compliance.risk_acceptance import scan_notes
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
+from auditor.digests import scope_key, sha256_hex
 from auditor.errors import AuditorError, ConfigError, ExitCode
 from auditor.evidence.assemble import write_pack
 from auditor.evidence.inputs import (
@@ -28,15 +28,16 @@ from auditor.evidence.inputs import (
     register_table,
     summary_queries,
 )
-from auditor.exceptions_config import Register, load_register
-from auditor.history import HistoryError, HistoryStore, default_path, scope_key
+from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
+from auditor.kql.request import QueryRequest, QueryResult
 from auditor.notify import ScanOutcome, notify
+from auditor.package_data import sample_config, sample_fleet
 from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
-from auditor.resources import sample_config, sample_fleet
+from auditor.risk_register import Register, load_register
 from auditor.snapshots.format import read_snapshot
-from auditor.sources.interface import QueryRequest, QueryResult, Source
+from auditor.sources.interface import Source
 from auditor.sources.snapshot import SnapshotSource
 
 Progress = Callable[[str, int, int], None]
@@ -236,10 +237,6 @@ def deliver(
     return replace(result, warnings=warnings)
 
 
-def _sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def query_records(results: dict[str, QueryResult], catalog: Catalog) -> list[QueryRecord]:
     """What the pack records about each query run."""
     records = []
@@ -251,7 +248,7 @@ def query_records(results: dict[str, QueryResult], catalog: Catalog) -> list[Que
                 id=query_id,
                 version=request.version,
                 template_sha256=query.version(request.version).sha256,
-                rendered_sha256=_sha256_text(request.text),
+                rendered_sha256=sha256_hex(request.text),
                 rows=result.table.num_rows,
                 text=request.text,
                 evidence=f"evidence/{request.ref}.jsonl.gz",

@@ -30,8 +30,8 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))  # the emulator lives with the integration tests
 
-    from auditor.snapshots.capture import CAPTURE_QUERIES
     from auditor.snapshots.format import iter_table, read_snapshot
+    from auditor.sources.capture import CAPTURE_QUERIES
     from auditor.sources.resource_graph import ResourceGraphSource
     from tests.integration.azure_emulator import TENANT, AzureEmulator
     from tests.integration.azure_emulator.fleet import build_fleet, subscription_ids

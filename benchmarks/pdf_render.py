@@ -29,13 +29,13 @@ from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
 from auditor.config import Config, load_config
 from auditor.errors import QueryError
-from auditor.exceptions_config import Register, validate_register
 from auditor.kql.catalog import Catalog
+from auditor.kql.request import ARROW_TYPES
+from auditor.package_data import sample_config
 from auditor.reports.interface import QueryRecord, ReportContext
-from auditor.reports.pdf import PdfRenderer
-from auditor.resources import sample_config
+from auditor.reports.pdf.document import PdfRenderer
+from auditor.risk_register import Register, validate_register
 from auditor.scan import query_plan, scan
-from auditor.sources.interface import ARROW_TYPES
 
 AS_OF = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 ENVIRONMENTS = ("prod", "Production", "dev", "test", "uat", "Staging", "")

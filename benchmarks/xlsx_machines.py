@@ -24,9 +24,9 @@ from auditor.compliance.facts import Machine
 from auditor.compliance.rules import AssessmentState, MachineVerdict, Status
 from auditor.config import Config
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx import save_workbook
-from auditor.reports.xlsx_fleet import machine_columns, machine_rows, write_machines
-from auditor.reports.xlsx_style import Styles
+from auditor.reports.xlsx.fleet import machine_columns, machine_rows, write_machines
+from auditor.reports.xlsx.style import Styles
+from auditor.reports.xlsx.workbook import save_workbook
 
 AS_OF = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 TARGET = 1.3

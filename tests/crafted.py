@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from auditor.snapshots.format import ARG_COLUMNS, Snapshot, format_timestamp, write_snapshot
+from auditor.snapshots.format import ARG_COLUMNS, Snapshot, write_snapshot
+from auditor.timestamps import format_timestamp
 
 AS_OF = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 SUB = "00000000-0000-0000-0000-000000000001"

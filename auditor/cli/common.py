@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from auditor.config import Config, load_config
 from auditor.errors import AuditorError, ConfigError
-from auditor.snapshots.format import parse_timestamp
+from auditor.timestamps import parse_timestamp
 
 out = Console(highlight=False, soft_wrap=True)
 """stdout: results."""

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from auditor.errors import AuditorError, ExitCode
+from auditor.package_data import data_dir
 from auditor.policy import PolicyError
 from auditor.policy import workflow as wf
 from auditor.policy.arm import PolicyArm
@@ -30,7 +31,6 @@ from auditor.policy.view import (
     render_status,
     render_validation,
 )
-from auditor.resources import data_dir
 
 app = typer.Typer(help="Patch policy as code: validate, plan, deploy, remediate, status.", no_args_is_help=True)
 out = Console()

@@ -41,7 +41,7 @@ def capture(
     from rich.progress import Progress
 
     from auditor.config import load_config
-    from auditor.snapshots.capture import capture_snapshot
+    from auditor.sources.capture import capture_snapshot
 
     settings = load_config(config).azure
     if settings is None:

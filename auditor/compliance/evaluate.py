@@ -15,12 +15,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance import coverage, exceptions, facts, installs, metrics, patterns, policy, rules, thresholds
-from auditor.compliance.exceptions import ExceptionOutcome, ExceptionWarning
+from auditor.compliance import coverage, facts, installs, metrics, patterns, policy, risk_acceptance, rules, thresholds
+from auditor.compliance.risk_acceptance import ExceptionOutcome, ExceptionWarning
 from auditor.compliance.schedules import ScheduleAudit, audit_schedules
 from auditor.config import Config
-from auditor.exceptions_config import ExceptionEntry
-from auditor.snapshots.format import format_timestamp
+from auditor.risk_register import ExceptionEntry
+from auditor.timestamps import format_timestamp
 
 SUMMARY_FORMAT = "auditor-summary/1"
 REQUIRED_QUERIES = (
@@ -109,7 +109,7 @@ def evaluate(
     )
     # Packs written before the detail query carry no overdue_patches table; only whole-group exceptions apply there.
     overdue = tables.get("overdue_patches")
-    applied = exceptions.apply_exceptions(
+    applied = risk_acceptance.apply_exceptions(
         register or (),
         verdicts=verdicts,
         groups=groups,
@@ -171,11 +171,11 @@ def evaluate(
         summary["schedules"] = audit.to_summary()
         summary["failure_patterns"] = found.to_summary()
     summary.update(
-        exceptions.register_summary(
+        risk_acceptance.register_summary(
             applied, max_days=config.max_exception_days, warning_days=config.exception_warning_days
         )
     )
-    checks = thresholds.build_thresholds(config.thresholds, summary, query_refs) + exceptions.expiry_checks(
+    checks = thresholds.build_thresholds(config.thresholds, summary, query_refs) + risk_acceptance.expiry_checks(
         applied.outcomes
     )
     breaches = thresholds.evaluate_thresholds(checks)

@@ -12,9 +12,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditor.classifications import canonical
 from auditor.compliance import columns
-from auditor.compliance.classifications import canonical
-from auditor.compliance.timeparse import parse_arg_time
+from auditor.timestamps import parse_arg_time
 
 UNTAGGED = "(untagged)"
 UNKNOWN = "(unknown)"

@@ -13,7 +13,7 @@ import pyarrow as pa
 from auditor.compliance import columns
 from auditor.compliance.facts import Machine, machine_ids
 from auditor.compliance.metrics import rate, round2
-from auditor.compliance.timeparse import parse_arg_time
+from auditor.timestamps import parse_arg_time
 
 SUCCEEDED = frozenset({"Succeeded", "CompletedWithWarnings"})
 FAILED = frozenset({"Failed"})

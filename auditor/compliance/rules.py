@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from auditor.compliance import columns
 from auditor.compliance.facts import Machine, PatchGroup, UndatedPatch, machine_ids, parse_classifications
-from auditor.compliance.timeparse import parse_arg_time
+from auditor.timestamps import parse_arg_time
 
 SUCCEEDED = "Succeeded"
 

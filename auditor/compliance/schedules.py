@@ -24,9 +24,8 @@ from auditor.compliance.installs import FAILED as RUN_FAILED
 from auditor.compliance.installs import SUCCEEDED as RUN_SUCCEEDED
 from auditor.compliance.installs import Run
 from auditor.compliance.metrics import rate, round2
-from auditor.compliance.timeparse import parse_arg_time
 from auditor.config import ScheduleSettings
-from auditor.snapshots.format import format_timestamp
+from auditor.timestamps import format_timestamp, parse_arg_time
 
 APPLY_SUCCEEDED = frozenset({"completed", "noupdatespending", "succeeded"})
 APPLY_FAILED = frozenset({"failed"})

@@ -20,7 +20,7 @@ from auditor.evidence.sign import ALGORITHM, key_id, load_private_key, signature
 from auditor.evidence.zipped import write_zip
 from auditor.reports.interface import Renderer, ReportContext
 from auditor.reports.registry import default_renderers
-from auditor.snapshots.format import format_timestamp
+from auditor.timestamps import format_timestamp
 
 
 def query_entry(record: Any) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance.exceptions import REGISTER_EVIDENCE as REGISTER_EVIDENCE
+from auditor.compliance.risk_acceptance import REGISTER_EVIDENCE as REGISTER_EVIDENCE
 from auditor.errors import ConfigError, PackError
-from auditor.exceptions_config import NARROWING_KEYS, SELECTOR_KEYS, ExceptionEntry, Register, validate_register
 from auditor.reports.interface import QueryRecord
-from auditor.snapshots.format import format_timestamp, parse_timestamp
+from auditor.risk_register import NARROWING_KEYS, SELECTOR_KEYS, ExceptionEntry, Register, validate_register
+from auditor.timestamps import format_timestamp, parse_timestamp
 
 FIRST_SEEN_EVIDENCE = "evidence/first_seen.jsonl.gz"
 """First-seen dates of undated patches (`{"patchKey", "firstSeen"}` rows) the scan used."""

@@ -17,9 +17,9 @@ from typing import Any
 import jsonschema
 import pyarrow as pa
 
+from auditor.digests import sha256_file
 from auditor.errors import PackError
-from auditor.snapshots.format import sha256_file
-from auditor.sources.interface import ARROW_TYPES
+from auditor.kql.request import ARROW_TYPES
 
 MANIFEST_FORMAT = "auditor-pack/1"
 MANIFEST_NAME = "manifest.json"

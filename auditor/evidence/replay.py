@@ -38,7 +38,7 @@ from auditor.evidence.verify import VerifyReport, verify_files
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
 from auditor.reports.json import breaches_document, dumps
 from auditor.reports.registry import default_renderers
-from auditor.snapshots.format import format_timestamp, parse_timestamp
+from auditor.timestamps import format_timestamp, parse_timestamp
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ What verify proves depends on the signature:
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from auditor.config import canonical_json
+from auditor.digests import canonical_json, sha256_hex
 from auditor.evidence.files import PackFiles, UnreadableFile, digest, pack_files, read_bytes
 from auditor.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, UNHASHED, fingerprint, parse_manifest
 from auditor.evidence.sign import check_signature, load_public_key
@@ -136,10 +135,6 @@ def _check_files(files: PackFiles, manifest: Mapping[str, Any]) -> tuple[int, li
     return len(listed), findings, intact
 
 
-def _sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def _count_lines(files: PackFiles, path: str) -> int:
     with files.open(path) as raw, gzip.GzipFile(fileobj=raw) as handle:
         return sum(1 for line in handle if line.strip())
@@ -153,7 +148,7 @@ def _check_consistency(files: PackFiles, manifest: Mapping[str, Any], intact: se
     """Cross-check the manifest with itself and with the intact files it describes."""
     problems: list[str] = []
     config = manifest["config"]
-    if _sha256_text(canonical_json(config["effective"])) != config["sha256"]:
+    if sha256_hex(canonical_json(config["effective"])) != config["sha256"]:
         problems.append("config.sha256 does not match the effective config")
     listed = {entry["path"] for entry in manifest["files"]}
     evidence = {entry["path"]: entry for entry in manifest["evidence"]}
@@ -170,7 +165,7 @@ def _check_consistency(files: PackFiles, manifest: Mapping[str, Any], intact: se
                 problems.append(f"evidence {path} holds {rows} rows, the manifest says {entry['rows']}")
     for query in manifest["queries"]:
         ref = f"{query['id']}@v{query['version']}"
-        if _sha256_text(query["text"]) != query["rendered_sha256"]:
+        if sha256_hex(query["text"]) != query["rendered_sha256"]:
             problems.append(f"query {ref}: rendered_sha256 does not match its text")
         if query["evidence"] not in evidence:
             problems.append(f"query {ref}: its evidence {query['evidence']} is not described")

@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from auditor.errors import QueryError
 from auditor.kql.render import render
-from auditor.resources import data_dir
-from auditor.snapshots.format import parse_timestamp
-from auditor.sources.interface import ARROW_TYPES, QueryRequest
+from auditor.kql.request import ARROW_TYPES, QueryRequest
+from auditor.package_data import data_dir
+from auditor.timestamps import parse_timestamp
 
 ParamType = Literal["string", "string_list", "int", "days", "datetime"]
 _PARAM_TYPES: tuple[str, ...] = ("string", "string_list", "int", "days", "datetime")

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from auditor.package_data import data_dir
 from auditor.policy import PolicyError
 from auditor.policy.ids import parse_scope
-from auditor.resources import data_dir
 
 Rate = Annotated[float, Field(ge=0, le=100)]
 _OWNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

@@ -10,14 +10,7 @@ from auditor.policy import PolicyError
 from auditor.policy.config import PolicySettings
 from auditor.policy.exemptions import desired_exemptions
 from auditor.policy.expressions import effective_effect, lookup, possible_effects, resolve_value
-from auditor.policy.ids import (
-    BUILTIN_PREFIX,
-    POLICY_ASSIGNMENTS,
-    child_id,
-    id_key,
-    is_within,
-    parse_scope,
-)
+from auditor.policy.ids import BUILTIN_PREFIX, POLICY_ASSIGNMENTS, child_id, id_key, is_within, parse_scope
 from auditor.policy.load import Document, PolicyTree
 from auditor.policy.model import (
     REMEDIABLE_EFFECTS,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from auditor.package_data import data_dir
 from auditor.policy import PolicyError
 from auditor.policy.ids import BUILTIN_PREFIX, BUILTIN_SET_PREFIX, GUID_RE, id_key
-from auditor.resources import data_dir
 
 DocKind = Literal["definition", "set"]
 LAYOUT: dict[str, DocKind] = {"definitions": "definition", "initiatives": "set"}

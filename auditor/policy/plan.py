@@ -20,14 +20,7 @@ from typing import Any, Literal
 import auditor
 from auditor.policy import PolicyError
 from auditor.policy.exemptions import describe_expiry, expiry_of
-from auditor.policy.ids import (
-    ROLE_ASSIGNMENTS,
-    child_id,
-    id_key,
-    parse_scope,
-    role_assignment_name,
-    role_definition_id,
-)
+from auditor.policy.ids import ROLE_ASSIGNMENTS, child_id, id_key, parse_scope, role_assignment_name, role_definition_id
 from auditor.policy.ids import role_guid as guid_of
 from auditor.policy.model import DeployedState, DesiredState, Kind, Resource
 from auditor.policy.normalize import DiffEntry, comparable, diff

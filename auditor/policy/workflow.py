@@ -173,7 +173,7 @@ class HistoryFile:
         """The latest complete scan's summary.json (of one estate, if scope_key is given)."""
         if not self.path.is_file():
             return None
-        from auditor.history import HistoryStore  # DuckDB: only load it when a gate is checked
+        from auditor.history import HistoryStore
 
         with HistoryStore(self.path, read_only=True) as store:
             return store.latest_summary(scope_key)

@@ -8,18 +8,19 @@ compared byte for byte.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from auditor.digests import sha256_file
 from auditor.errors import SnapshotError
+from auditor.timestamps import format_timestamp, parse_timestamp
 
 FORMAT = "auditor-snapshot/1"
 REQUIRED_TABLES: tuple[str, ...] = (
@@ -92,32 +93,6 @@ class Snapshot:
             "tenant_id": self.tenant_id,
             "tables": {name: {"rows": t.rows, "sha256": t.sha256} for name, t in sorted(self.tables.items())},
         }
-
-
-def format_timestamp(value: datetime) -> str:
-    """RFC 3339 in UTC with a `Z` suffix, second precision unless there are microseconds."""
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}"
-    return text + "Z"
-
-
-def parse_timestamp(text: str) -> datetime:
-    """Parse an RFC 3339 timestamp; a naive value is taken as UTC. Raises ValueError."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _is_known_table(name: str) -> bool:

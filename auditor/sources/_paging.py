@@ -8,14 +8,14 @@ while paging) is marked retryable; the caller re-reads it or reports it incomple
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.progress import Progress, TaskID
+
+from auditor import digests
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,13 @@ class BatchOutcome:
 
 
 def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys: the form response hashes are taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON with sorted keys and unescaped text: the form response hashes are taken over."""
+    return digests.canonical_json(value, ensure_ascii=False)
 
 
 def rows_sha256(rows: list[dict[str, Any]]) -> str:
     """sha256 of the canonical JSON of a list of rows."""
-    return hashlib.sha256(canonical_json(rows).encode()).hexdigest()
+    return digests.sha256_hex(canonical_json(rows))
 
 
 class BatchReader:

@@ -2,64 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-import pyarrow as pa
-
 from auditor.errors import AuditorError, ExitCode
-
-ARROW_TYPES: Mapping[str, pa.DataType] = {
-    "string": pa.string(),
-    "long": pa.int64(),
-    "real": pa.float64(),
-    "bool": pa.bool_(),
-}
-"""Column types a query may declare in its query.toml, and their Arrow types."""
+from auditor.kql.request import QueryRequest, QueryResult
 
 
 class SourceError(AuditorError):
     """A source failed to run a query. Live failures are data-incomplete (exit 3)."""
 
     exit_code = ExitCode.INCOMPLETE
-
-
-@dataclass(frozen=True)
-class QueryRequest:
-    """A rendered query, ready to run."""
-
-    query_id: str
-    version: int
-    text: str
-    """The rendered KQL text."""
-    target: str
-    """`arg` (Resource Graph tables) or `law` (Log Analytics tables)."""
-    columns: tuple[tuple[str, str], ...]
-    """(name, type) of every output column, in order; types are keys of ARROW_TYPES."""
-    tables: tuple[str, ...] = ()
-    """The tables the query reads, as its query.toml declares them (empty: not declared)."""
-
-    @property
-    def ref(self) -> str:
-        """`id@vN`, as used in evidence file names and breaches."""
-        return f"{self.query_id}@v{self.version}"
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    """The rows a source returned for one query, shaped as the query declares."""
-
-    request: QueryRequest
-    table: pa.Table
-    """Rows as Arrow, with exactly the declared columns and types."""
-    complete: bool = True
-    """False when the source could not prove it returned every row."""
-    problems: tuple[str, ...] = field(default=())
-    """What made the result incomplete, one line each."""
-    response_sha256: str | None = None
-    """For live sources: sha256 of the canonical JSON of the response rows."""
 
 
 @runtime_checkable
@@ -84,32 +37,3 @@ class Source(Protocol):
     def close(self) -> None:
         """Release connections and files."""
         ...
-
-
-def rows_to_table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> pa.Table:
-    """Build an Arrow table of the declared columns from JSON rows (live sources), coercing each value."""
-    arrays = []
-    for name, kind in columns:
-        values = [_coerce(row.get(name), kind) for row in rows]
-        arrays.append(pa.array(values, type=ARROW_TYPES[kind]))
-    return pa.Table.from_arrays(arrays, names=[name for name, _ in columns])
-
-
-def _coerce(value: Any, kind: str) -> Any:
-    if value is None:
-        return None
-    if kind == "string":
-        if isinstance(value, str):
-            return value
-        import json
-
-        return json.dumps(value, separators=(",", ":"))
-    if kind == "long":
-        return int(value)
-    if kind == "real":
-        return float(value)
-    if kind == "bool":
-        if isinstance(value, str):
-            return value.lower() == "true"
-        return bool(value)
-    raise ValueError(f"unknown column type {kind!r}")

@@ -16,10 +16,11 @@ from azure.core.exceptions import HttpResponseError
 from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult, LogsTable
 
 from auditor.errors import QueryError
+from auditor.kql.request import QueryRequest, QueryResult, rows_to_table
 from auditor.sources._paging import ProgressEvent, rows_sha256
 from auditor.sources._quota import AccessDenied, GaveUp, Rejected, call_with_retries, describe_error
 from auditor.sources.clouds import AzureSource
-from auditor.sources.interface import QueryRequest, QueryResult, SourceError, rows_to_table
+from auditor.sources.interface import SourceError
 
 _LOG = logging.getLogger(__name__)
 ROW_LIMIT = 500_000

@@ -20,6 +20,7 @@ from azure.mgmt.resourcegraph.models import QueryRequest as ArgQueryRequest
 from azure.mgmt.resourcegraph.models import QueryRequestOptions
 
 from auditor.errors import QueryError
+from auditor.kql.request import QueryRequest, QueryResult, rows_to_table
 from auditor.sources._paging import (
     BatchOutcome,
     BatchReader,
@@ -34,7 +35,7 @@ from auditor.sources._paging import (
 from auditor.sources._quota import AccessDenied, GaveUp, QuotaGovernor, Rejected, call_with_retries
 from auditor.sources.azure_settings import AzureSettings
 from auditor.sources.clouds import AzureSource
-from auditor.sources.interface import QueryRequest, QueryResult, SourceError, rows_to_table
+from auditor.sources.interface import SourceError
 
 _LOG = logging.getLogger(__name__)
 SUBSCRIPTION_LIMIT_HEADER = "x-ms-tenant-subscription-limit-hit"

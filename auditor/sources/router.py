@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from auditor.errors import ConfigError
-from auditor.sources.interface import QueryRequest, QueryResult, Source
+from auditor.kql.request import QueryRequest, QueryResult
+from auditor.sources.interface import Source
 
 
 class TargetRouter:

@@ -16,8 +16,8 @@ import duckdb_kql
 import pyarrow as pa
 
 from auditor.errors import QueryError, SnapshotError
+from auditor.kql.request import ARROW_TYPES, QueryRequest, QueryResult
 from auditor.snapshots.format import ARG_COLUMNS, OPTIONAL_TABLES, Snapshot, SnapshotTable
-from auditor.sources.interface import ARROW_TYPES, QueryRequest, QueryResult
 
 _JSON_COLUMNS = frozenset({"sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
 _ARG_SCHEMA = ", ".join(f"'{c}': '{'JSON' if c in _JSON_COLUMNS else 'VARCHAR'}'" for c in ARG_COLUMNS)

@@ -16,8 +16,8 @@ from auditor.cli.app import main
 from auditor.compliance.evaluate import Evaluation, evaluate
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
-from auditor.exceptions_config import validate_register
 from auditor.kql.catalog import Catalog
+from auditor.risk_register import validate_register
 from auditor.scan import query_plan, scan
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.snapshot import SnapshotSource

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import ExitCode
-from auditor.snapshots.capture import CAPTURE_QUERIES, RESOURCE_TYPES, CaptureIncompleteError, capture_snapshot
 from auditor.snapshots.format import ARG_COLUMNS, Snapshot, iter_table, read_snapshot
+from auditor.sources.capture import CAPTURE_QUERIES, RESOURCE_TYPES, CaptureIncompleteError, capture_snapshot
 from auditor.sources.interface import SourceError
 from auditor.sources.resource_graph import ResourceGraphSource
 from auditor.sources.snapshot import SnapshotSource

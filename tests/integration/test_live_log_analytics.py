@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from auditor.errors import ExitCode
+from auditor.kql.request import QueryRequest, QueryResult
 from auditor.snapshots.format import Snapshot
-from auditor.sources.interface import QueryRequest, QueryResult, SourceError
+from auditor.sources.interface import SourceError
 from auditor.sources.log_analytics import LogAnalyticsSource
 from auditor.sources.snapshot import SnapshotSource
 from tests.integration.azure_emulator import TENANT, WORKSPACE, AzureEmulator, Fault, FaultKind

@@ -11,9 +11,10 @@ import pyarrow as pa
 import pytest
 
 from auditor.errors import ExitCode
+from auditor.kql.request import QueryRequest, QueryResult
 from auditor.snapshots.format import Snapshot
 from auditor.sources._paging import ProgressEvent
-from auditor.sources.interface import QueryRequest, QueryResult, SourceError
+from auditor.sources.interface import SourceError
 from auditor.sources.resource_graph import ResourceGraphSource
 from auditor.sources.snapshot import SnapshotSource
 from tests.integration.azure_emulator import TENANT, AzureEmulator, Fault, FaultKind

@@ -72,7 +72,7 @@ def test_installed_tool_scans_the_sample_without_the_source_tree(wheel: Path, tm
         [
             str(python),
             "-c",
-            "import auditor, auditor.resources as r; print(auditor.__file__); print(r.data_dir('queries'))",
+            "import auditor, auditor.package_data as r; print(auditor.__file__); print(r.data_dir('queries'))",
         ],
         cwd=work,
         env=env,

@@ -18,10 +18,10 @@ from auditor.evidence.files import pack_files
 from auditor.evidence.replay import FIRST_SEEN_EVIDENCE, load_pack, replay_pack
 from auditor.evidence.verify import verify_pack
 from auditor.evidence.zipped import zip_path_for
+from auditor.package_data import sample_config, sample_fleet
 from auditor.reports.interface import Renderer
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.reports.registry import default_renderers
-from auditor.resources import sample_config, sample_fleet
 from auditor.scan import scan
 from auditor.sources.snapshot import SnapshotSource
 from tests.integration.test_replay_fleet import write_small_fleet

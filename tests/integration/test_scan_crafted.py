@@ -219,7 +219,8 @@ def json_rows(path: Path) -> list[dict]:
 
 
 def test_history_trend_in_reports_is_earlier_scans_of_the_same_estate(tmp_path: Path) -> None:
-    from auditor.history import HistoryStore, scope_key
+    from auditor.digests import scope_key
+    from auditor.history import HistoryStore
 
     snap = crafted(tmp_path)
     config = config_from_dict(CONFIG)
@@ -241,7 +242,7 @@ def test_undated_rows_taken_from_overdue_patches_equal_the_undated_query(
 ) -> None:
     from auditor.compliance.facts import undated_table
     from auditor.kql.catalog import Catalog
-    from auditor.resources import sample_fleet
+    from auditor.package_data import sample_fleet
     from auditor.snapshots.format import read_snapshot
     from auditor.sources.snapshot import SnapshotSource
 

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx import XlsxRenderer
+from auditor.reports.xlsx.workbook import XlsxRenderer
 from tests.unit.test_xlsx_fixtures import DDE_TAG, HYPERLINK_NAME, crafted_context
 
 pytestmark = [

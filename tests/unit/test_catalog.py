@@ -12,7 +12,7 @@ import pytest
 from auditor.errors import QueryError
 from auditor.kql import lock
 from auditor.kql.catalog import Catalog
-from auditor.resources import data_dir
+from auditor.package_data import data_dir
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 

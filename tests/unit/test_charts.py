@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 
 from auditor.reports import charts
-from auditor.reports.pdf import environment, templates_dir
-from auditor.reports.pdf_heatmap import heat_map
+from auditor.reports.pdf.document import environment, templates_dir
+from auditor.reports.pdf.heatmap import heat_map
 
 
 def test_pie_slice_closes_through_the_centre_without_a_zero_radius_arc() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from auditor.config import Config, load_config
 from auditor.errors import ConfigError, ExitCode
-from auditor.resources import sample_config
+from auditor.package_data import sample_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

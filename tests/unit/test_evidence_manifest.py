@@ -15,10 +15,10 @@ import pytest
 from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES
 from auditor.config import config_from_dict
+from auditor.digests import sha256_file
 from auditor.evidence.assemble import query_entry
 from auditor.evidence.manifest import SCHEMA_PATH, parse_manifest, schema_errors
 from auditor.kql.catalog import Catalog
-from auditor.snapshots.format import sha256_file
 from tests.unit.test_evidence_pack import THRESHOLDS, make_pack
 
 

@@ -24,10 +24,10 @@ from auditor.config import Config, config_from_dict
 from auditor.errors import PackError
 from auditor.evidence.pack import OWNER_NAME, TEMP_PREFIX, PackWriter, is_stale, sweep_stale
 from auditor.evidence.zipped import ZIP_EPOCH, write_zip, zip_path_for
+from auditor.kql.request import QueryRequest, QueryResult, rows_to_table
 from auditor.reports.interface import Renderer
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.scan import ScanResult, scan
-from auditor.sources.interface import QueryRequest, QueryResult, rows_to_table
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 SUB = "11111111-1111-1111-1111-111111111111"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from auditor.compliance.exceptions import ExceptionState, state_on
+from auditor.compliance.risk_acceptance import ExceptionState, state_on
 from auditor.config import load_config
 from auditor.errors import ConfigError, ExitCode
-from auditor.exceptions_config import ExceptionEntry, load_register
-from auditor.resources import data_dir
+from auditor.package_data import data_dir
+from auditor.risk_register import ExceptionEntry, load_register
 
 VM = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-1"
 GOOD = f"""

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from auditor.errors import SnapshotError
-from auditor.resources import sample_fleet
-from auditor.snapshots.format import ARG_COLUMNS, REQUIRED_TABLES, Snapshot, iter_table, parse_timestamp
+from auditor.package_data import sample_fleet
+from auditor.snapshots.format import ARG_COLUMNS, REQUIRED_TABLES, Snapshot, iter_table
 from auditor.snapshots.generate import DEFAULT_CAPTURED_AT, generate_fleet
+from auditor.timestamps import parse_timestamp
 
 VM = "microsoft.compute/virtualmachines"
 ARC = "microsoft.hybridcompute/machines"

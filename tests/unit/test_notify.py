@@ -16,7 +16,7 @@ from auditor.notify import FORMATTERS, NotifyError, ScanOutcome
 from auditor.notify.dispatch import label, wants, webhook_url
 from auditor.notify.slack import HEADER_LIMIT, SECTION_LIMIT
 from auditor.notify.webhook import host_of, retry_after_seconds
-from auditor.resources import sample_config
+from auditor.package_data import sample_config
 
 SHA = "ab" * 32
 RUN = "0f8e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f"

@@ -14,10 +14,10 @@ import pypdf
 import pytest
 
 from auditor.config import config_from_dict
-from auditor.history import scope_key
+from auditor.digests import scope_key
 from auditor.reports.interface import ReportContext
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
-from auditor.reports.pdf import PdfRenderer, render_html
+from auditor.reports.pdf.document import PdfRenderer, render_html
 from auditor.reports.registry import default_renderers
 from auditor.scan import scan
 from tests.crafted import AS_OF, Fleet, days_ago, ts

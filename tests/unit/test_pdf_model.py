@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from auditor.compliance.facts import Machine, PatchGroup
 from auditor.compliance.rules import AssessmentState, GroupVerdict, MachineVerdict, OverduePatch, Status
-from auditor.reports.pdf_model import TOP_MACHINES, cap, group_table, top_machines
-from auditor.reports.pdf_operations import failure_patterns, policy_view, schedules_view
-from auditor.reports.pdf_scope import scope_label, source_details, source_tables
-from auditor.reports.pdf_summary import measure
+from auditor.reports.pdf.model import TOP_MACHINES, cap, group_table, top_machines
+from auditor.reports.pdf.operations import failure_patterns, policy_view, schedules_view
+from auditor.reports.pdf.scope import scope_label, source_details, source_tables
+from auditor.reports.pdf.summary_section import measure
 
 
 def machine(i: int) -> Machine:

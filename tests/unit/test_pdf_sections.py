@@ -12,7 +12,7 @@ import pytest
 from markupsafe import escape
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.pdf import PdfRenderer, render_html
+from auditor.reports.pdf.document import PdfRenderer, render_html
 from tests.unit.test_xlsx_fixtures import crafted_context
 
 HOUR_CELL = re.compile(r'<rect class="hour" data-hour="(\d+)" data-machines="(\d+)"')

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from auditor.errors import ConfigError
-from auditor.sources.interface import QueryRequest, QueryResult
+from auditor.kql.request import QueryRequest, QueryResult
 from auditor.sources.router import TargetRouter
 
 

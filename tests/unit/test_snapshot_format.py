@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from auditor.digests import sha256_file
 from auditor.errors import SnapshotError
 from auditor.scan import scan
-from auditor.snapshots.format import iter_table, read_snapshot, sha256_file
+from auditor.snapshots.format import iter_table, read_snapshot
 from tests.crafted import Fleet
 
 

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from auditor.kql.catalog import Catalog
-from auditor.resources import sample_fleet
+from auditor.package_data import sample_fleet
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.snapshot import SnapshotSource
 

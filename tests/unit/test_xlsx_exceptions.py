@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, RATE_FORMAT
-from auditor.reports.xlsx_summary import WITHOUT_EXCEPTIONS
+from auditor.reports.xlsx.style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, RATE_FORMAT
+from auditor.reports.xlsx.summary_sheet import WITHOUT_EXCEPTIONS
 from tests.unit.test_xlsx_fixtures import crafted_context, render, rows_of
 
 COLUMNS = {

@@ -19,7 +19,7 @@ from openpyxl.workbook import Workbook
 
 from auditor.config import config_from_dict
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx import XlsxRenderer
+from auditor.reports.xlsx.workbook import XlsxRenderer
 from auditor.scan import scan
 from tests.crafted import AS_OF, Fleet, days_ago, ts
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from auditor.reports import xlsx_sheet
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_overdue import overdue_groups
+from auditor.reports.xlsx import sheet as xlsx_sheet
+from auditor.reports.xlsx.overdue import overdue_groups
 from tests.unit.test_xlsx_fixtures import HYPERLINK_NAME, crafted_context, render, rows_of
 
 EVIDENCE = "evidence/overdue_patches@v2.jsonl.gz"

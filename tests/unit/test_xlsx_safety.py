@@ -15,8 +15,8 @@ from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.workbook import Workbook
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_fleet import portal_url
-from auditor.reports.xlsx_style import (
+from auditor.reports.xlsx.fleet import portal_url
+from auditor.reports.xlsx.style import (
     FORMULA_TRIGGERS,
     MAX_CELL_TEXT,
     TRUNCATED,

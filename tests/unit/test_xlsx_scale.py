@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from auditor.reports import xlsx_fleet, xlsx_sheet
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx import XlsxRenderer, build_workbook, save_workbook
+from auditor.reports.xlsx import fleet as xlsx_fleet
+from auditor.reports.xlsx import sheet as xlsx_sheet
+from auditor.reports.xlsx.workbook import XlsxRenderer, build_workbook, save_workbook
 from tests.unit.test_xlsx_fixtures import crafted_context, render, rows_of, sheet_xml
 
 

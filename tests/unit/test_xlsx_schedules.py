@@ -11,8 +11,8 @@ import pytest
 from openpyxl import load_workbook
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx import XlsxRenderer
-from auditor.reports.xlsx_style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, RATE_FORMAT
+from auditor.reports.xlsx.style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, RATE_FORMAT
+from auditor.reports.xlsx.workbook import XlsxRenderer
 from tests.unit.test_xlsx_fixtures import DDE_TAG, crafted_context, rows_of
 
 PEAK_HOURS = (145, 146, 147)

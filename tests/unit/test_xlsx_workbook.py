@@ -11,11 +11,11 @@ from xml.etree import ElementTree
 import pytest
 from openpyxl.utils import get_column_letter
 
-from auditor.reports import xlsx_style
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx import XlsxRenderer
-from auditor.reports.xlsx_about import rules_in_words
-from auditor.reports.xlsx_style import COUNT_FORMAT, DATE_FORMAT, DAYS_FORMAT, MACHINES_FORMAT, RATE_FORMAT
+from auditor.reports.xlsx import style as xlsx_style
+from auditor.reports.xlsx.about import rules_in_words
+from auditor.reports.xlsx.style import COUNT_FORMAT, DATE_FORMAT, DAYS_FORMAT, MACHINES_FORMAT, RATE_FORMAT
+from auditor.reports.xlsx.workbook import XlsxRenderer
 from tests.unit.test_xlsx_fixtures import crafted_context, render, rows_of
 
 ORDER = [

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from auditor.config import Config
 from auditor.kql.catalog import Catalog
+from auditor.kql.request import QueryRequest
 from auditor.scan import query_plan
-from auditor.sources.interface import QueryRequest
 
 
 def catalog_requests(as_of: datetime, config: Config | None = None) -> list[QueryRequest]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from auditor.package_data import data_dir
 from auditor.policy import PolicyError
 from auditor.policy.config import history_path, load_policy_settings, settings_from_dict
-from auditor.resources import data_dir
 
 
 def test_defaults_and_derived_values() -> None:

@@ -16,10 +16,10 @@ from openpyxl.chart.marker import DataPoint
 from openpyxl.workbook import Workbook
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_exceptions import write_summary_section
-from auditor.reports.xlsx_groups import RATE, records, without_exceptions
-from auditor.reports.xlsx_sheet import Form, Table, rule, sheet_location
-from auditor.reports.xlsx_style import BAD, GOOD, Styles, link_cell, safe, styled, text_height, unit_style
+from auditor.reports.xlsx.groups import RATE, records, without_exceptions
+from auditor.reports.xlsx.risk_acceptance import write_summary_section
+from auditor.reports.xlsx.sheet import Form, Table, rule, sheet_location
+from auditor.reports.xlsx.style import BAD, GOOD, Styles, link_cell, safe, styled, text_height, unit_style
 
 SUMMARY = "Summary"
 WITHOUT_EXCEPTIONS = "Overall compliance rate without exceptions"

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from auditor.reports.pdf_caps import TOP_ROWS, cap
+from auditor.reports.pdf.caps import TOP_ROWS, cap
 
 STATE_ORDER = ("expired", "expiring", "not_yet_active", "active")
 """Capped lists keep the exceptions that need action first."""

@@ -19,10 +19,9 @@ from openpyxl.workbook import Workbook
 from openpyxl.writer.excel import ExcelWriter
 
 from auditor.reports.interface import RenderError, ReportContext
-from auditor.reports.xlsx_about import ABOUT, write_about
-from auditor.reports.xlsx_exceptions import EXCEPTIONS, write_exceptions
-from auditor.reports.xlsx_fleet import INSTALLATIONS, MACHINES, write_installations, write_machines
-from auditor.reports.xlsx_groups import (
+from auditor.reports.xlsx.about import ABOUT, write_about
+from auditor.reports.xlsx.fleet import INSTALLATIONS, MACHINES, write_installations, write_machines
+from auditor.reports.xlsx.groups import (
     BY_CLASSIFICATION,
     BY_ENVIRONMENT,
     BY_PLATFORM_OS,
@@ -33,9 +32,9 @@ from auditor.reports.xlsx_groups import (
     write_by_platform_os,
     write_by_subscription,
 )
-from auditor.reports.xlsx_overdue import OVERDUE, write_overdue
-from auditor.reports.xlsx_patterns import FAILURE_PATTERNS, write_failure_patterns
-from auditor.reports.xlsx_records import (
+from auditor.reports.xlsx.overdue import OVERDUE, write_overdue
+from auditor.reports.xlsx.patterns import FAILURE_PATTERNS, write_failure_patterns
+from auditor.reports.xlsx.records import (
     BREACHES,
     COVERAGE,
     POLICY,
@@ -47,9 +46,10 @@ from auditor.reports.xlsx_records import (
     write_policy_mismatches,
     write_queries,
 )
-from auditor.reports.xlsx_schedules import CONCURRENCY, SCHEDULES, write_concurrency, write_schedules
-from auditor.reports.xlsx_style import Styles, naive_utc
-from auditor.reports.xlsx_summary import add_charts, write_summary
+from auditor.reports.xlsx.risk_acceptance import EXCEPTIONS, write_exceptions
+from auditor.reports.xlsx.schedules import CONCURRENCY, SCHEDULES, write_concurrency, write_schedules
+from auditor.reports.xlsx.style import Styles, naive_utc
+from auditor.reports.xlsx.summary_sheet import add_charts, write_summary
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 """The earliest time a zip member can carry."""

@@ -20,8 +20,8 @@ from auditor.compliance.installs import machines_with_success
 from auditor.compliance.metrics import round2
 from auditor.compliance.rules import Status
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_sheet import Column, Table, flag_text, write_table
-from auditor.reports.xlsx_style import BAD, WARN, link_cell, naive_utc, plain_texts, safe
+from auditor.reports.xlsx.sheet import Column, Table, flag_text, write_table
+from auditor.reports.xlsx.style import BAD, WARN, link_cell, naive_utc, plain_texts, safe
 
 PORTALS = {"AzureUSGovernment": "https://portal.azure.us/", "AzureChina": "https://portal.azure.cn/"}
 """Portal hosts of the sovereign clouds; every other cloud name opens the public portal."""

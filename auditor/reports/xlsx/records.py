@@ -9,10 +9,10 @@ from openpyxl.workbook import Workbook
 
 from auditor.compliance.metrics import rate
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_fleet import PortalLinks, evidence_of, links_note
-from auditor.reports.xlsx_groups import records
-from auditor.reports.xlsx_sheet import Column, Table, fit, flag_against, flag_text, write_table
-from auditor.reports.xlsx_style import BAD, GOOD, Styles, safe, styled, unit_style
+from auditor.reports.xlsx.fleet import PortalLinks, evidence_of, links_note
+from auditor.reports.xlsx.groups import records
+from auditor.reports.xlsx.sheet import Column, Table, fit, flag_against, flag_text, write_table
+from auditor.reports.xlsx.style import BAD, GOOD, Styles, safe, styled, unit_style
 
 COVERAGE = "Coverage"
 POLICY = "Policy"

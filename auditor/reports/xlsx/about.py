@@ -14,9 +14,9 @@ from openpyxl.workbook import Workbook
 from auditor.compliance.installs import FAILED, SUCCEEDED
 from auditor.config import Config
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_schedules import summary_rules
-from auditor.reports.xlsx_sheet import Form
-from auditor.reports.xlsx_style import Styles, styled
+from auditor.reports.xlsx.schedules import summary_rules
+from auditor.reports.xlsx.sheet import Form
+from auditor.reports.xlsx.style import Styles, styled
 
 ABOUT = "About"
 

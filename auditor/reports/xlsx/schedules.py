@@ -16,9 +16,9 @@ from openpyxl.chart.series import SeriesLabel
 from openpyxl.workbook import Workbook
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_groups import records
-from auditor.reports.xlsx_sheet import Column, Table, fit, flag_against, write_table
-from auditor.reports.xlsx_style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, Highlight, Styles, naive_utc
+from auditor.reports.xlsx.groups import records
+from auditor.reports.xlsx.sheet import Column, Table, fit, flag_against, write_table
+from auditor.reports.xlsx.style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, Highlight, Styles, naive_utc
 
 SCHEDULES = "Schedules"
 CONCURRENCY = "Concurrency"

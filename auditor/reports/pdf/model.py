@@ -15,12 +15,18 @@ from typing import Any
 from auditor.compliance.rules import GroupVerdict, MachineVerdict, OverduePatch, Status
 from auditor.reports import charts
 from auditor.reports.interface import ReportContext
-from auditor.reports.pdf_caps import TOP_BREACHES, TOP_GROUPS, TOP_MACHINES, TOP_ROWS, Capped, cap
-from auditor.reports.pdf_exceptions import exceptions_view, honesty
-from auditor.reports.pdf_operations import failure_patterns, policy_view, schedules_view
-from auditor.reports.pdf_scope import scope_label, source_details, source_tables
-from auditor.reports.pdf_summary import breach_rows, environment_targets, headline, threshold_rows, trend_points
-from auditor.snapshots.format import format_timestamp
+from auditor.reports.pdf.caps import TOP_BREACHES, TOP_GROUPS, TOP_MACHINES, TOP_ROWS, Capped, cap
+from auditor.reports.pdf.operations import failure_patterns, policy_view, schedules_view
+from auditor.reports.pdf.risk_acceptance import exceptions_view, honesty
+from auditor.reports.pdf.scope import scope_label, source_details, source_tables
+from auditor.reports.pdf.summary_section import (
+    breach_rows,
+    environment_targets,
+    headline,
+    threshold_rows,
+    trend_points,
+)
+from auditor.timestamps import format_timestamp
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from openpyxl.chart.series import SeriesLabel
 from openpyxl.workbook import Workbook
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_groups import records
-from auditor.reports.xlsx_sheet import FIRST_ROW, Column, Form, Table, flag_text, write_table
-from auditor.reports.xlsx_style import BAD, Styles, styled, text_height
+from auditor.reports.xlsx.groups import records
+from auditor.reports.xlsx.sheet import FIRST_ROW, Column, Form, Table, flag_text, write_table
+from auditor.reports.xlsx.style import BAD, Styles, styled, text_height
 
 FAILURE_PATTERNS = "Failure patterns"
 DIMENSION_NAMES = {

@@ -1,9 +1,30 @@
-"""Timestamps as ARG returns them: RFC 3339 with up to 7 fractional digits and a Z."""
+"""Timestamps: RFC 3339 as auditor writes them, and as Resource Graph returns them.
+
+Ground floor: imports nothing of auditor's.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with a `Z` suffix, second precision unless there are microseconds."""
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}"
+    return text + "Z"
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp; a naive value is taken as UTC. Raises ValueError."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
 
 _FRACTION = re.compile(r"\.(\d+)")
 

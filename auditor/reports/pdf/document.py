@@ -15,11 +15,11 @@ from pathlib import Path
 
 import jinja2
 
+from auditor.package_data import data_dir
 from auditor.reports.interface import RenderError, ReportContext
 from auditor.reports.json import breaches_document, dumps
-from auditor.reports.pdf_exceptions import clip, honesty
-from auditor.reports.pdf_model import build_view
-from auditor.resources import data_dir
+from auditor.reports.pdf.model import build_view
+from auditor.reports.pdf.risk_acceptance import clip, honesty
 
 TEMPLATE = "audit-pack.html.j2"
 STYLESHEET = "audit-pack.css"

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from auditor.compliance.classifications import CLASSIFICATIONS, canonical, is_known
+from auditor.classifications import CLASSIFICATIONS, canonical, is_known
 from auditor.errors import ConfigError
 
 DEFAULT_NAME = "exceptions.toml"

@@ -13,8 +13,8 @@ from openpyxl.workbook import Workbook
 
 from auditor.config import Config
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_sheet import Column, Table, fit, flag_against, write_table
-from auditor.reports.xlsx_style import WARN, Styles
+from auditor.reports.xlsx.sheet import Column, Table, fit, flag_against, write_table
+from auditor.reports.xlsx.style import WARN, Styles
 
 BY_ENVIRONMENT = "By environment"
 BY_SUBSCRIPTION = "By subscription"

@@ -17,7 +17,7 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook import Workbook
 
-from auditor.reports.xlsx_style import (
+from auditor.reports.xlsx.style import (
     BAD,
     LINE_HEIGHT,
     Highlight,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.history import scope_key
+from auditor.digests import scope_key
 from auditor.reports.interface import ReportContext
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from auditor.compliance.facts import Machine
 from auditor.compliance.rules import GroupVerdict, MachineVerdict, OverduePatch, Status
 from auditor.compliance.thresholds import Threshold
-from auditor.exceptions_config import ExceptionEntry, kb_number
+from auditor.risk_register import ExceptionEntry, kb_number
 
 REGISTER_EVIDENCE = "evidence/exceptions.jsonl.gz"
 """Where a pack keeps the register the scan applied (one row per exception)."""

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from auditor.reports.pdf_caps import TOP_GROUPS, TOP_ROWS, cap
-from auditor.reports.pdf_heatmap import heat_map
+from auditor.reports.pdf.caps import TOP_GROUPS, TOP_ROWS, cap
+from auditor.reports.pdf.heatmap import heat_map
 
 
 def _mappings(value: Any) -> list[Mapping[str, Any]]:

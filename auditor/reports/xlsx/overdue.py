@@ -14,9 +14,9 @@ from openpyxl.workbook import Workbook
 
 from auditor.compliance.rules import GroupVerdict, Status
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_fleet import PortalLinks, date, evidence_of, links_note
-from auditor.reports.xlsx_sheet import Column, Table, flag_text, write_table
-from auditor.reports.xlsx_style import BAD, plain_texts, safe
+from auditor.reports.xlsx.fleet import PortalLinks, date, evidence_of, links_note
+from auditor.reports.xlsx.sheet import Column, Table, flag_text, write_table
+from auditor.reports.xlsx.style import BAD, plain_texts, safe
 
 OVERDUE = "Overdue patches"
 DETAIL_QUERY = "overdue_patches"

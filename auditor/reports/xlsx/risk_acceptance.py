@@ -14,10 +14,10 @@ from typing import Any
 from openpyxl.workbook import Workbook
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx_groups import records, without_exceptions
-from auditor.reports.xlsx_records import plain, record_columns
-from auditor.reports.xlsx_sheet import Column, Form, Table, fit, sheet_location, write_table
-from auditor.reports.xlsx_style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, Highlight, Styles, link_cell, styled
+from auditor.reports.xlsx.groups import records, without_exceptions
+from auditor.reports.xlsx.records import plain, record_columns
+from auditor.reports.xlsx.sheet import Column, Form, Table, fit, sheet_location, write_table
+from auditor.reports.xlsx.style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, Highlight, Styles, link_cell, styled
 
 EXCEPTIONS = "Exceptions"
 WARNINGS = "Warnings"

@@ -1,0 +1,1 @@
+"""The PDF renderer: `model.py` builds the view, `document.py` renders it with WeasyPrint."""
