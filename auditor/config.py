@@ -260,6 +260,38 @@ class PublishSettings(_Model):
     )
 
 
+class EvidenceSettings(_Model):
+    """How packs are signed, time-stamped and trusted. Relative paths are taken from the config's directory."""
+
+    sign_key: Path | None = Field(
+        None, description="Ed25519 private key (PEM) that signs every scan's manifest (as --sign-key does)."
+    )
+    trusted_keys: list[Path] = Field(
+        default_factory=list,
+        description="Public keys (PEM) whose signatures `auditor verify` accepts, besides --public-key.",
+    )
+    timestamp_url: str | None = Field(
+        None, description="RFC 3161 time-stamping authority that stamps each manifest (manifest.tsr)."
+    )
+    timestamp_ca: Path | None = Field(
+        None, description="CA certificate (PEM) that `auditor verify` checks time-stamp tokens against."
+    )
+
+
+class Signatory(_Model):
+    """A person who signs off the pack."""
+
+    name: str = Field(min_length=1, description="Full name, as printed in the sign-off block.")
+    role: str = Field(min_length=1, description="Role or title, as printed in the sign-off block.")
+
+
+class ReportSettings(_Model):
+    """What the reports print besides the figures."""
+
+    prepared_by: Signatory | None = Field(None, description="Who prepared the pack; printed in the sign-off block.")
+    reviewed_by: Signatory | None = Field(None, description="Who reviews the pack; printed in the sign-off block.")
+
+
 class Config(_Model):
     """The whole of auditor.toml."""
 
@@ -292,6 +324,8 @@ class Config(_Model):
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    evidence: EvidenceSettings = Field(default_factory=EvidenceSettings, description="Signing, time stamps, trust.")
+    report: ReportSettings = Field(default_factory=ReportSettings, description="Sign-off block of the reports.")
     azure: AzureSettings | None = Field(None, description="Live scope and cloud for `--source azure` and capture.")
     policy: PolicySettings | None = Field(None, description="Settings of `auditor policy` (policy as code).")
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Webhooks posted after each scan.")
