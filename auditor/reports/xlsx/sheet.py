@@ -17,6 +17,7 @@ from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook import Workbook
 
+from auditor.reports.xlsx.rows import RowWriter
 from auditor.reports.xlsx.style import (
     BAD,
     LINE_HEIGHT,
@@ -62,6 +63,8 @@ class Table:
     """Data rows there were (more than `rows` when the table was cut)."""
     end_row: int = 0
     """The last row written: the last data row, or the note under a cut or empty table."""
+    streamed: bool = False
+    """Whether the rows went through a RowWriter: nothing more can be appended to the sheet then."""
 
     @property
     def last_row(self) -> int:
@@ -161,9 +164,12 @@ def write_table(
     ws.append([styled(ws, c.header, Styles.HEADER) for c in columns])
     written = 0
     limited = islice(rows(ws) if callable(rows) else rows, capacity)
+    # Prepared rows (the big sheets) bypass openpyxl's cell-by-cell writer; the rest append as usual.
+    stream = RowWriter(ws, FIRST_ROW) if prepared else None
+    append = stream.append if stream is not None else ws.append
     if prepared:
         for row in limited:
-            ws.append(row)
+            append(row)
             written += 1
     else:
         styles = [c.style for c in columns]
@@ -184,12 +190,14 @@ def write_table(
     ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + written}"
     end = HEADER_ROW + written
     if cut:
-        ws.append([styled(ws, note, Styles.NOTE)])
+        append([styled(ws, note, Styles.NOTE)])
         end += 1
     elif written == 0:
-        ws.append([text_cell(ws, empty, Styles.WRAP)])
+        append([text_cell(ws, empty, Styles.WRAP)])
         end += 1
-    return Table(ws, title, tuple(columns), written, total, end)
+    if stream is not None:
+        stream.close()
+    return Table(ws, title, tuple(columns), written, total, end, streamed=stream is not None)
 
 
 def rule(formula: str, dxf: DifferentialStyle) -> Rule:
@@ -253,6 +261,8 @@ class Form:
     @classmethod
     def below(cls, table: Table) -> Form:
         """Free-form rows under a written table sheet, in the table's columns (their widths are already set)."""
+        if table.streamed:
+            raise ValueError(f"{table.title}: rows cannot follow a streamed (prepared) table")
         form = cls.__new__(cls)
         form.ws, form.title = table.ws, table.title
         form.widths = tuple(c.width for c in table.columns)

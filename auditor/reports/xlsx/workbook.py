@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from openpyxl.workbook import Workbook
 from openpyxl.writer.excel import ExcelWriter
@@ -47,6 +47,7 @@ from auditor.reports.xlsx.records import (
     write_queries,
 )
 from auditor.reports.xlsx.risk_acceptance import EXCEPTIONS, write_exceptions
+from auditor.reports.xlsx.rows import pending, splice
 from auditor.reports.xlsx.schedules import CONCURRENCY, SCHEDULES, write_concurrency, write_schedules
 from auditor.reports.xlsx.style import Styles, naive_utc
 from auditor.reports.xlsx.summary_sheet import add_charts, write_summary
@@ -163,9 +164,13 @@ def build_workbook(context: ReportContext) -> Workbook:
 class _StampedZip(zipfile.ZipFile):
     """A zip whose members all carry one timestamp and mode, so equal content gives equal bytes."""
 
-    def __init__(self, path: Path, date_time: tuple[int, int, int, int, int, int]) -> None:
+    def __init__(
+        self, path: Path, date_time: tuple[int, int, int, int, int, int], rows: dict[str, IO[bytes]] | None = None
+    ) -> None:
         super().__init__(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
         self._date_time = date_time
+        self._rows = rows if rows is not None else {}
+        """Data rows written by RowWriter, by the part file they are spliced into."""
 
     def _info(self, name: str, size: int = 0) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, date_time=self._date_time)
@@ -180,9 +185,16 @@ class _StampedZip(zipfile.ZipFile):
 
     def write(self, filename: Any, arcname: Any = None, compress_type: Any = None, compresslevel: Any = None) -> None:
         # openpyxl writes each streamed sheet from its temporary file; copy it in chunks, as zipfile would.
-        info = self._info(str(arcname or filename), os.path.getsize(filename))
+        rows = self._rows.pop(str(filename), None)
+        size = os.path.getsize(filename)
+        if rows is not None:
+            size += rows.seek(0, os.SEEK_END)
+        info = self._info(str(arcname or filename), size)
         with open(filename, "rb") as source, self.open(info, "w") as target:
-            shutil.copyfileobj(source, target, 1 << 20)
+            if rows is None:
+                shutil.copyfileobj(source, target, 1 << 20)
+            else:  # a sheet part without its data rows is small: the rows follow from their own file
+                splice(source.read(), rows, target)
 
 
 def zip_time(value: datetime) -> tuple[int, int, int, int, int, int]:
@@ -194,7 +206,7 @@ def zip_time(value: datetime) -> tuple[int, int, int, int, int, int]:
 
 def save_workbook(workbook: Workbook, path: Path, as_of: datetime) -> None:
     """Save without openpyxl's `save`, which stamps the modified time with the clock."""
-    with _StampedZip(path, zip_time(as_of)) as archive:
+    with _StampedZip(path, zip_time(as_of), pending(workbook)) as archive:
         ExcelWriter(workbook, archive).write_data()
 
 
