@@ -20,8 +20,9 @@ from auditor.compliance.installs import machines_with_success
 from auditor.compliance.metrics import round2
 from auditor.compliance.rules import Status
 from auditor.reports.interface import ReportContext
+from auditor.reports.xlsx.rows import Link
 from auditor.reports.xlsx.sheet import Column, Table, flag_text, write_table
-from auditor.reports.xlsx.style import BAD, WARN, link_cell, naive_utc, plain_texts, safe
+from auditor.reports.xlsx.style import BAD, WARN, link_cell, naive_utc, needs_text_cell, plain_texts, safe
 
 PORTALS = {"AzureUSGovernment": "https://portal.azure.us/", "AzureChina": "https://portal.azure.cn/"}
 """Portal hosts of the sovereign clouds; every other cloud name opens the public portal."""
@@ -37,8 +38,17 @@ def portal_url(resource_id: str, tenant: str, portal: str = PUBLIC_PORTAL) -> st
 
     The id is percent-encoded, so data can add path segments to the portal page but never change its host.
     """
-    path = resource_id if _URL_SAFE.fullmatch(resource_id) else quote(resource_id, safe="/-_.~()")
-    return f"{portal}#@{quote(tenant, safe='')}/resource{path}" if tenant else f"{portal}#resource{path}"
+    return portal_prefix(tenant, portal) + portal_path(resource_id)
+
+
+def portal_prefix(tenant: str, portal: str = PUBLIC_PORTAL) -> str:
+    """The part of every portal URL in one tenant that comes before the resource id."""
+    return f"{portal}#@{quote(tenant, safe='')}/resource" if tenant else f"{portal}#resource"
+
+
+def portal_path(resource_id: str) -> str:
+    """A resource id as the path of a portal URL (percent-encoded where it needs to be)."""
+    return resource_id if _URL_SAFE.fullmatch(resource_id) else quote(resource_id, safe="/-_.~()")
 
 
 def tenant_of(context: ReportContext) -> str:
@@ -64,17 +74,21 @@ class PortalLinks:
     """
 
     def __init__(self, context: ReportContext) -> None:
-        self.tenant, self.portal = tenant_of(context), portal_of(context)
+        self.prefix = portal_prefix(tenant_of(context), portal_of(context))
         self.left = MAX_LINKS
 
     def __call__(self, ws: Any, resource_id: str) -> Any:
-        """The cell for a resource id: linked while links are left, plain (safe) text after."""
+        """The cell for a resource id: linked while links are left, plain (safe) text after.
+
+        Plain ids become a Link, which only a RowWriter (a prepared table) can write; risky ones a pinned text cell.
+        """
         if not resource_id:
             return None
         if self.left <= 0:
             return safe(ws, resource_id)
         self.left -= 1
-        return link_cell(ws, resource_id, url=portal_url(resource_id, self.tenant, self.portal))
+        url = self.prefix + portal_path(resource_id)
+        return link_cell(ws, resource_id, url=url) if needs_text_cell(resource_id) else Link(resource_id, url)
 
 
 def links_note(rows: int) -> str:

@@ -1,25 +1,21 @@
 """XlsxRenderer: the Excel audit pack (audit-pack.xlsx), written with openpyxl in write-only (streaming) mode.
 
-Every sheet streams, so memory stays flat as the fleet grows. The file is deterministic: workbook properties
-come from the as-of time and the tool, and every zip member carries the as-of time, so rendering the same
-context twice gives the same bytes.
+Every sheet streams, so memory stays flat as the fleet grows; the big sheets' rows go through RowWriter (rows.py).
+The file is deterministic: workbook properties come from the as-of time and the tool, and every zip member carries
+the as-of time (archive.py), so rendering the same context twice gives the same bytes.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import zipfile
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from openpyxl.workbook import Workbook
-from openpyxl.writer.excel import ExcelWriter
 
 from auditor.reports.interface import RenderError, ReportContext
 from auditor.reports.xlsx.about import ABOUT, write_about
+from auditor.reports.xlsx.archive import save_workbook
 from auditor.reports.xlsx.fleet import INSTALLATIONS, MACHINES, write_installations, write_machines
 from auditor.reports.xlsx.groups import (
     BY_CLASSIFICATION,
@@ -47,13 +43,9 @@ from auditor.reports.xlsx.records import (
     write_queries,
 )
 from auditor.reports.xlsx.risk_acceptance import EXCEPTIONS, write_exceptions
-from auditor.reports.xlsx.rows import pending, splice
 from auditor.reports.xlsx.schedules import CONCURRENCY, SCHEDULES, write_concurrency, write_schedules
 from auditor.reports.xlsx.style import Styles, naive_utc
 from auditor.reports.xlsx.summary_sheet import add_charts, write_summary
-
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-"""The earliest time a zip member can carry."""
 
 Writer = Callable[[Workbook, ReportContext, str], Any]
 
@@ -159,55 +151,6 @@ def build_workbook(context: ReportContext) -> Workbook:
         show_target=limits.min_compliance_rate is not None or bool(limits.by_environment),
     )
     return workbook
-
-
-class _StampedZip(zipfile.ZipFile):
-    """A zip whose members all carry one timestamp and mode, so equal content gives equal bytes."""
-
-    def __init__(
-        self, path: Path, date_time: tuple[int, int, int, int, int, int], rows: dict[str, IO[bytes]] | None = None
-    ) -> None:
-        super().__init__(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
-        self._date_time = date_time
-        self._rows = rows if rows is not None else {}
-        """Data rows written by RowWriter, by the part file they are spliced into."""
-
-    def _info(self, name: str, size: int = 0) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(name, date_time=self._date_time)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
-        info.file_size = size
-        return info
-
-    def writestr(self, zinfo_or_arcname: Any, data: Any, compress_type: Any = None, compresslevel: Any = None) -> None:
-        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) else zinfo_or_arcname
-        super().writestr(self._info(name), data)
-
-    def write(self, filename: Any, arcname: Any = None, compress_type: Any = None, compresslevel: Any = None) -> None:
-        # openpyxl writes each streamed sheet from its temporary file; copy it in chunks, as zipfile would.
-        rows = self._rows.pop(str(filename), None)
-        size = os.path.getsize(filename)
-        if rows is not None:
-            size += rows.seek(0, os.SEEK_END)
-        info = self._info(str(arcname or filename), size)
-        with open(filename, "rb") as source, self.open(info, "w") as target:
-            if rows is None:
-                shutil.copyfileobj(source, target, 1 << 20)
-            else:  # a sheet part without its data rows is small: the rows follow from their own file
-                splice(source.read(), rows, target)
-
-
-def zip_time(value: datetime) -> tuple[int, int, int, int, int, int]:
-    """A zip member timestamp from the as-of time (UTC), no earlier than the zip format allows."""
-    utc = naive_utc(value)
-    stamp = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
-    return max(stamp, ZIP_EPOCH)
-
-
-def save_workbook(workbook: Workbook, path: Path, as_of: datetime) -> None:
-    """Save without openpyxl's `save`, which stamps the modified time with the clock."""
-    with _StampedZip(path, zip_time(as_of), pending(workbook)) as archive:
-        ExcelWriter(workbook, archive).write_data()
 
 
 class XlsxRenderer:
