@@ -294,21 +294,33 @@ def write_installations(workbook: Workbook, context: ReportContext, caption_suff
     def rows(ws: Any) -> Iterator[list[Any]]:
         for run in evaluation.runs:
             m = machines.get(run.machine_id)
+            texts = [
+                m.name if m else "",
+                m.environment if m else "",
+                m.subscription_id if m else "",
+                run.status,
+                run.error_code,
+                run.maintenance_run_id,
+                run.id,
+            ]
+            # As for the Machines sheet: one scan of the row's text, and a closer look only where it may be risky.
+            cells = [t or None for t in texts] if plain_texts(texts) else [safe(ws, t) for t in texts]
+            name, env, sub, status, error, maintenance_run, run_id = cells
             duration = run.duration_minutes
             yield [
-                safe(ws, m.name if m else ""),
-                safe(ws, m.environment if m else ""),
-                safe(ws, m.subscription_id if m else ""),
-                safe(ws, run.status),
+                name,
+                env,
+                sub,
+                status,
                 date(run.start),
                 date(run.end),
                 round2(duration) if duration is not None else None,
                 run.window_exceeded,
                 run.installed,
                 run.failed_patches,
-                safe(ws, run.error_code),
-                safe(ws, run.maintenance_run_id),
-                safe(ws, run.id),
+                error,
+                maintenance_run,
+                run_id,
                 link(ws, m.resource_id) if m else safe(ws, run.machine_id),
             ]
 
