@@ -1,0 +1,61 @@
+"""The history's first-seen dates: the earliest sighting of each patch is kept, whatever order scans are recorded in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from auditor.history import HistoryStore
+
+T = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+SUMMARY = {"machines": 2, "compliance_rate": 50.0, "breaches": 0}
+
+
+def record(store: HistoryStore, as_of: datetime, sightings: list[tuple[str, str]]) -> None:
+    store.record(
+        run_id=f"run-{as_of:%d}",
+        as_of=as_of,
+        fingerprint={"tenant_id": "t"},
+        config_sha256="c",
+        summary=SUMMARY,
+        breaches=[],
+        statuses=[("vm-a", "compliant"), ("vm-b", "non_compliant")],
+        sightings=sightings,
+        complete=True,
+    )
+
+
+def dates(store: HistoryStore) -> dict[str, tuple[str, datetime]]:
+    rows = store._con.execute("SELECT patch_key, machine_id, first_seen FROM patch_first_seen").fetchall()
+    return {key: (machine, seen.astimezone(UTC)) for key, machine, seen in rows}
+
+
+def test_first_seen_keeps_the_earliest_sighting_in_any_recording_order(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        record(store, T, [("vm-a|p1", "vm-a"), ("vm-b|p2", "vm-b"), ("vm-b|p2", "vm-b")])
+        assert dates(store) == {"vm-a|p1": ("vm-a", T), "vm-b|p2": ("vm-b", T)}
+        # a later scan adds only what is new
+        record(store, T + timedelta(days=3), [("vm-a|p1", "vm-a"), ("vm-a|p3", "vm-a")])
+        assert dates(store) == {
+            "vm-a|p1": ("vm-a", T),
+            "vm-b|p2": ("vm-b", T),
+            "vm-a|p3": ("vm-a", T + timedelta(days=3)),
+        }
+        # an earlier scan recorded afterwards moves the dates of what it saw back, and nothing else
+        record(store, T - timedelta(days=2), [("vm-a|p3", "vm-a"), ("vm-b|p2", "vm-b")])
+        assert dates(store) == {
+            "vm-a|p1": ("vm-a", T),
+            "vm-b|p2": ("vm-b", T - timedelta(days=2)),
+            "vm-a|p3": ("vm-a", T - timedelta(days=2)),
+        }
+        assert store.first_seen(["vm-a|p1", "vm-a|p3", "vm-x|p9"], T) == {"vm-a|p3": T - timedelta(days=2)}
+
+
+def test_recording_the_same_scan_again_changes_nothing(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        record(store, T, [("vm-a|p1", "vm-a")])
+        before = dates(store)
+        record(store, T, [("vm-a|p1", "vm-a")])
+        assert dates(store) == before
+        assert len(store.runs()) == 1
+        assert store._con.execute("SELECT count(*) FROM machine_status").fetchone() == (2,)
