@@ -339,6 +339,10 @@ def _finish(
         sign_key=sign_key,
         zip_pack=zip_pack,
     )
+    # The query tables are in the pack now. Let them go before the history is written: at fleet scale that is the
+    # scan's memory peak (the caller's `results` dict is emptied too; nothing reads it after this).
+    evidence.clear()
+    results.clear()
     evaluation = judged[0].evaluation
     warnings = scan_notes(evaluation.exception_warnings, evaluation.summary)
     if store is not None and undated is not None:
