@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from openpyxl.cell import Cell, WriteOnlyCell
@@ -69,16 +69,20 @@ def _number(value: float) -> str:
     return "" if value != value or value in (float("inf"), float("-inf")) else f"{value:.16g}"
 
 
+_ATTRIBUTE_SPECIAL = re.compile(r'[&<>"\n\r\t]')
+
+
 def _attribute(text: str) -> str:
     """Text as an XML attribute value, escaped as openpyxl's writer escapes it."""
+    if _ATTRIBUTE_SPECIAL.search(text) is None:
+        return text
     text = _escaped(text)
     if '"' in text:
         text = text.replace('"', "&quot;")
     return text.replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#09;")
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(NamedTuple):
     """Text that opens a web address: the cell `link_cell(ws, text, url=url)` makes, without the cell and hyperlink
     objects (a RowWriter writes it). The text must be plain (see `style.needs_text_cell`)."""
 
@@ -159,7 +163,13 @@ class RowWriter:
     def _link(self, ref: str, link: Link) -> str:
         if self._link_style is None:
             self._link_style = f' s="{new_cell(self.ws, Styles.LINK).style_id}"'
-        self._hyperlink(ref, link.url)
+        # _hyperlink(ref, link.url), inlined: the big sheets have a link in every row.
+        self._targets += 1
+        rid = f"rId{self._targets}"
+        self._links.append(f'<hyperlink xmlns:r="{REL_NS}" ref="{ref}" r:id="{rid}" />')
+        self._relationships.append(
+            f'<Relationship Type="{HYPERLINK_REL}" Target="{_attribute(link.url)}" TargetMode="External" Id="{rid}" />'
+        )
         return _text(ref, link.text, self._link_style)
 
     def _cell(self, ref: str, cell: Cell) -> str:
