@@ -408,7 +408,7 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", "fix the syntax; see samples/auditor.toml") from exc
-    base = path.parent
+    base = path.absolute().parent
     for keys in RELATIVE_PATHS:
         _resolve(data, keys, base)
     if "exceptions_file" not in data and (base / EXCEPTIONS_NAME).is_file():
