@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Any
 import jsonschema
 import pyarrow as pa
 
+from auditor.bounded import loads
 from auditor.digests import sha256_file
 from auditor.errors import PackError
 from auditor.kql.request import ARROW_TYPES
+from auditor.names import is_relative_path
 
 MANIFEST_FORMAT = "auditor-pack/1"
 MANIFEST_NAME = "manifest.json"
@@ -27,6 +30,8 @@ SIGNATURE_NAME = "manifest.sig"
 UNHASHED = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "manifest.v1.json"
 _KIND_OF_TYPE = {arrow: kind for kind, arrow in ARROW_TYPES.items()}
+PACK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A pack id, matched whole: it names the pack's directory."""
 
 
 def file_entries(root: Path) -> list[dict[str, Any]]:
@@ -108,8 +113,8 @@ def schema_errors(manifest: Any) -> list[str]:
 def parse_manifest(data: bytes) -> dict[str, Any]:
     """Parse and schema-check manifest bytes; ValueError with one line when they are not a valid manifest."""
     try:
-        manifest = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = loads(data)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors, as is too deep a nesting
         raise ValueError(f"not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
         raise ValueError("not a JSON object")
@@ -119,4 +124,24 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ValueError(f"does not match the auditor-pack/1 schema: {problems[0]}{more}")
+    unsafe = unsafe_names(manifest)
+    if unsafe:
+        raise ValueError(unsafe[0])
     return manifest
+
+
+def unsafe_names(manifest: Mapping[str, Any]) -> list[str]:
+    """Each pack id or path of a schema-valid manifest that is not a plain name, matched whole.
+
+    JSON Schema patterns are searched, not matched whole, so a newline can hide a `..` segment from them; these
+    names become file names when a pack is verified or re-rendered, so they are checked again here.
+    """
+    problems = []
+    if not PACK_ID.fullmatch(str(manifest["pack_id"])):
+        problems.append(f"pack_id {str(manifest['pack_id'])!r} is not a plain name")
+    paths = [("files", e["path"]) for e in manifest["files"]] + [("evidence", e["path"]) for e in manifest["evidence"]]
+    paths += [("queries", q["evidence"]) for q in manifest["queries"]]
+    for where, path in paths:
+        if not is_relative_path(str(path)):
+            problems.append(f"{where}: path {str(path)!r} is not a plain relative path")
+    return problems
