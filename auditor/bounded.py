@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from typing import Any, Protocol
 
 from isal import isal_zlib
 
@@ -35,6 +35,14 @@ MAX_DOCUMENT_BYTES = 256 << 20
 MAX_SIGNATURE_BYTES = 64 << 10
 """Largest manifest.sig (a real one is under 1 KB)."""
 CHUNK = 1 << 20
+
+
+class Readable(Protocol):
+    """Anything with a binary `read(size)`: a file, a zip entry, a hashing wrapper."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to `size` bytes; b"" at the end."""
+        ...
 
 
 class InputTooLarge(ValueError):
@@ -66,7 +74,7 @@ class Inflation:
             )
 
 
-def gunzip_chunks(raw: IO[bytes], *, limit: int = MAX_INFLATED_BYTES, ratio: int = MAX_RATIO) -> Iterator[bytes]:
+def gunzip_chunks(raw: Readable, *, limit: int = MAX_INFLATED_BYTES, ratio: int = MAX_RATIO) -> Iterator[bytes]:
     """Inflate a gzip stream (every member) in chunks of at most CHUNK bytes, within the caps.
 
     ValueError for data that is not gzip or ends early; InputTooLarge past a cap.
@@ -115,12 +123,12 @@ def split_lines(chunks: Iterable[bytes], *, max_line: int = MAX_LINE_BYTES) -> I
         yield pending
 
 
-def gzip_lines(raw: IO[bytes], *, max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
+def gzip_lines(raw: Readable, *, max_line: int = MAX_LINE_BYTES) -> Iterator[bytes]:
     """The non-blank lines of a gzipped JSON-lines stream, within every cap."""
     return split_lines(gunzip_chunks(raw), max_line=max_line)
 
 
-def read_capped(handle: IO[bytes], limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+def read_capped(handle: Readable, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
     """A whole stream of at most `limit` bytes; InputTooLarge (having read no more than limit + 1) otherwise."""
     data = handle.read(limit + 1)
     if len(data) > limit:

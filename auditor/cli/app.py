@@ -63,6 +63,19 @@ def main() -> None:
         if _state["debug"]:
             raise
         sys.exit(report_error(error))
+    except RecursionError:
+        # Readers of packs and snapshots turn deep JSON into an error naming the file; this catches any other
+        # path (a query row's JSON parsed while judging the fleet), so it is bad input, never "tampered" (1).
+        if _state["debug"]:
+            raise
+        sys.exit(
+            report_error(
+                AuditorError(
+                    "the input holds JSON nested too deeply to parse",
+                    "a row, snapshot.json or a pack file nests thousands of levels deep; no real Azure data does",
+                )
+            )
+        )
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(int(ExitCode.INCOMPLETE))

@@ -8,15 +8,33 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from auditor.config import Config, load_config
 from auditor.errors import AuditorError, ConfigError
+from auditor.names import terminal_text
 from auditor.timestamps import parse_timestamp
 
-out = Console(highlight=False, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A Rich console that shows control characters in any string it renders as visible escapes.
+
+    Names from packs, snapshots, tags and ARM reach the terminal inside messages and table cells; an escape
+    sequence in one could recolour, overwrite or hide the lines around it (a fake `intact`). Every string passes
+    through render_str, so the text is made inert there, before markup is parsed; Rich's own styling is applied
+    afterwards and is unaffected.
+    """
+
+    def render_str(self, text: str, **kwargs: object) -> Text:
+        """Rich's render_str, on the text with its control characters made visible (newlines and tabs kept)."""
+        return super().render_str(terminal_text(text, layout=True), **kwargs)  # type: ignore[arg-type]
+
+
+out = SafeConsole(highlight=False, soft_wrap=True)
 """stdout: results."""
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 """stderr: progress, warnings, errors."""
 
 
@@ -27,9 +45,10 @@ def pct(value: float | None) -> str:
 
 def report_error(error: AuditorError) -> int:
     """Print one line of message and one of hint; return the exit code."""
-    err.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True, highlight=False)
+    # Messages quote file names and values, so their brackets are text, not Rich markup.
+    err.print(f"[bold red]error:[/] {escape(error.message)}", markup=True, soft_wrap=True, highlight=False)
     if error.hint:
-        err.print(f"[yellow]hint:[/] {error.hint}", soft_wrap=True)
+        err.print(f"[yellow]hint:[/] {escape(error.hint)}", soft_wrap=True)
     return int(error.exit_code)
 
 
