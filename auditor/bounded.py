@@ -3,7 +3,8 @@
 Snapshots and packs come from elsewhere, so a file may be built to exhaust memory or time: a small gzip that
 inflates to gigabytes (of one endless line, or of blank lines), or JSON nested deeper than Python's recursion
 limit. Every reader of such input goes through here, reads in bounded chunks and turns each of these into an
-`InputTooLarge` or `ValueError` with one line saying which bound was hit, never a MemoryError or RecursionError.
+`InputTooLarge`, `NestedTooDeeply` or `ValueError` with one line saying which bound was hit, never a MemoryError
+or RecursionError.
 
 The caps leave a 100,000-machine fleet's legitimate files far inside them. Measured on `snapshot generate
 --machines 100000 --seed 7`: the largest table inflates to 507 MB (30.7 MB on disk), the highest compression
@@ -47,6 +48,14 @@ class Readable(Protocol):
 
 class InputTooLarge(ValueError):
     """Untrusted input exceeds one of the bounds above (the message says which)."""
+
+
+class NestedTooDeeply(Exception):
+    """JSON nested deeper than Python's parser can follow: a crafted file, bad input (exit 2) wherever it is met.
+
+    Deliberately not a ValueError, so that a handler for ordinary malformed JSON (a changed byte: "tampered")
+    does not swallow it; each reader names the file and turns it into its own bad-input error.
+    """
 
 
 def _size(size: int) -> str:
@@ -137,8 +146,8 @@ def read_capped(handle: Readable, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
 
 
 def loads(data: bytes | str) -> Any:
-    """json.loads for untrusted text: ValueError (not RecursionError) for JSON nested too deeply to parse."""
+    """json.loads for untrusted text: NestedTooDeeply (not RecursionError) for JSON nested too deeply to parse."""
     try:
         return json.loads(data)
     except RecursionError:
-        raise ValueError("JSON nested too deeply to parse") from None
+        raise NestedTooDeeply("holds JSON nested too deeply to parse (thousands of levels)") from None

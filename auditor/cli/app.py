@@ -8,6 +8,7 @@ import sys
 import typer
 
 from auditor import __version__
+from auditor.bounded import NestedTooDeeply
 from auditor.cli import history, keygen, policy, query, report, scan, snapshot, verify
 from auditor.cli.common import err, report_error
 from auditor.errors import AuditorError, ExitCode
@@ -63,7 +64,7 @@ def main() -> None:
         if _state["debug"]:
             raise
         sys.exit(report_error(error))
-    except RecursionError:
+    except (RecursionError, NestedTooDeeply):
         # Readers of packs and snapshots turn deep JSON into an error naming the file; this catches any other
         # path (a query row's JSON parsed while judging the fleet), so it is bad input, never "tampered" (1).
         if _state["debug"]:

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from auditor import __version__
-from auditor.bounded import gzip_lines, loads
+from auditor.bounded import NestedTooDeeply, gzip_lines, loads
 from auditor.compliance.evaluate import evaluate
 from auditor.config import config_from_dict
 from auditor.errors import ConfigError, PackError
@@ -63,7 +63,7 @@ def read_evidence(files: PackFiles, path: str, columns: list[dict[str, str]]) ->
                 for name in names:
                     values[name].append(row[name])
         arrays = [pa.array(values[c["name"]], type=arrow_type(c["type"])) for c in columns]
-    except (OSError, EOFError, ValueError, UnreadableFile, pa.ArrowException) as exc:
+    except (OSError, EOFError, ValueError, UnreadableFile, pa.ArrowException, NestedTooDeeply) as exc:
         raise PackError(
             f"evidence {path} cannot be read back: {exc}", "the pack is damaged; run `auditor verify`"
         ) from exc
@@ -81,7 +81,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
     try:
         data = read_bytes(files, MANIFEST_NAME)
         manifest = parse_manifest(data)
-    except (UnreadableFile, ValueError) as exc:
+    except (UnreadableFile, ValueError, NestedTooDeeply) as exc:
         raise PackError(
             f"{files.label}: {MANIFEST_NAME} is unreadable: {exc}", "the pack cannot be re-rendered"
         ) from exc

@@ -26,8 +26,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from auditor.bounded import MAX_SIGNATURE_BYTES, gzip_lines, loads
+from auditor.bounded import MAX_SIGNATURE_BYTES, NestedTooDeeply, gzip_lines, loads
 from auditor.digests import canonical_json, sha256_hex
+from auditor.errors import PackError
 from auditor.evidence.files import PackFiles, UnreadableFile, digest, pack_files, read_bytes
 from auditor.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, UNHASHED, fingerprint, parse_manifest
 from auditor.evidence.sign import SignatureCheck, check_signature, load_public_key
@@ -133,6 +134,18 @@ def verify_files(
     left unparsed: the verdict is already a failure, and a bomb then costs nothing.
     """
     keys = (trusted,) if isinstance(trusted, Ed25519PublicKey) else tuple(trusted or ())
+    try:
+        return _verify(files, keys, require_trust, CHECKS if checks is None else checks)
+    except NestedTooDeeply as exc:
+        # Bad input rather than a changed byte: a file built to crash JSON parsers (exit 2, one line).
+        raise PackError(
+            f"{files.label}: a file {exc}", "this is not a pack auditor wrote; nothing in it was trusted"
+        ) from exc
+
+
+def _verify(
+    files: PackFiles, keys: tuple[Ed25519PublicKey, ...], require_trust: bool, checks: Sequence[PackCheck]
+) -> VerifyReport:
     findings: list[Finding] = []
     try:
         data = read_bytes(files, MANIFEST_NAME)
@@ -153,7 +166,7 @@ def verify_files(
     opened = OpenedPack(files, data, manifest, check, keys, inflate=not require_trust or signature == "trusted")
     notes: list[str] = []
     checked = 0
-    for run in CHECKS if checks is None else checks:
+    for run in checks:
         result = run(opened)
         findings += result.findings
         notes += result.notes

@@ -20,7 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from auditor.bounded import MAX_DOCUMENT_BYTES, InputTooLarge, gunzip_chunks, gzip_lines, loads, read_capped
+from auditor.bounded import (
+    MAX_DOCUMENT_BYTES,
+    InputTooLarge,
+    NestedTooDeeply,
+    gunzip_chunks,
+    gzip_lines,
+    loads,
+    read_capped,
+)
 from auditor.digests import sha256_file
 from auditor.errors import SnapshotError
 from auditor.timestamps import format_timestamp, parse_timestamp
@@ -257,8 +265,10 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
     try:
         with meta_path.open("rb") as handle:
             meta = loads(read_capped(handle, MAX_DOCUMENT_BYTES))
-    except (OSError, ValueError) as exc:  # ValueError: not JSON, not UTF-8, too large or nested too deeply
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, not UTF-8 or too large
         raise SnapshotError(f"{meta_path} is not valid JSON: {exc}", _HINT) from exc
+    except NestedTooDeeply as exc:
+        raise SnapshotError(f"{meta_path} {exc}", _HINT) from exc
     if not isinstance(meta, dict):
         raise SnapshotError(f"{meta_path}: expected a JSON object", _HINT)
     if meta.get("format") != FORMAT:
@@ -339,6 +349,8 @@ def iter_table(table: SnapshotTable) -> Iterator[dict[str, Any]]:
                 yield loads(line)
     except InputTooLarge as exc:
         raise SnapshotError(f"{table.path}: {exc}", _HINT) from exc
+    except NestedTooDeeply as exc:
+        raise SnapshotError(f"{table.path}: row {number} {exc}", _HINT) from exc
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"{table.path}: row {number} is not JSON: {exc.msg}", _HINT) from exc
     except (OSError, EOFError, ValueError) as exc:
