@@ -16,7 +16,9 @@ app = typer.Typer(no_args_is_help=True)
 def generate(
     machines: int = typer.Option(..., "--machines", help="Fleet size."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same bytes."),
-    out_dir: Path = typer.Option(..., "--out", help="Snapshot directory to write."),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="Snapshot directory to write: new, empty, or a snapshot that holds nothing else."
+    ),
 ) -> None:
     """Write a seeded synthetic fleet as an auditor-snapshot/1 directory."""
     from rich.progress import Progress

@@ -120,28 +120,36 @@ def parse_manifest(data: bytes) -> dict[str, Any]:
         raise ValueError("not a JSON object")
     if manifest.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"format is {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+    unsafe = unsafe_names(manifest)
+    if unsafe:
+        raise ValueError(unsafe[0])
     problems = schema_errors(manifest)
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ValueError(f"does not match the auditor-pack/1 schema: {problems[0]}{more}")
-    unsafe = unsafe_names(manifest)
-    if unsafe:
-        raise ValueError(unsafe[0])
     return manifest
 
 
+def _entries(manifest: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = manifest.get(key)
+    return [e for e in value if isinstance(e, Mapping)] if isinstance(value, list) else []
+
+
 def unsafe_names(manifest: Mapping[str, Any]) -> list[str]:
-    """Each pack id or path of a schema-valid manifest that is not a plain name, matched whole.
+    """Each pack id or path in a manifest that is not a plain name, matched whole (any structure is accepted).
 
     JSON Schema patterns are searched, not matched whole, so a newline can hide a `..` segment from them; these
-    names become file names when a pack is verified or re-rendered, so they are checked again here.
+    names become file names when a pack is verified or re-rendered, so they are checked here first, and the
+    message names the offending value rather than a regular expression.
     """
     problems = []
-    if not PACK_ID.fullmatch(str(manifest["pack_id"])):
-        problems.append(f"pack_id {str(manifest['pack_id'])!r} is not a plain name")
-    paths = [("files", e["path"]) for e in manifest["files"]] + [("evidence", e["path"]) for e in manifest["evidence"]]
-    paths += [("queries", q["evidence"]) for q in manifest["queries"]]
+    pack_id = manifest.get("pack_id")
+    if isinstance(pack_id, str) and not PACK_ID.fullmatch(pack_id):
+        problems.append(f"pack_id {pack_id!r} is not a plain name")
+    paths = [("files", e.get("path")) for e in _entries(manifest, "files")]
+    paths += [("evidence", e.get("path")) for e in _entries(manifest, "evidence")]
+    paths += [("queries", q.get("evidence")) for q in _entries(manifest, "queries")]
     for where, path in paths:
-        if not is_relative_path(str(path)):
-            problems.append(f"{where}: path {str(path)!r} is not a plain relative path")
+        if isinstance(path, str) and not is_relative_path(path):
+            problems.append(f"{where}: path {path!r} is not a plain relative path")
     return problems

@@ -172,7 +172,8 @@ def write_snapshot(
 ) -> Snapshot:
     """Write a snapshot directory atomically: into a temporary sibling, then renamed over `out`.
 
-    `out` must not exist or be an existing snapshot directory (which is replaced). Every required table must be
+    `out` must not exist, be empty, or hold a valid snapshot and nothing else (which is replaced); anything else
+    is a SnapshotError, so a folder of other files is never deleted. Every required table must be
     given. `extra` adds keys to snapshot.json (e.g. the generator's seed).
     """
     missing = [name for name in REQUIRED_TABLES if name not in tables]
