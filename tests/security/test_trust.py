@@ -115,3 +115,16 @@ def test_the_configured_sign_key_signs_every_scan_and_the_flag_wins(tmp_path: Pa
     by_flag = make_pack(tmp_path / "b", config=config, sign_key=flag.private).pack
     report = verify_pack(by_flag, [configured.public, flag.public])
     assert report.authentic and report.signer == flag.key_id
+
+
+@pytest.mark.parametrize("name", ["github-actions.yml", "azure-pipelines.yml", "scan-and-verify.sh"])
+def test_the_sample_pipelines_sign_and_verify_against_a_trusted_key(name: str) -> None:
+    from tests.unit.test_pipelines import SAMPLES, used
+
+    calls = used(name)
+    verifies = [options for path, options in calls if path == ("verify",)]
+    assert verifies and all({"--public-key", "--config"} & set(options) for options in verifies), name
+    assert "--integrity-only" not in {option for options in verifies for option in options}
+    scans = [options for path, options in calls if path == ("scan",)]
+    signed_by_flag = all("--sign-key" in options for options in scans)
+    assert signed_by_flag or "[evidence] sign_key" in SAMPLES[name].read_text(), name
