@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from isal import isal_zlib
 
@@ -36,6 +36,8 @@ MAX_DOCUMENT_BYTES = 256 << 20
 MAX_SIGNATURE_BYTES = 64 << 10
 """Largest manifest.sig (a real one is under 1 KB)."""
 CHUNK = 1 << 20
+_ISAL_ERROR = cast("type[Exception]", isal_zlib.error)
+"""ISA-L's error for corrupt deflate data (its stub declares an instance, not the exception class it is)."""
 
 
 class Readable(Protocol):
@@ -83,6 +85,15 @@ class Inflation:
             )
 
 
+def _inflate(inflater: Any, data: bytes) -> bytes:
+    """One bounded inflate step; ISA-L's own error (not a ValueError) becomes one."""
+    try:
+        out: bytes = inflater.decompress(data, CHUNK)
+    except _ISAL_ERROR as exc:
+        raise ValueError(f"not valid gzip data ({exc})") from exc
+    return out
+
+
 def gunzip_chunks(raw: Readable, *, limit: int = MAX_INFLATED_BYTES, ratio: int = MAX_RATIO) -> Iterator[bytes]:
     """Inflate a gzip stream (every member) in chunks of at most CHUNK bytes, within the caps.
 
@@ -99,14 +110,14 @@ def gunzip_chunks(raw: Readable, *, limit: int = MAX_INFLATED_BYTES, ratio: int 
                     break  # zero padding after the last member, which gzip tolerates too
                 inflater = isal_zlib.decompressobj(31)  # a concatenated member follows
             size = len(data)
-            out = inflater.decompress(data, CHUNK)
+            out = _inflate(inflater, data)
             data = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
             budget.account(size - len(data), len(out))
             if out:
                 yield out
     while started and not inflater.eof:
         # the input is used up, but the inflater may still hold output it could not return in one chunk
-        out = inflater.decompress(b"", CHUNK)
+        out = _inflate(inflater, b"")
         if not out:
             raise ValueError("the gzip data ends early (truncated)")
         budget.account(0, len(out))

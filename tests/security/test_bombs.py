@@ -4,6 +4,7 @@ amount of memory, as tampering (exit 1) or bad input (exit 2)."""
 
 from __future__ import annotations
 
+import io
 import json
 import resource
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.bounded import InputTooLarge, split_lines
+from auditor.bounded import InputTooLarge, gunzip_chunks, split_lines
 from auditor.digests import sha256_file
 from auditor.evidence.verify import verify_pack
 from auditor.evidence.zipped import write_zip
@@ -118,3 +119,12 @@ def test_a_snapshot_of_blank_lines_is_refused_in_seconds(
     assert time.monotonic() - started < 10
     assert code == 2 and "resources.jsonl.gz: inflates more than 200:1" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_corrupt_or_truncated_gzip_is_a_plain_value_error() -> None:
+    whole = zlib.compressobj(6, zlib.DEFLATED, 31)
+    data = whole.compress(b'{"a":1}\n' * 1000) + whole.flush()
+    for broken, why in ((data[:-9], "ends early"), (data[:10] + b"\xff" * 64, "not valid gzip data")):
+        with pytest.raises(ValueError, match=why):
+            list(split_lines(gunzip_chunks(io.BytesIO(broken))))
+    assert len(list(split_lines(gunzip_chunks(io.BytesIO(data + data))))) == 2000  # concatenated members
