@@ -12,6 +12,7 @@ from auditor.bounded import NestedTooDeeply
 from auditor.cli import history, keygen, policy, query, report, scan, snapshot, verify
 from auditor.cli.common import err, report_error
 from auditor.errors import AuditorError, ExitCode
+from auditor.names import terminal_text
 
 app = typer.Typer(
     name="auditor",
@@ -21,6 +22,14 @@ app = typer.Typer(
     add_completion=False,
 )
 _state = {"debug": False}
+
+
+class _InertFormatter(logging.Formatter):
+    """Log lines quote names from packs, snapshots and ARM (WeasyPrint quotes a refused URL): their control
+    characters are shown as escapes, as on the consoles."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_text(super().format(record), layout=True)
 
 
 def _version(value: bool) -> None:
@@ -37,11 +46,9 @@ def root(
     """Patch-compliance auditor for Azure Update Manager."""
     _state["debug"] = debug
     # Logs go to stderr, so stdout stays clean for --json; --debug also shows the Azure SDK's request log.
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_InertFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
     if not debug:
         logging.getLogger("azure").setLevel(logging.ERROR)
 

@@ -84,3 +84,13 @@ def test_markdown_in_a_name_stays_text_in_a_teams_card() -> None:
     assert "&lt;https://evil.example|your bank&gt;" in json.dumps(
         SlackFormatter().payload(outcome((link,)), max_breaches=5)
     )
+
+
+def test_log_lines_show_control_characters_as_escapes() -> None:
+    import logging
+
+    from auditor.cli.app import _InertFormatter
+
+    record = logging.LogRecord("weasyprint", logging.ERROR, __file__, 1, "Failed to load %s", (FAKE,), None)
+    line = _InertFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    assert line.startswith("ERROR weasyprint: Failed to load x\\x1b[2K") and "\x1b" not in line
