@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError
 
 STATE_ENV = "AUDITOR_STATE_DIR"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_key VARCHAR PRIMARY KEY, run_id VARCHAR, as_of TIMESTAMPTZ, recorded_at TIMESTAMPTZ,
@@ -78,14 +79,19 @@ class HistoryStore:
         keys = pa.table({"patch_key": pa.array(sorted(set(patch_keys)), pa.string())})
         self._con.register("wanted", keys)
         try:
+            # Grouped by date (one per earlier scan): at 100,000 machines a row per patch made ~170,000 zoned
+            # datetimes, half of the history's cost to a scan.
             found = self._con.execute(
-                "SELECT f.patch_key, f.first_seen FROM patch_first_seen f JOIN wanted USING (patch_key) "
-                "WHERE f.first_seen < ?",
+                "SELECT epoch_us(f.first_seen), list(f.patch_key) FROM patch_first_seen f JOIN wanted USING (patch_key) "
+                "WHERE f.first_seen < ? GROUP BY 1",
                 [before],
             ).fetchall()
         finally:
             self._con.unregister("wanted")
-        return {key: seen.astimezone(UTC) for key, seen in found}
+        dates: dict[str, datetime] = {}
+        for micros, keys in found:
+            dates.update(dict.fromkeys(keys, EPOCH + timedelta(microseconds=micros)))
+        return dates
 
     def record(
         self,
