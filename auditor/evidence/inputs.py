@@ -22,10 +22,12 @@ FIRST_SEEN_EVIDENCE = "evidence/first_seen.jsonl.gz"
 def first_seen_table(first_seen: dict[str, datetime]) -> pa.Table:
     """first_seen as evidence rows {patchKey, firstSeen}, sorted by key."""
     keys = sorted(first_seen)
+    # A handful of dates (one per earlier scan) for up to ~170,000 patches at 100,000 machines: format each once.
+    text = {seen: format_timestamp(seen) for seen in set(first_seen.values())}
     return pa.table(
         {
             "patchKey": pa.array(keys, pa.string()),
-            "firstSeen": pa.array([format_timestamp(first_seen[k]) for k in keys], pa.string()),
+            "firstSeen": pa.array([text[first_seen[k]] for k in keys], pa.string()),
         }
     )
 
