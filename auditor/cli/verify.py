@@ -6,15 +6,13 @@ from pathlib import Path
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from rich.markup import escape
 
-from auditor.cli.common import err, out
+from auditor.cli.common import err, out, terminal_text
 from auditor.config import load_config
 from auditor.errors import ExitCode
 from auditor.evidence.files import pack_files
 from auditor.evidence.sign import key_id, load_public_key
 from auditor.evidence.verify import VerifyReport, verify_files
-from auditor.names import terminal_text
 
 INTEGRITY_ONLY_WARNING = (
     "integrity only: the files match the manifest, but anyone could have produced a pack like this one"
@@ -24,7 +22,7 @@ _UNTRUSTED_HINT = "pass the signer's key with --public-key, or list it in [evide
 
 def _safe(text: str) -> str:
     """Untrusted text (pack and file names, details quoting them) made inert for Rich and for the terminal."""
-    return escape(terminal_text(text))
+    return terminal_text(text)
 
 
 def trusted_keys(public_keys: list[Path], config: Path | None) -> list[Ed25519PublicKey]:
