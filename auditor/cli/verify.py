@@ -84,7 +84,7 @@ def _who(report: VerifyReport) -> str:
 def verify_command(
     pack: Path = typer.Argument(..., help="A pack directory or the .zip `scan --zip` wrote."),
     public_key: list[Path] = typer.Option(
-        [], "--public-key", help="A trusted signer's Ed25519 public key (PEM); repeat for several."
+        [], "--public-key", metavar="FILE", help="A trusted signer's Ed25519 public key (PEM); repeat for several."
     ),
     config: Path | None = typer.Option(None, "--config", help="auditor.toml whose [evidence] trusted_keys to trust."),
     integrity_only: bool = typer.Option(
