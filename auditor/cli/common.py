@@ -14,9 +14,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from auditor import names
 from auditor.config import Config, load_config, read_section
 from auditor.errors import AuditorError, ConfigError
+from auditor.names import terminal_text
 from auditor.timestamps import parse_timestamp
 
 
@@ -31,7 +31,7 @@ class SafeConsole(Console):
 
     def render_str(self, text: str, **kwargs: object) -> Text:
         """Rich's render_str, on the text with its control characters made visible (newlines and tabs kept)."""
-        return super().render_str(names.terminal_text(text, layout=True), **kwargs)  # type: ignore[arg-type]
+        return super().render_str(terminal_text(text, layout=True), **kwargs)  # type: ignore[arg-type]
 
 
 out = SafeConsole(highlight=False, soft_wrap=True)
@@ -45,11 +45,10 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}%"
 
 
-def terminal_text(text: str) -> str:
-    """Text from outside (a message naming a file, key or value) made safe for a Rich console: control
-    characters (ANSI escapes among them) show as visible escapes such as `\\x1b`, and Rich markup such as
-    `[azure]` prints as written."""
-    return escape(names.terminal_text(text, layout=True))
+def plain(text: str) -> str:
+    """Text from outside (a message naming a file, key or value) for Rich markup: `[azure]` prints as written.
+    SafeConsole makes its control characters visible."""
+    return escape(text)
 
 
 def new_app(**kwargs: Any) -> typer.Typer:
@@ -60,15 +59,15 @@ def new_app(**kwargs: Any) -> typer.Typer:
 
 def report_error(error: AuditorError) -> int:
     """Print one line of message and one of hint to stderr; return the exit code. Every sub-app uses this."""
-    err.print(f"[bold red]error:[/] {terminal_text(error.message)}", soft_wrap=True)
+    err.print(f"[bold red]error:[/] {plain(error.message)}", soft_wrap=True)
     if error.hint:
-        err.print(f"[yellow]hint:[/] {terminal_text(error.hint)}", soft_wrap=True)
+        err.print(f"[yellow]hint:[/] {plain(error.hint)}", soft_wrap=True)
     return int(error.exit_code)
 
 
 def warn(message: str) -> None:
     """Print one warning line to stderr."""
-    err.print(f"[yellow]warning:[/] {terminal_text(message)}", soft_wrap=True)
+    err.print(f"[yellow]warning:[/] {plain(message)}", soft_wrap=True)
 
 
 def parse_as_of(value: str | None) -> datetime | None:

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, out, parse_as_of, pct, progress_bar, terminal_text, warn
+from auditor.cli.common import config_or_default, out, parse_as_of, pct, plain, progress_bar, warn
 from auditor.evidence.sign import load_private_key
 from auditor.scan import ScanResult, scan
 
@@ -38,10 +38,10 @@ def print_summary(result: ScanResult) -> None:
         )
     out.print(table)
     for breach in result.breaches:
-        out.print(f"[red]breach[/] {terminal_text(breach.message)}")
+        out.print(f"[red]breach[/] {plain(breach.message)}")
     if result.problems:
-        out.print("[bold red]INCOMPLETE[/]: " + terminal_text("; ".join(result.problems)))
-    out.print(f"pack: {terminal_text(str(result.pack))}")
+        out.print("[bold red]INCOMPLETE[/]: " + plain("; ".join(result.problems)))
+    out.print(f"pack: {plain(str(result.pack))}")
 
 
 def scan_command(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from auditor.cli.common import err, new_app, out, terminal_text
+from auditor.cli.common import err, new_app, out, plain
 from auditor.errors import ConfigError
 
 app = new_app(no_args_is_help=True)
@@ -31,7 +31,7 @@ def generate(
         task = bar.add_task("generating machines", total=machines)
         snapshot = generate_fleet(machines, seed=seed, out=out_dir, progress=lambda n: bar.update(task, completed=n))
     rows = sum(t.rows for t in snapshot.tables.values())
-    out.print(f"wrote {terminal_text(str(snapshot.path))} ({machines} machines, {rows} rows)")
+    out.print(f"wrote {plain(str(snapshot.path))} ({machines} machines, {rows} rows)")
 
 
 @app.command("capture")
@@ -50,6 +50,4 @@ def capture(
     with Progress(console=err, transient=True) as bar:
         snapshot = capture_snapshot(settings, out=out_dir, progress=bar)
     rows = sum(t.rows for t in snapshot.tables.values())
-    out.print(
-        f"wrote {terminal_text(str(snapshot.path))} ({rows} rows from tenant {terminal_text(snapshot.tenant_id)})"
-    )
+    out.print(f"wrote {plain(str(snapshot.path))} ({rows} rows from tenant {plain(snapshot.tenant_id)})")

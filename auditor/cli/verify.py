@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from auditor.cli.common import err, out, terminal_text
+from auditor.cli.common import err, out, plain
 from auditor.config import load_config
 from auditor.errors import ExitCode
 from auditor.evidence.files import pack_files
@@ -21,8 +21,9 @@ _UNTRUSTED_HINT = "pass the signer's key with --public-key, or list it in [evide
 
 
 def _safe(text: str) -> str:
-    """Untrusted text (pack and file names, details quoting them) made inert for Rich and for the terminal."""
-    return terminal_text(text)
+    """Untrusted text (pack and file names, details quoting them) made inert for Rich; SafeConsole shows its
+    control characters as visible escapes."""
+    return plain(text)
 
 
 def trusted_keys(public_keys: list[Path], config: Path | None) -> list[Ed25519PublicKey]:
