@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import json
 from pathlib import Path
 
 import pytest
 
+from auditor.reports.json import load_summary, summary_text
 from tests.golden.cases import CASES, GOLDEN
 
 
@@ -32,3 +34,19 @@ def test_the_goldens_cover_the_optional_sections() -> None:
     assert '"failure_patterns"' not in texts["old_pack"]
     assert '"exception_warnings": [\n    {' in texts["exceptions"]
     assert '"breaches": 0' not in texts["crafted_breaches"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_summary_reads_back_to_the_same_bytes(name: str) -> None:
+    """load_summary is the writer's walk in reverse: every golden summary reads back and writes the same bytes."""
+    text = (GOLDEN / f"{name}.summary.json").read_text(encoding="utf-8")
+    assert summary_text(load_summary(json.loads(text))) == text
+
+
+def test_a_summary_missing_a_key_names_it() -> None:
+    data = json.loads((GOLDEN / "old_pack.summary.json").read_text(encoding="utf-8"))
+    del data["installations"]["by_environment"]
+    with pytest.raises(ValueError, match=r"summary\.installations\.by_environment is missing"):
+        load_summary(data)
+    # An optional section may be missing: the pack predates it.
+    assert load_summary(json.loads((GOLDEN / "old_pack.summary.json").read_text())).schedules is None
