@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
 
 from auditor.cli.common import out, pct
-from auditor.history import HistoryStore, default_path
+from auditor.history import DimensionRate, HistoryStore, default_path
+from auditor.reports.trend import HistoryRun
 
 
 def history_command(
@@ -21,8 +21,8 @@ def history_command(
     """Show the trend of past scans (oldest first)."""
     path = history or default_path()
     if not path.exists():
-        runs: list[dict[str, Any]] = []
-        trend: list[dict[str, Any]] = []
+        runs: list[HistoryRun] = []
+        trend: list[DimensionRate] = []
     else:
         with HistoryStore(path, read_only=True) as store:
             runs = store.runs()

@@ -19,6 +19,7 @@ from auditor.compliance.evaluate import evaluate
 from auditor.config import Config
 from auditor.evidence.inputs import summary_queries
 from auditor.reports.interface import QueryRecord, ReportContext
+from auditor.reports.trend import HistoryRun
 from auditor.risk_register import Register
 
 
@@ -36,7 +37,7 @@ class Provenance:
     """The source fingerprint (snapshot table hashes, or tenant and scopes)."""
     problems: list[str] = field(default_factory=list)
     """Why the data is incomplete; empty when complete."""
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[HistoryRun] = field(default_factory=list)
     """Earlier scans for the trend, as the history evidence records them."""
     tool_version: str = __version__
     """The auditor version writing the pack."""
