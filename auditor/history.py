@@ -20,10 +20,9 @@ import pyarrow as pa
 
 from auditor.compliance.metrics import DIMENSIONS
 from auditor.compliance.summary import Summary
+from auditor.compliance.trend import HistoryRun
 from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError
-from auditor.reports.json import plain
-from auditor.reports.trend import HistoryRun
 
 STATE_ENV = "AUDITOR_STATE_DIR"
 _SCHEMA = """
@@ -111,12 +110,16 @@ class HistoryStore:
         fingerprint: Mapping[str, Any],
         config_sha256: str,
         summary: Summary,
+        document: str,
         breaches: Iterable[tuple[str, str]],
         statuses: Iterable[tuple[str, str]],
         sightings: Iterable[tuple[str, str]],
         complete: bool,
     ) -> str:
-        """Store one scan (replacing an earlier record of the same scan); returns its run key."""
+        """Store one scan (replacing an earlier record of the same scan); returns its run key.
+
+        `document` is the scan's summary.json text (auditor.reports.json writes it), kept whole for readers of the
+        latest summary; `summary` gives the figures the trend tables index."""
         key = json_sha256({"source": json_sha256(fingerprint), "as_of": as_of.isoformat(), "config": config_sha256})
         con = self._con
         con.execute("BEGIN TRANSACTION")
@@ -138,7 +141,7 @@ class HistoryStore:
                     summary.unknown_rate,
                     summary.breaches,
                     complete,
-                    json.dumps(plain(summary)),
+                    document,
                 ],
             )
             rates = [

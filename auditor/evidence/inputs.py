@@ -12,9 +12,9 @@ import pyarrow as pa
 
 from auditor.compliance.risk_acceptance import REGISTER_EVIDENCE as REGISTER_EVIDENCE
 from auditor.compliance.summary import QuerySummary
+from auditor.compliance.trend import HistoryRun
 from auditor.errors import ConfigError, PackError
 from auditor.reports.interface import QueryRecord
-from auditor.reports.trend import HistoryRun
 from auditor.risk_register import NARROWING_KEYS, SELECTOR_KEYS, ExceptionEntry, Register, validate_register
 from auditor.timestamps import format_timestamp, parse_timestamp
 

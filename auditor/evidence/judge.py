@@ -16,10 +16,10 @@ import pyarrow as pa
 
 from auditor import __version__
 from auditor.compliance.evaluate import evaluate
+from auditor.compliance.trend import HistoryRun
 from auditor.config import Config
 from auditor.evidence.inputs import summary_queries
 from auditor.reports.interface import QueryRecord, ReportContext
-from auditor.reports.trend import HistoryRun
 from auditor.risk_register import Register
 
 

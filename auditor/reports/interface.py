@@ -11,9 +11,9 @@ from typing import Any, Protocol
 
 from auditor.compliance.evaluate import Evaluation
 from auditor.compliance.summary import Summary
+from auditor.compliance.trend import HistoryRun, TrendPoint, trend_points
 from auditor.digests import scope_key
 from auditor.errors import AuditorError
-from auditor.reports.trend import HistoryRun, TrendPoint, trend_points
 
 
 class RenderError(AuditorError):
