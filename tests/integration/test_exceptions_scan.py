@@ -90,10 +90,13 @@ def entry(ident: str = "EX-1", **fields: Any) -> dict[str, Any]:
         "owner": "app-team@contoso.com",
         "justification": "vendor freeze",
         "ticket": "CHG-1",
+        "approver": "risk-board@contoso.com",
         "created": "2026-10-01",
         "expires_on": "2026-12-31",
     }
-    return {**base, **fields}
+    merged = {**base, **fields}
+    merged.setdefault("approved_on", merged["created"])
+    return merged
 
 
 def judge(tables: dict[str, pa.Table], *entries: dict[str, Any], as_of: datetime = AS_OF) -> Evaluation:
@@ -413,6 +416,8 @@ id = "EX-1"
 owner = "erp-team@contoso.com"
 justification = "ERP vendor freeze"
 ticket = "CHG-1"
+approver = "risk-board@contoso.com"
+approved_on = 2026-10-02
 created = 2026-10-01
 expires_on = 2026-11-10
 tags = { App = "erp" }
@@ -423,6 +428,8 @@ id = "EX-2"
 owner = "platform-team@contoso.com"
 justification = "legacy"
 ticket = "RISK-2"
+approver = "risk-board@contoso.com"
+approved_on = 2026-06-01
 created = 2026-06-01
 expires_on = 2026-10-20
 resource_groups = ["RG-Legacy"]
@@ -503,6 +510,52 @@ def test_cli_refuses_a_bad_register_before_scanning(
     assert code == 2 and len(lines) == 2 and "Traceback" not in err
     assert lines[0] == f"error: {config.parent / 'exceptions.toml'}: exception 'EX-2': missing required key 'owner'"
     assert lines[1] == "hint: see samples/exceptions.toml for every key and its meaning"
+    assert not (tmp_path / "packs").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            ('approver = "risk-board@contoso.com"\napproved_on = 2026-06-01\n', "approved_on = 2026-06-01\n"),
+            "exception 'EX-2': missing required key 'approver'",
+        ),
+        (
+            (
+                'approver = "risk-board@contoso.com"\napproved_on = 2026-06-01\n',
+                'approver = "Platform-Team@contoso.com"\napproved_on = 2026-06-01\n',
+            ),
+            "exception 'EX-2': approver 'Platform-Team@contoso.com' is also its owner",
+        ),
+    ],
+    ids=["no-approver", "self-approved"],
+)
+def test_cli_refuses_an_unapproved_exception_with_exit_2(
+    fleet_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: tuple[str, str],
+    expected: str,
+) -> None:
+    assert change[0] in REGISTER
+    config = _config_dir(tmp_path, REGISTER.replace(*change))
+    code, _, err = _cli(
+        monkeypatch,
+        capsys,
+        "scan",
+        "--source",
+        f"snapshot:{fleet_dir}",
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "packs"),
+        "--no-history",
+    )
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 2 and "Traceback" not in err
+    assert lines[0].startswith(f"error: {config.parent / 'exceptions.toml'}: {expected}")
+    assert lines[1].startswith("hint: every exception needs approver")
     assert not (tmp_path / "packs").exists()
 
 
