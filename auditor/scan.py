@@ -28,10 +28,12 @@ from auditor.evidence.inputs import (
     register_table,
     summary_queries,
 )
+from auditor.evidence.register_record import register_record
 from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
 from auditor.kql.request import QueryRequest, QueryResult
 from auditor.notify import ScanOutcome, notify
+from auditor.operator import operator_record
 from auditor.package_data import sample_config, sample_fleet
 from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
@@ -169,6 +171,7 @@ def scan(
     register = (
         load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None
     )
+    register_info = register_record(config.exceptions_file) if config.exceptions_file else None
     report = progress or (lambda _step, _done, _total: None)
     src = open_source(source, config)
     try:
@@ -179,6 +182,7 @@ def scan(
             src, [catalog.get(query_id)[0].render(params) for query_id, params in plan], report, total
         )
         fingerprint = src.fingerprint()
+        provenance = scan_provenance(src, register_info)
     finally:
         src.close()
     enabled = config.history.enabled if use_history is None else use_history
@@ -199,6 +203,7 @@ def scan(
             sign_key=sign_key,
             zip_pack=config.output.zip if zip_pack is None else zip_pack,
             register=register,
+            provenance=provenance,
         )
     finally:
         if store is not None:
@@ -259,6 +264,19 @@ def query_records(results: dict[str, QueryResult], catalog: Catalog) -> list[Que
     return records
 
 
+def scan_provenance(src: Source, register_info: dict[str, Any] | None) -> dict[str, Any]:
+    """manifest.json's `operator`, `scope` and `exceptions_register`: who ran the scan, over what, with which
+    register. A live source adds the token's principal and the subscriptions it could see; a snapshot its scope."""
+    described = getattr(src, "provenance", None)
+    found: dict[str, Any] = described() if callable(described) else {}
+    record: dict[str, Any] = {"operator": operator_record(found.get("azure_principal"))}
+    if found.get("scope") is not None:
+        record["scope"] = found["scope"]
+    if register_info is not None:
+        record["exceptions_register"] = register_info
+    return record
+
+
 def exit_code_for(problems: list[str], breaches: list[Breach], fail_on_breach: bool) -> ExitCode:
     """3 when incomplete, 1 for breaches under fail-on-breach, else 0."""
     if problems:
@@ -284,6 +302,7 @@ def _finish(
     sign_key: Path | None = None,
     zip_pack: bool = False,
     register: Register | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
     # History dates undated patches and records where each was seen; without it they are not read at all.
@@ -320,11 +339,13 @@ def _finish(
                 source=fingerprint,
                 problems=problems,
                 history=history,
+                provenance=provenance or {},
             )
         )
         report("write reports", total - 1, total)
         return judged[0]
 
+    pack_warnings: list[str] = []
     evidence = {record.evidence: results[record.id].table for record in records}
     evidence[FIRST_SEEN_EVIDENCE] = first_seen_table(first_seen)
     evidence[HISTORY_EVIDENCE] = history_table(history)
@@ -338,9 +359,11 @@ def _finish(
         renderers=renderers,
         sign_key=sign_key,
         zip_pack=zip_pack,
+        timestamp_url=config.evidence.timestamp_url,
+        warnings=pack_warnings,
     )
     evaluation = judged[0].evaluation
-    warnings = scan_notes(evaluation.exception_warnings, evaluation.summary)
+    warnings = scan_notes(evaluation.exception_warnings, evaluation.summary) + pack_warnings
     if store is not None and undated is not None:
         try:
             store.record(

@@ -6,6 +6,7 @@ same files in the same way.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,10 +18,13 @@ from auditor.evidence import manifest as manifest_mod
 from auditor.evidence.methodology import rules_in_force
 from auditor.evidence.pack import PackWriter, write_table_jsonl_gz
 from auditor.evidence.sign import ALGORITHM, key_id, load_private_key, signature_bytes, signature_document
+from auditor.evidence.timestamp import TimestampError, request_stamp
 from auditor.evidence.zipped import write_zip
 from auditor.reports.interface import Renderer, ReportContext
 from auditor.reports.registry import default_renderers
 from auditor.timestamps import format_timestamp
+
+_LOG = logging.getLogger(__name__)
 
 
 def query_entry(record: Any) -> dict[str, Any]:
@@ -59,6 +63,7 @@ def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | N
         "rules": rules_in_force(config, evaluation.threshold_checks, context.summary),
         "queries": [query_entry(r) for r in context.queries],
         "evidence": manifest_mod.evidence_entries(evidence or {}),
+        **{key: context.provenance[key] for key in manifest_mod.PROVENANCE_KEYS if key in context.provenance},
     }
 
 
@@ -72,11 +77,15 @@ def write_pack(
     sign_key: Path | None = None,
     zip_pack: bool = False,
     extra_header: Mapping[str, Any] | None = None,
+    timestamp_url: str | None = None,
+    warnings: list[str] | None = None,
 ) -> Path:
     """Write evidence (pack-relative path -> rows), every report and the manifest; return the pack directory.
 
     With `sign_key` (an Ed25519 PEM private key) manifest.sig signs the manifest; with `zip_pack` the pack is also
     written as `<pack_id>.zip` beside the directory. `extra_header` adds manifest keys (e.g. `replay_of`).
+    With `timestamp_url` an RFC 3161 authority stamps the manifest (manifest.tsr); when it fails, the reason is
+    appended to `warnings` and the pack is written unstamped.
 
     `context` may be a function that builds it (a scan passes its evaluation step, with `pack_id`): the evidence
     files are then written on worker threads while it runs. DuckDB writes them without holding the GIL, so
@@ -100,6 +109,15 @@ def write_pack(
         data = manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, header))
         if signer is not None:
             pack.path(manifest_mod.SIGNATURE_NAME).write_bytes(signature_bytes(signature_document(signer, data)))
+        if timestamp_url:
+            try:
+                pack.path(manifest_mod.TIMESTAMP_NAME).write_bytes(request_stamp(timestamp_url, data))
+            except TimestampError as error:  # trusted time is worth a warning, never the pack
+                note = f"{error.message}; {error.hint}"
+                if warnings is not None:
+                    warnings.append(note)
+                else:
+                    _LOG.warning("%s", note)
         if zip_pack:
             write_zip(pack.root, pack.zip_path, built.pack_id)
         return pack.commit()

@@ -32,7 +32,7 @@ from auditor.evidence.inputs import (
     register_map,
     summary_queries,
 )
-from auditor.evidence.manifest import MANIFEST_NAME, arrow_type, fingerprint, parse_manifest
+from auditor.evidence.manifest import MANIFEST_NAME, PROVENANCE_KEYS, arrow_type, fingerprint, parse_manifest
 from auditor.evidence.sign import load_public_key
 from auditor.evidence.verify import VerifyReport, verify_files
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
@@ -130,6 +130,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
         source=manifest["source"],
         problems=list(manifest["problems"]),
         history=history_runs(evidence.get(HISTORY_EVIDENCE)),
+        provenance={key: manifest[key] for key in PROVENANCE_KEYS if key in manifest},
     )
     return LoadedPack(manifest, fingerprint(data), evidence, context)
 
