@@ -1,4 +1,4 @@
-"""`auditor verify PACK [--public-key FILE] [--replay]`."""
+"""`auditor verify PACK [--public-key FILE] [--tsa-ca FILE | --config FILE] [--replay]`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import typer
 from rich.markup import escape
 
 from auditor.cli.common import out
+from auditor.config import load_config
 from auditor.errors import ExitCode
 from auditor.evidence.files import pack_files
 from auditor.evidence.sign import load_public_key
+from auditor.evidence.timestamp import load_ca
 from auditor.evidence.verify import VerifyReport, verify_files
 
 _SIGNATURE_NOTE = {
@@ -31,10 +33,22 @@ def print_report(report: VerifyReport) -> None:
         if report.signature != "unsigned":
             out.print(f"  signature: {escape(report.signature_detail)}")
         out.print(f"  {_SIGNATURE_NOTE[report.signature]}")
+        out.print(f"  time stamp: {escape(report.timestamp.detail)}")
         return
     out.print(f"[bold red]TAMPERED[/] {escape(report.pack)}: {len(report.findings)} problem(s)")
     for finding in report.findings:
         out.print(f"  {escape(finding.line())}")
+
+
+def _configured_ca(config: Path | None) -> Path | None:
+    """[evidence] timestamp_ca of `config`, a relative path taken from the config's directory."""
+    if config is None:
+        return None
+    ca = load_config(config).evidence.timestamp_ca
+    if ca is None:
+        return None
+    ca = ca.expanduser()
+    return ca if ca.is_absolute() else config.parent / ca
 
 
 def verify_command(
@@ -42,14 +56,26 @@ def verify_command(
     public_key: Path | None = typer.Option(
         None, "--public-key", help="The signer's Ed25519 public key (PEM); the signature must verify against it."
     ),
+    tsa_ca: Path | None = typer.Option(
+        None,
+        "--tsa-ca",
+        help="CA certificate (PEM) of the time-stamping authority; manifest.tsr must verify against it.",
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="auditor.toml whose [evidence] timestamp_ca is used when --tsa-ca is not given."
+    ),
     replay: bool = typer.Option(
         False, "--replay", help="Also re-derive summary.json and breaches.json from the evidence and compare."
     ),
 ) -> None:
     """Recompute every hash and check the signature. Exit 0 intact, 1 tampered, 2 not a pack."""
     trusted = load_public_key(public_key) if public_key is not None else None
+    ca_path = tsa_ca if tsa_ca is not None else _configured_ca(config)
+    ca = load_ca(ca_path) if ca_path is not None else None
     with pack_files(pack) as files:
-        report = verify_files(files, trusted)
+        # An explicit --tsa-ca asks for trusted time: a pack without a stamp then fails, as an unsigned one does
+        # under --public-key. A CA from the config applies to every pack, stamped or not.
+        report = verify_files(files, trusted, ca, require_stamp=tsa_ca is not None)
         if replay and report.intact:
             from auditor.evidence.replay import replay_differences
             from auditor.evidence.verify import Finding

@@ -130,30 +130,35 @@ def request_stamp(url: str, manifest: bytes, *, timeout: float = TIMEOUT_SECONDS
     return body
 
 
-def _load_certificates(path: Path) -> list[x509.Certificate]:
+def load_ca(path: Path) -> list[x509.Certificate]:
+    """The certificates (PEM, one or more, or a single DER) in `path`; TimestampError (exit 2) when unreadable."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise TimestampError(f"cannot read time-stamping CA {path}: {exc.strerror or exc}", "check --tsa-ca") from exc
+        raise TimestampError(
+            f"cannot read time-stamping CA {path}: {exc.strerror or exc}", "check --tsa-ca or [evidence] timestamp_ca"
+        ) from exc
     try:
-        return (
+        found = (
             x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data else [x509.load_der_x509_certificate(data)]
         )
     except ValueError as exc:
         raise TimestampError(
             f"{path} holds no X.509 certificate ({exc})", "pass the TSA's CA certificate (PEM)"
         ) from exc
+    if not any(c.issuer == c.subject for c in found):
+        raise TimestampError(f"{path} holds no root (self-signed) certificate", "pass the TSA's root CA certificate")
+    return found
 
 
-def verify_stamp(tsr: bytes, manifest: bytes, ca: Path) -> Stamp:
-    """Check manifest.tsr against the manifest's bytes and the CA certificate(s) in `ca`; the Stamp it proves.
+def verify_stamp(tsr: bytes, manifest: bytes, ca: list[x509.Certificate]) -> Stamp:
+    """Check manifest.tsr against the manifest's bytes and the CA certificates (from load_ca); the Stamp it proves.
 
-    Self-signed certificates in `ca` are trust anchors, the others intermediates. TimestampError names what
-    failed: the chain, the signature, the TSA certificate's time-stamping purpose, or the digest.
+    Self-signed certificates are trust anchors, the others intermediates. TimestampError names what failed: the
+    chain, the signature, the TSA certificate's time-stamping purpose, or the digest.
     """
-    certificates = _load_certificates(ca)
     builder = VerifierBuilder()
-    for certificate in certificates:
+    for certificate in ca:
         if certificate.issuer == certificate.subject:
             builder = builder.add_root_certificate(certificate)
         else:
@@ -161,11 +166,35 @@ def verify_stamp(tsr: bytes, manifest: bytes, ca: Path) -> Stamp:
     response = _parse(tsr, "manifest.tsr")
     try:
         builder.build().verify_message(response, manifest)
-    except ValueError as exc:  # no self-signed certificate in `ca`
-        raise TimestampError(f"{ca} holds no root certificate ({exc})", "pass the TSA's root CA certificate") from exc
-    except VerificationError as exc:
+    except (VerificationError, ValueError) as exc:
         raise TimestampError(
-            f"manifest.tsr does not verify against {ca.name}: {exc}",
+            f"manifest.tsr does not verify against the time-stamping CA: {exc}",
             "the manifest changed after it was stamped, or the stamp is from another authority",
         ) from exc
     return describe(tsr)
+
+
+@dataclass(frozen=True)
+class StampCheck:
+    """What verify found about a pack's manifest.tsr."""
+
+    status: str
+    """`unstamped`, `verified` (against the CA), `unchecked` (no CA given) or `invalid`."""
+    detail: str
+    stamp: Stamp | None = None
+
+
+def check_stamp(tsr: bytes | None, manifest: bytes, ca: list[x509.Certificate] | None) -> StampCheck:
+    """manifest.tsr (None when the pack has none) checked against the manifest and, when given, the CA."""
+    if tsr is None:
+        return StampCheck("unstamped", "not time-stamped")
+    try:
+        if ca is None:
+            stamp = describe(tsr)
+            return StampCheck("unchecked", f"time-stamped {stamp.line()}; not checked (no --tsa-ca)", stamp)
+        stamp = verify_stamp(tsr, manifest, ca)
+    except TimestampError as error:
+        return StampCheck("invalid", error.message)
+    except ValueError as error:  # a malformed certificate or field inside an otherwise parsable response
+        return StampCheck("invalid", f"manifest.tsr is malformed ({error})")
+    return StampCheck("verified", f"time-stamped {stamp.line()}; verified against the CA", stamp)

@@ -8,6 +8,9 @@ What verify proves depends on the signature:
   whoever edits the pack can re-sign it with a key of their own);
 - unsigned: the files match the manifest (integrity against the manifest only). The manifest is also checked for
   consistency with itself and the reports, which catches careless edits but not a careful rewrite.
+
+A time stamp (manifest.tsr, RFC 3161; see `timestamp`) is checked against the authority's CA when one is given: it
+proves the manifest existed no later than the authority's time.
 """
 
 from __future__ import annotations
@@ -19,12 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from auditor.digests import canonical_json, sha256_hex
 from auditor.evidence.files import PackFiles, UnreadableFile, digest, pack_files, read_bytes
-from auditor.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, UNHASHED, fingerprint, parse_manifest
+from auditor.evidence.manifest import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    TIMESTAMP_NAME,
+    UNHASHED,
+    fingerprint,
+    parse_manifest,
+)
 from auditor.evidence.sign import check_signature, load_public_key
+from auditor.evidence.timestamp import StampCheck, check_stamp, load_ca
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,7 @@ class Finding:
     path: str
     """The file concerned, relative to the pack root."""
     kind: str
-    """`changed`, `missing`, `added`, `inconsistent` or `signature`."""
+    """`changed`, `missing`, `added`, `inconsistent`, `signature` or `timestamp`."""
     detail: str
 
     def line(self) -> str:
@@ -54,6 +66,8 @@ class VerifyReport:
     """`unsigned`, `trusted` (valid for --public-key), `embedded` (valid for its own key) or `invalid`."""
     signature_detail: str
     manifest: Mapping[str, Any] | None = field(default=None, repr=False)
+    timestamp: StampCheck = field(default_factory=lambda: StampCheck("unstamped", "not time-stamped"))
+    """manifest.tsr: the RFC 3161 time stamp over the manifest, and whether it verified against the CA."""
 
     @property
     def intact(self) -> bool:
@@ -65,15 +79,25 @@ class VerifyReport:
         return list(dict.fromkeys(f.path for f in self.findings))
 
 
-def verify_pack(path: Path, public_key: Path | None = None) -> VerifyReport:
-    """Verify the pack at `path` (a directory or zip); PackError when it is not a pack or the key is unreadable."""
+def verify_pack(path: Path, public_key: Path | None = None, tsa_ca: Path | None = None) -> VerifyReport:
+    """Verify the pack at `path` (a directory or zip); PackError when it is not a pack or the key is unreadable.
+
+    With `tsa_ca` the time stamp (manifest.tsr) must verify against that CA, and a pack without one is a finding.
+    """
     trusted = load_public_key(public_key) if public_key is not None else None
+    ca = load_ca(tsa_ca) if tsa_ca is not None else None
     with pack_files(path) as files:
-        return verify_files(files, trusted)
+        return verify_files(files, trusted, ca, require_stamp=ca is not None)
 
 
-def verify_files(files: PackFiles, trusted: Ed25519PublicKey | None = None) -> VerifyReport:
-    """Verify an opened pack."""
+def verify_files(
+    files: PackFiles,
+    trusted: Ed25519PublicKey | None = None,
+    tsa_ca: list[x509.Certificate] | None = None,
+    *,
+    require_stamp: bool = False,
+) -> VerifyReport:
+    """Verify an opened pack (with `require_stamp`, a pack without manifest.tsr is a finding)."""
     findings: list[Finding] = []
     try:
         data = read_bytes(files, MANIFEST_NAME)
@@ -93,6 +117,8 @@ def verify_files(files: PackFiles, trusted: Ed25519PublicKey | None = None) -> V
         findings += _check_consistency(files, manifest, intact_paths)
     signature, detail, sig_findings = _check_signature(files, data, manifest, trusted)
     findings += sig_findings
+    stamp, stamp_findings = _check_timestamp(files, data, tsa_ca, require_stamp)
+    findings += stamp_findings
     return VerifyReport(
         pack=files.label,
         manifest_sha256=fingerprint(data) if data else None,
@@ -101,6 +127,7 @@ def verify_files(files: PackFiles, trusted: Ed25519PublicKey | None = None) -> V
         signature=signature,
         signature_detail=detail,
         manifest=manifest,
+        timestamp=stamp,
     )
 
 
@@ -195,6 +222,20 @@ def _check_reports(files: PackFiles, manifest: Mapping[str, Any], intact: set[st
             if query is None or query["rows"] != item.get("rows") or query["template_sha256"] != item.get("sha256"):
                 problems.append(f"query {item.get('id')}@v{item.get('version')} differs from summary.json's")
     return problems
+
+
+def _check_timestamp(
+    files: PackFiles, data: bytes, ca: list[x509.Certificate] | None, required: bool
+) -> tuple[StampCheck, list[Finding]]:
+    if TIMESTAMP_NAME not in files.names():
+        check = check_stamp(None, data, ca)
+        missing = Finding(TIMESTAMP_NAME, "missing", "the pack is not time-stamped, so no CA can vouch for its time")
+        return check, [missing] if required else []
+    try:
+        check = check_stamp(read_bytes(files, TIMESTAMP_NAME), data, ca)
+    except UnreadableFile as exc:
+        return StampCheck("invalid", str(exc)), [Finding(TIMESTAMP_NAME, "changed", f"cannot be read ({exc})")]
+    return check, [Finding(TIMESTAMP_NAME, "timestamp", check.detail)] if check.status == "invalid" else []
 
 
 def _check_signature(
