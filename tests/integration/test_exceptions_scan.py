@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -467,8 +468,12 @@ def test_scan_stores_the_register_and_replays_byte_identically(fleet_dir: Path, 
         ("EX-1", '["5031361","5031362"]', "2026-11-10"),
         ("EX-2", "[]", "2026-10-20"),
     ]
+    register = tmp_path / "cfg" / "exceptions.toml"
+    recorded = json.loads((result.pack / "manifest.json").read_text())["exceptions_register"]
+    assert recorded["file"] == "exceptions.toml"
+    assert recorded["sha256"] == hashlib.sha256(register.read_bytes()).hexdigest()
     # The replay reads the register from the pack, not from the file.
-    (tmp_path / "cfg" / "exceptions.toml").unlink()
+    register.unlink()
     assert_replays_identically(result.pack, tmp_path / "replayed", json_only())
 
 
