@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from auditor.__main__ import main
 from auditor.config import Config
 from auditor.errors import ExitCode
 from auditor.evidence.manifest import TIMESTAMP_NAME
@@ -22,6 +21,7 @@ from auditor.evidence.verify import verify_pack
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.scan import ScanResult, scan
 from tests.crafted import Fleet
+from tests.integration.test_replay import _cli
 from tests.tsa import POLICY, TSA_NAME, TestAuthority
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="the loopback TSA runs openssl ts -reply")
@@ -93,15 +93,6 @@ def test_a_scan_stamps_its_manifest_and_openssl_verifies_it(
     zipped = result.pack.parent / f"{result.pack.name}.zip"
     assert f"{result.pack.name}/{TIMESTAMP_NAME}" in zipfile.ZipFile(zipped).namelist()
     assert verify_pack(zipped, tsa_ca=authority.ca_pem).timestamp.status == "verified"
-
-
-def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["auditor", *args])
-    monkeypatch.setenv("COLUMNS", "250")
-    with pytest.raises(SystemExit) as exited:
-        main()
-    captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.out, captured.err
 
 
 @pytest.mark.slow
