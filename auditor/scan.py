@@ -327,6 +327,7 @@ def _finish(
             first_seen=first_seen,
             queries=summary_queries(records),
             register=register,
+            scope=(provenance or {}).get("scope"),
         )
         judged.append(
             ReportContext(

@@ -87,10 +87,12 @@ def evaluate(
     first_seen: Mapping[str, datetime] | None = None,
     queries: list[dict[str, Any]] | None = None,
     register: Iterable[ExceptionEntry] | None = None,
+    scope: Mapping[str, Any] | None = None,
 ) -> Evaluation:
     """Judge a fleet. `tables` maps query id -> rows; `query_refs` maps query id -> id@vN (for breaches).
 
-    `register` is the risk-acceptance register (exceptions.toml) applied to the verdicts.
+    `register` is the risk-acceptance register (exceptions.toml) applied to the verdicts. `scope` (manifest.json's:
+    what the scan covered, and on a live scan the subscriptions left out) is reported as summary.json's `scope`.
     """
     machines = facts.build_machines(
         tables["machine_facts"], environment_tag=config.environment_tag, environment_aliases=config.environment_aliases
@@ -181,6 +183,8 @@ def evaluate(
     breaches = thresholds.evaluate_thresholds(checks)
     summary["breaches"] = len(breaches)
     summary["queries"] = queries or []
+    if scope is not None:  # packs written before scope was recorded replay without it, byte for byte
+        summary["scope"] = dict(scope)
     return Evaluation(
         as_of,
         config,

@@ -73,13 +73,24 @@ class ExceptionOutcome:
     """Machines now compliant_with_exception whose overdue patches it helped cover (sorted)."""
 
     def to_summary(self) -> dict[str, Any]:
-        """The summary.json `exceptions` row."""
+        """The summary.json `exceptions` row (without approval keys for a register from before approvals)."""
         e = self.entry
+        approval: dict[str, Any] = (
+            {}
+            if e.approver is None
+            else {
+                "approver": e.approver,
+                "approved_on": e.approved_on.isoformat() if e.approved_on else None,
+                "risk_rating": e.risk_rating,
+                "compensating_controls": list(e.compensating_controls),
+            }
+        )
         return {
             "id": e.id,
             "owner": e.owner,
             "justification": e.justification,
             "ticket": e.ticket,
+            **approval,
             "created": e.created.isoformat(),
             "expires_on": e.expires_on.isoformat(),
             "status": self.state.value,

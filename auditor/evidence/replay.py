@@ -119,6 +119,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
         first_seen=first_seen_map(evidence.get(FIRST_SEEN_EVIDENCE)),
         queries=summary_queries(records),
         register=register_map(evidence.get(REGISTER_EVIDENCE), max_days=config.max_exception_days),
+        scope=manifest.get("scope"),
     )
     context = ReportContext(
         evaluation=evaluation,

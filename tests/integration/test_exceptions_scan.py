@@ -378,7 +378,7 @@ def test_active_through_the_end_of_its_expiry_day(tables: dict[str, pa.Table], i
 
 
 def test_summary_row_of_an_exception(tables: dict[str, pa.Table], ids: dict[str, str]) -> None:
-    row = judge(
+    judged = judge(
         tables,
         entry(
             "EX-9",
@@ -386,13 +386,21 @@ def test_summary_row_of_an_exception(tables: dict[str, pa.Table], ids: dict[str,
             tags={"App": "erp"},
             justification=" legacy ERP ",
             ticket="RISK-9",
+            risk_rating="High",
+            compensating_controls=["jump host only"],
         ),
-    ).summary["exceptions"][0]
+    ).summary
+    assert_valid_summary(judged)
+    row = judged["exceptions"][0]
     assert row == {
         "id": "EX-9",
         "owner": "app-team@contoso.com",
         "justification": "legacy ERP",
         "ticket": "RISK-9",
+        "approver": "risk-board@contoso.com",
+        "approved_on": "2026-10-01",
+        "risk_rating": "high",
+        "compensating_controls": ["jump host only"],
         "created": "2026-10-01",
         "expires_on": "2026-12-31",
         "status": "active",

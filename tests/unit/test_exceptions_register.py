@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.compliance.risk_acceptance import ExceptionState, state_on
+from auditor.compliance.risk_acceptance import ExceptionOutcome, ExceptionState, state_on
 from auditor.config import load_config
 from auditor.errors import ConfigError, ExitCode
 from auditor.package_data import data_dir
@@ -187,6 +187,10 @@ def test_a_pack_written_before_approvals_is_read_without_them() -> None:
         validate_register({"exception": [row]}, max_days=180, source="evidence/exceptions.jsonl.gz")
     (entry,) = validate_register({"exception": [row]}, max_days=180, source="evidence", legacy=True)
     assert (entry.approver, entry.approved_on) == (None, None)
+    # ...and its summary rows keep their old shape, so the pack still replays byte for byte.
+    assert not {"approver", "approved_on", "risk_rating"} & set(
+        ExceptionOutcome(entry, ExceptionState.ACTIVE, 0, ()).to_summary()
+    )
 
 
 def test_the_maximum_is_inclusive_and_configurable(tmp_path: Path) -> None:

@@ -145,10 +145,23 @@ def test_pdf_cover_names_scope_and_operator_and_the_last_page_is_the_sign_off(
     ):
         assert text in last
     assert all("Sign-off By signing" not in page for page in pages[:-1])
+    # Each exception shows who approved it, when, and its risk rating.
+    register = "".join(page for page in pages if "Owner, approval and ticket" in page).replace(" ", "")
+    assert "erp-team@contoso.comapprovedbyrisk-board@contoso.comon2026-10-02riskhighCHG-1" in register
 
 
 def test_about_sheet_names_scope_operator_and_sign_off(signed: ReportContext, tmp_path: Path) -> None:
-    about = render(signed, tmp_path / "audit-pack.xlsx")[ABOUT]
+    workbook = render(signed, tmp_path / "audit-pack.xlsx")
+    exceptions = workbook["Exceptions"]
+    header = [cell.value for cell in exceptions[2]]
+    first = dict(zip(header, [cell.value for cell in exceptions[3]], strict=False))
+    assert (first["Exception"], first["Approver"], first["Approved on"], first["Risk rating"]) == (
+        "EX-ACTIVE",
+        "risk-board@contoso.com",
+        "2026-10-02",
+        "high",
+    )
+    about = workbook[ABOUT]
     pairs = [(row[0], row[1]) for row in about.iter_rows(values_only=True) if row[0] is not None]
     assert ("Scope", f"2 subscriptions of tenant {TENANT} (synthetic snapshot; 1 more visible, not scanned)") in pairs
     assert ("Run by", "runner@build-7") in pairs and (
