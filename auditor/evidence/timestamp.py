@@ -30,6 +30,9 @@ from rfc3161_client import (
 )
 
 from auditor.errors import AuditorError
+from auditor.evidence.files import UnreadableFile, read_bytes
+from auditor.evidence.manifest import TIMESTAMP_NAME
+from auditor.evidence.verify import CheckResult, Finding, OpenedPack, PackCheck
 from auditor.timestamps import format_timestamp
 
 REQUEST_TYPE = "application/timestamp-query"
@@ -38,6 +41,8 @@ TIMEOUT_SECONDS = 20.0
 """How long the scan waits for the authority; a slow TSA costs at most this, never the pack."""
 MAX_RESPONSE_BYTES = 1 << 20
 """A TimeStampResp is a few kilobytes; anything much larger is not one."""
+MAX_STAMP_BYTES = MAX_RESPONSE_BYTES
+"""What verify reads of a pack's manifest.tsr at most."""
 
 
 class TimestampError(AuditorError):
@@ -182,6 +187,29 @@ class StampCheck:
     """`unstamped`, `verified` (against the CA), `unchecked` (no CA given) or `invalid`."""
     detail: str
     stamp: Stamp | None = None
+
+
+def stamp_check(ca: list[x509.Certificate] | None, *, required: bool = False) -> PackCheck:
+    """verify's check of manifest.tsr (after CHECKS): against `ca` when given; with `required`, a pack without a
+    stamp is a finding. Its note tells an intact pack's reader the time and the authority."""
+
+    def check(pack: OpenedPack) -> CheckResult:
+        if TIMESTAMP_NAME not in pack.files.names():
+            result = check_stamp(None, pack.manifest_bytes, ca)
+            if required:
+                missing = "the pack is not time-stamped, so no CA can vouch for its time"
+                return CheckResult(findings=[Finding(TIMESTAMP_NAME, "missing", missing)])
+            return CheckResult(notes=[f"time stamp: {result.detail}"])
+        try:
+            data = read_bytes(pack.files, TIMESTAMP_NAME, MAX_STAMP_BYTES)
+        except UnreadableFile as exc:
+            return CheckResult(findings=[Finding(TIMESTAMP_NAME, "changed", f"cannot be read ({exc})")])
+        result = check_stamp(data, pack.manifest_bytes, ca)
+        if result.status == "invalid":
+            return CheckResult(findings=[Finding(TIMESTAMP_NAME, "timestamp", result.detail)])
+        return CheckResult(notes=[f"time stamp: {result.detail}"])
+
+    return check
 
 
 def check_stamp(tsr: bytes | None, manifest: bytes, ca: list[x509.Certificate] | None) -> StampCheck:

@@ -16,8 +16,8 @@ import pytest
 from auditor.config import Config
 from auditor.errors import ExitCode
 from auditor.evidence.manifest import TIMESTAMP_NAME
-from auditor.evidence.timestamp import TimestampError, describe, request_stamp
-from auditor.evidence.verify import verify_pack
+from auditor.evidence.timestamp import TimestampError, describe, load_ca, request_stamp, stamp_check
+from auditor.evidence.verify import CHECKS, verify_pack
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.scan import ScanResult, scan
 from tests.crafted import Fleet
@@ -88,11 +88,12 @@ def test_a_scan_stamps_its_manifest_and_openssl_verifies_it(
     # The stamp covers the manifest, so the manifest cannot list it; verify knows it by name.
     listed = [entry["path"] for entry in json.loads((result.pack / "manifest.json").read_text())["files"]]
     assert TIMESTAMP_NAME not in listed
-    report = verify_pack(result.pack, tsa_ca=authority.ca_pem)
-    assert report.intact and report.timestamp.status == "verified" and report.timestamp.stamp == stamp
+    report = verify_pack(result.pack, checks=[*CHECKS, stamp_check(load_ca(authority.ca_pem), required=True)])
+    assert report.intact and report.notes[-1] == f"time stamp: time-stamped {stamp.line()}; verified against the CA"
     zipped = result.pack.parent / f"{result.pack.name}.zip"
     assert f"{result.pack.name}/{TIMESTAMP_NAME}" in zipfile.ZipFile(zipped).namelist()
-    assert verify_pack(zipped, tsa_ca=authority.ca_pem).timestamp.status == "verified"
+    from_zip = verify_pack(zipped, checks=[*CHECKS, stamp_check(load_ca(authority.ca_pem), required=True)])
+    assert from_zip.intact and from_zip.notes[-1] == report.notes[-1]
 
 
 @pytest.mark.slow
@@ -105,24 +106,26 @@ def test_verify_prints_the_time_and_authority_and_catches_a_foreign_stamp(
 ) -> None:
     pack = _scan(fleet, tmp_path / "packs", authority.url).pack
     stamp = describe((pack / TIMESTAMP_NAME).read_bytes())
-    code, out, _ = _cli(monkeypatch, capsys, "verify", str(pack), "--tsa-ca", str(authority.ca_pem))
+    code, out, _ = _cli(monkeypatch, capsys, "verify", "--integrity-only", str(pack), "--tsa-ca", str(authority.ca_pem))
     assert code == 0
     assert f"time stamp: time-stamped {stamp.time:%Y-%m-%dT%H:%M:%SZ} by CN={TSA_NAME},O=auditor tests" in out
     assert "verified against the CA" in out
     # The CA can come from the config, relative to its directory.
     (tmp_path / "auditor.toml").write_text('[evidence]\ntimestamp_ca = "tsa/ca.pem"\n')
-    code, out, _ = _cli(monkeypatch, capsys, "verify", str(pack), "--config", str(tmp_path / "auditor.toml"))
+    code, out, _ = _cli(
+        monkeypatch, capsys, "verify", "--integrity-only", str(pack), "--config", str(tmp_path / "auditor.toml")
+    )
     assert code == 0 and "verified against the CA" in out
     # Without a CA the stamp is shown but not vouched for.
     code, out, _ = _cli(monkeypatch, capsys, "verify", str(pack))
     assert code == 0 and "not checked (no --tsa-ca)" in out
     # Another authority's CA does not vouch for it.
     other = TestAuthority(tmp_path / "other")
-    code, out, _ = _cli(monkeypatch, capsys, "verify", str(pack), "--tsa-ca", str(other.ca_pem))
+    code, out, _ = _cli(monkeypatch, capsys, "verify", "--integrity-only", str(pack), "--tsa-ca", str(other.ca_pem))
     assert code == 1 and "timestamp    manifest.tsr: manifest.tsr does not verify" in out
     # A genuine stamp of other bytes, swapped in, is caught.
     (pack / TIMESTAMP_NAME).write_bytes(request_stamp(authority.url, b"another manifest\n"))
-    code, out, _ = _cli(monkeypatch, capsys, "verify", str(pack), "--tsa-ca", str(authority.ca_pem))
+    code, out, _ = _cli(monkeypatch, capsys, "verify", "--integrity-only", str(pack), "--tsa-ca", str(authority.ca_pem))
     assert code == 1 and "Mismatch between messages" in out and _openssl_verify(pack, authority.ca_pem).returncode != 0
 
 
@@ -149,7 +152,9 @@ def test_an_unreachable_authority_is_a_warning_and_the_pack_is_kept(
     assert "cannot be reached" in gone.warnings[0]
     assert verify_pack(gone.pack).intact
     # An explicit --tsa-ca asks for trusted time: an unstamped pack does not have it.
-    code, out, _ = _cli(monkeypatch, capsys, "verify", str(gone.pack), "--tsa-ca", str(authority.ca_pem))
+    code, out, _ = _cli(
+        monkeypatch, capsys, "verify", "--integrity-only", str(gone.pack), "--tsa-ca", str(authority.ca_pem)
+    )
     assert code == 1 and "missing      manifest.tsr: the pack is not time-stamped" in out
 
 
