@@ -11,9 +11,9 @@ import re
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from auditor.classifications import CLASSIFICATIONS, canonical, is_known
 from auditor.errors import ConfigError
@@ -21,10 +21,20 @@ from auditor.errors import ConfigError
 DEFAULT_NAME = "exceptions.toml"
 """The register's file name; a config's sibling of this name is loaded unless `exceptions_file` says otherwise."""
 HINT = "see samples/exceptions.toml for every key and its meaning"
+APPROVAL_HINT = (
+    "every exception needs approver (someone other than its owner) and approved_on (on or after created); "
+    "see samples/exceptions.toml"
+)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
 _KB = re.compile(r"^(?:kb)?(\d+)$", re.IGNORECASE)
 SELECTOR_KEYS = ("machine_ids", "tags", "subscriptions", "resource_groups")
 NARROWING_KEYS = ("classifications", "kb_ids", "packages")
+APPROVAL_KEYS = ("approver", "approved_on")
+"""Keys every entry needs since approvals were introduced; packs written before them are read without."""
+RISK_RATINGS = ("low", "medium", "high", "critical")
+RiskRating = Literal["low", "medium", "high", "critical"]
+LEGACY = "legacy"
+"""Validation-context flag: the rows come from a pack written before approvals were required."""
 
 
 def kb_number(text: str) -> str | None:
@@ -57,6 +67,18 @@ class ExceptionEntry(BaseModel):
     owner: str = Field(description="Who accepted the risk and answers for it.")
     justification: str = Field(description="Why the machines cannot be patched on time.")
     ticket: str = Field(description="Change or risk ticket reference.")
+    approver: str | None = Field(
+        None, description="Who approved the risk acceptance; required, and not the owner (compared ignoring case)."
+    )
+    approved_on: date | None = Field(
+        None, description="Day the approver approved it (UTC); required, on or after created."
+    )
+    risk_rating: RiskRating | None = Field(
+        None, description="The accepted risk's rating: low, medium, high or critical."
+    )
+    compensating_controls: tuple[str, ...] = Field(
+        (), description="What limits the risk meanwhile (e.g. network isolation, extra monitoring)."
+    )
     created: date = Field(description="Day the exception was accepted (UTC); it has no effect before it.")
     expires_on: date = Field(
         description="Last day (UTC) the exception is in force; at most max_exception_days after created."
@@ -83,6 +105,32 @@ class ExceptionEntry(BaseModel):
         if not value:
             raise ValueError("is empty")
         return value
+
+    @field_validator("approver")
+    @classmethod
+    def _approver_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty")
+        return None if value is None else value.strip()
+
+    @field_validator("risk_rating", mode="before")
+    @classmethod
+    def _rating_any_case(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in RISK_RATINGS:
+            return value.strip().lower()
+        if value is not None:
+            raise ValueError(f"{value!r} is not a risk rating; expected one of {', '.join(RISK_RATINGS)}")
+        return value
+
+    @field_validator("compensating_controls", mode="before")
+    @classmethod
+    def _controls(cls, value: Any) -> Any:
+        return _texts(value)
+
+    @field_validator("compensating_controls")
+    @classmethod
+    def _controls_clean(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _clean(value)
 
     @field_validator("id")
     @classmethod
@@ -152,11 +200,22 @@ class ExceptionEntry(BaseModel):
         return tuple(dict.fromkeys(out))
 
     @model_validator(mode="after")
-    def _selector_and_dates(self) -> ExceptionEntry:
+    def _selector_and_dates(self, info: ValidationInfo) -> ExceptionEntry:
         if not any(getattr(self, key) for key in SELECTOR_KEYS):
             raise ValueError(f"selects no machine: give at least one of {', '.join(SELECTOR_KEYS)}")
         if self.expires_on < self.created:
             raise ValueError(f"expires_on {self.expires_on} is before created {self.created}")
+        legacy = bool(info.context and info.context.get(LEGACY))
+        for key in APPROVAL_KEYS:
+            if getattr(self, key) is None and not legacy:
+                raise ValueError(f"missing required key '{key}'")
+        # A risk its own owner approved was not reviewed by anyone: the register's point is a second person.
+        if self.approver is not None and self.approver.casefold() == self.owner.casefold():
+            raise ValueError(
+                f"approver {self.approver!r} is also its owner; a risk acceptance needs a second person to approve it"
+            )
+        if self.approved_on is not None and self.approved_on < self.created:
+            raise ValueError(f"approved_on {self.approved_on} is before created {self.created}")
         return self
 
     @property
@@ -196,8 +255,12 @@ def _problem(error: ValidationError) -> str:
     return (f"key '{key}': {message}" if key else message) + more
 
 
-def validate_register(data: Any, *, max_days: int, source: str) -> Register:
-    """A register from parsed TOML (or the rows a pack stored); ConfigError naming `source` and the entry."""
+def validate_register(data: Any, *, max_days: int, source: str, legacy: bool = False) -> Register:
+    """A register from parsed TOML (or the rows a pack stored); ConfigError naming `source` and the entry.
+
+    `legacy` reads the rows of a pack written before approvals were required (no approver, no approved_on);
+    a register file is never legacy.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a TOML document of exception entries", HINT)
     unknown = sorted(set(data) - {"exception"})
@@ -215,9 +278,11 @@ def validate_register(data: Any, *, max_days: int, source: str) -> Register:
     for index, raw in enumerate(raw_entries):
         label = _label(raw, index)
         try:
-            entry = ExceptionEntry.model_validate(raw)
+            entry = ExceptionEntry.model_validate(raw, context={LEGACY: legacy})
         except ValidationError as exc:
-            raise ConfigError(f"{source}: {label}: {_problem(exc)}", HINT) from exc
+            problem = _problem(exc)
+            hint = APPROVAL_HINT if any(key in problem for key in APPROVAL_KEYS) else HINT
+            raise ConfigError(f"{source}: {label}: {problem}", hint) from exc
         if entry.id.lower() in seen:
             raise ConfigError(
                 f"{source}: {label}: duplicate id (also used by exception {seen[entry.id.lower()]!r}; ids ignore case)",

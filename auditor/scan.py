@@ -29,11 +29,13 @@ from auditor.evidence.inputs import (
     register_table,
 )
 from auditor.evidence.judge import Provenance, judge
+from auditor.evidence.register_record import register_record
 from auditor.evidence.sign import load_private_key
 from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
 from auditor.kql.request import QueryRequest, QueryResult
 from auditor.notify import ScanOutcome, notify
+from auditor.operator import operator_record
 from auditor.package_data import sample_config, sample_fleet
 from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer
@@ -174,6 +176,7 @@ def scan(
     register = (
         load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None
     )
+    register_info = register_record(config.exceptions_file) if config.exceptions_file else None
     report = progress or (lambda _step, _done, _total: None)
     src = open_source(source, config)
     try:
@@ -184,6 +187,7 @@ def scan(
             src, [catalog.get(query_id)[0].render(params) for query_id, params in plan], report, total
         )
         fingerprint = src.fingerprint()
+        provenance = scan_provenance(src, register_info)
     finally:
         src.close()
     enabled = config.history.enabled if use_history is None else use_history
@@ -204,6 +208,7 @@ def scan(
             sign_key=sign_key,
             zip_pack=config.output.zip if zip_pack is None else zip_pack,
             register=register,
+            provenance=provenance,
         )
     finally:
         if store is not None:
@@ -264,6 +269,19 @@ def query_records(results: dict[str, QueryResult], catalog: Catalog) -> list[Que
     return records
 
 
+def scan_provenance(src: Source, register_info: dict[str, Any] | None) -> dict[str, Any]:
+    """manifest.json's `operator`, `scope` and `exceptions_register`: who ran the scan, over what, with which
+    register. A live source adds the token's principal and the subscriptions it could see; a snapshot its scope."""
+    described = getattr(src, "provenance", None)
+    found: dict[str, Any] = described() if callable(described) else {}
+    record: dict[str, Any] = {"operator": operator_record(found.get("azure_principal"))}
+    if found.get("scope") is not None:
+        record["scope"] = found["scope"]
+    if register_info is not None:
+        record["exceptions_register"] = register_info
+    return record
+
+
 def exit_code_for(problems: list[str], breaches: list[Breach], fail_on_breach: bool) -> ExitCode:
     """3 when incomplete, 1 for breaches under fail-on-breach, else 0."""
     if problems:
@@ -289,6 +307,7 @@ def _finish(
     sign_key: Path | None = None,
     zip_pack: bool = False,
     register: Register | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
     # History dates undated patches and records where each was seen; without it they are not read at all.
@@ -324,16 +343,24 @@ def _finish(
                 problems=problems,
                 history=history,
                 tool_version=__version__,
+                recorded=provenance or {},
             ),
         )
         report("write reports", total - 1, total)
-        pack = staged.finish(context, renderers=renderers, zip_pack=zip_pack)
+        pack_warnings: list[str] = []
+        pack = staged.finish(
+            context,
+            renderers=renderers,
+            zip_pack=zip_pack,
+            timestamp_url=config.evidence.timestamp_url,
+            warnings=pack_warnings,
+        )
     # The query tables are in the pack now. Let them go before the history is written: at fleet scale that is the
     # scan's memory peak (the caller's `results` dict is emptied too; nothing reads it after this).
     evidence.clear()
     results.clear()
     evaluation = context.evaluation
-    warnings = scan_notes(evaluation.exception_warnings, evaluation.summary.counts)
+    warnings = scan_notes(evaluation.exception_warnings, evaluation.summary.counts) + pack_warnings
     if store is not None and undated is not None:
         try:
             store.record(

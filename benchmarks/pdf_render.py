@@ -179,6 +179,8 @@ def synthetic_register() -> Register:
             "owner": "app-team@contoso.com",
             "justification": "Vendor certification pending. " * 4,
             "ticket": f"CHG-{n}",
+            "approver": "risk-board@contoso.com",
+            "approved_on": created,
             "created": created,
             "expires_on": expires,
             "tags": {"Environment": env},

@@ -1,4 +1,4 @@
-"""`auditor verify PACK [--public-key FILE]... [--config F] [--integrity-only] [--replay]`."""
+"""`auditor verify PACK [--public-key FILE]... [--config F] [--tsa-ca FILE] [--integrity-only] [--replay]`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from auditor.config import load_config
 from auditor.errors import ExitCode
 from auditor.evidence.files import pack_files
 from auditor.evidence.sign import key_id, load_public_key
-from auditor.evidence.verify import VerifyReport, verify_files
+from auditor.evidence.timestamp import load_ca, stamp_check
+from auditor.evidence.verify import CHECKS, VerifyReport, verify_files
 
 INTEGRITY_ONLY_WARNING = (
     "integrity only: the files match the manifest, but anyone could have produced a pack like this one"
@@ -87,7 +88,14 @@ def verify_command(
     public_key: list[Path] = typer.Option(
         [], "--public-key", metavar="FILE", help="A trusted signer's Ed25519 public key (PEM); repeat for several."
     ),
-    config: Path | None = typer.Option(None, "--config", help="auditor.toml whose [evidence] trusted_keys to trust."),
+    config: Path | None = typer.Option(
+        None, "--config", help="auditor.toml whose [evidence] trusted_keys to trust (and timestamp_ca to check with)."
+    ),
+    tsa_ca: Path | None = typer.Option(
+        None,
+        "--tsa-ca",
+        help="CA certificate (PEM) of the time-stamping authority; manifest.tsr must verify against it.",
+    ),
     integrity_only: bool = typer.Option(
         False, "--integrity-only", help="Check the files against the manifest alone; accept any signer, or none."
     ),
@@ -98,8 +106,12 @@ def verify_command(
     """Check the signature against a trusted key, then every hash. Exit 0 authentic (or intact with
     --integrity-only), 1 tampered, unsigned or signed by an untrusted key, 2 not a pack."""
     trusted = trusted_keys(public_key, config)
+    ca_path = tsa_ca if tsa_ca is not None else (load_config(config).evidence.timestamp_ca if config else None)
+    # An explicit --tsa-ca asks for trusted time: a pack without a stamp then fails. A CA from the config applies
+    # to every pack, stamped or not.
+    stamps = stamp_check(load_ca(ca_path) if ca_path is not None else None, required=tsa_ca is not None)
     with pack_files(pack) as files:
-        report = verify_files(files, trusted, require_trust=not integrity_only)
+        report = verify_files(files, trusted, require_trust=not integrity_only, checks=[*CHECKS, stamps])
         if replay and report.intact and (integrity_only or report.authentic):
             from auditor.evidence.replay import replay_differences
             from auditor.evidence.verify import Finding

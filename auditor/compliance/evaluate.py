@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -97,10 +98,12 @@ def evaluate(
     first_seen: Mapping[str, datetime] | None = None,
     queries: Iterable[QuerySummary] = (),
     register: Iterable[ExceptionEntry] | None = None,
+    scope: Mapping[str, Any] | None = None,
 ) -> Evaluation:
     """Judge a fleet. `tables` maps query id -> rows; `query_refs` maps query id -> id@vN (for breaches).
 
-    `register` is the risk-acceptance register (exceptions.toml) applied to the verdicts.
+    `register` is the risk-acceptance register (exceptions.toml) applied to the verdicts. `scope` (manifest.json's:
+    what the scan covered, and on a live scan the subscriptions left out) is reported as summary.json's `scope`.
     """
     machines = facts.build_machines(
         tables["machine_facts"], environment_tag=config.environment_tag, environment_aliases=config.environment_aliases
@@ -191,6 +194,8 @@ def evaluate(
         # Thresholds judge the figures above; the count of what they found is filled in below.
         breaches=0,
         queries=tuple(queries),
+        # Packs written before scope was recorded replay without it, byte for byte.
+        scope=dict(scope) if scope is not None else None,
     )
     checks = thresholds.build_thresholds(config.thresholds, judged, query_refs) + risk_acceptance.expiry_checks(
         applied.outcomes

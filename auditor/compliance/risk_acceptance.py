@@ -305,6 +305,11 @@ def exception_summary(outcome: ExceptionOutcome) -> ExceptionSummary:
         owner=e.owner,
         justification=e.justification,
         ticket=e.ticket,
+        # A register from before approvals has none; its rows keep their old shape.
+        approver=e.approver,
+        approved_on=e.approved_on.isoformat() if e.approved_on else None,
+        risk_rating=e.risk_rating,
+        compensating_controls=tuple(e.compensating_controls) if e.approver is not None else None,
         created=e.created.isoformat(),
         expires_on=e.expires_on.isoformat(),
         status=outcome.state.value,

@@ -6,6 +6,7 @@ same files in the same way.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -19,10 +20,13 @@ from auditor.evidence import manifest as manifest_mod
 from auditor.evidence.methodology import rules_in_force
 from auditor.evidence.pack import PackWriter, write_table_jsonl_gz
 from auditor.evidence.sign import ALGORITHM, key_id, load_private_key, signature_bytes, signature_document
+from auditor.evidence.timestamp import TimestampError, request_stamp
 from auditor.evidence.zipped import write_zip
 from auditor.reports.interface import Renderer, ReportContext
 from auditor.reports.registry import default_renderers
 from auditor.timestamps import format_timestamp
+
+_LOG = logging.getLogger(__name__)
 
 
 def query_entry(record: Any) -> dict[str, Any]:
@@ -61,7 +65,19 @@ def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | N
         "rules": rules_in_force(config, evaluation.threshold_checks, context.summary),
         "queries": [query_entry(r) for r in context.queries],
         "evidence": manifest_mod.evidence_entries(evidence or {}),
+        **{key: context.provenance[key] for key in manifest_mod.PROVENANCE_KEYS if key in context.provenance},
     }
+
+
+def _stamp(target: Path, url: str, manifest: bytes, warnings: list[str] | None) -> None:
+    try:
+        target.write_bytes(request_stamp(url, manifest))
+    except TimestampError as error:  # trusted time is worth a warning, never the pack
+        note = f"{error.message}; {error.hint}"
+        if warnings is not None:
+            warnings.append(note)
+        else:
+            _LOG.warning("%s", note)
 
 
 class StagedPack:
@@ -106,8 +122,14 @@ class StagedPack:
         renderers: list[Renderer] | None = None,
         zip_pack: bool = False,
         extra_header: Mapping[str, Any] | None = None,
+        timestamp_url: str | None = None,
+        warnings: list[str] | None = None,
     ) -> Path:
-        """Render every report from `context`, write the manifest and commit the pack; return its directory."""
+        """Render every report from `context`, write the manifest and commit the pack; return its directory.
+
+        With `timestamp_url` an RFC 3161 authority stamps the manifest (manifest.tsr); when it fails, the reason is
+        appended to `warnings` (or logged) and the pack is written unstamped.
+        """
         if context.pack_id != self.pack_id:
             raise ValueError(f"context of pack {context.pack_id} cannot finish pack {self.pack_id}")
         pack = self._pack
@@ -122,6 +144,8 @@ class StagedPack:
         data = manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, header))
         if self._signer is not None:
             pack.path(manifest_mod.SIGNATURE_NAME).write_bytes(signature_bytes(signature_document(self._signer, data)))
+        if timestamp_url:
+            _stamp(pack.path(manifest_mod.TIMESTAMP_NAME), timestamp_url, data, warnings)
         if zip_pack:
             write_zip(pack.root, pack.zip_path, context.pack_id)
         return pack.commit()

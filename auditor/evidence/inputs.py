@@ -48,7 +48,7 @@ def first_seen_map(table: pa.Table | None) -> dict[str, datetime]:
 
 
 _REGISTER_COLUMNS = tuple(ExceptionEntry.model_fields)
-_JSON_COLUMNS = frozenset(SELECTOR_KEYS + NARROWING_KEYS)
+_JSON_COLUMNS = frozenset((*SELECTOR_KEYS, *NARROWING_KEYS, "compensating_controls"))
 """Register columns holding a list or table, stored as JSON text (the rest are plain text)."""
 
 
@@ -77,7 +77,9 @@ def register_map(table: pa.Table | None, *, max_days: int) -> Register | None:
             {name: json.loads(value) if name in _JSON_COLUMNS else value for name, value in row.items()}
             for row in table.to_pylist()
         ]
-        return validate_register({"exception": rows}, max_days=max_days, source=REGISTER_EVIDENCE)
+        # A pack written before approvals were required has no approver column; it is read as it was judged.
+        legacy = "approver" not in table.column_names
+        return validate_register({"exception": rows}, max_days=max_days, source=REGISTER_EVIDENCE, legacy=legacy)
     except (ConfigError, TypeError, ValueError) as exc:
         raise PackError(
             f"{REGISTER_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`"

@@ -41,6 +41,9 @@ class Provenance:
     """Earlier scans for the trend, as the history evidence records them."""
     tool_version: str = __version__
     """The auditor version writing the pack."""
+    recorded: Mapping[str, Any] = field(default_factory=dict)
+    """manifest.json's `operator`, `scope` and `exceptions_register`: who ran the scan, what it covered, with which
+    register (a replay takes them from the original's manifest)."""
 
 
 def judge(
@@ -62,6 +65,7 @@ def judge(
         first_seen=first_seen,
         queries=summary_queries(records),
         register=register,
+        scope=provenance.recorded.get("scope"),
     )
     context = ReportContext(
         evaluation=evaluation,
@@ -73,6 +77,7 @@ def judge(
         source=provenance.source,
         problems=list(provenance.problems),
         history=list(provenance.history),
+        provenance=dict(provenance.recorded),
     )
     _ = context.trend  # worked out here, once, before any renderer reads it
     return context

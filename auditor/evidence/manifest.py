@@ -27,7 +27,11 @@ from auditor.names import is_relative_path
 MANIFEST_FORMAT = "auditor-pack/1"
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
-UNHASHED = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
+TIMESTAMP_NAME = "manifest.tsr"
+"""The RFC 3161 time-stamp response over manifest.json; it stamps the manifest, so the manifest cannot list it."""
+UNHASHED = frozenset({MANIFEST_NAME, SIGNATURE_NAME, TIMESTAMP_NAME})
+PROVENANCE_KEYS = ("operator", "scope", "exceptions_register")
+"""Manifest keys saying who ran the scan, over what, with which register; a replay keeps the original's."""
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "manifest.v1.json"
 _KIND_OF_TYPE = {arrow: kind for kind, arrow in ARROW_TYPES.items()}
 PACK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

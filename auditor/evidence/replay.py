@@ -29,7 +29,7 @@ from auditor.evidence.inputs import (
     register_map,
 )
 from auditor.evidence.judge import Provenance, judge
-from auditor.evidence.manifest import MANIFEST_NAME, arrow_type, fingerprint, parse_manifest
+from auditor.evidence.manifest import MANIFEST_NAME, PROVENANCE_KEYS, arrow_type, fingerprint, parse_manifest
 from auditor.evidence.sign import load_public_key
 from auditor.evidence.verify import VerifyReport, verify_files
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
@@ -120,6 +120,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
             source=manifest["source"],
             problems=list(manifest["problems"]),
             history=history_runs(evidence.get(HISTORY_EVIDENCE)),
+            recorded={key: manifest[key] for key in PROVENANCE_KEYS if key in manifest},
         ),
     )
     return LoadedPack(manifest, fingerprint(data), evidence, context)

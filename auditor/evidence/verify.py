@@ -41,7 +41,7 @@ class Finding:
     path: str
     """The file concerned, relative to the pack root."""
     kind: str
-    """`changed`, `missing`, `added`, `inconsistent` or `signature`."""
+    """`changed`, `missing`, `added`, `inconsistent`, `signature` or `timestamp`."""
     detail: str
 
     def line(self) -> str:
@@ -111,14 +111,18 @@ class VerifyReport:
 
 
 def verify_pack(
-    path: Path, public_key: Path | Sequence[Path] | None = None, *, require_trust: bool = False
+    path: Path,
+    public_key: Path | Sequence[Path] | None = None,
+    *,
+    require_trust: bool = False,
+    checks: Sequence[PackCheck] | None = None,
 ) -> VerifyReport:
     """Verify the pack at `path` (a directory or zip) against the public key(s) given; PackError when it is not a
-    pack or a key is unreadable."""
+    pack or a key is unreadable. `checks` replaces CHECKS (e.g. with a time-stamp check added)."""
     keys = [public_key] if isinstance(public_key, Path) else list(public_key or [])
     trusted = [load_public_key(key) for key in keys]
     with pack_files(path) as files:
-        return verify_files(files, trusted, require_trust=require_trust)
+        return verify_files(files, trusted, require_trust=require_trust, checks=checks)
 
 
 def verify_files(

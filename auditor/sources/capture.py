@@ -14,6 +14,7 @@ from typing import Any
 from rich.progress import Progress
 
 from auditor import __version__
+from auditor.operator import operator_record
 from auditor.snapshots.format import ARG_COLUMNS, Snapshot, write_snapshot
 from auditor.sources._paging import ProgressCallback
 from auditor.sources.azure_settings import AzureSettings
@@ -56,6 +57,15 @@ class CaptureIncompleteError(SourceError):
         self.problems = tuple(problems)
 
 
+def _reconciliation(scope: Any) -> dict[str, Any]:
+    """The live scope's subscription reconciliation, without what snapshot.json records elsewhere."""
+    if not isinstance(scope, dict):
+        return {}
+    return {
+        k: v for k, v in scope.items() if k not in ("kind", "tenant_id", "cloud", "subscriptions", "management_groups")
+    }
+
+
 def capture_snapshot(
     settings: AzureSettings,
     *,
@@ -84,6 +94,7 @@ def capture_snapshot(
             if missing:
                 problems.append(f"{table}: Resource Graph did not return column(s) {', '.join(missing)}")
             tables[table] = rows
+        provenance = source.provenance() if not problems else {}
     finally:
         source.close()
     if problems:
@@ -97,10 +108,13 @@ def capture_snapshot(
         source="azure",
         captured_at=captured_at,
         tenant_id=settings.tenant_id,
-        scope=settings.scope(),
+        # The live scope's reconciliation (subscriptions seen but not captured) travels with the snapshot, so a
+        # scan of it later still says what was left out.
+        scope={**settings.scope(), **_reconciliation(provenance.get("scope"))},
         extra={
             "capture": {
                 "tool": f"auditor {__version__}",
+                "operator": operator_record(provenance.get("azure_principal")),
                 "cloud": settings.cloud,
                 "resource_manager": endpoints.resource_manager,
                 "resource_types": list(RESOURCE_TYPES),

@@ -7,6 +7,7 @@ standard one (`REQUESTS_CA_BUNDLE` for a private CA), and https is never switche
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +19,12 @@ from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
 from rich.progress import Progress
 
 from auditor import __version__
+from auditor.operator import principal_from_claims, token_claims
 from auditor.sources._paging import ProgressCallback, ProgressReporter
 from auditor.sources._quota import RetryPolicy
 from auditor.sources.azure_settings import AzureSettings
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -160,8 +164,9 @@ class AzureSource:
         self.retry = RetryPolicy.from_settings(settings)
         self._sleep = sleep
         self._progress = ProgressReporter(progress)
+        self._options = self.client_options(client_kwargs)
         try:
-            self._client = self._connect(self.client_options(client_kwargs))
+            self._client = self._connect(self._options)
         except BaseException:
             self._close_credential()
             raise
@@ -191,6 +196,20 @@ class AzureSource:
     def default_as_of(self) -> datetime | None:
         """Live data is as of now."""
         return None
+
+    def principal(self) -> dict[str, Any] | None:
+        """The Azure principal this source's access token was issued to, read from its claims (not verified).
+
+        The SDK client already holds a token for this scope, and the credential caches it, so this asks for no
+        new sign-in. None when the token is opaque or cannot be had (the scan's own queries have already shown
+        whether authentication works, and who ran a scan is informational).
+        """
+        try:
+            token = self.credential.get_token(self.endpoints.credential_scope)
+        except Exception as exc:  # any credential failure: the record is informational, the scan goes on
+            _LOG.warning("cannot read the access token's principal: %s", exc)
+            return None
+        return principal_from_claims(token_claims(token.token))
 
     def close(self) -> None:
         """Close the HTTP session, and the credential if this source made it."""

@@ -36,6 +36,7 @@ from auditor.sources._quota import AccessDenied, GaveUp, QuotaGovernor, Rejected
 from auditor.sources.azure_settings import AzureSettings
 from auditor.sources.clouds import AzureSource
 from auditor.sources.interface import SourceError
+from auditor.sources.scope import live_scope, visible_or_error
 
 _LOG = logging.getLogger(__name__)
 SUBSCRIPTION_LIMIT_HEADER = "x-ms-tenant-subscription-limit-hit"
@@ -275,6 +276,13 @@ class ResourceGraphSource(AzureSource):
             skip_token=response.skip_token,
             subscription_limit_hit=headers.get(SUBSCRIPTION_LIMIT_HEADER, "").lower() == "true",
         )
+
+    def provenance(self) -> dict[str, Any]:
+        """Who ran the scan (the token's principal) and its scope against the subscriptions the identity sees."""
+        # SDK retries are off for the queries (they pace themselves); this one call may use the SDK's own.
+        options = {key: value for key, value in self._options.items() if key != "retry_policy"}
+        visible, error = visible_or_error(self.credential, self.endpoints, self.settings.tenant_id, options)
+        return {"azure_principal": self.principal(), "scope": live_scope(self.settings, visible, error)}
 
     def fingerprint(self) -> dict[str, Any]:
         """The tenant, cloud and scope the data came from."""

@@ -33,6 +33,15 @@ class TargetRouter:
         """Live data is as of now."""
         return None
 
+    def provenance(self) -> dict[str, Any]:
+        """The Resource Graph source's provenance (principal and scope); the first target's that has one."""
+        for _, source in sorted(self.targets.items()):
+            described = getattr(source, "provenance", None)
+            if callable(described):
+                found: dict[str, Any] = described()
+                return found
+        return {}
+
     def fingerprint(self) -> dict[str, Any]:
         """The Resource Graph fingerprint, with each other target's under its name."""
         base = dict(self.targets["arg"].fingerprint()) if "arg" in self.targets else {}

@@ -27,6 +27,7 @@ from auditor.snapshots.format import (
     SnapshotTable,
     quote_identifier,
 )
+from auditor.sources.scope import snapshot_scope
 
 _JSON_COLUMNS = frozenset({"sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
 _ARG_SCHEMA = ", ".join(f"'{c}': '{'JSON' if c in _JSON_COLUMNS else 'VARCHAR'}'" for c in ARG_COLUMNS)
@@ -183,6 +184,10 @@ class SnapshotSource:
     def default_as_of(self) -> datetime | None:
         """A snapshot's data is as of its capture time."""
         return self.snapshot.captured_at
+
+    def provenance(self) -> dict[str, Any]:
+        """The scope the snapshot recorded when it was captured (no Azure principal: nothing was signed in)."""
+        return {"scope": snapshot_scope(self.snapshot.meta)}
 
     def fingerprint(self) -> dict[str, Any]:
         """The snapshot's table hashes."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import sys
 from datetime import UTC, datetime
@@ -91,10 +92,13 @@ def entry(ident: str = "EX-1", **fields: Any) -> dict[str, Any]:
         "owner": "app-team@contoso.com",
         "justification": "vendor freeze",
         "ticket": "CHG-1",
+        "approver": "risk-board@contoso.com",
         "created": "2026-10-01",
         "expires_on": "2026-12-31",
     }
-    return {**base, **fields}
+    merged = {**base, **fields}
+    merged.setdefault("approved_on", merged["created"])
+    return merged
 
 
 def judge(tables: dict[str, pa.Table], *entries: dict[str, Any], as_of: datetime = AS_OF) -> Evaluation:
@@ -375,7 +379,7 @@ def test_active_through_the_end_of_its_expiry_day(tables: dict[str, pa.Table], i
 
 
 def test_summary_row_of_an_exception(tables: dict[str, pa.Table], ids: dict[str, str]) -> None:
-    row = js(
+    judged = js(
         judge(
             tables,
             entry(
@@ -384,14 +388,22 @@ def test_summary_row_of_an_exception(tables: dict[str, pa.Table], ids: dict[str,
                 tags={"App": "erp"},
                 justification=" legacy ERP ",
                 ticket="RISK-9",
+                risk_rating="High",
+                compensating_controls=["jump host only"],
             ),
         ).summary
-    )["exceptions"][0]
+    )
+    assert_valid_summary(judged)
+    row = judged["exceptions"][0]
     assert row == {
         "id": "EX-9",
         "owner": "app-team@contoso.com",
         "justification": "legacy ERP",
         "ticket": "RISK-9",
+        "approver": "risk-board@contoso.com",
+        "approved_on": "2026-10-01",
+        "risk_rating": "high",
+        "compensating_controls": ["jump host only"],
         "created": "2026-10-01",
         "expires_on": "2026-12-31",
         "status": "active",
@@ -416,6 +428,8 @@ id = "EX-1"
 owner = "erp-team@contoso.com"
 justification = "ERP vendor freeze"
 ticket = "CHG-1"
+approver = "risk-board@contoso.com"
+approved_on = 2026-10-02
 created = 2026-10-01
 expires_on = 2026-11-10
 tags = { App = "erp" }
@@ -426,6 +440,8 @@ id = "EX-2"
 owner = "platform-team@contoso.com"
 justification = "legacy"
 ticket = "RISK-2"
+approver = "risk-board@contoso.com"
+approved_on = 2026-06-01
 created = 2026-06-01
 expires_on = 2026-10-20
 resource_groups = ["RG-Legacy"]
@@ -463,8 +479,12 @@ def test_scan_stores_the_register_and_replays_byte_identically(fleet_dir: Path, 
         ("EX-1", '["5031361","5031362"]', "2026-11-10"),
         ("EX-2", "[]", "2026-10-20"),
     ]
+    register = tmp_path / "cfg" / "exceptions.toml"
+    recorded = json.loads((result.pack / "manifest.json").read_text())["exceptions_register"]
+    assert recorded["file"] == "exceptions.toml"
+    assert recorded["sha256"] == hashlib.sha256(register.read_bytes()).hexdigest()
     # The replay reads the register from the pack, not from the file.
-    (tmp_path / "cfg" / "exceptions.toml").unlink()
+    register.unlink()
     assert_replays_identically(result.pack, tmp_path / "replayed", json_only())
 
 
@@ -485,10 +505,42 @@ def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *a
     return int(exited.value.code or 0), captured.out, captured.err
 
 
+APPROVAL = 'approver = "risk-board@contoso.com"\napproved_on = 2026-06-01\n'
+APPROVAL_HINT = (
+    "hint: every exception needs approver (someone other than its owner) and approved_on (on or after created); "
+    "see samples/exceptions.toml"
+)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected", "hint"),
+    [
+        (
+            ('owner = "platform-team@contoso.com"\n', ""),
+            "exception 'EX-2': missing required key 'owner'",
+            "hint: see samples/exceptions.toml for every key and its meaning",
+        ),
+        ((APPROVAL, "approved_on = 2026-06-01\n"), "exception 'EX-2': missing required key 'approver'", APPROVAL_HINT),
+        (
+            (APPROVAL, 'approver = "Platform-Team@contoso.com"\napproved_on = 2026-06-01\n'),
+            "exception 'EX-2': approver 'Platform-Team@contoso.com' is also its owner; "
+            "a risk acceptance needs a second person to approve it",
+            APPROVAL_HINT,
+        ),
+    ],
+    ids=["no-owner", "no-approver", "self-approved"],
+)
 def test_cli_refuses_a_bad_register_before_scanning(
-    fleet_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fleet_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: tuple[str, str],
+    expected: str,
+    hint: str,
 ) -> None:
-    config = _config_dir(tmp_path, REGISTER.replace('owner = "platform-team@contoso.com"\n', ""))
+    assert change[0] in REGISTER
+    config = _config_dir(tmp_path, REGISTER.replace(*change))
     monkeypatch.setattr(SnapshotSource, "run", lambda *_: pytest.fail("queried a source with a bad register"))
     code, _, err = _cli(
         monkeypatch,
@@ -504,8 +556,7 @@ def test_cli_refuses_a_bad_register_before_scanning(
     )
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 2 and "Traceback" not in err
-    assert lines[0] == f"error: {config.parent / 'exceptions.toml'}: exception 'EX-2': missing required key 'owner'"
-    assert lines[1] == "hint: see samples/exceptions.toml for every key and its meaning"
+    assert lines == [f"error: {config.parent / 'exceptions.toml'}: {expected}", hint]
     assert not (tmp_path / "packs").exists()
 
 

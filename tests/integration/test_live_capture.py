@@ -14,6 +14,7 @@ from auditor.sources.interface import SourceError
 from auditor.sources.resource_graph import ResourceGraphSource
 from auditor.sources.snapshot import SnapshotSource
 from tests.integration.azure_emulator import TENANT, AzureEmulator, Fault, FaultKind
+from tests.integration.azure_emulator.auth import IDENTITY_OBJECT_ID
 from tests.integration.azure_emulator.catalog import catalog_requests
 from tests.integration.azure_emulator.fleet import AS_OF, build_fleet, subscription_ids
 
@@ -41,7 +42,17 @@ def test_capture_reproduces_the_live_rows(emulator: AzureEmulator, fleet: Snapsh
     captured = capture(emulator, tmp_path / "captured")
     assert read_snapshot(captured.path).source == "azure"
     assert captured.tenant_id == TENANT
-    assert captured.scope == {"subscriptions": SUBS, "management_groups": []}
+    assert (captured.scope["subscriptions"], captured.scope["management_groups"]) == (SUBS, [])
+    # The live scope's reconciliation travels with the snapshot, and a scan of it reports it.
+    assert (captured.scope["visible_subscriptions"], captured.scope["subscriptions_not_scanned"]) == (4, [])
+    assert captured.meta["capture"]["operator"]["azure_principal"]["object_id"] == IDENTITY_OBJECT_ID
+    reread = SnapshotSource(captured)
+    try:
+        scope = reread.provenance()["scope"]
+    finally:
+        reread.close()
+    assert (scope["kind"], scope["origin"], scope["tenant_id"]) == ("snapshot", "azure", TENANT)
+    assert [s["id"] for s in scope["subscriptions_scanned"]] == sorted(SUBS)
     assert set(captured.tables) == set(CAPTURE_QUERIES)
     assert captured.meta["capture"]["resource_types"] == list(RESOURCE_TYPES)
     # Every table but resources is copied whole, row for row, with ARG's 16 columns.

@@ -17,7 +17,7 @@ from auditor.sources._paging import ProgressEvent
 from auditor.sources.interface import SourceError
 from auditor.sources.resource_graph import ResourceGraphSource
 from auditor.sources.snapshot import SnapshotSource
-from tests.integration.azure_emulator import TENANT, AzureEmulator, Fault, FaultKind
+from tests.integration.azure_emulator import TENANT, TOKEN, AzureEmulator, Fault, FaultKind
 from tests.integration.azure_emulator.catalog import catalog_requests
 from tests.integration.azure_emulator.fleet import AS_OF, build_fleet, subscription_ids
 
@@ -247,7 +247,7 @@ def test_quota_429_is_honoured(fleet: Snapshot, offline: SnapshotSource) -> None
     with AzureEmulator(fleet, quota=(3, 1.0)) as emulator:
         assert emulator.quota is not None
         for _ in range(3):
-            emulator.quota.check("emulator-token")  # someone else spent the quota
+            emulator.quota.check(TOKEN)  # someone else spent the quota
         source = ResourceGraphSource.from_settings(
             emulator.settings(subscriptions=SUBS, page_size=1000), **emulator.client_kwargs()
         )
@@ -282,7 +282,7 @@ def test_wire_format_matches_the_rest_examples(emulator: AzureEmulator) -> None:
     request = urllib.request.Request(
         f"{emulator.url}/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01",
         data=json.dumps(body).encode(),
-        headers={"Authorization": "Bearer emulator-token", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=5) as response:

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from auditor.compliance.risk_acceptance import ExceptionState, state_on
+from auditor.compliance.risk_acceptance import ExceptionOutcome, ExceptionState, exception_summary, state_on
 from auditor.config import load_config
 from auditor.errors import ConfigError, ExitCode
 from auditor.package_data import data_dir
-from auditor.risk_register import ExceptionEntry, load_register
+from auditor.risk_register import ExceptionEntry, load_register, validate_register
+from tests.summaries import js
 
 VM = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-1"
 GOOD = f"""
@@ -20,6 +21,8 @@ id = "EX-7"
 owner = "erp-team@contoso.com"
 justification = "vendor freeze"
 ticket = "CHG-7"
+approver = "ciso@contoso.com"
+approved_on = 2026-09-02
 created = 2026-09-01
 expires_on = 2026-12-01
 machine_ids = ["{VM}"]
@@ -117,6 +120,80 @@ def test_each_problem_names_the_file_and_the_entry(tmp_path: Path, change: tuple
     assert info.value.exit_code is ExitCode.BAD_INPUT
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('approver = "ciso@contoso.com"\n', ""), "exception 'EX-7': missing required key 'approver'"),
+        (("approved_on = 2026-09-02\n", ""), "exception 'EX-7': missing required key 'approved_on'"),
+        (
+            ('approver = "ciso@contoso.com"', 'approver = " ERP-Team@Contoso.com "'),
+            "exception 'EX-7': approver 'ERP-Team@Contoso.com' is also its owner; "
+            "a risk acceptance needs a second person to approve it",
+        ),
+        (
+            ("approved_on = 2026-09-02", "approved_on = 2026-08-31"),
+            "exception 'EX-7': approved_on 2026-08-31 is before created 2026-09-01",
+        ),
+        (('approver = "ciso@contoso.com"', 'approver = ""'), "exception 'EX-7': key 'approver': is empty"),
+        (
+            ("approved_on = 2026-09-02", 'approved_on = 2026-09-02\nrisk_rating = "severe"'),
+            "exception 'EX-7': key 'risk_rating': 'severe' is not a risk rating; "
+            "expected one of low, medium, high, critical",
+        ),
+    ],
+    ids=["no-approver", "no-approved-on", "self-approved", "approved-before-created", "blank-approver", "bad-rating"],
+)
+def test_approval_problems_name_the_file_and_the_entry(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    old, new = change
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    with pytest.raises(ConfigError) as info:
+        load_register(path, max_days=180)
+    assert info.value.message == f"{path}: {expected}"
+    assert info.value.exit_code is ExitCode.BAD_INPUT
+    assert "approver" in info.value.hint or "samples/exceptions.toml" in info.value.hint
+
+
+def test_approval_fields_are_read_and_normalised(tmp_path: Path) -> None:
+    text = (
+        GOOD.replace("approved_on = 2026-09-01\n", "")
+        + 'risk_rating = "High"\ncompensating_controls = ["isolated subnet", " EDR ", "isolated subnet"]\n'
+    )
+    (entry,) = load_register(write(tmp_path, text), max_days=180)
+    assert (entry.approver, entry.approved_on) == ("ciso@contoso.com", date(2026, 9, 2))
+    assert (entry.risk_rating, entry.compensating_controls) == ("high", ("isolated subnet", "EDR"))
+    one = (
+        GOOD.replace("approved_on = 2026-09-02", "approved_on = 2026-09-01")
+        + 'compensating_controls = "jump host only"\n'
+    )
+    (entry,) = load_register(write(tmp_path, one), max_days=180)
+    assert (entry.approved_on, entry.compensating_controls, entry.risk_rating) == (
+        date(2026, 9, 1),
+        ("jump host only",),
+        None,
+    )
+
+
+def test_a_pack_written_before_approvals_is_read_without_them() -> None:
+    row = {
+        "id": "EX-1",
+        "owner": "o",
+        "justification": "j",
+        "ticket": "t",
+        "created": "2026-10-01",
+        "expires_on": "2026-11-01",
+        "subscriptions": ["s"],
+    }
+    with pytest.raises(ConfigError, match="missing required key 'approver'"):
+        validate_register({"exception": [row]}, max_days=180, source="evidence/exceptions.jsonl.gz")
+    (entry,) = validate_register({"exception": [row]}, max_days=180, source="evidence", legacy=True)
+    assert (entry.approver, entry.approved_on) == (None, None)
+    # ...and its summary rows keep their old shape, so the pack still replays byte for byte.
+    assert not {"approver", "approved_on", "risk_rating"} & set(
+        js(exception_summary(ExceptionOutcome(entry, ExceptionState.ACTIVE, 0, ())))
+    )
+
+
 def test_the_maximum_is_inclusive_and_configurable(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("expires_on = 2026-12-01", "expires_on = 2027-02-28"))  # 180 days
     assert load_register(path, max_days=180)[0].duration_days == 180
@@ -165,6 +242,7 @@ def test_the_register_next_to_the_config_is_found(tmp_path: Path) -> None:
 def test_the_sample_register_is_valid() -> None:
     register = load_register(data_dir("samples") / "exceptions.toml", max_days=180)
     assert [e.id for e in register] == ["EX-101", "EX-102", "EX-103", "EX-104", "EX-105"]
+    assert all(e.approver and e.approved_on and e.approver.lower() != e.owner.lower() for e in register)
 
 
 def _entry(created: str = "2026-10-01", expires_on: str = "2026-11-01") -> ExceptionEntry:
@@ -174,6 +252,8 @@ def _entry(created: str = "2026-10-01", expires_on: str = "2026-11-01") -> Excep
             "owner": "o",
             "justification": "j",
             "ticket": "t",
+            "approver": "a",
+            "approved_on": created,
             "created": created,
             "expires_on": expires_on,
             "subscriptions": ["s"],

@@ -6,7 +6,7 @@ from auditor.compliance.facts import Machine, PatchGroup
 from auditor.compliance.rules import AssessmentState, GroupVerdict, MachineVerdict, OverduePatch, Status
 from auditor.reports.pdf.model import TOP_MACHINES, cap, group_table, top_machines
 from auditor.reports.pdf.operations import failure_patterns, policy_view, schedules_view
-from auditor.reports.pdf.scope import scope_label, source_details, source_tables
+from auditor.reports.pdf.scope import source_details, source_tables
 from auditor.reports.pdf.summary_section import measure
 
 
@@ -119,15 +119,6 @@ def test_policy_view_is_defensive() -> None:
     assert len(view["mismatches"].rows) == 25 and view["mismatches"].more == 35 and view["mismatch_count"] == 60
     odd = policy_view({"policy": "unexpected", "policy_mismatches": [1, {"name": "x"}]})
     assert odd is not None and [m["name"] for m in odd["mismatches"].rows] == ["x"]
-
-
-def test_scope_label_live_and_snapshot() -> None:
-    assert scope_label({"tenant_id": "t", "scope": {"subscriptions": ["s1"]}}) == "subscription s1"
-    assert scope_label({"tenant_id": "t", "scope": {"subscriptions": ["a", "b"], "management_groups": ["mg"]}}) == (
-        "management group mg, 2 subscriptions"
-    )
-    assert scope_label({"kind": "snapshot", "source": "synthetic", "tenant_id": "t"}) == "tenant t (synthetic snapshot)"
-    assert scope_label({}) == "scope not recorded"
 
 
 def test_source_details_and_tables() -> None:

@@ -84,8 +84,12 @@ def test_expired_and_expiring_rows_are_filled(book: Any) -> None:
 
 
 def test_hostile_register_text_stays_text(book: Any) -> None:
-    soon = next(row for row in book["Exceptions"].iter_rows(min_row=3) if row[0].value == "EX-SOON")
-    owner, justification = soon[2], soon[4]
+    ws = book["Exceptions"]
+    header = [cell.value for cell in ws[2]]
+    soon = next(row for row in ws.iter_rows(min_row=3) if row[0].value == "EX-SOON")
+    owner, approver = soon[header.index("Owner")], soon[header.index("Approver")]
+    justification = soon[header.index("Justification")]
+    assert approver.value == "=approver" and approver.data_type == "s"
     assert owner.value == "@risk-owner" and owner.data_type == "s" and owner.quotePrefix
     assert justification.value.startswith("=1+1") and justification.data_type == "s"
 

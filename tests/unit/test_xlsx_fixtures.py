@@ -54,6 +54,9 @@ id = "EX-ACTIVE"
 owner = "erp-team@contoso.com"
 justification = "Vendor freeze until the year-end release."
 ticket = "CHG-1"
+approver = "risk-board@contoso.com"
+approved_on = 2026-10-02
+risk_rating = "high"
 created = 2026-10-01
 expires_on = 2027-01-31
 machine_ids = [{late}]
@@ -63,6 +66,8 @@ id = "EX-EXPIRED"
 owner = "legacy-team@contoso.com"
 justification = "Awaiting migration."
 ticket = "RISK-2"
+approver = "risk-board@contoso.com"
+approved_on = 2026-06-01
 created = 2026-06-01
 expires_on = 2026-10-15
 machine_ids = [{hostile}]
@@ -72,6 +77,8 @@ id = "EX-SOON"
 owner = "@risk-owner"
 justification = "=1+1 is not a formula here"
 ticket = "INC-3"
+approver = "=approver"
+approved_on = 2026-10-01
 created = 2026-10-01
 expires_on = 2026-11-05
 tags = {{ owner = "@SUM(1+1)" }}
@@ -82,6 +89,8 @@ id = "EX-NONE"
 owner = "nobody@contoso.com"
 justification = "Selects a subscription that is not in scope."
 ticket = "CHG-4"
+approver = "risk-board@contoso.com"
+approved_on = 2026-10-01
 created = 2026-10-01
 expires_on = 2026-12-31
 subscriptions = ["ffffffff-0000-0000-0000-000000000000"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from auditor.compliance.summary.shape import ABSENT
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +46,14 @@ class ExceptionSummary:
     """Why."""
     ticket: str
     """The change or risk ticket."""
+    approver: str | None = field(default=None, metadata=ABSENT)
+    """Who approved the risk acceptance (never its owner); absent for a register from before approvals."""
+    approved_on: str | None = field(default=None, metadata=ABSENT)
+    """When they approved it (ISO date)."""
+    risk_rating: str | None = field(default=None, metadata=ABSENT)
+    """`low`, `medium`, `high` or `critical`; absent when the register gives none."""
+    compensating_controls: tuple[str, ...] | None = field(default=None, metadata=ABSENT)
+    """What limits the risk meanwhile (empty when none is named)."""
     created: str
     """When it starts (ISO date)."""
     expires_on: str

@@ -8,7 +8,9 @@ bytes, so new keys are additions an issue asks for.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from auditor.compliance.summary.fleet import (
     AssessmentCounts,
@@ -88,6 +90,9 @@ class Summary:
     """How many thresholds were breached (breaches.json lists them)."""
     queries: tuple[QuerySummary, ...]
     """The queries the figures come from."""
+    scope: Mapping[str, Any] | None = field(default=None, metadata=ABSENT)
+    """What the scan covered, as manifest.json's `scope` records it (a live scan's subscriptions scanned and those
+    its identity can see but did not scan); absent for packs written before scope was recorded."""
 
     @property
     def machines(self) -> int:

@@ -19,7 +19,7 @@ from auditor.reports.json import plain as as_json
 from auditor.reports.pdf.caps import TOP_BREACHES, TOP_GROUPS, TOP_MACHINES, TOP_ROWS, Capped, cap
 from auditor.reports.pdf.operations import failure_patterns, policy_view, schedules_view
 from auditor.reports.pdf.risk_acceptance import exceptions_view, honesty
-from auditor.reports.pdf.scope import scope_label, source_details, source_tables
+from auditor.reports.pdf.scope import source_details, source_tables
 from auditor.reports.pdf.summary_section import (
     breach_rows,
     environment_targets,
@@ -27,6 +27,7 @@ from auditor.reports.pdf.summary_section import (
     threshold_rows,
     trend_points,
 )
+from auditor.reports.provenance import operator_lines, scope_lines, scope_sentence, signatories
 from auditor.timestamps import format_timestamp
 
 
@@ -195,7 +196,10 @@ def build_view(context: ReportContext) -> dict[str, Any]:
     breaches = evaluation.breaches
     return {
         "title": "Patch compliance audit pack",
-        "scope": scope_label(context.source),
+        "scope": scope_sentence(context.provenance.get("scope"), context.source),
+        "scope_lines": scope_lines(context.provenance.get("scope")),
+        "operator_lines": operator_lines(context.provenance.get("operator")),
+        "signoff": signatories(context.evaluation.config.report),
         "source_details": source_details(context.source),
         "source_tables": source_tables(context.source),
         "as_of": context.summary.as_of or format_timestamp(evaluation.as_of),

@@ -1,4 +1,5 @@
-"""Describe a scan's source fingerprint for the PDF: a one-line scope for the running header, and the details.
+"""Describe a scan's source fingerprint for the PDF: its details and a snapshot's tables (the one-line scope is
+`auditor.reports.provenance.scope_sentence`).
 
 A live source records its tenant and scopes; a snapshot records its tenant, capture time and table hashes. Both
 shapes may gain keys, so everything here reads with `.get()` and shows what it does not know as plain values.
@@ -6,7 +7,7 @@ shapes may gain keys, so everything here reads with `.get()` and shows what it d
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 MAX_SCOPE_ITEMS = 5
@@ -24,31 +25,6 @@ LABELS = {
     "cloud": "Cloud",
 }
 """Labels of the fingerprint keys we know; others are shown with their key."""
-
-
-def _names(kind: str, items: Sequence[Any]) -> str:
-    if len(items) == 1:
-        return f"{kind} {items[0]}"
-    return f"{len(items)} {kind}s"
-
-
-def scope_label(source: Mapping[str, Any]) -> str:
-    """A short scope for the running header, e.g. "tenant 1234… (snapshot)" or "3 subscriptions"."""
-    scope = source.get("scope")
-    scope = scope if isinstance(scope, Mapping) else {}
-    parts = []
-    for key, kind in (("management_groups", "management group"), ("subscriptions", "subscription")):
-        items = scope.get(key)
-        if isinstance(items, list) and items:
-            parts.append(_names(kind, items))
-    tenant = source.get("tenant_id") or source.get("tenant")
-    if not parts and tenant:
-        parts.append(f"tenant {tenant}")
-    label = ", ".join(parts) or "scope not recorded"
-    if source.get("kind") == "snapshot":
-        origin = source.get("source")
-        label += f" ({origin} snapshot)" if origin else " (snapshot)"
-    return label
 
 
 def _text(value: Any) -> str:

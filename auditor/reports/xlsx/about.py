@@ -14,11 +14,14 @@ from openpyxl.workbook import Workbook
 from auditor.compliance.installs import FAILED, SUCCEEDED
 from auditor.config import Config
 from auditor.reports.interface import ReportContext
+from auditor.reports.provenance import operator_lines, scope_lines, scope_sentence, signatories
 from auditor.reports.xlsx.schedules import summary_rules
 from auditor.reports.xlsx.sheet import Form
 from auditor.reports.xlsx.style import Styles, styled
 
 ABOUT = "About"
+SIGN_HERE = "_" * 40
+"""A line to sign or date on, printed or typed over."""
 
 
 def _aliases(config: Config) -> str:
@@ -142,6 +145,14 @@ def write_about(workbook: Workbook, context: ReportContext) -> Form:
         form.pair("Manifest fingerprint", context.manifest_fingerprint)
     form.pair("Summary format", context.summary.format)
     form.blank()
+    form.section("Who ran it and what it covered")
+    form.pair("Scope", scope_sentence(context.provenance.get("scope"), context.source), Styles.WRAP)
+    for label, value in [
+        *scope_lines(context.provenance.get("scope"), limit=None),
+        *operator_lines(context.provenance.get("operator")),
+    ]:
+        form.pair(label, value, Styles.WRAP)
+    form.blank()
     form.section("Source")
     for label, value in _flatten(dict(context.source), ""):
         form.pair(label, value, Styles.WRAP)
@@ -173,4 +184,13 @@ def write_about(workbook: Workbook, context: ReportContext) -> Form:
         ("Text", "Text from the data is stored as text and never evaluated, even when it starts with = + - or @."),
     ):
         form.pair(label, text, Styles.WRAP)
+    people = signatories(config.report)
+    if people:
+        form.blank()
+        form.section("Sign-off")
+        for person in people:
+            form.pair(person.capacity, f"{person.name}, {person.role}", Styles.WRAP)
+            # Empty cells to sign and date by hand, or to type into: the printed sheet has lines there.
+            form.pair("Signature", SIGN_HERE)
+            form.pair("Date", SIGN_HERE)
     return form

@@ -1,4 +1,5 @@
-"""A loopback Azure emulator for integration tests: Resource Graph and Log Analytics over a snapshot.
+"""A loopback Azure emulator for integration tests: Resource Graph, Log Analytics and the subscriptions list over a
+snapshot.
 
 The real SDK clients talk to it on 127.0.0.1; it pages with skip tokens, enforces Resource Graph's per-user
 quota with the real headers, and injects faults on demand.

@@ -14,14 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 from auditor.snapshots.format import Snapshot, read_snapshot
 from auditor.sources.azure_settings import AzureSettings
 
-from . import arg, law
-from .auth import TOKEN, AllowLoopbackHttp, FakeCredential
+from . import arg, law, subscriptions
+from .auth import TENANT, TOKEN, AllowLoopbackHttp, FakeCredential
 from .engine import KqlEngine
 from .faults import Fault, FaultPlan
 from .quota import QuotaWindow
 from .reply import Reply, error
 
-TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 WORKSPACE = "0b3d6a2c-5c1e-4f7e-9a55-3c1f2b9e8d10"
 
 
@@ -53,7 +52,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(self.server.emulator.dispatch(self.path, dict(self.headers.items()), body))
 
     def do_GET(self) -> None:
-        self._send(error(404, "NotFound", f"{self.path} is not emulated"))
+        self._send(self.server.emulator.dispatch_get(self.path, dict(self.headers.items())))
 
     def _send(self, reply: Reply) -> None:
         if reply.delay:
@@ -92,6 +91,8 @@ class AzureEmulator:
         management_groups: dict[str, list[str]] | None = None,
         workspaces: tuple[str, ...] = (WORKSPACE,),
         subscription_limit: int = 10000,
+        extra_subscriptions: tuple[dict[str, Any], ...] = (),
+        subscriptions_page_size: int = 100,
     ) -> None:
         self.snapshot = snapshot if isinstance(snapshot, Snapshot) else read_snapshot(snapshot)
         self.engine = KqlEngine(self.snapshot)
@@ -105,6 +106,10 @@ class AzureEmulator:
             subscription_limit=subscription_limit,
         )
         self.law = law.LogAnalyticsApi(self.engine, self.faults, workspaces)
+        visible = [{"id": sub} for sub in self.engine.subscriptions] + list(extra_subscriptions)
+        self.subscriptions = subscriptions.SubscriptionsApi(
+            TENANT, sorted(visible, key=lambda item: str(item["id"])), subscriptions_page_size
+        )
         self.credential = FakeCredential()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -157,6 +162,15 @@ class AzureEmulator:
         if match:
             return self.law.handle(match.group(1), body, lowered.get("prefer", ""))
         return error(404, "NotFound", f"{parts.path} is not emulated")
+
+    def dispatch_get(self, path: str, headers: dict[str, str]) -> Reply:
+        """Route one GET: Resource Manager's subscriptions list."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if lowered.get("authorization", "") != f"Bearer {TOKEN}":
+            return error(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+        if urlsplit(path).path == subscriptions.PATH:
+            return self.subscriptions.handle(path, lowered.get("host", "127.0.0.1"))
+        return error(404, "NotFound", f"{urlsplit(path).path} is not emulated")
 
     def settings(self, **overrides: Any) -> AzureSettings:
         """[azure] pointing at this emulator, with fast retries for tests."""
