@@ -14,7 +14,7 @@ from auditor import __version__
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
 from auditor.compliance.facts import undated_table
 from auditor.compliance.risk_acceptance import scan_notes
-from auditor.compliance.thresholds import Breach
+from auditor.compliance.thresholds import NO_THRESHOLDS, Breach, configured
 from auditor.config import Config, load_config
 from auditor.digests import scope_key, sha256_hex
 from auditor.errors import AuditorError, ConfigError, ExitCode
@@ -28,7 +28,7 @@ from auditor.evidence.inputs import (
     register_table,
     summary_queries,
 )
-from auditor.history import HistoryError, HistoryStore, default_path
+from auditor.history import HistoryError, HistoryStore, default_path, read_earlier
 from auditor.kql.catalog import Catalog
 from auditor.kql.request import QueryRequest, QueryResult
 from auditor.notify import ScanOutcome, notify
@@ -56,8 +56,11 @@ class ScanResult:
     """Why the data is incomplete (empty when complete)."""
     exit_code: ExitCode = ExitCode.OK
     warnings: list[str] = field(default_factory=list)
-    """Problems that did not affect the pack (e.g. the history entry could not be written), and the exception
-    register's warnings (expiring exceptions, selectors that match nothing, the rate without exceptions)."""
+    """Problems the user must hear of even with --quiet: the history entry or a notification that could not be
+    written (the pack is complete), or a scan without thresholds, which cannot breach."""
+    notes: list[str] = field(default_factory=list)
+    """Findings the pack records too, printed unless --quiet: the exception register's warnings (expiring
+    exceptions, selectors that match nothing) and the rate without exceptions."""
 
     @property
     def complete(self) -> bool:
@@ -169,6 +172,13 @@ def scan(
     register = (
         load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None
     )
+    which = "fail_on_breach = true (config)" if fail_on_breach is None else "--fail-on-breach"
+    fail_on_breach = config.fail_on_breach if fail_on_breach is None else fail_on_breach
+    if fail_on_breach and not configured(config.thresholds) and register is None:
+        raise ConfigError(
+            f"{which} needs thresholds to judge, and no thresholds are configured: the scan could never fail",
+            "set limits in [thresholds] of a config (--config, see samples/auditor.toml), or drop --fail-on-breach",
+        )
     report = progress or (lambda _step, _done, _total: None)
     src = open_source(source, config)
     try:
@@ -182,27 +192,22 @@ def scan(
     finally:
         src.close()
     enabled = config.history.enabled if use_history is None else use_history
-    store = HistoryStore(history or config.history.path or default_path()) if enabled else None
-    try:
-        result = _finish(
-            config,
-            results,
-            as_of=as_of,
-            catalog=catalog,
-            fingerprint=fingerprint,
-            out=out,
-            fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
-            report=report,
-            total=total,
-            renderers=renderers,
-            store=store,
-            sign_key=sign_key,
-            zip_pack=config.output.zip if zip_pack is None else zip_pack,
-            register=register,
-        )
-    finally:
-        if store is not None:
-            store.close()
+    result = _finish(
+        config,
+        results,
+        as_of=as_of,
+        catalog=catalog,
+        fingerprint=fingerprint,
+        out=out,
+        fail_on_breach=fail_on_breach,
+        report=report,
+        total=total,
+        renderers=renderers,
+        history_path=(history or config.history.path or default_path()) if enabled else None,
+        sign_key=sign_key,
+        zip_pack=config.output.zip if zip_pack is None else zip_pack,
+        register=register,
+    )
     return deliver(config, result, send_notifications=send_notifications, publishers=publishers)
 
 
@@ -280,21 +285,24 @@ def _finish(
     report: Progress,
     total: int,
     renderers: list[Renderer] | None,
-    store: HistoryStore | None,
+    history_path: Path | None,
     sign_key: Path | None = None,
     zip_pack: bool = False,
     register: Register | None = None,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
     # History dates undated patches and records where each was seen; without it they are not read at all.
-    undated = undated_table({query_id: result.table for query_id, result in results.items()}) if store else None
+    # The history file is opened twice, briefly (to read here, to record at the end), never held across the
+    # scan: concurrent scans sharing one file then wait for each other for a moment, not for a whole scan.
+    undated = undated_table({qid: r.table for qid, r in results.items()}) if history_path is not None else None
     patch_keys = undated.column("patchKey").to_pylist() if undated is not None else []
-    first_seen = store.first_seen(patch_keys, as_of) if store else {}
+    first_seen, history = (
+        read_earlier(history_path, patch_keys, as_of, scope_key(fingerprint)) if history_path is not None else ({}, [])
+    )
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
     records = query_records(results, catalog)
     pack_id = f"pack-{as_of.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
-    history = store.runs(scope=scope_key(fingerprint), before=as_of) if store else []
     judged: list[ReportContext] = []
 
     def judge() -> ReportContext:
@@ -340,22 +348,24 @@ def _finish(
         zip_pack=zip_pack,
     )
     evaluation = judged[0].evaluation
-    warnings = scan_notes(evaluation.exception_warnings, evaluation.summary)
-    if store is not None and undated is not None:
+    notes = scan_notes(evaluation.exception_warnings, evaluation.summary)
+    warnings = [] if configured(config.thresholds) else [NO_THRESHOLDS]
+    if history_path is not None and undated is not None:
         try:
-            store.record(
-                run_id=run_id,
-                as_of=as_of,
-                fingerprint=fingerprint,
-                config_sha256=config.sha256(),
-                summary=evaluation.summary,
-                breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
-                statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
-                sightings=zip(patch_keys, undated.column("machineId").to_pylist(), strict=True),
-                complete=not problems,
-            )
+            with HistoryStore(history_path) as store:
+                store.record(
+                    run_id=run_id,
+                    as_of=as_of,
+                    fingerprint=fingerprint,
+                    config_sha256=config.sha256(),
+                    summary=evaluation.summary,
+                    breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
+                    statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
+                    sightings=zip(patch_keys, undated.column("machineId").to_pylist(), strict=True),
+                    complete=not problems,
+                )
         except HistoryError as error:
             warnings.append(f"{error.message} (the pack is complete; only the history entry is missing)")
     report("done", total, total)
     code = exit_code_for(problems, evaluation.breaches, fail_on_breach)
-    return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code, warnings)
+    return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code, warnings, notes)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-import logging
+import signal
 import sys
+import threading
+from types import FrameType
+from typing import Any
 
 import typer
 
 from auditor import __version__
 from auditor.cli import history, keygen, policy, query, report, scan, snapshot, verify
 from auditor.cli.common import err, report_error
-from auditor.errors import AuditorError, ExitCode
+from auditor.cli.logs import hoist_debug, setup_logging
+from auditor.errors import NO_SPACE_ERRNOS, AuditorError, ExitCode, NoSpaceError, no_space
 
 app = typer.Typer(
     name="auditor",
@@ -19,7 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-_state = {"debug": False}
+_state = {"debug": False, "interrupted": False}
 
 
 def _version(value: bool) -> None:
@@ -30,19 +34,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks and debug logs (also accepted after the command)."
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Patch-compliance auditor for Azure Update Manager."""
     _state["debug"] = debug
     # Logs go to stderr, so stdout stays clean for --json; --debug also shows the Azure SDK's request log.
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    if not debug:
-        logging.getLogger("azure").setLevel(logging.ERROR)
+    setup_logging(debug)
 
 
 app.command("scan")(scan.scan_command)
@@ -55,14 +55,61 @@ app.add_typer(policy.app, name="policy", help="Patch policy as code: validate, p
 app.add_typer(snapshot.app, name="snapshot", help="Make snapshots (synthetic or captured).")
 
 
+def command() -> Any:
+    """The app as a Click command, with flags (`--zip/--no-zip`, `--quiet`) shown in help without `<bool>`: a
+    flag takes no value, and Typer's type column would suggest one."""
+
+    def plain_flags(node: Any) -> None:
+        # Typer carries its own copy of Click, so its classes are not click's: go by attribute.
+        for param in node.params:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+        make_help = node.get_help_option  # --help is built per context, so plain it as it is built
+
+        def help_option(ctx: Any) -> Any:
+            option = make_help(ctx)
+            if option is not None:
+                option.metavar = ""
+            return option
+
+        node.get_help_option = help_option
+        for child in getattr(node, "commands", {}).values():
+            plain_flags(child)
+
+    root_command = typer.main.get_command(app)
+    plain_flags(root_command)
+    return root_command
+
+
+def _interrupted(_signum: int, _frame: FrameType | None) -> None:
+    # Typer turns KeyboardInterrupt into a silent exit 130; the user gets one line saying why.
+    _state["interrupted"] = True
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops the cleanup too
+    err.print("interrupted (Ctrl-C)")
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Console-script entry point: run the app, turning AuditorError into one line and an exit code."""
+    """Console-script entry point: run the app, turning AuditorError into one line and an exit code.
+
+    Ctrl-C is one line and exit 130 (the shell's code for SIGINT); a full disk is its own error and exit code
+    wherever it strikes, as no command can do anything about it.
+    """
+    _state["debug"] = "--debug" in sys.argv[1:]
+    _state["interrupted"] = False
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupted)
     try:
-        app()
+        command()(args=hoist_debug(sys.argv[1:]), prog_name="auditor")
     except AuditorError as error:
         if _state["debug"]:
             raise
-        sys.exit(report_error(error))
+        sys.exit(report_error(no_space(error) or error))
+    except OSError as error:
+        if _state["debug"] or error.errno not in NO_SPACE_ERRNOS:
+            raise
+        sys.exit(report_error(NoSpaceError.from_os_error(error)))
     except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(int(ExitCode.INCOMPLETE))
+        if not _state["interrupted"]:
+            err.print("interrupted (Ctrl-C)")
+        sys.exit(int(ExitCode.INTERRUPTED))

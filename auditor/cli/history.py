@@ -9,16 +9,25 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from auditor.cli.common import out, pct
+from auditor.cli.common import out, pct, print_table
+from auditor.compliance.metrics import DIMENSIONS
+from auditor.errors import ConfigError
 from auditor.history import HistoryStore, default_path
 
 
 def history_command(
     history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
-    dimension: str | None = typer.Option(None, "--dimension", help="Also show one dimension, e.g. by_environment."),
+    dimension: str | None = typer.Option(
+        None, "--dimension", help=f"Also show one dimension: {', '.join(DIMENSIONS)}."
+    ),
 ) -> None:
     """Show the trend of past scans (oldest first)."""
+    if dimension is not None and dimension not in DIMENSIONS:
+        raise ConfigError(
+            f"--dimension {dimension!r} is not a dimension of the history",
+            f"use one of {', '.join(DIMENSIONS)}",
+        )
     path = history or default_path()
     if not path.exists():
         runs: list[dict[str, Any]] = []
@@ -32,7 +41,7 @@ def history_command(
         return
     table = Table(title=f"Scan history ({path})", title_justify="left")
     for column in ("as of", "machines", "compliance", "change", "unknown", "breaches", "complete"):
-        table.add_column(column, justify="left" if column == "as of" else "right")
+        table.add_column(column, justify="left" if column == "as of" else "right", no_wrap=True)
     previous: float | None = None
     for run in runs:
         rate = run["compliance_rate"]
@@ -47,6 +56,9 @@ def history_command(
             "yes" if run["complete"] else "INCOMPLETE",
         )
         previous = rate
-    out.print(table if runs else f"no scans recorded in {path}")
+    if runs:
+        print_table(table)
+    else:
+        out.print(f"no scans recorded in {path}")
     for row in trend:
         out.print(f"{row['as_of']}  {row['key']:<30} {row['machines']:>8}  {row['compliance_rate']}")

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, err, out, parse_as_of, pct, progress_bar
+from auditor.cli.common import config_or_default, err, out, parse_as_of, pct, print_table, progress_bar
 from auditor.evidence.sign import load_private_key
 from auditor.scan import ScanResult, scan
 
@@ -25,7 +26,7 @@ def print_summary(result: ScanResult) -> None:
     )
     table = Table(title="By environment", title_justify="left")
     for column in ("Environment", "Machines", "Compliant", "Non-compliant", "Unknown", "Rate", "Without exceptions"):
-        table.add_column(column, justify="left" if column == "Environment" else "right")
+        table.add_column(column, justify="left" if column == "Environment" else "right", no_wrap=True)
     for row in s["by_environment"]:
         table.add_row(
             row["key"],
@@ -36,12 +37,12 @@ def print_summary(result: ScanResult) -> None:
             pct(row["compliance_rate"]),
             pct(row.get("compliance_rate_without_exceptions", row["compliance_rate"])),
         )
-    out.print(table)
+    print_table(table)
     for breach in result.breaches:
-        out.print(f"[red]breach[/] {breach.message}")
+        out.print(f"[red]breach[/] {escape(breach.message)}")
     if result.problems:
-        out.print("[bold red]INCOMPLETE[/]: " + "; ".join(result.problems))
-    out.print(f"pack: {result.pack}")
+        out.print("[bold red]INCOMPLETE[/]: " + escape("; ".join(result.problems)))
+    out.print(f"pack: {escape(str(result.pack))}")
 
 
 def scan_command(
@@ -55,7 +56,10 @@ def scan_command(
     history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
     no_history: bool = typer.Option(False, "--no-history", help="Neither read nor record scan history."),
     quiet: bool = typer.Option(
-        False, "--quiet", "-q", help="No progress bar and no summary; only warnings and errors."
+        False,
+        "--quiet",
+        "-q",
+        help="Print only the pack's path (stdout), and warnings the pack does not record and errors (stderr).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON result object to stdout (logs go to stderr)."),
     sign_key: Path | None = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to sign the manifest."),
@@ -83,10 +87,14 @@ def scan_command(
         )
     if as_json:
         typer.echo(json.dumps(result_document(result), indent=2))
-    elif not quiet:
+    elif quiet:
+        typer.echo(str(result.pack))  # for scripts: `pack=$(auditor scan -q)`
+    else:
         print_summary(result)
-    for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+    # Quiet keeps what the pack does not say (a lost history entry, a scan that cannot breach); the register's
+    # notes are in the pack.
+    for warning in result.warnings if quiet else [*result.notes, *result.warnings]:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
     raise typer.Exit(int(result.exit_code))
 
 
@@ -107,5 +115,5 @@ def result_document(result: ScanResult) -> dict[str, Any]:
         "compliance_rate": s["compliance_rate"],
         "by_environment": s["by_environment"],
         "breaches": [b.to_json() for b in result.breaches],
-        "warnings": result.warnings,
+        "warnings": [*result.notes, *result.warnings],
     }

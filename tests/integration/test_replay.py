@@ -23,6 +23,7 @@ from auditor.reports.interface import Renderer
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.reports.registry import default_renderers
 from auditor.scan import scan
+from auditor.snapshots.generate import generate_fleet
 from auditor.sources.snapshot import SnapshotSource
 from tests.integration.test_replay_fleet import write_small_fleet
 
@@ -128,8 +129,7 @@ def test_replay_from_the_zip(fleet: Path, tmp_path: Path) -> None:
 
 
 def test_replay_of_a_generated_fleet(tmp_path: Path) -> None:
-    generate = pytest.importorskip("auditor.snapshots.generate")
-    snapshot = generate.generate_fleet(60, seed=7, out=tmp_path / "fleet")
+    snapshot = generate_fleet(60, seed=7, out=tmp_path / "fleet")
     result = scan(
         load_config(sample_config()),
         source=f"snapshot:{snapshot.path}",
@@ -141,8 +141,7 @@ def test_replay_of_a_generated_fleet(tmp_path: Path) -> None:
 
 
 def test_replay_of_the_sample_fleet(tmp_path: Path) -> None:
-    if not (sample_fleet() / "snapshot.json").is_file():
-        pytest.skip("the bundled sample fleet is not in this checkout")
+    assert (sample_fleet() / "snapshot.json").is_file(), "the bundled sample fleet belongs to the project"
     result = scan(source="sample", out=tmp_path / "packs", use_history=False, renderers=json_only())
     assert result.breaches, "the sample config has thresholds the sample fleet breaches"
     assert_replays_identically(result.pack, tmp_path / "replayed", json_only())
