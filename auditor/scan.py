@@ -28,6 +28,7 @@ from auditor.evidence.inputs import (
     register_table,
     summary_queries,
 )
+from auditor.evidence.pack import PackWriter
 from auditor.history import HistoryError, HistoryStore, default_path, read_earlier
 from auditor.kql.catalog import Catalog
 from auditor.kql.request import QueryRequest, QueryResult
@@ -68,17 +69,18 @@ class ScanResult:
         return not self.problems
 
 
-def open_source(spec: str | Source, config: Config) -> Source:
-    """`sample`, `snapshot:DIR` or `azure` -> a Source (a Source instance passes through)."""
+def open_source(spec: str | Source, config: Config, *, spill_dir: Path | None = None) -> Source:
+    """`sample`, `snapshot:DIR` or `azure` -> a Source (a Source instance passes through). A snapshot's DuckDB
+    spills into `spill_dir` (default the system's temporary directory)."""
     if not isinstance(spec, str):
         return spec
     if spec == "sample":
-        return SnapshotSource(read_snapshot(sample_fleet()))
+        return SnapshotSource(read_snapshot(sample_fleet()), spill_dir=spill_dir)
     if spec.startswith("snapshot:"):
         directory = spec.removeprefix("snapshot:")
         if not directory:
             raise ConfigError("--source snapshot: needs a directory", "write --source snapshot:PATH")
-        return SnapshotSource(read_snapshot(Path(directory).expanduser()))
+        return SnapshotSource(read_snapshot(Path(directory).expanduser()), spill_dir=spill_dir)
     if spec == "azure":
         from auditor.sources.log_analytics import LogAnalyticsSource
         from auditor.sources.resource_graph import ResourceGraphSource
@@ -180,34 +182,37 @@ def scan(
             "set limits in [thresholds] of a config (--config, see samples/auditor.toml), or drop --fail-on-breach",
         )
     report = progress or (lambda _step, _done, _total: None)
-    src = open_source(source, config)
-    try:
-        as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
-        plan = query_plan(config, as_of)
-        total = len(plan) + 2
-        results = run_queries(
-            src, [catalog.get(query_id)[0].render(params) for query_id, params in plan], report, total
+    # The pack's staging directory opens first: the snapshot's DuckDB spills into it, so a killed scan leaves
+    # nothing anywhere else (the next scan into the same directory sweeps it).
+    with PackWriter(out if out is not None else config.output.dir) as staging:
+        src = open_source(source, config, spill_dir=staging.scratch)
+        try:
+            as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
+            plan = query_plan(config, as_of)
+            total = len(plan) + 2
+            results = run_queries(
+                src, [catalog.get(query_id)[0].render(params) for query_id, params in plan], report, total
+            )
+            fingerprint = src.fingerprint()
+        finally:
+            src.close()
+        enabled = config.history.enabled if use_history is None else use_history
+        result = _finish(
+            config,
+            results,
+            as_of=as_of,
+            catalog=catalog,
+            fingerprint=fingerprint,
+            staging=staging,
+            fail_on_breach=fail_on_breach,
+            report=report,
+            total=total,
+            renderers=renderers,
+            history_path=(history or config.history.path or default_path()) if enabled else None,
+            sign_key=sign_key,
+            zip_pack=config.output.zip if zip_pack is None else zip_pack,
+            register=register,
         )
-        fingerprint = src.fingerprint()
-    finally:
-        src.close()
-    enabled = config.history.enabled if use_history is None else use_history
-    result = _finish(
-        config,
-        results,
-        as_of=as_of,
-        catalog=catalog,
-        fingerprint=fingerprint,
-        out=out,
-        fail_on_breach=fail_on_breach,
-        report=report,
-        total=total,
-        renderers=renderers,
-        history_path=(history or config.history.path or default_path()) if enabled else None,
-        sign_key=sign_key,
-        zip_pack=config.output.zip if zip_pack is None else zip_pack,
-        register=register,
-    )
     return deliver(config, result, send_notifications=send_notifications, publishers=publishers)
 
 
@@ -280,7 +285,7 @@ def _finish(
     as_of: datetime,
     catalog: Catalog,
     fingerprint: dict[str, Any],
-    out: Path | None,
+    staging: PackWriter,
     fail_on_breach: bool,
     report: Progress,
     total: int,
@@ -341,8 +346,9 @@ def _finish(
     pack = write_pack(
         judge,
         evidence,
-        out_dir=out if out is not None else config.output.dir,
+        out_dir=staging.out_dir,
         pack_id=pack_id,
+        staging=staging,
         renderers=renderers,
         sign_key=sign_key,
         zip_pack=zip_pack,

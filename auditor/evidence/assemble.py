@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +73,13 @@ def write_pack(
     sign_key: Path | None = None,
     zip_pack: bool = False,
     extra_header: Mapping[str, Any] | None = None,
+    staging: PackWriter | None = None,
 ) -> Path:
     """Write evidence (pack-relative path -> rows), every report and the manifest; return the pack directory.
 
     With `sign_key` (an Ed25519 PEM private key) manifest.sig signs the manifest; with `zip_pack` the pack is also
     written as `<pack_id>.zip` beside the directory. `extra_header` adds manifest keys (e.g. `replay_of`).
+    `staging` is an open PackWriter to write into (its directory then holds the caller's temporary files too).
 
     `context` may be a function that builds it (a scan passes its evaluation step, with `pack_id`): the evidence
     files are then written on worker threads while it runs. DuckDB writes them without holding the GIL, so
@@ -86,7 +89,10 @@ def write_pack(
     name = context.pack_id if isinstance(context, ReportContext) else pack_id
     if not name:
         raise ValueError("write_pack needs pack_id when context is built lazily")
-    with PackWriter(out_dir, name) as pack, ThreadPoolExecutor(max_workers=2) as pool:
+    # A scan passes the writer it opened before its queries (their temporary files live in its staging
+    # directory); it stays the scan's to close.
+    writer = nullcontext(staging) if staging is not None else PackWriter(out_dir, name)
+    with writer as pack, ThreadPoolExecutor(max_workers=2) as pool:
         writes = [pool.submit(write_table_jsonl_gz, pack.path(rel), table) for rel, table in evidence.items()]
         built = context if isinstance(context, ReportContext) else context()
         for renderer in renderers if renderers is not None else default_renderers():
@@ -102,4 +108,4 @@ def write_pack(
             pack.path(manifest_mod.SIGNATURE_NAME).write_bytes(signature_bytes(signature_document(signer, data)))
         if zip_pack:
             write_zip(pack.root, pack.zip_path, built.pack_id)
-        return pack.commit()
+        return pack.commit(name)

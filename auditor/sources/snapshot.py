@@ -91,9 +91,11 @@ class SnapshotSource:
     name = "snapshot"
     concurrency = 2
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, *, spill_dir: Path | None = None) -> None:
+        """`spill_dir`: where DuckDB's spill directory is made (a scan passes its pack's staging scratch, so
+        a killed scan leaves nothing outside it); default the system's temporary directory."""
         self.snapshot = snapshot
-        self._spill = tempfile.TemporaryDirectory(prefix="auditor-duckdb-")
+        self._spill = tempfile.TemporaryDirectory(prefix="auditor-duckdb-", dir=spill_dir)
         self._con = connect(Path(self._spill.name))
         create_missing_tables(self._con, set(snapshot.tables))
         self._limit_mib = MEMORY_LIMIT_MIB
