@@ -77,7 +77,7 @@ def connect(
                 raise
             if time.monotonic() + pause > deadline:
                 raise HistoryLockedError(
-                    f"history file {path} is locked by {_holder(exc)}, still after {wait:.0f} s",
+                    f"history file {path} is locked by {_holder(exc)}, still after {wait:g} s",
                     "another auditor scan or history command is using it: run again when it has finished, or "
                     "pass --history PATH (or --no-history)",
                 ) from exc
@@ -278,4 +278,12 @@ def read_earlier(
     if not path.exists():
         return {}, []
     with HistoryStore(path, read_only=True) as store:
-        return store.first_seen(patch_keys, before), store.runs(scope=scope, before=before)
+        try:
+            return store.first_seen(patch_keys, before), store.runs(scope=scope, before=before)
+        except duckdb.CatalogException:
+            return {}, []  # a DuckDB file no scan has recorded into yet: its tables are made on the first record
+        except duckdb.Error as exc:
+            raise HistoryError(
+                f"cannot read history file {path}: {str(exc).splitlines()[0]}",
+                "pass --history PATH to use another file, or --no-history",
+            ) from exc

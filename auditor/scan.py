@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,6 +36,7 @@ from auditor.notify import ScanOutcome, notify
 from auditor.package_data import sample_config, sample_fleet
 from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
+from auditor.reports.registry import renderers_for
 from auditor.risk_register import Register, load_register
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.interface import Source
@@ -151,6 +152,7 @@ def scan(
     fail_on_breach: bool | None = None,
     progress: Progress | None = None,
     renderers: list[Renderer] | None = None,
+    formats: Iterable[str] | None = None,
     catalog: Catalog | None = None,
     history: Path | None = None,
     use_history: bool | None = None,
@@ -166,7 +168,12 @@ def scan(
     read before judging and the scan is recorded after the pack is written; `use_history=False` skips both.
     Then the scan is published (`publishers`, default those of `[publish]`; `[]` for none) and `[notify]`'s
     webhooks are told (unless `send_notifications=False`); their failures are warnings.
+
+    `formats` picks the reports by name (see reports.registry.FORMATS; summary.json and breaches.json are always
+    written); `renderers` replaces the list outright.
     """
+    if renderers is None and formats is not None:
+        renderers = renderers_for(formats)
     if config is None:
         config = load_config(sample_config()) if source == "sample" else Config()
     catalog = catalog or Catalog()

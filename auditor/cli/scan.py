@@ -66,6 +66,12 @@ def scan_command(
     zip_pack: bool | None = typer.Option(None, "--zip/--no-zip", help="Also write the pack as one zip file."),
     no_notify: bool = typer.Option(False, "--no-notify", help="Post to none of the [notify] webhooks."),
     no_publish: bool = typer.Option(False, "--no-publish", help="Publish nothing to the [publish] targets."),
+    formats: str | None = typer.Option(
+        None,
+        "--formats",
+        help="Reports to write, comma-separated: json (always written), xlsx, pdf. Default: all. "
+        "`auditor report PACK` renders the others later.",
+    ),
 ) -> None:
     """Run a full scan into a new audit pack."""
     if sign_key is not None:
@@ -84,6 +90,7 @@ def scan_command(
             use_history=False if no_history else None,
             send_notifications=not no_notify,
             publishers=[] if no_publish else None,
+            formats=formats.split(",") if formats is not None else None,
         )
     if as_json:
         typer.echo(json.dumps(result_document(result), indent=2))

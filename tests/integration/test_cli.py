@@ -58,6 +58,8 @@ def test_scan_fail_on_breach_exit_1_and_writes_pack(tmp_path: Path) -> None:
         "--fail-on-breach",
         "--as-of",
         "2026-11-01T06:00:00Z",
+        "--formats",
+        "json",
         cwd=tmp_path,
     )
     assert result.returncode == 1, result.stderr
@@ -89,12 +91,24 @@ def test_scan_json_prints_one_object_on_stdout(tmp_path: Path) -> None:
     vm = f.machine("vm1", tags={"Environment": "prod"})
     f.assessment(vm)
     f.write(tmp_path / "snap")
-    result = auditor("scan", "--source", "snapshot:snap", "--out", "packs", "--json", "--no-history", cwd=tmp_path)
+    result = auditor(
+        "scan",
+        "--source",
+        "snapshot:snap",
+        "--out",
+        "packs",
+        "--json",
+        "--no-history",
+        "--formats",
+        "json",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["format"] == "auditor-scan-result/1"
     assert (document["machines"], document["compliant"], document["compliance_rate"]) == (1, 1, 100.0)
-    assert Path(tmp_path / document["pack"]).is_dir() or Path(document["pack"]).is_dir()
+    pack = tmp_path / document["pack"]
+    assert sorted(p.name for p in pack.iterdir()) == ["breaches.json", "evidence", "manifest.json", "summary.json"]
 
 
 def with_threshold(tmp_path: Path) -> Path:
@@ -121,7 +135,7 @@ def test_quiet_prints_the_pack_path_and_nothing_on_stderr(tmp_path: Path) -> Non
 
 def test_a_scan_without_thresholds_says_it_cannot_breach(tmp_path: Path) -> None:
     with_threshold(tmp_path)
-    args = ("scan", "--source", "snapshot:snap", "--out", "packs", "--no-history")
+    args = ("scan", "--source", "snapshot:snap", "--out", "packs", "--no-history", "--formats", "json")
     plain = auditor(*args, "-q", cwd=tmp_path)
     assert plain.returncode == 0
     assert plain.stderr.startswith("warning: no thresholds configured: nothing in this scan can breach")
@@ -139,7 +153,9 @@ def test_a_snapshot_row_count_off_by_one_is_exit_2(tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "snap" / "snapshot.json").read_text())
     meta["tables"]["patchassessmentresources"]["rows"] += 1
     (tmp_path / "snap" / "snapshot.json").write_text(json.dumps(meta))
-    result = auditor("scan", "--source", "snapshot:snap", "--config", "auditor.toml", "-q", cwd=tmp_path)
+    result = auditor(
+        "scan", "--source", "snapshot:snap", "--config", "auditor.toml", "-q", "--formats", "json", cwd=tmp_path
+    )
     assert result.returncode == 2
     assert "key 'tables.patchassessmentresources.rows' says 2 rows, but patchassessmentresources.jsonl.gz holds 1" in (
         result.stderr
@@ -147,10 +163,18 @@ def test_a_snapshot_row_count_off_by_one_is_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr and not (tmp_path / "audit-packs").exists()
 
 
+HOLD_LOCK = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(float(sys.argv[2]))"
+
+
 def test_two_concurrent_scans_share_one_history(tmp_path: Path) -> None:
     config = with_threshold(tmp_path)
     env = {**os.environ, "COLUMNS": "200"}
     history = tmp_path / "history.duckdb"
+    # A third process holds the file as the scans start, so both must wait for it, and then for each other.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(history), "3"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
     scans = [
         subprocess.Popen(
             [
@@ -163,6 +187,7 @@ def test_two_concurrent_scans_share_one_history(tmp_path: Path) -> None:
                 "--config",
                 str(config),
                 *(("--out", f"packs{n}", "--history", str(history), "--as-of", f"2026-11-0{n + 1}T06:00:00Z", "-q")),
+                *("--formats", "json"),
             ],
             cwd=tmp_path,
             env=env,
@@ -173,6 +198,7 @@ def test_two_concurrent_scans_share_one_history(tmp_path: Path) -> None:
         for n in range(2)
     ]
     outcomes = [(s.wait(timeout=300), *s.communicate()) for s in scans]
+    holder.communicate(timeout=60)
     assert [code for code, _, _ in outcomes] == [0, 0], outcomes
     assert [stderr for _, _, stderr in outcomes] == ["", ""]
     shown = auditor("history", "--history", str(history), "--json", cwd=tmp_path)
