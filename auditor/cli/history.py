@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import typer
 from rich.table import Table
 
@@ -34,8 +35,11 @@ def history_command(
         trend: list[dict[str, Any]] = []
     else:
         with HistoryStore(path, read_only=True) as store:
-            runs = store.runs()
-            trend = store.dimension_trend(dimension) if dimension else []
+            try:
+                runs = store.runs()
+                trend = store.dimension_trend(dimension) if dimension else []
+            except duckdb.CatalogException:  # a DuckDB file no scan has recorded into yet
+                runs, trend = [], []
     if as_json:
         typer.echo(json.dumps({"history": str(path), "runs": runs, "dimension": trend}, indent=2))
         return

@@ -53,6 +53,7 @@ def entries(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir()) if out.exists() else []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_mid_write_leaves_no_pack_and_the_next_scan_sweeps(fleet: Path, tmp_path: Path) -> None:
     out = tmp_path / "packs"
@@ -137,6 +138,7 @@ def test_a_bad_output_directory_is_one_clean_error(fleet: Path, tmp_path: Path) 
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
 def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(fleet: Path, tmp_path: Path) -> None:
     out = tmp_path / "packs"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from auditor.config import Config
 from auditor.errors import ExitCode
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
@@ -47,6 +49,7 @@ def test_live_scan_matches_offline_scan(tmp_path: Path) -> None:
     _live_and_offline(fleet, tmp_path, SUBS, batch_size=2, page_size=25)
 
 
+@pytest.mark.slow
 def test_live_scan_of_a_generated_fleet_matches_offline(tmp_path: Path) -> None:
     fleet = generate_fleet(250, seed=3, out=tmp_path / "fleet")
     subscriptions = list(fleet.scope["subscriptions"])
