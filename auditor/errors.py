@@ -61,12 +61,6 @@ class PackError(AuditorError):
     """An audit pack cannot be written, read or re-rendered."""
 
 
-class DataIncompleteError(AuditorError):
-    """A source could not deliver complete data."""
-
-    exit_code = ExitCode.INCOMPLETE
-
-
 class NoSpaceError(AuditorError):
     """The disk or the user's quota is full. Not bad input: the same command succeeds once there is room."""
 

@@ -6,17 +6,16 @@ import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any
 
 import typer
 
 from auditor import __version__
 from auditor.cli import history, keygen, policy, query, report, scan, snapshot, verify
-from auditor.cli.common import err, report_error
+from auditor.cli.common import err, new_app, report_error
 from auditor.cli.logs import hoist_debug, setup_logging
 from auditor.errors import NO_SPACE_ERRNOS, AuditorError, ExitCode, NoSpaceError, no_space
 
-app = typer.Typer(
+app = new_app(
     name="auditor",
     help="Patch-compliance auditor for Azure Update Manager.",
     no_args_is_help=True,
@@ -55,32 +54,6 @@ app.add_typer(policy.app, name="policy", help="Patch policy as code: validate, p
 app.add_typer(snapshot.app, name="snapshot", help="Make snapshots (synthetic or captured).")
 
 
-def command() -> Any:
-    """The app as a Click command, with flags (`--zip/--no-zip`, `--quiet`) shown in help without `<bool>`: a
-    flag takes no value, and Typer's type column would suggest one."""
-
-    def plain_flags(node: Any) -> None:
-        # Typer carries its own copy of Click, so its classes are not click's: go by attribute.
-        for param in node.params:
-            if getattr(param, "is_flag", False):
-                param.metavar = ""
-        make_help = node.get_help_option  # --help is built per context, so plain it as it is built
-
-        def help_option(ctx: Any) -> Any:
-            option = make_help(ctx)
-            if option is not None:
-                option.metavar = ""
-            return option
-
-        node.get_help_option = help_option
-        for child in getattr(node, "commands", {}).values():
-            plain_flags(child)
-
-    root_command = typer.main.get_command(app)
-    plain_flags(root_command)
-    return root_command
-
-
 def _interrupted(_signum: int, _frame: FrameType | None) -> None:
     # Typer turns KeyboardInterrupt into a silent exit 130; the user gets one line saying why.
     _state["interrupted"] = True
@@ -100,7 +73,7 @@ def main() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _interrupted)
     try:
-        command()(args=hoist_debug(sys.argv[1:]), prog_name="auditor")
+        app(args=hoist_debug(sys.argv[1:]), prog_name="auditor")
     except AuditorError as error:
         if _state["debug"]:
             raise

@@ -10,14 +10,17 @@ import duckdb
 import typer
 from rich.table import Table
 
-from auditor.cli.common import out, pct, print_table
+from auditor.cli.common import config_or_default, out, pct, print_table
 from auditor.compliance.metrics import DIMENSIONS
 from auditor.errors import ConfigError
 from auditor.history import HistoryStore, default_path
 
 
 def history_command(
-    history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
+    history: Path | None = typer.Option(
+        None, "--history", help="History file (default: [history].path of --config, else the user state directory)."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="auditor.toml whose [history].path to read."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
     dimension: str | None = typer.Option(
         None, "--dimension", help=f"Also show one dimension: {', '.join(DIMENSIONS)}."
@@ -29,7 +32,8 @@ def history_command(
             f"--dimension {dimension!r} is not a dimension of the history",
             f"use one of {', '.join(DIMENSIONS)}",
         )
-    path = history or default_path()
+    settings = config_or_default(config)
+    path = history or (settings.history.path if settings is not None else None) or default_path()
     if not path.exists():
         runs: list[dict[str, Any]] = []
         trend: list[dict[str, Any]] = []

@@ -7,10 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, err, out, parse_as_of, pct, print_table, progress_bar
+from auditor.cli.common import (
+    config_or_default,
+    out,
+    parse_as_of,
+    pct,
+    print_table,
+    progress_bar,
+    terminal_text,
+    warn,
+)
 from auditor.evidence.sign import load_private_key
 from auditor.scan import ScanResult, scan
 
@@ -39,10 +47,10 @@ def print_summary(result: ScanResult) -> None:
         )
     print_table(table)
     for breach in result.breaches:
-        out.print(f"[red]breach[/] {escape(breach.message)}")
+        out.print(f"[red]breach[/] {terminal_text(breach.message)}")
     if result.problems:
-        out.print("[bold red]INCOMPLETE[/]: " + escape("; ".join(result.problems)))
-    out.print(f"pack: {escape(str(result.pack))}")
+        out.print("[bold red]INCOMPLETE[/]: " + terminal_text("; ".join(result.problems)))
+    out.print(f"pack: {terminal_text(str(result.pack))}")
 
 
 def scan_command(
@@ -101,7 +109,7 @@ def scan_command(
     # Quiet keeps what the pack does not say (a lost history entry, a scan that cannot breach); the register's
     # notes are in the pack.
     for warning in result.warnings if quiet else [*result.notes, *result.warnings]:
-        err.print(f"[yellow]warning:[/] {escape(warning)}")
+        warn(warning)
     raise typer.Exit(int(result.exit_code))
 
 
