@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.crafted import Fleet
+from tests.unit.test_history_lock import HOLD
 
 
 def auditor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -163,16 +164,13 @@ def test_a_snapshot_row_count_off_by_one_is_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr and not (tmp_path / "audit-packs").exists()
 
 
-HOLD_LOCK = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(float(sys.argv[2]))"
-
-
 def test_two_concurrent_scans_share_one_history(tmp_path: Path) -> None:
     config = with_threshold(tmp_path)
     env = {**os.environ, "COLUMNS": "200"}
     history = tmp_path / "history.duckdb"
     # A third process holds the file as the scans start, so both must wait for it, and then for each other.
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(history), "3"], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", HOLD, str(history), "3"], stdout=subprocess.PIPE, text=True, env=env
     )
     assert holder.stdout is not None and holder.stdout.readline() == "held\n"
     scans = [
