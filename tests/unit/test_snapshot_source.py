@@ -40,6 +40,7 @@ def test_a_table_missing_from_the_declaration_is_loaded_and_the_query_retried() 
         source.close()
 
 
+@pytest.mark.slow
 def test_concurrent_queries_return_what_one_at_a_time_returns() -> None:
     catalog = Catalog()
     ids = ["machine_facts", "policy_states", "pending_patches", "maintenance_assignments", "subscriptions"]
