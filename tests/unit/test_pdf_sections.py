@@ -11,6 +11,7 @@ import pypdf
 import pytest
 from markupsafe import escape
 
+from auditor.config import Thresholds
 from auditor.reports.interface import ReportContext
 from auditor.reports.pdf.document import PdfRenderer, render_html
 from tests.unit.test_xlsx_fixtures import crafted_context
@@ -198,3 +199,17 @@ def test_long_registers_are_capped_expired_first_and_justifications_clipped(cont
     assert "and 50 more exceptions (expired and expiring ones are listed first)" in page
     assert "word word…</td>" in page
     assert "the workbook's Exceptions sheet has them in full" in page
+
+
+def test_a_scan_without_thresholds_says_so_in_the_executive_summary(page: str, context: ReportContext) -> None:
+    assert context.evaluation.threshold_checks and "No thresholds configured" not in page
+    bare = dataclasses.replace(
+        context.evaluation,
+        config=context.evaluation.config.model_copy(update={"thresholds": Thresholds()}),
+        threshold_checks=[],
+        breaches=[],
+    )
+    without = render_html(dataclasses.replace(context, evaluation=bare))
+    summary = without[without.index('id="summary"') : without.index("<h2>Conclusion</h2>")]
+    assert "<h2>No thresholds configured</h2>" in summary
+    assert "Nothing in this scan could breach, whatever its figures" in summary
