@@ -128,6 +128,7 @@ def test_quiet_prints_the_pack_path_and_nothing_on_stderr(tmp_path: Path) -> Non
     quiet = auditor(*args, "-q", cwd=tmp_path)
     (pack,) = (tmp_path / "packs").iterdir()
     assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, f"packs/{pack.name}\n", "")
+    assert json.loads((pack / "summary.json").read_text())["thresholds_configured"] is True
     # The same scan, unquiet and with --debug after the command, still runs; debug logs go to stderr only.
     loud = auditor(*args, "--debug", "--json", cwd=tmp_path)
     assert loud.returncode == 0, loud.stderr
@@ -146,7 +147,8 @@ def test_a_scan_without_thresholds_says_it_cannot_breach(tmp_path: Path) -> None
     assert failing.stderr.splitlines()[0] == (
         "error: --fail-on-breach needs thresholds to judge, and no thresholds are configured: the scan could never fail"
     )
-    assert len(list((tmp_path / "packs").iterdir())) == 1  # only the first scan's pack
+    (pack,) = (tmp_path / "packs").iterdir()  # only the first scan's pack
+    assert json.loads((pack / "summary.json").read_text())["thresholds_configured"] is False
 
 
 def test_a_snapshot_row_count_off_by_one_is_exit_2(tmp_path: Path) -> None:
