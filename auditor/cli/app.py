@@ -10,6 +10,7 @@ from types import FrameType
 import typer
 
 from auditor import __version__
+from auditor.bounded import NestedTooDeeply
 from auditor.cli import history, keygen, policy, query, report, scan, snapshot, verify
 from auditor.cli.common import err, new_app, report_error
 from auditor.cli.logs import hoist_debug, setup_logging
@@ -82,6 +83,19 @@ def main() -> None:
         if _state["debug"] or error.errno not in NO_SPACE_ERRNOS:
             raise
         sys.exit(report_error(NoSpaceError.from_os_error(error)))
+    except (RecursionError, NestedTooDeeply):
+        # Readers of packs and snapshots turn deep JSON into an error naming the file; this catches any other
+        # path (a query row's JSON parsed while judging the fleet), so it is bad input, never "tampered" (1).
+        if _state["debug"]:
+            raise
+        sys.exit(
+            report_error(
+                AuditorError(
+                    "the input holds JSON nested too deeply to parse",
+                    "a row, snapshot.json or a pack file nests thousands of levels deep; no real Azure data does",
+                )
+            )
+        )
     except KeyboardInterrupt:
         if not _state["interrupted"]:
             err.print("interrupted (Ctrl-C)")

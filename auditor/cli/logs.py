@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from auditor.names import terminal_text
+
 QUIET_LIBRARIES = {"weasyprint": logging.WARNING, "fontTools": logging.WARNING, "azure": logging.ERROR}
 """Library loggers and the level they keep unless --debug."""
 HARMLESS = (
@@ -32,6 +34,15 @@ class _StderrHandler(logging.Handler):
             self.handleError(record)
 
 
+class InertFormatter(logging.Formatter):
+    """Log lines quote names from packs, snapshots and ARM (WeasyPrint quotes a refused URL): their control
+    characters are shown as escapes, as on the consoles."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The formatted line with its control characters made visible."""
+        return terminal_text(super().format(record), layout=True)
+
+
 class HarmlessFilter(logging.Filter):
     """Drops the records listed in HARMLESS."""
 
@@ -50,7 +61,7 @@ def setup_logging(debug: bool) -> None:
         if isinstance(handler, _StderrHandler):
             root.removeHandler(handler)
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(InertFormatter(FORMAT))
     if not debug:
         handler.addFilter(HarmlessFilter())
     root.addHandler(handler)

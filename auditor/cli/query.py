@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, err, id_column, new_app, out, print_table, terminal_text
+from auditor.cli.common import config_or_default, err, id_column, new_app, out, plain, print_table
 from auditor.errors import ExitCode, QueryError
 from auditor.kql import lock
 from auditor.kql.catalog import Catalog
@@ -87,7 +87,7 @@ def run(
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
     table = Table(title=f"{request.ref}: {len(rows)} rows")
-    cells = [["" if row[n] is None else terminal_text(str(row[n])) for n, _ in request.columns] for row in rows[:limit]]
+    cells = [["" if row[n] is None else plain(str(row[n])) for n, _ in request.columns] for row in rows[:limit]]
     for index, (name, _) in enumerate(request.columns):
         if name.lower().endswith("id"):  # machineId, subscriptionId, id: cut, they identify nothing
             id_column(table, name, (line[index] for line in cells))
@@ -103,7 +103,7 @@ def check(queries: Path | None = typer.Option(None, "--queries", help="Catalog d
     """Fail when a released query file changed, is missing or a version is not released."""
     problems = lock.check(Catalog(queries))
     for problem in problems:
-        err.print(f"[red]error:[/] {terminal_text(problem.message())}")
+        err.print(f"[red]error:[/] {plain(problem.message())}")
     if problems:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
     out.print("query catalog matches queries.lock")

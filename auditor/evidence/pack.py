@@ -33,6 +33,8 @@ import pyarrow as pa
 from isal import isal_zlib
 
 from auditor.errors import PackError
+from auditor.evidence.manifest import PACK_ID
+from auditor.names import contained
 
 TEMP_PREFIX = ".auditor-partial-"
 OWNER_NAME = "owner.json"
@@ -134,6 +136,12 @@ def sweep_stale(out_dir: Path) -> list[Path]:
     return removed
 
 
+def _check_name(name: str) -> None:
+    # The name may come from a replayed pack's manifest: it must be one plain directory name.
+    if not PACK_ID.fullmatch(name):
+        raise PackError(f"pack id {name!r} is not a plain directory name", "the pack's manifest.json is damaged")
+
+
 class PackWriter:
     """Context manager that builds a pack in a staging directory and renames it into place on commit.
 
@@ -143,6 +151,8 @@ class PackWriter:
     """
 
     def __init__(self, out_dir: Path, name: str | None = None) -> None:
+        if name is not None:
+            _check_name(name)
         self.out_dir = out_dir
         self.name = name
         self.staging: Path | None = None
@@ -220,8 +230,14 @@ class PackWriter:
         return self._staging() / "pack.zip"
 
     def path(self, relative: str) -> Path:
-        """Where to write a file of the pack (parent directories are created)."""
-        target = self.root / relative
+        """Where to write a file of the pack (parent directories are created); PackError when `relative` is not
+        a plain relative path or would land outside the pack (a replay takes the names from a manifest)."""
+        try:
+            target = contained(self.root, relative)
+        except ValueError as exc:
+            raise PackError(
+                f"refusing to write {exc}", "the pack's manifest.json names a file outside the pack"
+            ) from exc
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
@@ -230,6 +246,7 @@ class PackWriter:
 
         `name` names the pack if the writer was opened without one."""
         if name:
+            _check_name(name)
             self.name = name
         self._refuse_existing()
         root = self.root
