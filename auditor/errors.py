@@ -6,6 +6,7 @@ without a traceback.
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -19,7 +20,13 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2
     """Bad input: config, snapshot, query catalog, command-line arguments."""
     INCOMPLETE = 3
-    """The data is incomplete: a live source failed, was truncated or was refused access."""
+    """The data is incomplete: a live source failed, was truncated or was refused access; or sign-in failed."""
+    BUSY = 4
+    """A file another process holds (the history file, locked by a concurrent scan) stayed locked: retry later."""
+    NO_SPACE = 5
+    """The disk (or quota) is full: nothing was committed; free space and run again."""
+    INTERRUPTED = 130
+    """Ctrl-C (SIGINT), the shell's convention of 128 + 2: nothing unfinished was committed."""
 
 
 class AuditorError(Exception):
@@ -52,3 +59,39 @@ class QueryError(AuditorError):
 
 class PackError(AuditorError):
     """An audit pack cannot be written, read or re-rendered."""
+
+
+class NoSpaceError(AuditorError):
+    """The disk or the user's quota is full. Not bad input: the same command succeeds once there is room."""
+
+    exit_code = ExitCode.NO_SPACE
+
+    @classmethod
+    def from_os_error(cls, error: OSError) -> NoSpaceError:
+        """The one-line error for an ENOSPC/EDQUOT OSError, naming the file it struck."""
+        where = f" while writing {error.filename}" if error.filename else ""
+        return cls(
+            f"no space left on the device{where}",
+            "free disk space (or raise the quota) and run again; nothing unfinished was kept",
+        )
+
+
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def no_space(error: BaseException) -> NoSpaceError | None:
+    """A NoSpaceError when `error`, or any error it was raised from, is a full disk; else None.
+
+    Layers wrap OSError in their own errors (a report that cannot be written is a RenderError); a full disk
+    must still be reported as such, with its own exit code, whichever layer it surfaced in.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, NoSpaceError):
+            return current
+        if isinstance(current, OSError) and current.errno in NO_SPACE_ERRNOS:
+            return NoSpaceError.from_os_error(current)
+        current = current.__cause__ or current.__context__
+    return None

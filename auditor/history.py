@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypedDict
@@ -22,7 +24,7 @@ from auditor.compliance.metrics import DIMENSIONS
 from auditor.compliance.summary import Summary
 from auditor.compliance.trend import HistoryRun
 from auditor.digests import json_sha256, scope_key
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, ExitCode
 
 STATE_ENV = "AUDITOR_STATE_DIR"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -52,8 +54,51 @@ class DimensionRate(TypedDict):
     """Its compliance rate (%)."""
 
 
+LOCK_WAIT = 30.0
+"""Seconds to keep retrying a history file another process holds. A scan holds it only while it reads (before
+its queries) and while it records (after its pack): well under a second each, even at 100,000 machines."""
+
+
 class HistoryError(AuditorError):
     """The history file cannot be opened or written."""
+
+
+class HistoryLockedError(HistoryError):
+    """Another process held the history file for longer than LOCK_WAIT. Not bad input: retrying later works."""
+
+    exit_code = ExitCode.BUSY
+
+
+def _locked(error: duckdb.Error) -> bool:
+    return isinstance(error, duckdb.IOException) and "Could not set lock" in str(error)
+
+
+def _holder(error: duckdb.Error) -> str:
+    found = re.search(r"\(PID (\d+)\)", str(error))
+    return f"process {found.group(1)}" if found else "another process"
+
+
+def connect(
+    path: Path, *, read_only: bool, wait: float = LOCK_WAIT, sleep: Callable[[float], None] = time.sleep
+) -> duckdb.DuckDBPyConnection:
+    """Open `path`, retrying for up to `wait` seconds while another process holds its lock (DuckDB lets one
+    writer, or several readers, have a file at a time)."""
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            if not _locked(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise HistoryLockedError(
+                    f"history file {path} is locked by {_holder(exc)}, still after {wait:g} s",
+                    "another auditor scan or history command is using it: run again when it has finished, or "
+                    "pass --history PATH (or --no-history)",
+                ) from exc
+            sleep(pause)
+            pause = min(pause * 2, 1.0)
 
 
 def default_path() -> Path:
@@ -63,14 +108,15 @@ def default_path() -> Path:
 
 
 class HistoryStore:
-    """Open (creating if needed) a history file."""
+    """Open (creating if needed) a history file. Hold it briefly: while open, it locks out every other writer
+    (and, read-write, every reader), so a scan opens it to read and again to record, never for the whole scan."""
 
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = False, wait: float = LOCK_WAIT) -> None:
         self.path = path
         try:
             if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = duckdb.connect(str(path), read_only=read_only)
+            self._con = connect(path, read_only=read_only, wait=wait)
             if not read_only:
                 self._con.execute(_SCHEMA)
         except (OSError, duckdb.Error) as exc:
@@ -259,3 +305,22 @@ class HistoryStore:
             params.append(scope_key)
         row = self._con.execute(sql + " ORDER BY as_of DESC, recorded_at DESC LIMIT 1", params).fetchone()
         return None if row is None else dict(json.loads(row[0]))
+
+
+def read_earlier(
+    path: Path, patch_keys: Iterable[str], before: datetime, scope: str
+) -> tuple[dict[str, datetime], list[HistoryRun]]:
+    """What a scan as of `before` needs from history: first-seen dates of its undated patches, and the earlier
+    runs of its estate (`scope`). Read-only and released at once; a file not yet created has neither."""
+    if not path.exists():
+        return {}, []
+    with HistoryStore(path, read_only=True) as store:
+        try:
+            return store.first_seen(patch_keys, before), store.runs(scope=scope, before=before)
+        except duckdb.CatalogException:
+            return {}, []  # a DuckDB file no scan has recorded into yet: its tables are made on the first record
+        except duckdb.Error as exc:
+            raise HistoryError(
+                f"cannot read history file {path}: {str(exc).splitlines()[0]}",
+                "pass --history PATH to use another file, or --no-history",
+            ) from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -15,7 +15,7 @@ from auditor.compliance.evaluate import REQUIRED_QUERIES
 from auditor.compliance.facts import undated_table
 from auditor.compliance.risk_acceptance import scan_notes
 from auditor.compliance.summary import Summary
-from auditor.compliance.thresholds import Breach
+from auditor.compliance.thresholds import NO_THRESHOLDS, Breach, configured
 from auditor.config import Config, load_config
 from auditor.digests import scope_key, sha256_hex
 from auditor.errors import AuditorError, ConfigError, ExitCode
@@ -29,9 +29,10 @@ from auditor.evidence.inputs import (
     register_table,
 )
 from auditor.evidence.judge import Provenance, judge
+from auditor.evidence.pack import PackWriter
 from auditor.evidence.register_record import register_record
 from auditor.evidence.sign import load_private_key
-from auditor.history import HistoryError, HistoryStore, default_path
+from auditor.history import HistoryError, HistoryStore, default_path, read_earlier
 from auditor.kql.catalog import Catalog
 from auditor.kql.request import QueryRequest, QueryResult
 from auditor.notify import ScanOutcome, notify
@@ -40,6 +41,7 @@ from auditor.package_data import sample_config, sample_fleet
 from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer
 from auditor.reports.json import summary_text
+from auditor.reports.registry import renderers_for
 from auditor.risk_register import Register, load_register
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.interface import Source
@@ -62,8 +64,11 @@ class ScanResult:
     """Why the data is incomplete (empty when complete)."""
     exit_code: ExitCode = ExitCode.OK
     warnings: list[str] = field(default_factory=list)
-    """Problems that did not affect the pack (e.g. the history entry could not be written), and the exception
-    register's warnings (expiring exceptions, selectors that match nothing, the rate without exceptions)."""
+    """Problems the user must hear of even with --quiet: the history entry or a notification that could not be
+    written (the pack is complete), or a scan without thresholds, which cannot breach."""
+    notes: list[str] = field(default_factory=list)
+    """Findings the pack records too, printed unless --quiet: the exception register's warnings (expiring
+    exceptions, selectors that match nothing) and the rate without exceptions."""
 
     @property
     def complete(self) -> bool:
@@ -71,17 +76,18 @@ class ScanResult:
         return not self.problems
 
 
-def open_source(spec: str | Source, config: Config) -> Source:
-    """`sample`, `snapshot:DIR` or `azure` -> a Source (a Source instance passes through)."""
+def open_source(spec: str | Source, config: Config, *, spill_dir: Path | None = None) -> Source:
+    """`sample`, `snapshot:DIR` or `azure` -> a Source (a Source instance passes through). A snapshot's DuckDB
+    spills into `spill_dir` (default the system's temporary directory)."""
     if not isinstance(spec, str):
         return spec
     if spec == "sample":
-        return SnapshotSource(read_snapshot(sample_fleet()))
+        return SnapshotSource(read_snapshot(sample_fleet()), spill_dir=spill_dir)
     if spec.startswith("snapshot:"):
         directory = spec.removeprefix("snapshot:")
         if not directory:
             raise ConfigError("--source snapshot: needs a directory", "write --source snapshot:PATH")
-        return SnapshotSource(read_snapshot(Path(directory).expanduser()))
+        return SnapshotSource(read_snapshot(Path(directory).expanduser()), spill_dir=spill_dir)
     if spec == "azure":
         from auditor.sources.azure_settings import require_azure
         from auditor.sources.log_analytics import LogAnalyticsSource
@@ -149,6 +155,7 @@ def scan(
     fail_on_breach: bool | None = None,
     progress: Progress | None = None,
     renderers: list[Renderer] | None = None,
+    formats: Iterable[str] | None = None,
     catalog: Catalog | None = None,
     history: Path | None = None,
     use_history: bool | None = None,
@@ -164,7 +171,12 @@ def scan(
     read before judging and the scan is recorded after the pack is written; `use_history=False` skips both.
     Then the scan is published (`publishers`, default those of `[publish]`; `[]` for none) and `[notify]`'s
     webhooks are told (unless `send_notifications=False`); their failures are warnings.
+
+    `formats` picks the reports by name (see reports.registry.FORMATS; summary.json and breaches.json are always
+    written); `renderers` replaces the list outright.
     """
+    if renderers is None and formats is not None:
+        renderers = renderers_for(formats)
     if config is None:
         config = load_config(sample_config()) if source == "sample" else Config()
     catalog = catalog or Catalog()
@@ -176,43 +188,48 @@ def scan(
     register = (
         load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None
     )
+    which = "fail_on_breach = true (config)" if fail_on_breach is None else "--fail-on-breach"
+    fail_on_breach = config.fail_on_breach if fail_on_breach is None else fail_on_breach
+    if fail_on_breach and not configured(config.thresholds) and register is None:
+        raise ConfigError(
+            f"{which} needs thresholds to judge, and no thresholds are configured: the scan could never fail",
+            "set limits in [thresholds] of a config (--config, see samples/auditor.toml), or drop --fail-on-breach",
+        )
     register_info = register_record(config.exceptions_file) if config.exceptions_file else None
     report = progress or (lambda _step, _done, _total: None)
-    src = open_source(source, config)
-    try:
-        as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
-        plan = query_plan(config, as_of)
-        total = len(plan) + 2
-        results = run_queries(
-            src, [catalog.get(query_id)[0].render(params) for query_id, params in plan], report, total
-        )
-        fingerprint = src.fingerprint()
-        provenance = scan_provenance(src, register_info)
-    finally:
-        src.close()
-    enabled = config.history.enabled if use_history is None else use_history
-    store = HistoryStore(history or config.history.path or default_path()) if enabled else None
-    try:
+    # The pack's staging directory opens first: the snapshot's DuckDB spills into it, so a killed scan leaves
+    # nothing anywhere else (the next scan into the same directory sweeps it).
+    with PackWriter(out if out is not None else config.output.dir) as staging:
+        src = open_source(source, config, spill_dir=staging.scratch)
+        try:
+            as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
+            plan = query_plan(config, as_of)
+            total = len(plan) + 2
+            results = run_queries(
+                src, [catalog.get(query_id)[0].render(params) for query_id, params in plan], report, total
+            )
+            fingerprint = src.fingerprint()
+            provenance = scan_provenance(src, register_info)
+        finally:
+            src.close()
+        enabled = config.history.enabled if use_history is None else use_history
         result = _finish(
             config,
             results,
             as_of=as_of,
             catalog=catalog,
             fingerprint=fingerprint,
-            out=out,
-            fail_on_breach=config.fail_on_breach if fail_on_breach is None else fail_on_breach,
+            staging=staging,
+            fail_on_breach=fail_on_breach,
             report=report,
             total=total,
             renderers=renderers,
-            store=store,
+            history_path=(history or config.history.path or default_path()) if enabled else None,
             sign_key=sign_key,
             zip_pack=config.output.zip if zip_pack is None else zip_pack,
             register=register,
             provenance=provenance,
         )
-    finally:
-        if store is not None:
-            store.close()
     return deliver(config, result, send_notifications=send_notifications, publishers=publishers)
 
 
@@ -298,12 +315,12 @@ def _finish(
     as_of: datetime,
     catalog: Catalog,
     fingerprint: dict[str, Any],
-    out: Path | None,
+    staging: PackWriter,
     fail_on_breach: bool,
     report: Progress,
     total: int,
     renderers: list[Renderer] | None,
-    store: HistoryStore | None,
+    history_path: Path | None,
     sign_key: Path | None = None,
     zip_pack: bool = False,
     register: Register | None = None,
@@ -311,21 +328,23 @@ def _finish(
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
     # History dates undated patches and records where each was seen; without it they are not read at all.
-    undated = undated_table({query_id: result.table for query_id, result in results.items()}) if store else None
+    # The history file is opened twice, briefly (to read here, to record at the end), never held across the
+    # scan: concurrent scans sharing one file then wait for each other for a moment, not for a whole scan.
+    undated = undated_table({qid: r.table for qid, r in results.items()}) if history_path is not None else None
     patch_keys = undated.column("patchKey").to_pylist() if undated is not None else []
-    first_seen = store.first_seen(patch_keys, as_of) if store else {}
+    first_seen, history = (
+        read_earlier(history_path, patch_keys, as_of, scope_key(fingerprint)) if history_path is not None else ({}, [])
+    )
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
     records = query_records(results, catalog)
     pack_id = f"pack-{as_of.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
-    history = store.runs(scope=scope_key(fingerprint), before=as_of) if store else []
     evidence = {record.evidence: results[record.id].table for record in records}
     evidence[FIRST_SEEN_EVIDENCE] = first_seen_table(first_seen)
     evidence[HISTORY_EVIDENCE] = history_table(history)
     if register is not None:
         evidence[REGISTER_EVIDENCE] = register_table(register)
-    out_dir = out if out is not None else config.output.dir
-    with StagedPack(evidence, out_dir=out_dir, pack_id=pack_id, sign_key=sign_key) as staged:
+    with StagedPack(evidence, out_dir=staging.out_dir, pack_id=pack_id, sign_key=sign_key, writer=staging) as staged:
         # The evidence files are being written on worker threads while the fleet is judged.
         report("evaluate compliance", total - 2, total)
         context = judge(
@@ -360,23 +379,26 @@ def _finish(
     evidence.clear()
     results.clear()
     evaluation = context.evaluation
-    warnings = scan_notes(evaluation.exception_warnings, evaluation.summary.counts) + pack_warnings
-    if store is not None and undated is not None:
+    notes = scan_notes(evaluation.exception_warnings, evaluation.summary.counts)
+    warnings = ([] if configured(config.thresholds) else [NO_THRESHOLDS]) + pack_warnings
+    if history_path is not None and undated is not None:
         try:
-            store.record(
-                run_id=run_id,
-                as_of=as_of,
-                fingerprint=fingerprint,
-                config_sha256=config.sha256(),
-                summary=evaluation.summary,
-                document=summary_text(evaluation.summary),
-                breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
-                statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
-                sightings=zip(patch_keys, undated.column("machineId").to_pylist(), strict=True),
-                complete=not problems,
-            )
+            with HistoryStore(history_path) as store:
+                store.record(
+                    run_id=run_id,
+                    as_of=as_of,
+                    fingerprint=fingerprint,
+                    config_sha256=config.sha256(),
+                    summary=evaluation.summary,
+                    # summary.json's own text: history sits below the reports that write it (docs/architecture.md)
+                    document=summary_text(evaluation.summary),
+                    breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
+                    statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
+                    sightings=zip(patch_keys, undated.column("machineId").to_pylist(), strict=True),
+                    complete=not problems,
+                )
         except HistoryError as error:
             warnings.append(f"{error.message} (the pack is complete; only the history entry is missing)")
     report("done", total, total)
     code = exit_code_for(problems, evaluation.breaches, fail_on_breach)
-    return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code, warnings)
+    return ScanResult(pack, evaluation.summary, evaluation.breaches, problems, code, warnings, notes)

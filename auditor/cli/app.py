@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import logging
+import signal
 import sys
+import threading
+from types import FrameType
 
 import typer
 
@@ -11,8 +13,8 @@ from auditor import __version__
 from auditor.bounded import NestedTooDeeply
 from auditor.cli import history, keygen, policy, query, report, scan, snapshot, verify
 from auditor.cli.common import err, new_app, report_error
-from auditor.errors import AuditorError, ExitCode
-from auditor.names import terminal_text
+from auditor.cli.logs import hoist_debug, setup_logging
+from auditor.errors import NO_SPACE_ERRNOS, AuditorError, ExitCode, NoSpaceError, no_space
 
 app = new_app(
     name="auditor",
@@ -21,15 +23,7 @@ app = new_app(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-_state = {"debug": False}
-
-
-class _InertFormatter(logging.Formatter):
-    """Log lines quote names from packs, snapshots and ARM (WeasyPrint quotes a refused URL): their control
-    characters are shown as escapes, as on the consoles."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        return terminal_text(super().format(record), layout=True)
+_state = {"debug": False, "interrupted": False}
 
 
 def _version(value: bool) -> None:
@@ -40,17 +34,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show tracebacks and debug logs (also accepted after the command)."
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
 ) -> None:
     """Patch-compliance auditor for Azure Update Manager."""
     _state["debug"] = debug
     # Logs go to stderr, so stdout stays clean for --json; --debug also shows the Azure SDK's request log.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_InertFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
-    if not debug:
-        logging.getLogger("azure").setLevel(logging.ERROR)
+    setup_logging(debug)
 
 
 app.command("scan")(scan.scan_command)
@@ -63,14 +55,34 @@ app.add_typer(policy.app, name="policy", help="Patch policy as code: validate, p
 app.add_typer(snapshot.app, name="snapshot", help="Make snapshots (synthetic or captured).")
 
 
+def _interrupted(_signum: int, _frame: FrameType | None) -> None:
+    # Typer turns KeyboardInterrupt into a silent exit 130; the user gets one line saying why.
+    _state["interrupted"] = True
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C stops the cleanup too
+    err.print("interrupted (Ctrl-C)")
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Console-script entry point: run the app, turning AuditorError into one line and an exit code."""
+    """Console-script entry point: run the app, turning AuditorError into one line and an exit code.
+
+    Ctrl-C is one line and exit 130 (the shell's code for SIGINT); a full disk is its own error and exit code
+    wherever it strikes, as no command can do anything about it.
+    """
+    _state["debug"] = "--debug" in sys.argv[1:]
+    _state["interrupted"] = False
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _interrupted)
     try:
-        app()
+        app(args=hoist_debug(sys.argv[1:]), prog_name="auditor")
     except AuditorError as error:
         if _state["debug"]:
             raise
-        sys.exit(report_error(error))
+        sys.exit(report_error(no_space(error) or error))
+    except OSError as error:
+        if _state["debug"] or error.errno not in NO_SPACE_ERRNOS:
+            raise
+        sys.exit(report_error(NoSpaceError.from_os_error(error)))
     except (RecursionError, NestedTooDeeply):
         # Readers of packs and snapshots turn deep JSON into an error naming the file; this catches any other
         # path (a query row's JSON parsed while judging the fleet), so it is bad input, never "tampered" (1).
@@ -85,5 +97,6 @@ def main() -> None:
             )
         )
     except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(int(ExitCode.INCOMPLETE))
+        if not _state["interrupted"]:
+            err.print("interrupted (Ctrl-C)")
+        sys.exit(int(ExitCode.INTERRUPTED))

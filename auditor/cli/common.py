@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from rich.text import Text
 
 from auditor.config import Config, load_config, read_section
@@ -34,9 +38,25 @@ class SafeConsole(Console):
         return super().render_str(terminal_text(text, layout=True), **kwargs)  # type: ignore[arg-type]
 
 
-out = SafeConsole(highlight=False, soft_wrap=True)
+PIPE_WIDTH = 160
+"""Width of tables outside a terminal (CI logs, pipes, files), unless COLUMNS asks for more: Rich's 80 would
+squeeze every table into wrapped cells that no log viewer can read."""
+
+
+def pipe_width(stream: TextIO) -> int | None:
+    """None (Rich measures the terminal) for a terminal, else at least PIPE_WIDTH columns."""
+    try:
+        if stream.isatty():
+            return None
+    except (AttributeError, ValueError):
+        pass
+    columns = os.environ.get("COLUMNS", "")
+    return max(PIPE_WIDTH, int(columns) if columns.isdigit() else 0)
+
+
+out = SafeConsole(highlight=False, soft_wrap=True, width=pipe_width(sys.stdout))
 """stdout: results."""
-err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True, width=pipe_width(sys.stderr))
 """stderr: progress, warnings, errors."""
 
 
@@ -119,3 +139,18 @@ def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], Non
             bar.update(task, description=step, completed=done, total=total)
 
         yield update
+
+
+def print_table(table: Table) -> None:
+    """Print a table on stdout. Outside a terminal (where no screen limits the width) it gets its natural width,
+    at least PIPE_WIDTH, so no cell is cut or folded: a CI log is read by searching, and a broken id is lost."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    natural = Measurement.get(out, out.options.update(width=1 << 16), table).maximum
+    out.print(table, width=max(out.width, natural))
+
+
+def id_column(table: Table, name: str, values: Iterable[str] = ()) -> None:
+    """Add a column of identifiers: never wrapped, and at least as wide as its longest value."""
+    table.add_column(name, no_wrap=True, min_width=max((len(v) for v in values), default=len(name)))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import typer
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, out, pct
+from auditor.cli.common import config_or_default, out, pct, print_table
+from auditor.compliance.metrics import DIMENSIONS
 from auditor.compliance.trend import HistoryRun
+from auditor.errors import ConfigError
 from auditor.history import DimensionRate, HistoryStore, default_path
 
 
@@ -19,9 +22,16 @@ def history_command(
     ),
     config: Path | None = typer.Option(None, "--config", help="auditor.toml whose [history].path to read."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
-    dimension: str | None = typer.Option(None, "--dimension", help="Also show one dimension, e.g. by_environment."),
+    dimension: str | None = typer.Option(
+        None, "--dimension", help=f"Also show one dimension: {', '.join(DIMENSIONS)}."
+    ),
 ) -> None:
     """Show the trend of past scans (oldest first)."""
+    if dimension is not None and dimension not in DIMENSIONS:
+        raise ConfigError(
+            f"--dimension {dimension!r} is not a dimension of the history",
+            f"use one of {', '.join(DIMENSIONS)}",
+        )
     settings = config_or_default(config)
     path = history or (settings.history.path if settings is not None else None) or default_path()
     if not path.exists():
@@ -29,14 +39,17 @@ def history_command(
         trend: list[DimensionRate] = []
     else:
         with HistoryStore(path, read_only=True) as store:
-            runs = store.runs()
-            trend = store.dimension_trend(dimension) if dimension else []
+            try:
+                runs = store.runs()
+                trend = store.dimension_trend(dimension) if dimension else []
+            except duckdb.CatalogException:  # a DuckDB file no scan has recorded into yet
+                runs, trend = [], []
     if as_json:
         typer.echo(json.dumps({"history": str(path), "runs": runs, "dimension": trend}, indent=2))
         return
     table = Table(title=f"Scan history ({path})", title_justify="left")
     for column in ("as of", "machines", "compliance", "change", "unknown", "breaches", "complete"):
-        table.add_column(column, justify="left" if column == "as of" else "right")
+        table.add_column(column, justify="left" if column == "as of" else "right", no_wrap=True)
     previous: float | None = None
     for run in runs:
         rate = run["compliance_rate"]
@@ -51,6 +64,9 @@ def history_command(
             "yes" if run["complete"] else "INCOMPLETE",
         )
         previous = rate
-    out.print(table if runs else f"no scans recorded in {path}")
+    if runs:
+        print_table(table)
+    else:
+        out.print(f"no scans recorded in {path}")
     for row in trend:
         out.print(f"{row['as_of']}  {row['key']:<30} {row['machines']:>8}  {row['compliance_rate']}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, err, new_app, out, plain
+from auditor.cli.common import config_or_default, err, id_column, new_app, out, plain, print_table
 from auditor.errors import ExitCode, QueryError
 from auditor.kql import lock
 from auditor.kql.catalog import Catalog
@@ -32,11 +32,11 @@ def list_queries() -> None:
     catalog = Catalog()
     table = Table()
     for column in ("id", "current", "versions", "target", "title"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "id")  # ids are never cut or broken
     for query in catalog.queries.values():
         versions = ", ".join(f"v{n}" for n in sorted(query.versions))
         table.add_row(query.id, f"v{query.current}", versions, query.target, query.title)
-    out.print(table)
+    print_table(table)
 
 
 @app.command("show")
@@ -87,11 +87,15 @@ def run(
             typer.echo(json.dumps(row, ensure_ascii=False))
         return
     table = Table(title=f"{request.ref}: {len(rows)} rows")
-    for name, _ in request.columns:
-        table.add_column(name, overflow="fold")
-    for row in rows[:limit]:
-        table.add_row(*("" if row[n] is None else plain(str(row[n])) for n, _ in request.columns))
-    out.print(table)
+    cells = [["" if row[n] is None else plain(str(row[n])) for n, _ in request.columns] for row in rows[:limit]]
+    for index, (name, _) in enumerate(request.columns):
+        if name.lower().endswith("id"):  # machineId, subscriptionId, id: cut, they identify nothing
+            id_column(table, name, (line[index] for line in cells))
+        else:
+            table.add_column(name, overflow="fold")
+    for line in cells:
+        table.add_row(*line)
+    print_table(table)
 
 
 @app.command("check")

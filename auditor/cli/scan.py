@@ -9,9 +9,9 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, out, parse_as_of, pct, plain, progress_bar, warn
+from auditor.cli.common import config_or_default, out, parse_as_of, pct, plain, print_table, progress_bar, warn
 from auditor.evidence.sign import load_private_key
-from auditor.reports.json import plain as as_json
+from auditor.reports.json import plain as as_json_value
 from auditor.scan import ScanResult, scan
 
 
@@ -26,7 +26,7 @@ def print_summary(result: ScanResult) -> None:
     )
     table = Table(title="By environment", title_justify="left")
     for column in ("Environment", "Machines", "Compliant", "Non-compliant", "Unknown", "Rate", "Without exceptions"):
-        table.add_column(column, justify="left" if column == "Environment" else "right")
+        table.add_column(column, justify="left" if column == "Environment" else "right", no_wrap=True)
     for row in s.by_environment:
         table.add_row(
             plain(row.key),
@@ -37,7 +37,7 @@ def print_summary(result: ScanResult) -> None:
             pct(row.counts.compliance_rate),
             pct(row.counts.compliance_rate_without_exceptions),
         )
-    out.print(table)
+    print_table(table)
     for breach in result.breaches:
         out.print(f"[red]breach[/] {plain(breach.message)}")
     if result.problems:
@@ -56,13 +56,22 @@ def scan_command(
     history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
     no_history: bool = typer.Option(False, "--no-history", help="Neither read nor record scan history."),
     quiet: bool = typer.Option(
-        False, "--quiet", "-q", help="No progress bar and no summary; only warnings and errors."
+        False,
+        "--quiet",
+        "-q",
+        help="Print only the pack's path (stdout), and warnings the pack does not record and errors (stderr).",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON result object to stdout (logs go to stderr)."),
     sign_key: Path | None = typer.Option(None, "--sign-key", help="Ed25519 private key (PEM) to sign the manifest."),
     zip_pack: bool | None = typer.Option(None, "--zip/--no-zip", help="Also write the pack as one zip file."),
     no_notify: bool = typer.Option(False, "--no-notify", help="Post to none of the [notify] webhooks."),
     no_publish: bool = typer.Option(False, "--no-publish", help="Publish nothing to the [publish] targets."),
+    formats: str | None = typer.Option(
+        None,
+        "--formats",
+        help="Reports to write, comma-separated: json (always written), xlsx, pdf. Default: all. "
+        "`auditor report PACK` renders the others later.",
+    ),
 ) -> None:
     """Run a full scan into a new audit pack."""
     if sign_key is not None:
@@ -81,12 +90,17 @@ def scan_command(
             use_history=False if no_history else None,
             send_notifications=not no_notify,
             publishers=[] if no_publish else None,
+            formats=formats.split(",") if formats is not None else None,
         )
     if as_json:
         typer.echo(json.dumps(result_document(result), indent=2))
-    elif not quiet:
+    elif quiet:
+        typer.echo(str(result.pack))  # for scripts: `pack=$(auditor scan -q)`
+    else:
         print_summary(result)
-    for warning in result.warnings:
+    # Quiet keeps what the pack does not say (a lost history entry, a scan that cannot breach); the register's
+    # notes are in the pack.
+    for warning in result.warnings if quiet else [*result.notes, *result.warnings]:
         warn(warning)
     raise typer.Exit(int(result.exit_code))
 
@@ -106,7 +120,7 @@ def result_document(result: ScanResult) -> dict[str, Any]:
         "non_compliant": s.counts.non_compliant,
         "unknown": s.counts.unknown,
         "compliance_rate": s.counts.compliance_rate,
-        "by_environment": as_json(s.by_environment),
+        "by_environment": as_json_value(s.by_environment),
         "breaches": [b.to_json() for b in result.breaches],
-        "warnings": result.warnings,
+        "warnings": [*result.notes, *result.warnings],
     }

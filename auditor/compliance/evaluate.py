@@ -191,6 +191,7 @@ def evaluate(
         exceptions_rules=tuple(
             risk_acceptance.rules_text(max_days=config.max_exception_days, warning_days=config.exception_warning_days)
         ),
+        thresholds_configured=thresholds.configured(config.thresholds),
         # Thresholds judge the figures above; the count of what they found is filled in below.
         breaches=0,
         queries=tuple(queries),

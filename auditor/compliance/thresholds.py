@@ -75,6 +75,18 @@ class Threshold:
         )
 
 
+def configured(config: Thresholds) -> bool:
+    """Whether `[thresholds]` sets any limit at all (without one, only an expired exception can breach)."""
+    return any(value not in (None, {}) for value in config.model_dump().values())
+
+
+NO_THRESHOLDS = (
+    "no thresholds configured: nothing in this scan can breach, whatever its figures; "
+    "set limits in [thresholds] of a config (--config, see samples/auditor.toml)"
+)
+"""The warning of a scan without thresholds, on stderr and in the pack."""
+
+
 def build_thresholds(
     config: Thresholds, summary: Summary, refs: Mapping[str, str]
 ) -> list[tuple[Threshold, float | None]]:

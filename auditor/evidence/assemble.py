@@ -91,18 +91,27 @@ class StagedPack:
     """
 
     def __init__(
-        self, evidence: Mapping[str, pa.Table], *, out_dir: Path, pack_id: str, sign_key: Path | None = None
+        self,
+        evidence: Mapping[str, pa.Table],
+        *,
+        out_dir: Path,
+        pack_id: str,
+        sign_key: Path | None = None,
+        writer: PackWriter | None = None,
     ) -> None:
         self.pack_id = pack_id
         self._evidence = evidence
         self._out_dir = out_dir
         self._sign_key = sign_key
+        self._writer = writer
         self._stack = ExitStack()
 
     def __enter__(self) -> StagedPack:
         self._signer = load_private_key(self._sign_key) if self._sign_key is not None else None  # before any work
         with ExitStack() as stack:
-            self._pack = stack.enter_context(PackWriter(self._out_dir, self.pack_id))
+            # A scan passes the writer it opened before its queries (their temporary files live in its staging
+            # directory); that writer stays the scan's to close.
+            self._pack = self._writer or stack.enter_context(PackWriter(self._out_dir, self.pack_id))
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=2))
             self._writes = [
                 pool.submit(write_table_jsonl_gz, self._pack.path(rel), table) for rel, table in self._evidence.items()
@@ -148,7 +157,7 @@ class StagedPack:
             _stamp(pack.path(manifest_mod.TIMESTAMP_NAME), timestamp_url, data, warnings)
         if zip_pack:
             write_zip(pack.root, pack.zip_path, context.pack_id)
-        return pack.commit()
+        return pack.commit(self.pack_id)
 
 
 def write_pack(

@@ -3,8 +3,12 @@
 Layout while a pack is being written (`out_dir/.auditor-partial-XXXX/`):
 
     owner.json    pid, host and start time of the writing process
+    scratch/      every temporary file of the run: DuckDB's spill files, openpyxl's streamed sheets
     pack/         the pack itself; renamed to `out_dir/<pack_id>` on commit
     pack.zip      the zip (with --zip); renamed to `out_dir/<pack_id>.zip` on commit
+
+A scan opens its writer before its first query, so the snapshot's DuckDB spills into `scratch/` too: whatever
+stops the run, nothing of it is left outside this one directory.
 
 An exception removes the staging directory. A killed process (SIGKILL, power loss) cannot clean up, so the
 staging directory stays behind; it is dot-prefixed and never named like a pack, and the next writer in the same
@@ -14,6 +18,7 @@ STALE_AFTER. A pack directory therefore exists only when it is complete.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -55,6 +60,8 @@ def write_table_jsonl_gz(path: Path, table: pa.Table) -> int:
         # One thread: as fast here, and several threads buffer the output to keep row order (+350 MiB for the
         # 190,000 installation rows of a 100,000-machine fleet).
         con.execute("SET threads = 1")
+        # Inside a PackWriter this is the staging directory's scratch/, so a spill never outlives the run.
+        con.execute("SET temp_directory = '" + tempfile.gettempdir().replace("'", "''") + "'")
         con.register("evidence_rows", table)
         target = str(plain).replace("'", "''")
         con.execute(f"COPY (SELECT * FROM evidence_rows) TO '{target}' (FORMAT JSON)")
@@ -129,39 +136,83 @@ def sweep_stale(out_dir: Path) -> list[Path]:
     return removed
 
 
-class PackWriter:
-    """Context manager that builds a pack in a staging directory and renames it into place on commit."""
+def _check_name(name: str) -> None:
+    # The name may come from a replayed pack's manifest: it must be one plain directory name.
+    if not PACK_ID.fullmatch(name):
+        raise PackError(f"pack id {name!r} is not a plain directory name", "the pack's manifest.json is damaged")
 
-    def __init__(self, out_dir: Path, name: str) -> None:
-        # The name may come from a replayed pack's manifest: it must be one plain directory name.
-        if not PACK_ID.fullmatch(name):
-            raise PackError(f"pack id {name!r} is not a plain directory name", "the pack's manifest.json is damaged")
+
+class PackWriter:
+    """Context manager that builds a pack in a staging directory and renames it into place on commit.
+
+    The name may be given at commit instead (a scan opens its writer before its as-of time, and so its pack id,
+    is known). While the writer is open, Python's temporary files (`tempfile`, which openpyxl uses for every
+    streamed sheet) go to its `scratch` directory; this is process-wide, as openpyxl offers no other way.
+    """
+
+    def __init__(self, out_dir: Path, name: str | None = None) -> None:
+        if name is not None:
+            _check_name(name)
         self.out_dir = out_dir
         self.name = name
-        self.final = out_dir / name
-        self.final_zip = out_dir / f"{name}.zip"
         self.staging: Path | None = None
         self.swept: list[Path] = []
+        self._saved_tempdir: tuple[str | None] | None = None
+        self._made_out_dir = False
+
+    @property
+    def final(self) -> Path:
+        """Where the pack lands on commit."""
+        return self.out_dir / self._name()
+
+    @property
+    def final_zip(self) -> Path:
+        """Where the pack's zip lands on commit."""
+        return self.out_dir / f"{self._name()}.zip"
+
+    def _name(self) -> str:
+        if not self.name:
+            raise PackError("pack writer has no pack name yet", "internal error")
+        return self.name
+
+    def _refuse_existing(self) -> None:
+        for existing in (self.final, self.final_zip):
+            if existing.exists():
+                raise PackError(f"pack {existing} already exists", "packs are never overwritten; choose another --out")
 
     def __enter__(self) -> PackWriter:
+        self._made_out_dir = not self.out_dir.exists()
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise PackError(
                 f"cannot create output directory {self.out_dir}: {exc.strerror}", "choose another --out"
             ) from exc
-        for existing in (self.final, self.final_zip):
-            if existing.exists():
-                raise PackError(f"pack {existing} already exists", "packs are never overwritten; choose another --out")
+        if self.name:
+            self._refuse_existing()
         self.swept = sweep_stale(self.out_dir)
         try:
             self.staging = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.out_dir))
+            owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "pack": self.name}
+            (self.staging / OWNER_NAME).write_text(json.dumps(owner) + "\n", encoding="utf-8")
+            (self.staging / "pack" / "evidence").mkdir(parents=True)
+            (self.staging / "scratch").mkdir()
         except OSError as exc:
+            if self.staging is not None:
+                shutil.rmtree(self.staging, ignore_errors=True)
+                self.staging = None
             raise PackError(f"cannot write to {self.out_dir}: {exc.strerror}", "choose another --out") from exc
-        owner = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "pack": self.name}
-        (self.staging / OWNER_NAME).write_text(json.dumps(owner) + "\n", encoding="utf-8")
-        (self.staging / "pack" / "evidence").mkdir(parents=True)
+        self._saved_tempdir, tempfile.tempdir = (tempfile.tempdir,), str(self.staging / "scratch")
         return self
+
+    def _restore_tempdir(self) -> None:
+        if self._saved_tempdir is not None:
+            (tempfile.tempdir,), self._saved_tempdir = self._saved_tempdir, None
+
+    @property
+    def scratch(self) -> Path:
+        """The run's directory for temporary files (removed with the staging directory)."""
+        return self._staging() / "scratch"
 
     def _staging(self) -> Path:
         if self.staging is None:
@@ -190,8 +241,14 @@ class PackWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def commit(self) -> Path:
-        """fsync every file and directory, then rename the pack (and its zip) into place; return the pack."""
+    def commit(self, name: str | None = None) -> Path:
+        """fsync every file and directory, then rename the pack (and its zip) into place; return the pack.
+
+        `name` names the pack if the writer was opened without one."""
+        if name:
+            _check_name(name)
+            self.name = name
+        self._refuse_existing()
         root = self.root
         directories = [root]
         for file in sorted(root.rglob("*")):
@@ -210,6 +267,7 @@ class PackWriter:
         if has_zip:
             os.replace(self.zip_path, self.final_zip)
         fsync_dir(self.out_dir)
+        self._restore_tempdir()
         staging, self.staging = self.staging, None
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -218,6 +276,10 @@ class PackWriter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._restore_tempdir()
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
+            if self._made_out_dir:  # a run that failed before its pack leaves no empty output directory either
+                with contextlib.suppress(OSError):
+                    self.out_dir.rmdir()

@@ -130,18 +130,22 @@ class _HashingReader:
         return data
 
 
-def check_table_file(path: Path) -> str:
-    """The sha256 of a table file, read once while it is inflated within the caps of `auditor.bounded`.
+def check_table_file(path: Path) -> tuple[str, int]:
+    """The sha256 of a table file and its row count, read once while it is inflated within the caps of
+    `auditor.bounded`.
 
     ValueError (InputTooLarge for a bomb) when the gzip data is broken or inflates past a cap: DuckDB would
-    otherwise spend minutes on gigabytes of blank lines before it got to the first row.
+    otherwise spend minutes on gigabytes of blank lines before it got to the first row. Rows are lines: the
+    writers put one row per line and end each with a newline; a last line without one still counts.
     """
+    newlines, last = 0, b"\n"
     with path.open("rb") as raw:
         reader = _HashingReader(raw)
-        for _ in gunzip_chunks(reader):
-            pass
+        for chunk in gunzip_chunks(reader):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
         reader.read()  # anything after the gzip data still counts towards the hash
-    return reader.sha.hexdigest()
+    return reader.sha.hexdigest(), newlines + (last != b"\n")
 
 
 def write_table(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -314,16 +318,22 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
             raise SnapshotError(f"snapshot table file {file} is missing", _HINT)
         if verify:
             try:
-                actual = check_table_file(file)
+                actual, counted = check_table_file(file)
             except (OSError, ValueError) as exc:
                 actual = sha256_file(file)
                 if actual == entry["sha256"]:  # a changed file is named as such before its content is judged
                     why = str(exc) if isinstance(exc, InputTooLarge) else f"cannot read gzip data: {exc}"
                     raise SnapshotError(f"{file}: {why}", _HINT) from exc
+                counted = rows
             if actual != entry["sha256"]:
                 raise SnapshotError(
                     f"{file}: sha256 mismatch (snapshot.json says {entry['sha256'][:12]}…, file is {actual[:12]}…)",
                     "the file was changed or corrupted after capture; " + _HINT,
+                )
+            if "rows" in entry and counted != rows:
+                raise SnapshotError(
+                    f"{meta_path}: key 'tables.{name}.rows' says {rows} rows, but {file.name} holds {counted}",
+                    "snapshot.json and the table file disagree (edited or truncated after capture); " + _HINT,
                 )
         tables[name] = SnapshotTable(name=name, path=file, rows=rows, sha256=entry["sha256"])
     missing = [name for name in REQUIRED_TABLES if name not in tables]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -79,6 +80,15 @@ def load_table(con: duckdb.DuckDBPyConnection, table: SnapshotTable) -> None:
         raise  # the caller may retry with a larger memory limit
     except duckdb.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        limit = re.search(r'"maximum_object_size" of (\d+) bytes exceeded', str(exc))
+        if limit:
+            # Not corruption: one line is larger than DuckDB reads as a single JSON object.
+            raise SnapshotError(
+                f"{table.path}: a row of table {table.name} is larger than DuckDB's limit of "
+                f"{int(limit.group(1)) >> 20} MiB for one JSON object",
+                "the file is readable but a row is oversized (or several rows lack their line breaks); "
+                "trim or split that row and recapture, as no ARG row comes near that size",
+            ) from exc
         raise SnapshotError(
             f"{table.path}: cannot read table {table.name}: {first_line}",
             "the file is corrupt or not gzipped JSON lines; regenerate or recapture the snapshot",
@@ -103,9 +113,11 @@ class SnapshotSource:
     name = "snapshot"
     concurrency = 2
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, *, spill_dir: Path | None = None) -> None:
+        """`spill_dir`: where DuckDB's spill directory is made (a scan passes its pack's staging scratch, so
+        a killed scan leaves nothing outside it); default the system's temporary directory."""
         self.snapshot = snapshot
-        self._spill = tempfile.TemporaryDirectory(prefix="auditor-duckdb-")
+        self._spill = tempfile.TemporaryDirectory(prefix="auditor-duckdb-", dir=spill_dir)
         self._con = connect(Path(self._spill.name))
         create_missing_tables(self._con, set(snapshot.tables))
         self._limit_mib = MEMORY_LIMIT_MIB

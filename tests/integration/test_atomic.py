@@ -53,12 +53,19 @@ def entries(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir()) if out.exists() else []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_mid_write_leaves_no_pack_and_the_next_scan_sweeps(fleet: Path, tmp_path: Path) -> None:
     out = tmp_path / "packs"
     args = ["scan", "--source", f"snapshot:{fleet}", "--out", str(out), "--zip", "--quiet"]
+    temp = tmp_path / "tmp"  # the victim's system temporary directory: it must stay empty
+    temp.mkdir()
     victim = subprocess.Popen(
-        [sys.executable, "-c", STALLING_SCAN, *args], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, "-c", STALLING_SCAN, *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(temp)},
     )
     try:
         deadline = time.monotonic() + 60
@@ -76,6 +83,10 @@ def test_sigkill_mid_write_leaves_no_pack_and_the_next_scan_sweeps(fleet: Path, 
     assert victim.returncode == -signal.SIGKILL
     left = entries(out)
     assert len(left) == 1 and left[0].startswith(TEMP_PREFIX), left
+    # DuckDB's spill directory and openpyxl's sheet streams lived in the staging directory's scratch/, not in
+    # the system's temporary directory: what the kill left is all in the one directory the next scan sweeps.
+    assert (out / left[0] / "scratch").is_dir()
+    assert list(temp.iterdir()) == []
     assert not any(name.startswith("pack-") for name in left)
 
     follow = subprocess.run(
@@ -125,3 +136,56 @@ def test_a_bad_output_directory_is_one_clean_error(fleet: Path, tmp_path: Path) 
     )
     assert result.returncode == 2 and result.stderr.startswith("error: cannot create output directory")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="needs SIGINT")
+def test_ctrl_c_is_one_line_exit_130_and_leaves_nothing(fleet: Path, tmp_path: Path) -> None:
+    out = tmp_path / "packs"
+    victim = subprocess.Popen(
+        [sys.executable, "-c", STALLING_SCAN, "scan", "--source", f"snapshot:{fleet}", "--out", str(out), "-q"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(out.glob(f"{TEMP_PREFIX}*/pack/stall.bin")):
+        assert victim.poll() is None and time.monotonic() < deadline, "the scan never reached the renderers"
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGINT)
+    stdout, stderr = victim.communicate(timeout=60)
+    assert (victim.returncode, stdout, stderr) == (130, "", "interrupted (Ctrl-C)\n")
+    assert entries(out) == []
+
+
+# A scan whose workbook fails half-written with a full disk: the sheets are streamed, charts come last.
+DISK_FULL_SCAN = r"""
+import errno, sys
+import auditor.reports.xlsx.workbook as workbook
+
+def full(*_args, **_kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device", "audit-pack.xlsx")
+
+workbook.add_charts = full
+from auditor.cli.app import main
+sys.argv = ["auditor", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_full_disk_is_its_own_exit_code_with_no_traceback(fleet: Path, tmp_path: Path) -> None:
+    out = tmp_path / "packs"
+    result = subprocess.run(
+        [sys.executable, "-c", DISK_FULL_SCAN, "scan", "--source", f"snapshot:{fleet}", "--out", str(out), "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 5, result.stderr
+    assert result.stderr.splitlines() == [
+        "error: no space left on the device while writing audit-pack.xlsx",
+        "hint: free disk space (or raise the quota) and run again; nothing unfinished was kept",
+    ]
+    assert not out.exists()

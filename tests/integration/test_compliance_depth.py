@@ -24,6 +24,7 @@ def summarise(tmp_path: Path, fleet: Fleet, config: dict[str, Any] | None = None
         source=f"snapshot:{tmp_path / 'snap'}",
         out=tmp_path / "packs",
         use_history=False,
+        formats=["json"],
     )
     assert_valid_summary(js(result.summary))
     return js(result.summary)
@@ -215,5 +216,6 @@ def test_each_threshold(tmp_path: Path, thresholds: dict[str, float], rules: lis
         source=f"snapshot:{tmp_path / 'snap'}",
         out=tmp_path / "p",
         use_history=False,
+        formats=["json"],
     )
     assert [(b.rule, b.observed) for b in result.breaches] == rules

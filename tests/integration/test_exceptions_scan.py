@@ -15,7 +15,7 @@ import pytest
 
 from auditor.cli.app import main
 from auditor.compliance.evaluate import Evaluation, evaluate
-from auditor.compliance.thresholds import Breach
+from auditor.compliance.thresholds import NO_THRESHOLDS, Breach
 from auditor.config import Config, load_config
 from auditor.kql.catalog import Catalog
 from auditor.risk_register import validate_register
@@ -468,7 +468,7 @@ def test_scan_stores_the_register_and_replays_byte_identically(fleet_dir: Path, 
         14.29,
     )
     assert [b.rule for b in result.breaches] == ["exception_expired"]
-    assert result.warnings == [
+    assert result.notes == [
         "exception 'EX-1' (owner erp-team@contoso.com, ticket CHG-1) expires on 2026-11-10, 9 days after the as-of "
         "date (warning window 14 days); renew it after review or patch the machines",
         "1 machine is compliant only through exceptions: compliance rate 28.57% with exceptions, 14.29% without",
@@ -493,7 +493,8 @@ def test_a_pack_without_a_register_has_no_register_evidence(fleet_dir: Path, tmp
         Config(), source=f"snapshot:{fleet_dir}", out=tmp_path / "packs", use_history=False, renderers=json_only()
     )
     assert not (result.pack / "evidence" / "exceptions.jsonl.gz").exists()
-    assert js(result.summary)["exceptions"] == [] and result.warnings == []
+    assert js(result.summary)["exceptions"] == [] and result.notes == []
+    assert result.warnings == [NO_THRESHOLDS]  # Config() sets no [thresholds]
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from auditor.errors import ExitCode
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.scan import ScanResult, scan
 from auditor.snapshots.format import Snapshot
+from auditor.snapshots.generate import generate_fleet
 from auditor.sources.resource_graph import ResourceGraphSource
 from auditor.sources.snapshot import SnapshotSource
 from tests.integration.azure_emulator import TENANT, AzureEmulator, Fault, FaultKind
@@ -63,10 +63,8 @@ def test_live_scan_matches_offline_scan(tmp_path: Path) -> None:
     _live_and_offline(fleet, tmp_path, SUBS, batch_size=2, page_size=25)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("auditor.snapshots.generate") is None, reason="no fleet generator")
+@pytest.mark.slow
 def test_live_scan_of_a_generated_fleet_matches_offline(tmp_path: Path) -> None:
-    from auditor.snapshots.generate import generate_fleet
-
     fleet = generate_fleet(250, seed=3, out=tmp_path / "fleet")
     subscriptions = list(fleet.scope["subscriptions"])
     # Its maintenance configurations serve machines of several subscriptions; maintenance_runs@v2 groups by

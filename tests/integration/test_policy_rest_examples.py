@@ -1,5 +1,6 @@
 """The emulator answers Microsoft's own REST examples (refdata/rest-examples) as ARM does: same status, same
-response shape. Skipped when the shared reference data is not next to the repo."""
+response shape. Skipped when the shared reference data is not next to the repo,
+except in CI."""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.arm_emulator import ArmEmulator, ArmState
+from tests.refdata import REFDATA, needs_refdata
 
-EXAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "refdata" / "rest-examples"
-pytestmark = pytest.mark.skipif(not EXAMPLES.is_dir(), reason="refdata/rest-examples is not available")
+EXAMPLES = REFDATA / "rest-examples"
+pytestmark = needs_refdata("rest-examples")
 
 
 def example(relative: str) -> dict[str, Any]:

@@ -201,6 +201,7 @@ def test_cli_flags_reach_the_core(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert json.loads(plain.stdout)["warnings"] == ["notify.webhooks[0] (teams, X): failed"]
 
 
+@pytest.mark.slow
 def test_scan_json_prints_one_object_with_publish_and_notify_on(tmp_path: Path) -> None:
     snapshot(tmp_path / "snap")
     with Receiver(Reply(200), Reply(500)) as receiver:

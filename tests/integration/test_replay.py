@@ -23,6 +23,7 @@ from auditor.reports.interface import Renderer
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.reports.registry import default_renderers
 from auditor.scan import scan
+from auditor.snapshots.generate import generate_fleet
 from auditor.sources.snapshot import SnapshotSource
 from tests.integration.test_replay_fleet import write_small_fleet
 from tests.summaries import js
@@ -82,7 +83,7 @@ def assert_replays_identically(pack: Path, out: Path, renderers: list[Renderer] 
 
 @pytest.mark.parametrize(
     ("config", "full"),
-    [(Config(), False), (config_from_dict(BREACHING), True)],
+    [(Config(), False), pytest.param(config_from_dict(BREACHING), True, marks=pytest.mark.slow)],
     ids=["defaults", "breaching-all-reports"],
 )
 def test_replay_is_byte_identical(
@@ -131,8 +132,7 @@ def test_replay_from_the_zip(fleet: Path, tmp_path: Path) -> None:
 
 
 def test_replay_of_a_generated_fleet(tmp_path: Path) -> None:
-    generate = pytest.importorskip("auditor.snapshots.generate")
-    snapshot = generate.generate_fleet(60, seed=7, out=tmp_path / "fleet")
+    snapshot = generate_fleet(60, seed=7, out=tmp_path / "fleet")
     result = scan(
         load_config(sample_config()),
         source=f"snapshot:{snapshot.path}",
@@ -144,8 +144,7 @@ def test_replay_of_a_generated_fleet(tmp_path: Path) -> None:
 
 
 def test_replay_of_the_sample_fleet(tmp_path: Path) -> None:
-    if not (sample_fleet() / "snapshot.json").is_file():
-        pytest.skip("the bundled sample fleet is not in this checkout")
+    assert (sample_fleet() / "snapshot.json").is_file(), "the bundled sample fleet belongs to the project"
     result = scan(source="sample", out=tmp_path / "packs", use_history=False, renderers=json_only())
     assert result.breaches, "the sample config has thresholds the sample fleet breaches"
     assert_replays_identically(result.pack, tmp_path / "replayed", json_only())
@@ -160,6 +159,7 @@ def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *a
     return int(exited.value.code or 0), captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_report_cli_refuses_a_tampered_pack_unless_forced(
     fleet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -194,6 +194,7 @@ def test_replay_refuses_unreadable_evidence_even_when_forced(fleet: Path, tmp_pa
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
 
 
+@pytest.mark.slow
 def test_replay_keeps_the_trend_of_earlier_scans(tmp_path: Path) -> None:
     from datetime import timedelta
 

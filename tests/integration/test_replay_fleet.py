@@ -177,7 +177,8 @@ def test_small_fleet_scans_as_designed(tmp_path: Path) -> None:
     from auditor.config import Config
     from auditor.scan import scan
 
-    result = scan(Config(), source=f"snapshot:{write_small_fleet(tmp_path / 'fleet')}", out=tmp_path / "packs")
+    fleet = write_small_fleet(tmp_path / "fleet")
+    result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", formats=["json"])
     summary = js(result.summary)
     assert summary["machines"] == 6
     assert (summary["compliant"], summary["non_compliant"], summary["unknown"]) == (1, 2, 3)

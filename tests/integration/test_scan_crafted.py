@@ -57,6 +57,7 @@ def crafted(tmp_path: Path) -> Path:
 
 
 def run(tmp_path: Path, config: dict | None = None, **kwargs: object) -> tuple[dict, Path, object]:
+    kwargs.setdefault("formats", ["json"])  # figures only: the workbook and PDF have tests of their own
     result = scan(
         config_from_dict(config or CONFIG), source=f"snapshot:{crafted(tmp_path)}", out=tmp_path / "packs", **kwargs
     )  # type: ignore[arg-type]
@@ -118,8 +119,8 @@ def test_sla_map_replaces_default(tmp_path: Path) -> None:
 def test_same_input_gives_byte_identical_summary(tmp_path: Path) -> None:
     snap = crafted(tmp_path)
     config = config_from_dict(CONFIG)
-    first = scan(config, source=f"snapshot:{snap}", out=tmp_path / "one")
-    second = scan(config, source=f"snapshot:{snap}", out=tmp_path / "two")
+    first = scan(config, source=f"snapshot:{snap}", out=tmp_path / "one", formats=["json"])
+    second = scan(config, source=f"snapshot:{snap}", out=tmp_path / "two", formats=["json"])
     assert first.pack != second.pack
     assert (first.pack / "summary.json").read_bytes() == (second.pack / "summary.json").read_bytes()
     assert (first.pack / "breaches.json").read_bytes() == (second.pack / "breaches.json").read_bytes()
@@ -179,12 +180,17 @@ def test_history_dates_undated_patches_from_earlier_scans_only(tmp_path: Path) -
     snap = crafted(tmp_path)
     config = config_from_dict(CONFIG)
     history = tmp_path / "history.duckdb"
-    first = scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history)
-    again = scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history)
+    first = scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history, formats=["json"])
+    again = scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history, formats=["json"])
     # the same as-of never dates a patch from itself: vm-g stays non-compliant (unknown age)
     assert first.summary == again.summary and js(first.summary)["unknown_age_patches"] == 1
     later = scan(
-        config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history, as_of=AS_OF + timedelta(days=5)
+        config,
+        source=f"snapshot:{snap}",
+        out=tmp_path / "p",
+        history=history,
+        as_of=AS_OF + timedelta(days=5),
+        formats=["json"],
     )
     # vm-g's Security patch was first seen 5 days earlier: within its 30-day SLA; all else went stale? no: 5 days
     assert js(later.summary)["unknown_age_patches"] == 0
@@ -208,6 +214,7 @@ def test_no_history_leaves_no_file(tmp_path: Path) -> None:
         out=tmp_path / "p",
         history=history,
         use_history=False,
+        formats=["json"],
     )
     assert not history.exists() and js(result.summary)["machines"] == 7
 
@@ -227,7 +234,14 @@ def test_history_trend_in_reports_is_earlier_scans_of_the_same_estate(tmp_path: 
     config = config_from_dict(CONFIG)
     history = tmp_path / "history.duckdb"
     for days in (0, 10, 20):
-        scan(config, source=f"snapshot:{snap}", out=tmp_path / "p", history=history, as_of=AS_OF + timedelta(days=days))
+        scan(
+            config,
+            source=f"snapshot:{snap}",
+            out=tmp_path / "p",
+            history=history,
+            as_of=AS_OF + timedelta(days=days),
+            formats=["json"],
+        )
     with HistoryStore(history) as store:
         everything = store.runs()
         scope = everything[0]["scope_key"]

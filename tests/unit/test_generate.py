@@ -63,6 +63,7 @@ def _patch_settings(machine: dict[str, Any]) -> dict[str, Any]:
 # --- reproducibility ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_committed_sample_regenerates_byte_for_byte(tmp_path: Path) -> None:
     committed = sample_fleet()
     assert (committed / "snapshot.json").is_file(), "samples/fleet is missing; regenerate it (see this test)"
@@ -71,6 +72,7 @@ def test_committed_sample_regenerates_byte_for_byte(tmp_path: Path) -> None:
     assert sum(len(b) for b in _files(committed).values()) < 5_000_000
 
 
+@pytest.mark.slow
 def test_same_inputs_give_identical_bytes_across_processes(tmp_path: Path) -> None:
     first = generate_fleet(300, seed=7, out=tmp_path / "a")
     script = (
@@ -99,6 +101,7 @@ def test_machine_count_below_one_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_progress_rises_to_the_machine_count(tmp_path: Path) -> None:
     seen: list[int] = []
     generate_fleet(2500, seed=3, out=tmp_path / "fleet", progress=seen.append)

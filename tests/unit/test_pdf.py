@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import shutil
 import subprocess
@@ -101,8 +102,9 @@ def pack(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ReportContext]
     return result.pack, capture.context
 
 
+@functools.cache
 def text_of(path: Path) -> list[str]:
-    """Each page's text with whitespace collapsed."""
+    """Each page's text with whitespace collapsed (extracted once per file: pypdf takes seconds per PDF)."""
     return [" ".join(page.extract_text().split()) for page in pypdf.PdfReader(path).pages]
 
 
@@ -155,6 +157,7 @@ def test_pdfa_3b_metadata(pack: tuple[Path, ReportContext]) -> None:
     assert str(info["/CreationDate"]).startswith(created)
 
 
+@pytest.mark.slow
 def test_every_page_has_header_and_footer(pack: tuple[Path, ReportContext]) -> None:
     path, context = pack
     pages = text_of(path / "audit-pack.pdf")
@@ -189,6 +192,7 @@ def test_sections_are_present(pack: tuple[Path, ReportContext]) -> None:
     assert "see manifest.json" in text
 
 
+@pytest.mark.slow
 def test_hostile_names_are_text(pack: tuple[Path, ReportContext]) -> None:
     path, context = pack
     html = render_html(context)
@@ -197,6 +201,7 @@ def test_hostile_names_are_text(pack: tuple[Path, ReportContext]) -> None:
     assert HOSTILE in " ".join(text_of(path / "audit-pack.pdf"))
 
 
+@pytest.mark.slow
 def test_incomplete_marks_every_page(pack: tuple[Path, ReportContext], tmp_path: Path) -> None:
     _, context = pack
     problems = ["pending_patches@v1: ARG returned 1000 of 2000 rows", "installations@v1: access denied"]
@@ -216,6 +221,7 @@ def test_manifest_fingerprint_shown_when_known(pack: tuple[Path, ReportContext])
     assert "see manifest.json" in render_html(context)
 
 
+@pytest.mark.slow
 def test_trend_chart_from_history(pack: tuple[Path, ReportContext]) -> None:
     _, context = pack
     scope = scope_key(context.source)
@@ -234,6 +240,7 @@ def test_trend_chart_from_history(pack: tuple[Path, ReportContext]) -> None:
     assert "<polyline" not in render_html(context)
 
 
+@pytest.mark.slow
 def test_pending_patches_count_each_patch_once(pack: tuple[Path, ReportContext]) -> None:
     path, context = pack
     total = sum(v.pending_patches for v in context.evaluation.verdicts)
@@ -242,6 +249,7 @@ def test_pending_patches_count_each_patch_once(pack: tuple[Path, ReportContext])
     assert f"{total} pending patches" in " ".join(text_of(path / "audit-pack.pdf"))
 
 
+@pytest.mark.slow
 def test_pages_render_to_png(pack: tuple[Path, ReportContext], tmp_path: Path) -> None:
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")

@@ -11,6 +11,7 @@ import pypdf
 import pytest
 from markupsafe import escape
 
+from auditor.config import Thresholds
 from auditor.reports.interface import ReportContext
 from auditor.reports.pdf.document import PdfRenderer, render_html
 from tests.summaries import js, typed
@@ -43,6 +44,7 @@ def section(page_texts: list[str], heading: str) -> str:
     return " ".join(page_texts[start:])
 
 
+@pytest.mark.slow
 def test_executive_summary_shows_the_rate_without_exceptions(page_texts: list[str], context: ReportContext) -> None:
     summary = js(context.summary)
     rate, without = summary["compliance_rate"], summary["compliance_rate_without_exceptions"]
@@ -58,6 +60,7 @@ def test_executive_summary_shows_the_rate_without_exceptions(page_texts: list[st
     assert "Exceptions" in cover and "Schedules and failure patterns" in cover  # the contents
 
 
+@pytest.mark.slow
 def test_exceptions_section_lists_every_exception(page_texts: list[str], page: str, context: ReportContext) -> None:
     text = section(page_texts, "Exceptions")
     assert "Compliance rate 40.00% with exceptions, 20.00% without" in text
@@ -81,6 +84,7 @@ def test_exceptions_section_lists_every_exception(page_texts: list[str], page: s
         assert str(escape(warning["message"])) in page
 
 
+@pytest.mark.slow
 def test_methodology_prints_the_exception_rules(page: str, page_texts: list[str], context: ReportContext) -> None:
     rules = js(context.summary)["exceptions_rules"]
     assert len(rules) == 7
@@ -90,6 +94,7 @@ def test_methodology_prints_the_exception_rules(page: str, page_texts: list[str]
     assert "Risk-acceptance exceptions come from the register exceptions.toml" in section(page_texts, "Methodology")
 
 
+@pytest.mark.slow
 def test_each_dimension_table_has_the_rate_without_exceptions(page_texts: list[str], context: ReportContext) -> None:
     text = section(page_texts, "Exceptions")
     for row in js(context.summary)["by_environment"]:
@@ -102,6 +107,7 @@ def test_each_dimension_table_has_the_rate_without_exceptions(page_texts: list[s
         ), row["key"]
 
 
+@pytest.mark.slow
 def test_breach_figures_carry_their_unit(page_texts: list[str], context: ReportContext) -> None:
     text = section(page_texts, "Breaches")
     expired = next(b for b in context.evaluation.breaches if b.rule == "exception_expired")
@@ -122,6 +128,7 @@ def test_subscription_table_shows_the_name_beside_the_id(context: ReportContext)
     assert f'<td class="wrap"><strong>Contoso &lt;Prod&gt;</strong><span class="rid">{key}</span>' in page
 
 
+@pytest.mark.slow
 def test_top_machines_name_their_oldest_overdue_patch(page_texts: list[str], context: ReportContext) -> None:
     text = section(page_texts, "Non-compliant machines")
     patch = next(p for p in context.evaluation.overdue_patches if p.age_days == 40)
@@ -141,6 +148,7 @@ def test_heat_map_has_168_cells_with_the_scheduled_counts(page: str, context: Re
     assert "Sun 01 Nov" in page and "Mon 26 Oct" in page
 
 
+@pytest.mark.slow
 def test_schedules_section_shows_configurations_and_flags(page_texts: list[str], context: ReportContext) -> None:
     text = section(page_texts, "Schedules and failure patterns")
     assert "3 maintenance configurations; 1 expired (cfg-old); 1 assigned to nothing (cfg-spare)" in text
@@ -197,3 +205,17 @@ def test_long_registers_are_capped_expired_first_and_justifications_clipped(cont
     assert "and 50 more exceptions (expired and expiring ones are listed first)" in page
     assert "word word…</td>" in page
     assert "the workbook's Exceptions sheet has them in full" in page
+
+
+def test_a_scan_without_thresholds_says_so_in_the_executive_summary(page: str, context: ReportContext) -> None:
+    assert context.evaluation.threshold_checks and "No thresholds configured" not in page
+    bare = dataclasses.replace(
+        context.evaluation,
+        config=context.evaluation.config.model_copy(update={"thresholds": Thresholds()}),
+        threshold_checks=[],
+        breaches=[],
+    )
+    without = render_html(dataclasses.replace(context, evaluation=bare))
+    summary = without[without.index('id="summary"') : without.index("<h2>Conclusion</h2>")]
+    assert "<h2>No thresholds configured</h2>" in summary
+    assert "Nothing in this scan could breach, whatever its figures" in summary

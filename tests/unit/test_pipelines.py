@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import typer
+import yaml
 
 from auditor.cli.app import app
 
@@ -210,7 +211,6 @@ def _cron_ok(expression: str) -> bool:
 
 
 def test_github_actions_shape() -> None:
-    yaml = pytest.importorskip("yaml")
     doc = yaml.safe_load(SAMPLES["github-actions.yml"].read_text())
     triggers = doc.get("on", doc.get(True))  # YAML 1.1 reads the key `on` as true
     assert [_cron_ok(s["cron"]) for s in triggers["schedule"]] == [True]
@@ -229,7 +229,6 @@ def test_github_actions_shape() -> None:
 
 
 def test_azure_devops_shape() -> None:
-    yaml = pytest.importorskip("yaml")
     doc = yaml.safe_load(SAMPLES["azure-pipelines.yml"].read_text())
     assert doc["trigger"] == "none" and doc["pr"] == "none"
     assert [(_cron_ok(s["cron"]), s["always"]) for s in doc["schedules"]] == [(True, True)]

@@ -35,6 +35,7 @@ def tree_shape(text: str) -> str:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(value=st.one_of(safe_text, hostile, st.lists(hostile, min_size=1).map("".join)))
 def test_string_literal_round_trips_exactly(value: str) -> None:
@@ -42,6 +43,7 @@ def test_string_literal_round_trips_exactly(value: str) -> None:
     assert duckdb_kql.kql(_CON, f"print x = {literal}").fetchall() == [(value,)]
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(value=st.one_of(safe_text, hostile))
 def test_value_cannot_change_query_structure(value: str) -> None:

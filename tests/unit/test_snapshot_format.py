@@ -11,7 +11,7 @@ import pytest
 from auditor.digests import sha256_file
 from auditor.errors import SnapshotError
 from auditor.scan import scan
-from auditor.snapshots.format import iter_table, read_snapshot
+from auditor.snapshots.format import check_table_file, iter_table, read_snapshot
 from tests.crafted import Fleet
 
 
@@ -70,7 +70,7 @@ def test_missing_required_table_is_refused(tmp_path: Path) -> None:
         read_snapshot(path)
 
 
-def test_corrupt_gzip_with_matching_hash_is_refused_at_load(tmp_path: Path) -> None:
+def test_corrupt_gzip_with_matching_hash_is_refused(tmp_path: Path) -> None:
     path = small(tmp_path)
     bad = gzip.compress(b'{"id": "x"}\n')[:-6]  # truncated stream
     (path / "resources.jsonl.gz").write_bytes(bad)
@@ -86,3 +86,32 @@ def test_corrupt_gzip_with_matching_hash_is_refused_at_load(tmp_path: Path) -> N
     with pytest.raises(SnapshotError, match=r"resources\.jsonl\.gz: cannot read gzip data: .*truncated"):
         scan(source=f"snapshot:{path}", out=tmp_path / "packs")
     assert not (tmp_path / "packs").exists() or not any((tmp_path / "packs").iterdir())
+
+
+def restate_rows(path: Path, table: str, rows: int) -> None:
+    meta = json.loads((path / "snapshot.json").read_text())
+    meta["tables"][table]["rows"] = rows
+    (path / "snapshot.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("off_by", [1, -1])
+def test_a_row_count_that_disagrees_with_the_file_is_refused(tmp_path: Path, off_by: int) -> None:
+    path = small(tmp_path)
+    restate_rows(path, "resources", 1 + off_by)
+    with pytest.raises(SnapshotError) as info:
+        read_snapshot(path)
+    assert info.value.message == (
+        f"{path / 'snapshot.json'}: key 'tables.resources.rows' says {1 + off_by} rows, but resources.jsonl.gz holds 1"
+    )
+    assert info.value.exit_code == 2
+
+
+def test_rows_are_counted_across_gzip_members_and_without_a_final_newline(tmp_path: Path) -> None:
+    file = tmp_path / "t.jsonl.gz"
+    file.write_bytes(gzip.compress(b'{"a":1}\n{"a":2}\n') + gzip.compress(b'{"a":3}\n{"a":4}'))
+    assert check_table_file(file) == (sha256_file(file), 4)
+    file.write_bytes(gzip.compress(b""))
+    assert check_table_file(file)[1] == 0
+    file.write_bytes(gzip.compress(b'{"a":1}\n' * 5000)[:-20])
+    with pytest.raises(ValueError, match="truncated"):
+        check_table_file(file)

@@ -11,6 +11,7 @@ from auditor.scan import scan
 from auditor.sources import snapshot
 
 
+@pytest.mark.slow
 def test_out_of_memory_query_is_retried_with_a_larger_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     baseline = scan(Config(), out=tmp_path / "a", use_history=False, renderers=[])
     monkeypatch.setattr(snapshot, "MEMORY_LIMIT_MIB", 1)  # far too small for the sample's queries

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
+import pytest
+
+from auditor.errors import SnapshotError
 from auditor.kql.catalog import Catalog
 from auditor.package_data import sample_fleet
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.snapshot import SnapshotSource
+from tests.crafted import Fleet
 
 
 def test_a_query_loads_only_the_tables_it_declares() -> None:
@@ -33,6 +40,7 @@ def test_a_table_missing_from_the_declaration_is_loaded_and_the_query_retried() 
         source.close()
 
 
+@pytest.mark.slow
 def test_concurrent_queries_return_what_one_at_a_time_returns() -> None:
     catalog = Catalog()
     ids = ["machine_facts", "policy_states", "pending_patches", "maintenance_assignments", "subscriptions"]
@@ -48,3 +56,24 @@ def test_concurrent_queries_return_what_one_at_a_time_returns() -> None:
     finally:
         alone.close()
         together.close()
+
+
+def test_an_oversized_row_is_named_as_such_not_as_corruption(tmp_path: Path) -> None:
+    f = Fleet()
+    vm = f.machine("vm1")
+    f.assessment(vm)
+    snapshot = f.write(tmp_path / "snap")
+    big = {"id": "/subscriptions/s/x", "type": "t", "properties": {"blob": "a" * (40 << 20)}}
+    with gzip.open(snapshot.tables["policyresources"].path, "wt") as handle:
+        handle.write(json.dumps(big) + "\n")
+    source = SnapshotSource(read_snapshot(snapshot.path, verify=False))
+    try:
+        with pytest.raises(SnapshotError) as info:
+            source._ensure_tables(["policyresources"])
+    finally:
+        source.close()
+    assert info.value.message == (
+        f"{snapshot.tables['policyresources'].path}: a row of table policyresources is larger than DuckDB's limit "
+        "of 16 MiB for one JSON object"
+    )
+    assert "corrupt" not in info.value.hint and info.value.exit_code == 2

@@ -75,6 +75,7 @@ def rehash(pack: Path, manifest: dict[str, Any], path: str) -> None:
             entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
 
 
+@pytest.mark.slow
 def test_untouched_packs_are_intact(signed: Path, unsigned: Path, keys: KeyPairFiles) -> None:
     assert verify_pack(unsigned).intact and verify_pack(unsigned).signature == "unsigned"
     embedded = verify_pack(signed)
@@ -84,6 +85,7 @@ def test_untouched_packs_are_intact(signed: Path, unsigned: Path, keys: KeyPairF
     assert verify_pack(zip_path_for(signed), keys.public).intact
 
 
+@pytest.mark.slow
 def test_one_changed_byte_in_any_file_is_named(signed: Path, tmp_path: Path) -> None:
     names = sorted(p.relative_to(signed).as_posix() for p in signed.rglob("*") if p.is_file())
     kinds = {Path(n).name.split(".", 1)[1] for n in names}

@@ -124,6 +124,7 @@ def test_characters_xml_cannot_carry_are_replaced_and_long_text_cut(ws: Any) -> 
     assert len(long.value) == MAX_CELL_TEXT and long.value.endswith(TRUNCATED)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=40))
 def test_any_text_is_stored_as_text(value: str) -> None:
@@ -140,6 +141,7 @@ def test_any_text_is_stored_as_text(value: str) -> None:
     assert cell.quotePrefix == (value[0] in FORMULA_TRIGGERS)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(max_size=12), max_size=8))
 def test_row_fast_path_never_passes_risky_text(values: list[str]) -> None:

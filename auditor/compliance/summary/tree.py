@@ -86,6 +86,9 @@ class Summary:
     """Exceptions about to expire, and selectors that match nothing."""
     exceptions_rules: tuple[str, ...]
     """The exception rules in words, with this run's parameters."""
+    thresholds_configured: bool | None = field(default=None, metadata=ABSENT)
+    """Whether the config set any [thresholds] limit; false means nothing but an expired exception could breach,
+    so `breaches: 0` is no pass. Absent in packs written before it."""
     breaches: int
     """How many thresholds were breached (breaches.json lists them)."""
     queries: tuple[QuerySummary, ...]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.compliance.thresholds import configured
 from auditor.reports.interface import ReportContext
 from auditor.reports.json import plain as as_json
 
@@ -114,6 +115,8 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
         if previous and rate is not None and previous[-1][1] is not None
         else None,
         "thresholds": len(context.evaluation.threshold_checks),
+        # A reader must not take "0 breaches" for a pass when nothing could have breached.
+        "thresholds_configured": configured(context.evaluation.config.thresholds),
     }
 
 

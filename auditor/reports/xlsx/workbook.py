@@ -7,6 +7,8 @@ the as-of time (archive.py), so rendering the same context twice gives the same 
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -114,9 +116,10 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
     return plan
 
 
-def build_workbook(context: ReportContext) -> Workbook:
-    """The whole workbook, streamed sheet by sheet (ready to save once)."""
-    workbook = Workbook(write_only=True)
+def build_workbook(context: ReportContext, workbook: Workbook | None = None) -> Workbook:
+    """The whole workbook, streamed sheet by sheet (ready to save once), into `workbook` if given (a new
+    write-only workbook otherwise)."""
+    workbook = workbook if workbook is not None else Workbook(write_only=True)
     Styles(workbook)
     stamp = naive_utc(context.evaluation.as_of)
     props = workbook.properties
@@ -137,6 +140,26 @@ def build_workbook(context: ReportContext) -> Workbook:
     return workbook
 
 
+def discard_streams(workbook: Workbook) -> None:
+    """Close and delete every half-written sheet stream of a write-only workbook that failed.
+
+    openpyxl streams each sheet through two generators into a temporary file. Left to the garbage collector
+    after an error, each one prints "Exception ignored in: <generator ...>" and a traceback on stderr, after
+    the one-line error the user was given; closed here, in order, they end silently.
+    """
+    for sheet in getattr(workbook, "_sheets", []):
+        writer = getattr(sheet, "_writer", None)
+        streams = [getattr(sheet, "_rows", None), getattr(writer, "xf", None)]
+        for stream in streams:
+            if stream is not None:
+                with contextlib.suppress(Exception):
+                    stream.close()
+        temporary = getattr(writer, "out", None)
+        if isinstance(temporary, str):
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+
+
 class XlsxRenderer:
     """Writes audit-pack.xlsx."""
 
@@ -144,7 +167,12 @@ class XlsxRenderer:
 
     def render(self, context: ReportContext, path: Path) -> None:
         """Write the workbook to `path`."""
+        workbook = Workbook(write_only=True)
         try:
-            save_workbook(build_workbook(context), path, context.evaluation.as_of)
+            try:
+                save_workbook(build_workbook(context, workbook), path, context.evaluation.as_of)
+            except BaseException:
+                discard_streams(workbook)
+                raise
         except OSError as exc:
             raise RenderError(f"cannot write {path.name}: {exc.strerror or exc}", "check free disk space") from exc

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from auditor.policy.config import PolicySettings, settings_from_dict
+from tests.refdata import REFDATA
 
 REPO = Path(__file__).resolve().parents[3]
-REFDATA_POLICIES = REPO / ".." / "shared" / "refdata" / "policies"
+REFDATA_POLICIES = REFDATA / "policies"
 DEFINITION_SCOPE = "/providers/Microsoft.Management/managementGroups/contoso"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -140,6 +141,7 @@ def _apply(value: Any, entries: list[DiffEntry]) -> Any:
     return result
 
 
+@pytest.mark.slow
 @given(json_values, json_values)
 def test_diff_is_empty_exactly_for_equal_values_and_applies_back(before: Any, after: Any) -> None:
     entries = diff(before, after)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from auditor.policy.findings import Finding
 from auditor.policy.validate import validate_path
+from tests.refdata import needs_refdata
 from tests.unit.policy.helpers import REFDATA_POLICIES, REPO, copy_policies, edit_json, settings
 
 DEFS = "definitions"
@@ -27,7 +26,7 @@ def test_shipped_policies_are_clean() -> None:
     assert report.ok and report.findings == () and report.files == 8
 
 
-@pytest.mark.skipif(not REFDATA_POLICIES.is_dir(), reason="refdata/policies is not available")
+@needs_refdata("policies")
 def test_real_builtin_definitions_pass() -> None:
     report = validate_path(REFDATA_POLICIES)
     assert report.files == 9 and report.errors == ()
