@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import duckdb
 import platformdirs
@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from auditor.compliance.metrics import DIMENSIONS
 from auditor.compliance.summary import Summary
+from auditor.compliance.trend import HistoryRun
 from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError, ExitCode
 
@@ -42,6 +43,19 @@ CREATE TABLE IF NOT EXISTS patch_first_seen (patch_key VARCHAR PRIMARY KEY, mach
 LOCK_WAIT = 30.0
 """Seconds to keep retrying a history file another process holds. A scan holds it only while it reads (before
 its queries) and while it records (after its pack): well under a second each, even at 100,000 machines."""
+
+
+class DimensionRate(TypedDict):
+    """One value of a dimension in one recorded scan."""
+
+    as_of: str
+    """The scan's as-of time."""
+    key: str
+    """The value, e.g. an environment."""
+    machines: int
+    """Its machines."""
+    compliance_rate: float | None
+    """Its compliance rate (%)."""
 
 
 class HistoryError(AuditorError):
@@ -142,14 +156,16 @@ class HistoryStore:
         fingerprint: Mapping[str, Any],
         config_sha256: str,
         summary: Summary,
-        summary_json: str,
+        document: str,
         breaches: Iterable[tuple[str, str]],
         statuses: Iterable[tuple[str, str]],
         sightings: Iterable[tuple[str, str]],
         complete: bool,
     ) -> str:
-        """Store one scan (replacing an earlier record of the same scan); returns its run key. `summary_json` is
-        summary.json's text for `summary`, kept whole for the policy ring gate and the trend."""
+        """Store one scan (replacing an earlier record of the same scan); returns its run key.
+
+        `document` is the scan's summary.json text (auditor.reports.json writes it), kept whole for readers of the
+        latest summary; `summary` gives the figures the trend tables index."""
         key = json_sha256({"source": json_sha256(fingerprint), "as_of": as_of.isoformat(), "config": config_sha256})
         con = self._con
         con.execute("BEGIN TRANSACTION")
@@ -171,7 +187,7 @@ class HistoryStore:
                     summary.unknown_rate,
                     summary.breaches,
                     complete,
-                    summary_json,
+                    document,
                 ],
             )
             rates = [
@@ -223,9 +239,7 @@ class HistoryStore:
             raise
         return key
 
-    def runs(
-        self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None
-    ) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None) -> list[HistoryRun]:
         """Recorded scans, oldest first: as_of, machines, rates, breaches; optionally of one estate (`scope`, see
         scope_key) and only those as of strictly before `before` (a report's trend never shows its own future)."""
         where: list[str] = []
@@ -242,15 +256,21 @@ class HistoryStore:
             f"FROM runs {clause}ORDER BY as_of, recorded_at LIMIT ?",
             [*params, limit],
         ).fetchall()
-        names = ("run_id", "as_of", "machines", "compliance_rate", "unknown_rate", "breaches", "complete", "scope_key")
-        out = []
-        for row in rows:
-            item = dict(zip(names, row, strict=True))
-            item["as_of"] = item["as_of"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            out.append(item)
-        return out
+        return [
+            HistoryRun(
+                run_id=run_id,
+                as_of=as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                machines=machines,
+                compliance_rate=rate,
+                unknown_rate=unknown_rate,
+                breaches=breaches,
+                complete=complete,
+                scope_key=scope,
+            )
+            for run_id, as_of, machines, rate, unknown_rate, breaches, complete, scope in rows
+        ]
 
-    def dimension_trend(self, dimension: str) -> list[dict[str, Any]]:
+    def dimension_trend(self, dimension: str) -> list[DimensionRate]:
         """Per-key rates of one dimension across runs, oldest first."""
         rows = self._con.execute(
             "SELECT r.as_of, d.key, d.machines, d.compliance_rate FROM dimension_rates d JOIN runs r USING (run_key) "
@@ -258,7 +278,7 @@ class HistoryStore:
             [dimension],
         ).fetchall()
         return [
-            {"as_of": a.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "key": k, "machines": m, "compliance_rate": c}
+            DimensionRate(as_of=a.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), key=k, machines=m, compliance_rate=c)
             for a, k, m, c in rows
         ]
 
@@ -275,7 +295,7 @@ class HistoryStore:
 
 def read_earlier(
     path: Path, patch_keys: Iterable[str], before: datetime, scope: str
-) -> tuple[dict[str, datetime], list[dict[str, Any]]]:
+) -> tuple[dict[str, datetime], list[HistoryRun]]:
     """What a scan as of `before` needs from history: first-seen dates of its undated patches, and the earlier
     runs of its estate (`scope`). Read-only and released at once; a file not yet created has neither."""
     if not path.exists():

@@ -359,8 +359,7 @@ def _finish(
                     fingerprint=fingerprint,
                     config_sha256=config.sha256(),
                     summary=evaluation.summary,
-                    # summary.json's own text: history sits below the reports that write it (docs/architecture.md)
-                    summary_json=summary_text(evaluation.summary),
+                    document=summary_text(evaluation.summary),
                     breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
                     statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
                     sightings=zip(patch_keys, undated.column("machineId").to_pylist(), strict=True),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import typer
@@ -12,8 +11,9 @@ from rich.table import Table
 
 from auditor.cli.common import config_or_default, out, pct, print_table
 from auditor.compliance.metrics import DIMENSIONS
+from auditor.compliance.trend import HistoryRun
 from auditor.errors import ConfigError
-from auditor.history import HistoryStore, default_path
+from auditor.history import DimensionRate, HistoryStore, default_path
 
 
 def history_command(
@@ -35,8 +35,8 @@ def history_command(
     settings = config_or_default(config)
     path = history or (settings.history.path if settings is not None else None) or default_path()
     if not path.exists():
-        runs: list[dict[str, Any]] = []
-        trend: list[dict[str, Any]] = []
+        runs: list[HistoryRun] = []
+        trend: list[DimensionRate] = []
     else:
         with HistoryStore(path, read_only=True) as store:
             try:
