@@ -41,6 +41,11 @@ CREATE TABLE IF NOT EXISTS patch_first_seen (patch_key VARCHAR PRIMARY KEY, mach
 """
 
 
+LOCK_WAIT = 30.0
+"""Seconds to keep retrying a history file another process holds. A scan holds it only while it reads (before
+its queries) and while it records (after its pack): well under a second each, even at 100,000 machines."""
+
+
 class DimensionRate(TypedDict):
     """One value of a dimension in one recorded scan."""
 
@@ -52,11 +57,6 @@ class DimensionRate(TypedDict):
     """Its machines."""
     compliance_rate: float | None
     """Its compliance rate (%)."""
-
-
-LOCK_WAIT = 30.0
-"""Seconds to keep retrying a history file another process holds. A scan holds it only while it reads (before
-its queries) and while it records (after its pack): well under a second each, even at 100,000 machines."""
 
 
 class HistoryError(AuditorError):

@@ -89,8 +89,8 @@ def test_markdown_in_a_name_stays_text_in_a_teams_card() -> None:
 def test_log_lines_show_control_characters_as_escapes() -> None:
     import logging
 
-    from auditor.cli.app import _InertFormatter
+    from auditor.cli.logs import InertFormatter
 
     record = logging.LogRecord("weasyprint", logging.ERROR, __file__, 1, "Failed to load %s", (FAKE,), None)
-    line = _InertFormatter("%(levelname)s %(name)s: %(message)s").format(record)
+    line = InertFormatter("%(levelname)s %(name)s: %(message)s").format(record)
     assert line.startswith("ERROR weasyprint: Failed to load x\\x1b[2K") and "\x1b" not in line
