@@ -28,6 +28,7 @@ from auditor.evidence.inputs import (
     register_table,
     summary_queries,
 )
+from auditor.evidence.manifest import PARTITIONING_KEY, partitioning_entries
 from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
 from auditor.kql.request import QueryRequest, QueryResult
@@ -330,6 +331,7 @@ def _finish(
     evidence[HISTORY_EVIDENCE] = history_table(history)
     if register is not None:
         evidence[REGISTER_EVIDENCE] = register_table(register)
+    partitioning = partitioning_entries(results)
     pack = write_pack(
         judge,
         evidence,
@@ -338,6 +340,7 @@ def _finish(
         renderers=renderers,
         sign_key=sign_key,
         zip_pack=zip_pack,
+        extra_header={PARTITIONING_KEY: partitioning} if partitioning else None,
     )
     evaluation = judged[0].evaluation
     warnings = scan_notes(evaluation.exception_warnings, evaluation.summary)

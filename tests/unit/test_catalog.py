@@ -68,9 +68,11 @@ def test_changing_a_released_file_fails_check(tmp_path: Path) -> None:
 
 def test_new_version_is_unreleased_until_locked(tmp_path: Path) -> None:
     root = copy_catalog(tmp_path)
-    (root / "installations" / "v2.kql.j2").write_text((root / "installations" / "v1.kql.j2").read_text())
-    assert [(p.ref, p.kind) for p in lock.check(Catalog(root))] == [("installations@v2", "unreleased")]
-    assert lock.release(Catalog(root)) == ["installations@v2"]
+    following = max(Catalog(root).queries["installations"].versions) + 1
+    (root / "installations" / f"v{following}.kql.j2").write_text((root / "installations" / "v1.kql.j2").read_text())
+    ref = f"installations@v{following}"
+    assert [(p.ref, p.kind) for p in lock.check(Catalog(root))] == [(ref, "unreleased")]
+    assert lock.release(Catalog(root)) == [ref]
     assert lock.check(Catalog(root)) == []
 
 
@@ -113,4 +115,7 @@ def test_older_versions_keep_their_own_columns() -> None:
     current = [name for name, _ in query.render({"as_of": AS_OF}).columns]
     first = [name for name, _ in query.render({"as_of": AS_OF}, version=1).columns]
     assert "subscriptionId" in current and "subscriptionId" not in first
-    assert query.current == 2
+    assert query.current == 3
+    overdue, _ = Catalog().get("overdue_patches")
+    assert [name for name, _ in overdue.render({"as_of": AS_OF}).columns][:2] == ["id", "patchKey"]
+    assert overdue.render({"as_of": AS_OF}, version=2).columns[0] == ("patchKey", "string")
