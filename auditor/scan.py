@@ -38,6 +38,7 @@ from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
 from auditor.risk_register import Register, load_register
 from auditor.snapshots.format import read_snapshot
+from auditor.sources.as_of import check_as_of
 from auditor.sources.interface import Source
 from auditor.sources.snapshot import SnapshotSource
 
@@ -173,7 +174,9 @@ def scan(
     report = progress or (lambda _step, _done, _total: None)
     src = open_source(source, config)
     try:
-        as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
+        captured_at = src.default_as_of()
+        as_of = (as_of or captured_at or _now()).astimezone(UTC)
+        as_of_warning = check_as_of(as_of, captured_at, config.max_assessment_age_days)
         plan = query_plan(config, as_of)
         total = len(plan) + 2
         results = run_queries(
@@ -204,6 +207,8 @@ def scan(
     finally:
         if store is not None:
             store.close()
+    if as_of_warning:
+        result = replace(result, warnings=[as_of_warning, *result.warnings])
     return deliver(config, result, send_notifications=send_notifications, publishers=publishers)
 
 
