@@ -20,6 +20,7 @@ from auditor.snapshots.generate import generate_fleet
 from auditor.sources._paging import canonical_json
 from auditor.sources.resource_graph import ResourceGraphSource
 from auditor.sources.snapshot import SnapshotSource
+from benchmarks.arg_requests import plan_scan
 from tests.integration.azure_emulator import AzureEmulator
 from tests.integration.azure_emulator.engine import KqlEngine
 
@@ -99,8 +100,11 @@ def test_conservative_live_scan_equals_offline_and_records_its_partitions(fleet:
             emulator.settings(subscriptions=subscriptions, page_size=40), **emulator.client_kwargs()
         )
         live = _scan(source, tmp_path / "live", as_of)
-        truncated = emulator.arg.stats.truncated
+        truncated, requests = emulator.arg.stats.truncated, emulator.arg.stats.requests
     assert truncated > 0, "the fleet must overflow a page, or this test proves nothing"
+    # benchmarks/arg_requests.py plans a live scan's requests from the snapshot alone: it must count these.
+    planned = plan_scan(fleet.path, batch_size=100, page_size=40, conservative=True)
+    assert sum(plan.requests for plan in planned) == requests
     assert live.problems == [] and live.exit_code == ExitCode.OK == offline.exit_code
     for name in ("summary.json", "breaches.json"):
         assert (live.pack / name).read_bytes() == (offline.pack / name).read_bytes(), name
