@@ -15,7 +15,11 @@ from auditor.compliance import columns
 from auditor.compliance.facts import Machine
 from auditor.compliance.metrics import rate
 
-RESOURCE_TYPES = {"Azure": "microsoft.compute/virtualmachines", "Arc": "microsoft.hybridcompute/machines"}
+RESOURCE_TYPES = {
+    "Azure": "microsoft.compute/virtualmachines",
+    "Arc": "microsoft.hybridcompute/machines",
+    "vSphere": "microsoft.connectedvmwarevsphere/virtualmachines",
+}
 AUTOMATIC_BY_PLATFORM = "automaticbyplatform"
 
 
