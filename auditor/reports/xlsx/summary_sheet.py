@@ -141,6 +141,9 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
             limits.min_installation_success_rate,
         )
         form.pair(f"Installation runs (last {days} days)", installations.get("runs"), Styles.COUNT)
+        form.pair("Succeeded installation runs", installations.get("succeeded"), Styles.COUNT)
+        if "completed_with_warnings" in installations:
+            form.pair("of which completed with warnings", installations.get("completed_with_warnings"), Styles.COUNT)
         form.pair("Failed installation runs", installations.get("failed"), Styles.COUNT)
         form.pair(
             "Machines without a successful installation", installations.get("machines_without_success"), Styles.COUNT
