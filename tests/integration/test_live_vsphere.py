@@ -80,3 +80,38 @@ def test_live_resource_graph_reads_vsphere_vms_like_the_snapshot(tmp_path: Path)
         live = _scan(source, tmp_path / "live")
     assert live.problems == [] and live.exit_code == ExitCode.OK
     assert (live.pack / "summary.json").read_bytes() == (offline.pack / "summary.json").read_bytes()
+
+
+def test_generated_fleet_with_vsphere_vms_scans_the_same_live_and_offline(tmp_path: Path) -> None:
+    from auditor.snapshots.format import iter_table
+    from auditor.snapshots.generate import generate_fleet
+
+    fleet = generate_fleet(120, seed=5, out=tmp_path / "fleet", vsphere_share=0.5)
+    assert fleet.meta["generator"]["vsphere_share"] == 0.5
+    types = {row["type"] for row in iter_table(fleet.tables["patchassessmentresources"])}
+    assert "microsoft.connectedvmwarevsphere/virtualmachines/patchassessmentresults/softwarepatches" in types
+    as_of = SnapshotSource(fleet).default_as_of()
+    offline = scan(
+        Config(),
+        source=SnapshotSource(fleet),
+        out=tmp_path / "offline",
+        as_of=as_of,
+        use_history=False,
+        renderers=[SummaryRenderer()],
+    )
+    assert _row(offline.summary["by_platform"], "vSphere")["machines"] > 0
+    with AzureEmulator(fleet, quota=None, paging="conservative") as emulator:
+        source = ResourceGraphSource.from_settings(
+            emulator.settings(subscriptions=list(fleet.scope["subscriptions"]), page_size=60),
+            **emulator.client_kwargs(),
+        )
+        live = scan(
+            Config(),
+            source=source,
+            out=tmp_path / "live",
+            as_of=as_of,
+            use_history=False,
+            renderers=[SummaryRenderer()],
+        )
+    assert live.problems == [] and live.exit_code == ExitCode.OK
+    assert (live.pack / "summary.json").read_bytes() == (offline.pack / "summary.json").read_bytes()
