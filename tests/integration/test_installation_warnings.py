@@ -15,6 +15,7 @@ from auditor.reports.pdf.document import render_html
 from auditor.reports.xlsx.workbook import XlsxRenderer
 from auditor.scan import scan
 from tests.crafted import AS_OF, Fleet, days_ago
+from tests.summaries import js
 
 
 class Capture:
@@ -45,7 +46,7 @@ def test_completed_with_warnings_is_shown_apart_from_succeeded(tmp_path: Path) -
         use_history=False,
         renderers=[SummaryRenderer(), XlsxRenderer(), capture],
     )
-    installations = result.summary["installations"]
+    installations = js(result.summary)["installations"]
     assert (installations["runs"], installations["succeeded"], installations["failed"]) == (4, 3, 1)
     assert installations["completed_with_warnings"] == 2
     assert installations["success_rate"] == 75.0  # 3 / (3 + 1): the documented definition, unchanged

@@ -19,6 +19,7 @@ from auditor.sources.resource_graph import ResourceGraphSource
 from auditor.sources.snapshot import SnapshotSource
 from tests.crafted import AS_OF, SUB, Fleet, days_ago
 from tests.integration.azure_emulator import AzureEmulator
+from tests.summaries import js
 
 
 def _fleet(path: Path) -> Snapshot:
@@ -52,7 +53,7 @@ def _row(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
 
 def test_vsphere_vms_are_judged_as_their_own_platform(tmp_path: Path) -> None:
     result = _scan(SnapshotSource(_fleet(tmp_path / "snap")), tmp_path / "packs")
-    summary = result.summary
+    summary = js(result.summary)
     assert summary["machines"] == 5
     vsphere = _row(summary["by_platform"], "vSphere")
     assert {key: vsphere[key] for key in ("machines", "compliant", "non_compliant", "unknown")} == {
@@ -99,7 +100,7 @@ def test_generated_fleet_with_vsphere_vms_scans_the_same_live_and_offline(tmp_pa
         use_history=False,
         renderers=[SummaryRenderer()],
     )
-    assert _row(offline.summary["by_platform"], "vSphere")["machines"] > 0
+    assert _row(js(offline.summary)["by_platform"], "vSphere")["machines"] > 0
     with AzureEmulator(fleet, quota=None, paging="conservative") as emulator:
         source = ResourceGraphSource.from_settings(
             emulator.settings(subscriptions=list(fleet.scope["subscriptions"]), page_size=60),
