@@ -29,6 +29,7 @@ from auditor.evidence.inputs import (
     register_table,
 )
 from auditor.evidence.judge import Provenance, judge
+from auditor.evidence.manifest import PARTITIONING_KEY, partitioning_entries
 from auditor.evidence.pack import PackWriter
 from auditor.evidence.register_record import register_record
 from auditor.evidence.sign import load_private_key
@@ -44,6 +45,7 @@ from auditor.reports.json import summary_text
 from auditor.reports.registry import renderers_for
 from auditor.risk_register import Register, load_register
 from auditor.snapshots.format import read_snapshot
+from auditor.sources.as_of import check_as_of
 from auditor.sources.interface import Source
 from auditor.sources.snapshot import SnapshotSource
 
@@ -202,7 +204,9 @@ def scan(
     with PackWriter(out if out is not None else config.output.dir) as staging:
         src = open_source(source, config, spill_dir=staging.scratch)
         try:
-            as_of = (as_of or src.default_as_of() or _now()).astimezone(UTC)
+            captured_at = src.default_as_of()
+            as_of = (as_of or captured_at or _now()).astimezone(UTC)
+            as_of_warning = check_as_of(as_of, captured_at, config.max_assessment_age_days)
             plan = query_plan(config, as_of)
             total = len(plan) + 2
             results = run_queries(
@@ -230,6 +234,8 @@ def scan(
             register=register,
             provenance=provenance,
         )
+    if as_of_warning:
+        result = replace(result, warnings=[as_of_warning, *result.warnings])
     return deliver(config, result, send_notifications=send_notifications, publishers=publishers)
 
 
@@ -367,12 +373,14 @@ def _finish(
         )
         report("write reports", total - 1, total)
         pack_warnings: list[str] = []
+        partitioning = partitioning_entries(results)
         pack = staged.finish(
             context,
             renderers=renderers,
             zip_pack=zip_pack,
             timestamp_url=config.evidence.timestamp_url,
             warnings=pack_warnings,
+            extra_header={PARTITIONING_KEY: partitioning} if partitioning else None,
         )
     # The query tables are in the pack now. Let them go before the history is written: at fleet scale that is the
     # scan's memory peak (the caller's `results` dict is emptied too; nothing reads it after this).

@@ -14,6 +14,15 @@ AS_OF = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 SUB = "00000000-0000-0000-0000-000000000001"
 VM_TYPE = "microsoft.compute/virtualmachines"
 ARC_TYPE = "microsoft.hybridcompute/machines"
+VSPHERE_TYPE = "microsoft.connectedvmwarevsphere/virtualmachines"
+
+
+def machine_type(machine_id: str) -> str:
+    """The ARG type of a machine, from the provider in its id."""
+    lowered = machine_id.lower()
+    if "/microsoft.connectedvmwarevsphere/" in lowered:
+        return VSPHERE_TYPE
+    return VM_TYPE if "/microsoft.compute/" in lowered else ARC_TYPE
 
 
 def arg_row(**values: Any) -> dict[str, Any]:
@@ -67,7 +76,7 @@ class Fleet:
         image_sku: str = "2022-datacenter-g2",
         hotpatch: bool | None = None,
     ) -> str:
-        """Add a VM or Arc machine; returns its ARM id."""
+        """Add an Azure VM, an Arc machine or an Arc-enabled VMware vSphere VM (`platform`); returns its ARM id."""
         if platform == "Azure":
             rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
             settings: dict[str, Any] = {"patchMode": patch_mode, "assessmentMode": assessment_mode}
@@ -82,6 +91,15 @@ class Fleet:
                 "osProfile": {config_key: {"patchSettings": settings}},
             }
             kind = VM_TYPE
+        elif platform == "vSphere":
+            rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ConnectedVMwarevSphere/virtualMachines/{name}"
+            config_key = "windowsConfiguration" if os == "Windows" else "linuxConfiguration"
+            patch_settings = {"patchMode": patch_mode, "assessmentMode": assessment_mode}
+            props = {
+                "osProfile": {"osType": os, config_key: {"patchSettings": patch_settings}},
+                "powerState": "poweredOn",
+            }
+            kind = VSPHERE_TYPE
         else:
             rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.HybridCompute/machines/{name}"
             config_key = "windowsConfiguration" if os == "Windows" else "linuxConfiguration"
@@ -110,7 +128,7 @@ class Fleet:
     def assessment(self, machine_id: str, *, status: str = "Succeeded", last_modified: str | None = None) -> str:
         """Add the latest assessment of a machine; returns its id."""
         aid = f"{machine_id}/patchAssessmentResults/latest"
-        kind = (VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE) + "/patchassessmentresults"
+        kind = machine_type(machine_id) + "/patchassessmentresults"
         props: dict[str, Any] = {"status": status}
         props["lastModifiedDateTime"] = last_modified if last_modified is not None else days_ago(1)
         self.tables["patchassessmentresources"].append(arg_row(id=aid, name="latest", type=kind, properties=props))
@@ -127,9 +145,7 @@ class Fleet:
     ) -> str:
         """Add a pending patch under the machine's latest assessment; returns its id."""
         pid = f"{machine_id}/patchAssessmentResults/latest/softwarePatches/{patch_id}"
-        kind = (
-            VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE
-        ) + "/patchassessmentresults/softwarepatches"
+        kind = machine_type(machine_id) + "/patchassessmentresults/softwarepatches"
         props: dict[str, Any] = {"classifications": classifications, "patchName": name or patch_id}
         if published is not None:
             props["publishedDateTime"] = published
@@ -148,7 +164,7 @@ class Fleet:
         window_exceeded: bool = False,
     ) -> None:
         """Add a patch installation run."""
-        kind = (VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE) + "/patchinstallationresults"
+        kind = machine_type(machine_id) + "/patchinstallationresults"
         started = datetime.fromisoformat(start.replace("Z", "+00:00"))
         props: dict[str, Any] = {
             "status": status,

@@ -19,6 +19,9 @@ def generate(
     out_dir: Path = typer.Option(
         ..., "--out", help="Snapshot directory to write: new, empty, or a snapshot that holds nothing else."
     ),
+    vsphere_share: float = typer.Option(
+        0.0, "--vsphere-share", help="Share of Arc machines that are Arc-enabled VMware vSphere VMs (0 to 1)."
+    ),
 ) -> None:
     """Write a seeded synthetic fleet as an auditor-snapshot/1 directory."""
     from rich.progress import Progress
@@ -29,7 +32,13 @@ def generate(
         raise ConfigError(f"--machines {machines} must be at least 1", "pass a positive fleet size")
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("generating machines", total=machines)
-        snapshot = generate_fleet(machines, seed=seed, out=out_dir, progress=lambda n: bar.update(task, completed=n))
+        snapshot = generate_fleet(
+            machines,
+            seed=seed,
+            out=out_dir,
+            progress=lambda n: bar.update(task, completed=n),
+            vsphere_share=vsphere_share,
+        )
     rows = sum(t.rows for t in snapshot.tables.values())
     out.print(f"wrote {plain(str(snapshot.path))} ({machines} machines, {rows} rows)")
 

@@ -16,7 +16,11 @@ from auditor.compliance.facts import Machine
 from auditor.compliance.metrics import rate
 from auditor.compliance.summary import Coverage, Hotpatch, KeyCount, ScheduledShare, Share
 
-RESOURCE_TYPES = {"Azure": "microsoft.compute/virtualmachines", "Arc": "microsoft.hybridcompute/machines"}
+RESOURCE_TYPES = {
+    "Azure": "microsoft.compute/virtualmachines",
+    "Arc": "microsoft.hybridcompute/machines",
+    "vSphere": "microsoft.connectedvmwarevsphere/virtualmachines",
+}
 AUTOMATIC_BY_PLATFORM = "automaticbyplatform"
 
 

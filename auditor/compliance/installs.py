@@ -15,7 +15,8 @@ from auditor.compliance.metrics import rate, round2
 from auditor.compliance.summary import FailureCode, InstallationGroup, Installations, RunFigures
 from auditor.timestamps import parse_arg_time
 
-SUCCEEDED = frozenset({"Succeeded", "CompletedWithWarnings"})
+WITH_WARNINGS = "CompletedWithWarnings"
+SUCCEEDED = frozenset({"Succeeded", WITH_WARNINGS})
 FAILED = frozenset({"Failed"})
 IN_PROGRESS = frozenset({"InProgress", "NotStarted"})
 TOP_CODES = 10
@@ -87,7 +88,8 @@ def _is_true(text: str | None) -> bool:
 
 
 def run_figures(runs: Iterable[Run]) -> RunFigures:
-    """runs, succeeded, failed, in_progress, success_rate, avg_duration_minutes, window_exceeded, top_failure_codes."""
+    """runs, succeeded (of them completed_with_warnings), failed, in_progress, success_rate, avg_duration_minutes,
+    window_exceeded, top_failure_codes."""
     return _figures([(run, run.duration_minutes) for run in runs])
 
 
@@ -96,12 +98,13 @@ Timed = tuple[Run, float | None]
 
 
 def _figures(timed: list[Timed]) -> RunFigures:
-    succeeded = failed = in_progress = exceeded = 0
+    succeeded = warned = failed = in_progress = exceeded = 0
     durations: list[float] = []
     codes = Counter[str]()
     for run, duration in timed:
         if run.status in SUCCEEDED:
             succeeded += 1
+            warned += run.status == WITH_WARNINGS
         elif run.status in FAILED:
             failed += 1
             codes[run.error_code or "(none)"] += 1
@@ -113,6 +116,7 @@ def _figures(timed: list[Timed]) -> RunFigures:
     return RunFigures(
         runs=len(timed),
         succeeded=succeeded,
+        completed_with_warnings=warned,
         failed=failed,
         in_progress=in_progress,
         success_rate=rate(succeeded, succeeded + failed),

@@ -21,7 +21,7 @@ import pyarrow as pa
 from auditor.bounded import loads
 from auditor.digests import sha256_file
 from auditor.errors import PackError
-from auditor.kql.request import ARROW_TYPES
+from auditor.kql.request import ARROW_TYPES, QueryResult
 from auditor.names import is_relative_path
 
 MANIFEST_FORMAT = "auditor-pack/1"
@@ -75,6 +75,35 @@ def evidence_entries(evidence: Mapping[str, pa.Table]) -> list[dict[str, Any]]:
             "columns": [{"name": field.name, "type": column_kind(field.type)} for field in table.schema],
         }
         for path, table in sorted(evidence.items())
+    ]
+
+
+PARTITIONING_KEY = "partitioning"
+"""The manifest key recording how a live source read each query: its scopes, batches and hash partitions."""
+
+
+def partitioning_entries(results: Mapping[str, QueryResult]) -> list[dict[str, Any]]:
+    """Each query a live source read, with the requests it was read in and their row counts (empty offline).
+
+    A partition is `hash(<key>) % partitions == partition` on the query's declared key; null for a whole scope.
+    """
+    return [
+        {
+            "query": result.request.ref,
+            "key": result.request.partition_key,
+            "requests": [
+                {
+                    "scope": piece.scope,
+                    "partition": piece.partition,
+                    "partitions": piece.partitions,
+                    "rows": piece.rows,
+                    "pages": piece.pages,
+                }
+                for piece in result.pieces
+            ],
+        }
+        for result in results.values()
+        if result.pieces
     ]
 
 

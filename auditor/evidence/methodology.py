@@ -34,8 +34,11 @@ def statements(config: Config) -> list[str]:
         ", ".join(f"{name} {_days(days)}" for name, days in sorted(config.sla.items())) or "none (no patch is enforced)"
     )
     return [
-        "Machines are Azure virtual machines (microsoft.compute/virtualmachines, platform Azure) and Arc machines "
-        "(microsoft.hybridcompute/machines, platform Arc), keyed by their lower-cased resource id.",
+        "Machines are Azure virtual machines (microsoft.compute/virtualmachines, platform Azure), Arc machines "
+        "(microsoft.hybridcompute/machines, platform Arc) and Arc-enabled VMware vSphere VMs "
+        "(microsoft.connectedvmwarevsphere/virtualmachines, platform vSphere), keyed by their lower-cased resource "
+        "id: the machine types whose patch results Resource Graph keeps. SCVMM VMs are not among them, so they are "
+        "not counted.",
         f"A machine's environment is the value of its tag {config.environment_tag!r} (tag key matched ignoring case); "
         f"{_aliases(config)}; a machine without the tag is {UNTAGGED}.",
         "A machine's assessment is 'none' without a patch assessment result, 'failed' unless its status is exactly "
@@ -49,7 +52,10 @@ def statements(config: Config) -> list[str]:
         "A machine is compliant when its assessment is current and it has no overdue enforced patch, non-compliant "
         "when its assessment is current and it has at least one, and unknown otherwise; unknown is not compliant.",
         "A compliance rate is 100 x compliant / machines, rounded half-up to 2 decimals, or null for an empty group.",
-        f"Installation runs are those started within {_days(config.installation_window_days)} before the as-of time.",
+        f"Installation runs are those started within {_days(config.installation_window_days)} before the as-of time. "
+        "Their success rate is 100 x succeeded / (succeeded + failed), rounded half-up to 2 decimals: runs that "
+        "ended Succeeded or CompletedWithWarnings are succeeded (those with warnings are also counted on their own), "
+        "Failed runs are failed, and runs still NotStarted or InProgress count in neither.",
     ]
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from auditor.errors import QueryError
-from auditor.kql.render import render
+from auditor.kql.render import partition_filter, render
 from auditor.kql.request import ARROW_TYPES, QueryRequest
 from auditor.package_data import data_dir
 from auditor.timestamps import parse_timestamp
@@ -114,6 +114,9 @@ class Query:
     versions: Mapping[int, QueryVersion]
     version_columns: Mapping[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     """Columns of older versions whose output differed (`[[columns_v<N>]]` in query.toml)."""
+    partition_key: str | None = None
+    """`[partition] key`: the output column the current version can be hash-partitioned on, so that a live
+    source can cut a result too large for one Resource Graph response into parts that each fit."""
 
     def version(self, number: int | None = None) -> QueryVersion:
         """The given version, or the current one."""
@@ -141,10 +144,22 @@ class Query:
             else:
                 raise QueryError(f"query {self.id}: parameter {name} is required", f"pass --param {name}=...")
         chosen = self.version(version)
-        text = render(chosen.text, values, name=str(chosen.path))
+        text = render(chosen.text, {**values, "partition_filter": partition_filter(None)}, name=str(chosen.path))
         columns = self.version_columns.get(chosen.version, self.columns)
+        key = self.partition_key if chosen.version == self.current else None
+
+        def partitioned(index: int, count: int) -> str:
+            return render(chosen.text, {**values, "partition_filter": partition_filter(key, index, count)})
+
         return QueryRequest(
-            query_id=self.id, version=chosen.version, text=text, target=self.target, columns=columns, tables=self.tables
+            query_id=self.id,
+            version=chosen.version,
+            text=text,
+            target=self.target,
+            columns=columns,
+            tables=self.tables,
+            partition_key=key,
+            partitioned=partitioned if key is not None else None,
         )
 
 
@@ -226,6 +241,7 @@ def _load_query(folder: Path) -> Query:
     current = need("current", int)
     if current not in versions:
         raise QueryError(f"{meta_path}: current = {current} but v{current}.kql.j2 is missing", "add the template")
+    partition_key = _partition_key(meta, meta_path, column_list("columns"), versions[current])
     return Query(
         id=query_id,
         title=need("title", str),
@@ -237,4 +253,29 @@ def _load_query(folder: Path) -> Query:
         columns=column_list("columns"),
         versions=versions,
         version_columns=older,
+        partition_key=partition_key,
     )
+
+
+def _partition_key(
+    meta: Mapping[str, Any], meta_path: Path, columns: tuple[tuple[str, str], ...], current: QueryVersion
+) -> str | None:
+    """`[partition] key`, checked: an output column of the current version, whose template places
+    `{{ partition_filter }}`. Cutting on an output column keeps every output row (and every group of a
+    `summarize`) whole inside one partition, so the parts add up to the whole."""
+    spec = meta.get("partition")
+    if spec is None:
+        return None
+    key = spec.get("key") if isinstance(spec, dict) else None
+    names = [name for name, _ in columns]
+    if not isinstance(key, str) or key not in names:
+        raise QueryError(
+            f"{meta_path}: partition.key is {key!r}, which is not an output column",
+            f"name one of {', '.join(names)}",
+        )
+    if "partition_filter" not in current.text:
+        raise QueryError(
+            f"{meta_path}: [partition] is declared but {current.path.name} has no {{{{ partition_filter }}}}",
+            "place {{ partition_filter }} where the partition column is known, before any summarize",
+        )
+    return key

@@ -69,6 +69,24 @@ def kql_datetime(value: object) -> str:
     return _KqlLiteral("datetime(" + utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z)")
 
 
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_PARTITIONS = 4096
+"""The most hash partitions a scope is cut into."""
+
+
+def partition_filter(key: str | None, index: int = 0, count: int = 1) -> str:
+    """The `partition_filter` a template places before its `summarize` or final `project`: empty for the whole
+    result, else a `where` keeping the rows with `hash(key) % count == index` (the hash-partition idiom of
+    Microsoft's "Paging Resource Graph results" page). Only a plain column name is accepted as the key."""
+    if count == 1 and index == 0:
+        return _KqlLiteral("")
+    if key is None or not _IDENTIFIER.match(key):
+        raise QueryError(f"partition key {key!r} is not a column name", 'declare [partition] key = "column"')
+    kql_int(count, 2, MAX_PARTITIONS)
+    kql_int(index, 0, count - 1)
+    return _KqlLiteral(f"| where hash({key}) % {count} == {index}\n")
+
+
 def _finalize(value: Any) -> Any:
     if isinstance(value, _KqlLiteral):
         return value

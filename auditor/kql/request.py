@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,11 +32,30 @@ class QueryRequest:
     """(name, type) of every output column, in order; types are keys of ARROW_TYPES."""
     tables: tuple[str, ...] = ()
     """The tables the query reads, as its query.toml declares them (empty: not declared)."""
+    partition_key: str | None = None
+    """The output column a live source may cut the result on (`[partition]` in query.toml), else None."""
+    partitioned: Callable[[int, int], str] | None = field(default=None, compare=False, repr=False)
+    """partitioned(index, count): the text of partition `index` of `count`, the rows whose
+    `hash(partition_key) % count == index`. None when the query declares no partition key."""
 
     @property
     def ref(self) -> str:
         """`id@vN`, as used in evidence file names and breaches."""
         return f"{self.query_id}@v{self.version}"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One request-sized part of a query's result, as a live source read it (for the manifest)."""
+
+    scope: str
+    """The subscription batch, management groups or tenant it covered."""
+    partition: int | None
+    """The hash partition (0-based), or None for the whole scope."""
+    partitions: int | None
+    """How many hash partitions the scope was cut into, or None."""
+    rows: int
+    pages: int
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,8 @@ class QueryResult:
     """What made the result incomplete, one line each."""
     response_sha256: str | None = None
     """For live sources: sha256 of the canonical JSON of the response rows."""
+    pieces: tuple[Piece, ...] = ()
+    """For live sources: the requests the result was read in (scopes, partitions, rows); empty offline."""
 
 
 def rows_to_table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> pa.Table:

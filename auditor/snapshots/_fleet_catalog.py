@@ -12,6 +12,7 @@ from auditor.snapshots._fleet_util import Weighted
 
 VM_TYPE = "Microsoft.Compute/virtualMachines"
 ARC_TYPE = "Microsoft.HybridCompute/machines"
+VSPHERE_TYPE = "Microsoft.ConnectedVMwarevSphere/virtualMachines"
 CONFIG_TYPE = "Microsoft.Maintenance/maintenanceConfigurations"
 
 

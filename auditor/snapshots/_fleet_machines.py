@@ -31,6 +31,7 @@ from auditor.snapshots._fleet_catalog import (
     VM_LINUX_IMAGES,
     VM_TYPE,
     VM_WINDOWS_IMAGES,
+    VSPHERE_TYPE,
     Product,
 )
 from auditor.snapshots._fleet_plan import DynamicAssignment, FleetPlan, ResourceGroup, Subscription
@@ -88,10 +89,12 @@ class Machine:
     """When the machine was last patched before its recorded installation history."""
     patched: list[tuple[frozenset[str] | None, list[int]]]
     """Per classification set installed (None = all), sorted start times of successful runs."""
+    vsphere: bool = False
+    """An Arc-enabled VMware vSphere VM (arc is True too: it is patched through the same Arc agent)."""
 
     @property
     def arm_type(self) -> str:
-        return ARC_TYPE if self.arc else VM_TYPE
+        return VSPHERE_TYPE if self.vsphere else ARC_TYPE if self.arc else VM_TYPE
 
     @property
     def os(self) -> str:
@@ -216,8 +219,10 @@ def _prior_patch(rng: random.Random, now: int, mode: str | None, offline_since: 
 class MachineFactory:
     """Builds machine `index` of a planned fleet; cheap to call 100,000 times."""
 
-    def __init__(self, plan: FleetPlan) -> None:
+    def __init__(self, plan: FleetPlan, *, vsphere_share: float = 0.0) -> None:
         self.plan = plan
+        self.vsphere_share = vsphere_share
+        """The share of Arc machines that are Arc-enabled vSphere VMs (0: none, and no extra random draws)."""
         self._subs = Weighted([(s, s.weight) for s in plan.subscriptions])
         self._groups = {
             (s.id, arc): Weighted([(g, g.weight) for g in s.groups if g.hosts_machines and g.arc == arc])
@@ -230,6 +235,8 @@ class MachineFactory:
         plan = self.plan
         rng = derive(plan.seed, "machine", index)
         arc = rng.random() < 0.25
+        # Its own generator, so that fleets without vSphere VMs stay byte-identical.
+        vsphere = arc and self.vsphere_share > 0 and derive(plan.seed, "vsphere", index).random() < self.vsphere_share
         sub = self._subs.pick(rng)
         rg = self._groups[(sub.id, arc)].pick(rng)
         windows = rng.random() < 0.6
@@ -244,11 +251,11 @@ class MachineFactory:
         if not arc and rng.random() < 0.1:
             location = rng.choice(("westeurope", "northeurope", "eastus", "eastus2", "uksouth"))
         name = _name(rng, index, arc, product, env, rg)
-        provider = "Microsoft.HybridCompute/machines" if arc else "Microsoft.Compute/virtualMachines"
+        provider = VSPHERE_TYPE if vsphere else ARC_TYPE if arc else VM_TYPE
         machine_id = f"/subscriptions/{sub.id}/resourceGroups/{rg.name}/providers/{provider}/{name}"
         tags = _tags(rng, plan, index, env)
         static = _static(rng, plan, env, product.os)
-        arm_type = ARC_TYPE if arc else VM_TYPE
+        arm_type = VSPHERE_TYPE if vsphere else ARC_TYPE if arc else VM_TYPE
         dynamic = tuple(d for d in plan.dynamic if d.covers(sub, rg.name, arm_type, product.os, location, tags))
         mode, assessment, hotpatch, bypass, reboot = _patch_settings(rng, arc, product, bool(static or dynamic))
         state = (_ARC_STATES if arc else _VM_STATES).pick(rng)
@@ -289,6 +296,7 @@ class MachineFactory:
             runs=[],
             prior_patch=0,
             patched=[],
+            vsphere=vsphere,
         )
         machine.prior_patch = _prior_patch(rng, plan.now, mode, offline_since)
         machine.runs = build_runs(plan, machine, derive(plan.seed, "runs", index))

@@ -167,6 +167,26 @@ def _arc_properties(plan: FleetPlan, machine: Machine) -> tuple[dict[str, Any], 
     return props, identity
 
 
+def _vsphere_properties(plan: FleetPlan, machine: Machine) -> dict[str, Any]:
+    """An Arc-enabled VMware vSphere VM (Microsoft.ConnectedVMwarevSphere/virtualMachines): the OS and the patch
+    settings under osProfile, the power state in powerState."""
+    rng = derive(plan.seed, "vsphere-vm", machine.index)
+    product = machine.product
+    return {
+        "provisioningState": "Succeeded",
+        "powerState": "poweredOn" if machine.offline_since is None else "poweredOff",
+        "uuid": guid(rng),
+        "osProfile": {
+            "computerName": machine.name,
+            "osType": product.os,
+            "osName": product.offer,
+            ("windowsConfiguration" if product.os == "Windows" else "linuxConfiguration"): {
+                "patchSettings": _patch_settings(machine)
+            },
+        },
+    }
+
+
 def resource_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> Iterator[dict[str, Any]]:
     """Maintenance configurations, then every machine (Azure VM or Arc)."""
     for config in plan.configs:
@@ -189,7 +209,9 @@ def resource_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> Ite
             tags={"owner": "platform-team@contoso.com", "Environment": "Production"},
         )
     for machine in each(machines):
-        if machine.arc:
+        if machine.vsphere:
+            props, identity, zones = _vsphere_properties(plan, machine), None, None
+        elif machine.arc:
             props, identity = _arc_properties(plan, machine)
             zones = None
         else:

@@ -76,13 +76,15 @@ def generate_fleet(
     out: Path,
     captured_at: datetime = DEFAULT_CAPTURED_AT,
     progress: Callable[[int], None] | None = None,
+    vsphere_share: float = 0.0,
 ) -> Snapshot:
     """Generate a synthetic fleet of `machines` machines into the snapshot directory `out`.
 
     The same `machines`, `seed` and `captured_at` always produce byte-identical files. `out` is replaced only if it is
     empty or holds a valid snapshot and nothing else (see `write_snapshot`). `progress(n)` is called about every 1,000 machines with how many
     machines' worth of work is done (building them and writing their rows), and finally with `machines`.
-    snapshot.json records the generator's parameters under `generator`.
+    snapshot.json records the generator's parameters under `generator`. `vsphere_share` of the Arc machines are
+    Arc-enabled VMware vSphere VMs instead (0 by default, which leaves every fleet as it was).
 
     Raises SnapshotError when `machines` is below 1 or `out` cannot be written.
     """
@@ -97,7 +99,9 @@ def generate_fleet(
     plan = plan_fleet(seed, machines, now)
     catalogs = build_catalog(now)
     tracker = _Progress(machines, progress)
-    factory = MachineFactory(plan)
+    if not 0 <= vsphere_share <= 1:
+        raise SnapshotError(f"vSphere share {vsphere_share!r} is not between 0 and 1", "pass --vsphere-share 0.2")
+    factory = MachineFactory(plan, vsphere_share=vsphere_share)
     fleet: list[Machine] = []
     for index in range(machines):
         fleet.append(factory.build(index))
@@ -119,7 +123,13 @@ def generate_fleet(
         captured_at=captured_at,
         tenant_id=plan.tenant_id,
         scope={"subscriptions": [sub.id for sub in plan.subscriptions], "management_groups": []},
-        extra={"generator": {"seed": seed, "machines": machines}},
+        extra={
+            "generator": {
+                "seed": seed,
+                "machines": machines,
+                **({"vsphere_share": vsphere_share} if vsphere_share else {}),
+            }
+        },
     )
     tracker.finish()
     return snapshot

@@ -46,6 +46,11 @@ class BatchOutcome:
     notes: tuple[str, ...] = ()
     """What was repaired on the way (e.g. duplicates dropped); informational."""
     pages: int = 0
+    overflow: bool = False
+    """The result did not fit what Resource Graph would send: it was truncated, or its first page carried fewer
+    rows than totalRecords and no $skipToken. Reading it again cannot help; a smaller scope can."""
+    total: int | None = None
+    """totalRecords of the first page."""
 
 
 def canonical_json(value: Any) -> str:
@@ -77,6 +82,7 @@ class BatchReader:
         self._total: int | None = None
         self._problems: list[str] = []
         self._retryable = True
+        self._overflow = False
 
     @property
     def total(self) -> int | None:
@@ -105,9 +111,17 @@ class BatchReader:
         elif number == 1:
             self._fatal("Resource Graph sent no totalRecords, so the row count cannot be checked")
         if page.truncated:
+            self._overflow = True
             self._fatal(
                 "Resource Graph truncated the result (resultTruncated=true): the query cannot be paged "
-                "(it uses limit/take, or projects only dynamic columns)"
+                "(it uses limit/take, summarizes, projects no id, or projects only dynamic columns)"
+            )
+        elif number == 1 and not page.skip_token and (page.total_records or 0) > len(page.rows):
+            # Paging was refused without saying so: the rest of the rows would need a $skipToken never sent.
+            self._overflow = True
+            self._fatal(
+                f"Resource Graph sent {len(page.rows)} of {page.total_records} rows and no $skipToken: "
+                "the query cannot be paged"
             )
         if page.subscription_limit_hit:
             self._fatal(
@@ -161,6 +175,8 @@ class BatchReader:
             retryable=bool(problems) and self._retryable,
             notes=tuple(notes),
             pages=self.pages,
+            overflow=self._overflow,
+            total=self._total,
         )
 
 

@@ -9,7 +9,7 @@ paced by Resource Graph's quota headers (see `_quota`), never by provoking 429s.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from azure.mgmt.resourcegraph.models import QueryRequest as ArgQueryRequest
 from azure.mgmt.resourcegraph.models import QueryRequestOptions
 
 from auditor.errors import QueryError
-from auditor.kql.request import QueryRequest, QueryResult, rows_to_table
+from auditor.kql.request import Piece, QueryRequest, QueryResult, rows_to_table
 from auditor.sources._paging import (
     BatchOutcome,
     BatchReader,
@@ -33,6 +33,7 @@ from auditor.sources._paging import (
     rows_sha256,
 )
 from auditor.sources._quota import AccessDenied, GaveUp, QuotaGovernor, Rejected, call_with_retries
+from auditor.sources._split import Scope, read_scope
 from auditor.sources.azure_settings import AzureSettings
 from auditor.sources.clouds import AzureSource
 from auditor.sources.interface import SourceError
@@ -41,16 +42,6 @@ from auditor.sources.scope import live_scope, visible_or_error
 _LOG = logging.getLogger(__name__)
 SUBSCRIPTION_LIMIT_HEADER = "x-ms-tenant-subscription-limit-hit"
 PERMISSION = "Microsoft.ResourceGraph/resources/read (the Reader role)"
-
-
-@dataclass(frozen=True)
-class Scope:
-    """One Resource Graph request scope: a batch of subscriptions, the management groups, or the tenant."""
-
-    label: str
-    """How problem lines name it, e.g. `subscriptions 101-200 of 250`."""
-    subscriptions: tuple[str, ...] = ()
-    management_groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -72,6 +63,8 @@ class FetchResult:
     problems: tuple[str, ...]
     batches: int
     pages: int
+    pieces: tuple[Piece, ...] = ()
+    """The requests the rows were read in: each scope, or its smaller batches or hash partitions."""
 
     @property
     def complete(self) -> bool:
@@ -126,7 +119,13 @@ class ResourceGraphSource(AzureSource):
                 "run Log Analytics queries with LogAnalyticsSource",
             )
         names = [name for name, _ in request.columns]
-        fetched = self.fetch(request.text, label=request.ref, key="id" if "id" in names else None, columns=names)
+        fetched = self.fetch(
+            request.text,
+            label=request.ref,
+            key="id" if "id" in names else None,
+            columns=names,
+            partitioned=request.partitioned,
+        )
         rows = fetched.rows
         if rows:
             present = set().union(*(row.keys() for row in rows))
@@ -149,17 +148,25 @@ class ResourceGraphSource(AzureSource):
             complete=fetched.complete,
             problems=fetched.problems,
             response_sha256=rows_sha256(rows),
+            pieces=fetched.pieces,
         )
 
     def fetch(
-        self, text: str, *, label: str, key: str | None = "id", columns: Sequence[str] | None = None
+        self,
+        text: str,
+        *,
+        label: str,
+        key: str | None = "id",
+        columns: Sequence[str] | None = None,
+        partitioned: Callable[[int, int], str] | None = None,
     ) -> FetchResult:
         """Every row of `text` over the scope, as Resource Graph returned them (dynamic values as JSON objects).
 
-        `key` names the column paging duplicates are recognised by (None: the whole row). Rows of several batches
-        are merged into the query's final `order by`. That order's key (else the first of `columns`) is also what
-        a row is grouped by: a group seen in two batches means the query combined subscriptions, which separate
-        requests cannot do, and the result is incomplete.
+        `key` names the column paging duplicates are recognised by (None: the whole row). A scope whose result
+        does not fit one response is read in smaller batches, then in the hash partitions `partitioned(i, n)`
+        renders (see `_split`). Rows of several requests are merged into the query's final `order by`. That
+        order's key (else the first of `columns`) is also what a row is grouped by: a group seen in two batches
+        means the query combined subscriptions, which separate requests cannot do, and the result is incomplete.
         """
         order = parse_order(text)
         if order is not None and columns is not None and any(k.column not in columns for k in order):
@@ -169,18 +176,27 @@ class ResourceGraphSource(AzureSource):
         problems: list[str] = []
         tally = _Tally(label)
         seen: dict[str, str] = {}
+        pieces: list[Piece] = []
+
+        def read(query: str, scope: Scope) -> BatchOutcome:
+            return self._read_batch(query, scope, key, tally)
+
         for scope in self.scopes:
-            outcome = self._read_batch(text, scope, key, tally)
-            problems.extend(f"{scope.label}: {problem}" for problem in outcome.problems)
-            if group and len(self.scopes) > 1:
-                clash = batch_clash(outcome.rows, group, scope.label, seen)
-                problems.extend([clash] if clash else [])
-            rows.extend(outcome.rows)
-            tally.rows = tally.total = len(rows)
-        if len(self.scopes) > 1:
+            parts = read_scope(read, text, partitioned, scope, self.settings.page_size)
+            for part in parts:
+                problems.extend(f"{part.label}: {problem}" for problem in part.outcome.problems)
+                if group and (len(self.scopes) > 1 or len(parts) > 1):
+                    clash = batch_clash(part.outcome.rows, group, part.label, seen)
+                    problems.extend([clash] if clash else [])
+                rows.extend(part.outcome.rows)
+                pieces.append(part.piece)
+                tally.rows = tally.total = len(rows)
+        if len(pieces) > 1:
             rows = merge_batches(rows, order)
         self._progress.update(ProgressEvent(label, tally.pages, len(rows), len(rows), "done"))
-        return FetchResult(rows=rows, problems=tuple(problems), batches=len(self.scopes), pages=tally.pages)
+        return FetchResult(
+            rows=rows, problems=tuple(problems), batches=len(self.scopes), pages=tally.pages, pieces=tuple(pieces)
+        )
 
     def _read_batch(self, text: str, scope: Scope, key: str | None, tally: _Tally) -> BatchOutcome:
         """Read one batch, re-reading it while its pages disagree in a way a fresh read may fix."""
@@ -193,6 +209,8 @@ class ResourceGraphSource(AzureSource):
                 return BatchOutcome(outcome.rows, (failure,), pages=outcome.pages)
             for note in outcome.notes:
                 _LOG.info("%s, %s: %s", tally.label, scope.label, note)
+            if outcome.overflow:
+                _LOG.info("%s, %s: %s; reading it in smaller parts", tally.label, scope.label, outcome.problems[0])
             if not outcome.retryable:
                 return outcome
             if read < reads:

@@ -78,7 +78,7 @@ def test_query_commands(tmp_path: Path) -> None:
     rendered = auditor(
         "query", "render", "undated_patches", "--param", "classifications=Critical,Security", cwd=tmp_path
     )
-    assert 'has_any ("Critical", "Security")' in rendered.stdout
+    assert '| where classifications has "Critical" or classifications has "Security"\n' in rendered.stdout
     bad = auditor("query", "render", "installations", "--param", "window_days=abc", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     ran = auditor("query", "run", "machine_facts", "--limit", "0", cwd=tmp_path)

@@ -79,7 +79,10 @@ def test_capture_reproduces_the_live_rows(emulator: AzureEmulator, fleet: Snapsh
 @pytest.mark.parametrize(
     ("fault", "line"),
     [
-        (Fault(FaultKind.TRUNCATED, page=0), "resources: subscriptions 1-3 of 4: Resource Graph truncated the result"),
+        (
+            Fault(FaultKind.TRUNCATED, page=0, times=-1),
+            "resources: subscriptions 1-3 of 4, part 1 of 3: Resource Graph truncated the result",
+        ),
         (Fault(FaultKind.SERVER_ERROR, page=1, times=-1), "resources: subscriptions 1-3 of 4: page 2: HTTP 500"),
     ],
     ids=["truncated", "server-error"],

@@ -154,7 +154,6 @@ def offline_rows(offline: SnapshotSource, request: QueryRequest, subs: list[str]
 @pytest.mark.parametrize(
     ("fault", "line"),
     [
-        (Fault(FaultKind.TRUNCATED, page=0), "resultTruncated=true"),
         (Fault(FaultKind.SUBSCRIPTION_LIMIT, page=1), "first 10,000 subscriptions"),
         (Fault(FaultKind.WRONG_TOTAL, rows=3, times=-1), "totalRecords is"),
         (Fault(FaultKind.SKIP_ROWS, page=1, rows=2, times=-1), "distinct rows arrived"),
@@ -169,6 +168,29 @@ def test_fault_that_persists_is_an_explicit_incomplete(emulator: AzureEmulator, 
     result = live(emulator, RESOURCES, subscriptions=SUBS[:2], max_retries=2, max_throttled_retries=2)
     assert not result.complete
     assert len(result.problems) == 1 and line in result.problems[0], result.problems
+
+
+def test_a_truncated_batch_is_read_again_in_smaller_batches(emulator: AzureEmulator, offline: SnapshotSource) -> None:
+    emulator.inject(Fault(FaultKind.TRUNCATED, page=0))
+    result = live(emulator, RESOURCES, subscriptions=SUBS[:2])
+    assert emulator.faults.fired and result.complete, result.problems
+    assert [piece.scope for piece in result.pieces] == [
+        f"subscriptions {SUBS[0]}, {SUBS[1]}, part 1 of 2",
+        f"subscriptions {SUBS[0]}, {SUBS[1]}, part 2 of 2",
+    ]
+    assert result.table.equals(offline_rows(offline, RESOURCES, SUBS[:2]))
+
+
+def test_truncation_that_splitting_cannot_help_is_incomplete(emulator: AzureEmulator) -> None:
+    emulator.inject(Fault(FaultKind.TRUNCATED, page=0, times=-1))
+    result = live(emulator, RESOURCES, subscriptions=SUBS[:1])
+    assert not result.complete
+    assert result.problems == (
+        f"subscriptions {SUBS[0]}: Resource Graph truncated the result (resultTruncated=true): the query cannot be "
+        "paged (it uses limit/take, summarizes, projects no id, or projects only dynamic columns)",
+        f"subscriptions {SUBS[0]}: the result is too large for one response and the query declares no [partition] "
+        "key to cut it by",
+    )
 
 
 def test_a_batch_that_fails_for_good_is_named_and_the_rest_is_kept(

@@ -87,4 +87,4 @@ def test_incomplete_live_scan_exits_3(tmp_path: Path) -> None:
         result = _scan(source, tmp_path / "live")
     assert result.exit_code == ExitCode.INCOMPLETE
     assert result.problems and all("first 10,000 subscriptions" in line for line in result.problems)
-    assert result.problems[0].startswith(f"machine_facts@v2: tenant {TENANT}: Resource Graph read only")
+    assert result.problems[0].startswith(f"machine_facts@v3: tenant {TENANT}: Resource Graph read only")

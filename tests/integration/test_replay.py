@@ -23,9 +23,10 @@ from auditor.reports.interface import Renderer
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.reports.registry import default_renderers
 from auditor.scan import scan
+from auditor.snapshots.format import write_snapshot
 from auditor.snapshots.generate import generate_fleet
 from auditor.sources.snapshot import SnapshotSource
-from tests.integration.test_replay_fleet import write_small_fleet
+from tests.integration.test_replay_fleet import SUBS, fleet_tables, write_small_fleet
 from tests.summaries import js
 
 BREACHING = {
@@ -102,14 +103,17 @@ def test_replay_is_byte_identical(
 
 def test_replay_uses_the_first_seen_dates_in_the_pack(fleet: Path, tmp_path: Path) -> None:
     history = tmp_path / "history.duckdb"
-    scan(
-        Config(),
-        source=f"snapshot:{fleet}",
-        out=tmp_path / "early",
-        history=history,
-        as_of=datetime(2026, 10, 25, tzinfo=UTC),
-        renderers=json_only(),
+    # The same fleet captured a week earlier (a snapshot cannot be judged as of a time before its capture).
+    earlier = tmp_path / "earlier"
+    write_snapshot(
+        earlier,
+        fleet_tables(),
+        source="synthetic",
+        captured_at=datetime(2026, 10, 25, tzinfo=UTC),
+        tenant_id="tenant-0",
+        scope={"subscriptions": list(SUBS)},
     )
+    scan(Config(), source=f"snapshot:{earlier}", out=tmp_path / "early", history=history, renderers=json_only())
     result = scan(Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", history=history, renderers=json_only())
     with pack_files(result.pack) as files:
         first_seen = load_pack(files).evidence[FIRST_SEEN_EVIDENCE]
@@ -186,10 +190,10 @@ def test_replay_refuses_unreadable_evidence_even_when_forced(fleet: Path, tmp_pa
     result = scan(
         Config(), source=f"snapshot:{fleet}", out=tmp_path / "packs", use_history=False, renderers=json_only()
     )
-    (result.pack / "evidence" / "machine_facts@v2.jsonl.gz").write_bytes(b"garbage")
+    (result.pack / "evidence" / "machine_facts@v3.jsonl.gz").write_bytes(b"garbage")
     with pytest.raises(PackError, match="fails verification"):
         replay_pack(result.pack, tmp_path / "a")
-    with pytest.raises(PackError, match=r"machine_facts@v2\.jsonl\.gz cannot be read back"):
+    with pytest.raises(PackError, match=r"machine_facts@v3\.jsonl\.gz cannot be read back"):
         replay_pack(result.pack, tmp_path / "b", force=True)
     assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
 

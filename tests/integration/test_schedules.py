@@ -417,7 +417,7 @@ def test_thresholds(tuned: ScanResult, default: ScanResult) -> None:
     assert window.message == (
         "window-exceeded rate of configuration cfg-weekly-sat must be at most 40.00%; observed 50.00%"
     )
-    assert window.query == "installations@v1"
+    assert window.query == "installations@v2"
     assert not {"max_unscheduled_machines", "max_window_exceeded_rate"} & {b.rule for b in default.breaches}
 
 

@@ -61,7 +61,7 @@ def test_verify_refuses_the_evidence_bomb_quickly_in_bounded_memory(
     assert time.monotonic() - started < 20
     assert peak_mib() - before < 400  # the report's 6.4 GB is gone: at most a line cap and a chunk are held
     assert code == 1 and out.startswith("TAMPERED")
-    assert "machine_facts@v2.jsonl.gz cannot be read (inflates more than 200:1" in out
+    assert "machine_facts@v3.jsonl.gz cannot be read (inflates more than 200:1" in out
 
 
 def test_an_untrusted_pack_is_never_inflated(

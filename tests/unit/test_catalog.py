@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,9 +69,11 @@ def test_changing_a_released_file_fails_check(tmp_path: Path) -> None:
 
 def test_new_version_is_unreleased_until_locked(tmp_path: Path) -> None:
     root = copy_catalog(tmp_path)
-    (root / "installations" / "v2.kql.j2").write_text((root / "installations" / "v1.kql.j2").read_text())
-    assert [(p.ref, p.kind) for p in lock.check(Catalog(root))] == [("installations@v2", "unreleased")]
-    assert lock.release(Catalog(root)) == ["installations@v2"]
+    following = max(Catalog(root).queries["installations"].versions) + 1
+    (root / "installations" / f"v{following}.kql.j2").write_text((root / "installations" / "v1.kql.j2").read_text())
+    ref = f"installations@v{following}"
+    assert [(p.ref, p.kind) for p in lock.check(Catalog(root))] == [(ref, "unreleased")]
+    assert lock.release(Catalog(root)) == [ref]
     assert lock.check(Catalog(root)) == []
 
 
@@ -113,4 +116,107 @@ def test_older_versions_keep_their_own_columns() -> None:
     current = [name for name, _ in query.render({"as_of": AS_OF}).columns]
     first = [name for name, _ in query.render({"as_of": AS_OF}, version=1).columns]
     assert "subscriptionId" in current and "subscriptionId" not in first
-    assert query.current == 2
+    assert query.current == 3
+    overdue, _ = Catalog().get("overdue_patches")
+    assert [name for name, _ in overdue.render({"as_of": AS_OF}).columns][:2] == ["id", "patchKey"]
+    assert overdue.render({"as_of": AS_OF}, version=2).columns[0] == ("patchKey", "string")
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+_TABULAR = re.compile(r"\|\s*(order by|sort by|[a-z][a-z-]*)")
+_FUNCTION = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\(")
+_WORD_OPERATORS = re.compile(
+    r"(?<![\w.])(matches regex|!?has_any|!?has_all|!?has_cs|!?hasprefix|!?hassuffix|!?has|!?contains_cs|!?contains"
+    r"|!?startswith|!?endswith|!?in~|!?in|and|or|not|between)(?![\w~])"
+)
+_SYMBOL_OPERATORS = re.compile(r"(=~|!~|==|!=|<=|>=|<|>|%|/|\*|\+|(?<=\s)-(?=\s))")
+_TIMESPAN = re.compile(r"(?<![\w.])\d+(?:d|h|m|s|ms)\b")
+
+
+def kql_constructs(text: str) -> set[str]:
+    """The tabular operators, join flavours, functions, scalar operators and literal forms a query text uses."""
+    bare = _STRING.sub('""', text)
+    found = {match.group(1) for match in _TABULAR.finditer(bare)}
+    found |= {f"kind={flavour}" for flavour in re.findall(r"kind\s*=\s*([a-z]+)", bare)}
+    found |= {match.group(1) for match in _FUNCTION.finditer(bare)}
+    found |= {match.group(1) for match in _WORD_OPERATORS.finditer(bare)}
+    found |= {match.group(1) for match in _SYMBOL_OPERATORS.finditer(re.sub(r"kind\s*=\s*[a-z]+", "", bare))}
+    if _TIMESPAN.search(bare):
+        found.add("timespan")
+    return found
+
+
+def supported_constructs() -> set[str]:
+    """The first column of queries/ARG_SUPPORT.md's construct table."""
+    text = (data_dir("queries") / "ARG_SUPPORT.md").read_text(encoding="utf-8")
+    return set(re.findall(r"^\| `([^`]+)` \|", text, re.MULTILINE))
+
+
+def current_texts() -> dict[str, str]:
+    """Every current query as a scan runs it: whole, and as one hash partition where it declares a key."""
+    texts = {}
+    for query in Catalog().queries.values():
+        params = {"as_of": AS_OF} if "as_of" in query.params else {}
+        request = query.render(params)
+        texts[request.ref] = request.text
+        if request.partitioned is not None:
+            texts[f"{request.ref} partition"] = request.partitioned(1, 4)
+    return texts
+
+
+def test_released_queries_use_only_documented_resource_graph_constructs() -> None:
+    supported = supported_constructs()
+    assert {"where", "summarize", "has", "hash", "in~"} <= supported and "has_any" not in supported
+    for ref, text in current_texts().items():
+        undocumented = kql_constructs(text) - supported
+        assert not undocumented, f"{ref} uses {sorted(undocumented)}, not shown supported in queries/ARG_SUPPORT.md"
+
+
+def test_the_construct_check_sees_what_it_must() -> None:
+    """The extraction is what makes the check able to fail: it must see an undocumented operator, and not see
+    operators inside string literals."""
+    old = Catalog().queries["overdue_patches"].render({"as_of": AS_OF}, version=2).text
+    assert "has_any" in kql_constructs(old) and "has_any" not in supported_constructs()
+    assert kql_constructs('t | where a has "x has_any y" | project b = strlen(c) | order by b asc') == {
+        "where",
+        "has",
+        "project",
+        "strlen",
+        "order by",
+    }
+    assert {"%", "hash", "==", "timespan"} <= kql_constructs("t | where hash(x) % 4 == 1 | where d < ago(7d)")
+
+
+def test_no_query_a_scan_runs_uses_has_any() -> None:
+    for ref, text in current_texts().items():
+        assert "has_any" not in text, ref
+
+
+def test_partition_keys_are_declared_where_results_cannot_page() -> None:
+    """Strictly read, a summarize or an id-less output gets one page: each such query can be cut by a key."""
+    for query in Catalog().queries.values():
+        request = query.render({"as_of": AS_OF} if "as_of" in query.params else {})
+        names = [name for name, _ in request.columns]
+        if "summarize" in request.text or "id" not in names:
+            assert request.partition_key in names, request.ref
+            assert "| where hash(" not in request.text
+            assert f"| where hash({request.partition_key}) % 4 == 1\n" in request.partitioned(1, 4)  # type: ignore[misc]
+        else:
+            assert parse_last_order(request.text)[0] in ("id", "machineId", "configurationId"), request.ref
+
+
+def parse_last_order(text: str) -> list[str]:
+    return [item.split()[0] for item in text.rsplit("order by", 1)[1].split(",")]
+
+
+def test_a_partition_key_must_be_an_output_column(tmp_path: Path) -> None:
+    root = copy_catalog(tmp_path)
+    meta = root / "pending_patches" / "query.toml"
+    meta.write_text(meta.read_text().replace('key = "machineId"', 'key = "patchKey"'))
+    with pytest.raises(QueryError, match=r"partition\.key is 'patchKey', which is not an output column"):
+        Catalog(root)
+    meta.write_text(meta.read_text().replace('key = "patchKey"', 'key = "machineId"'))
+    template = root / "pending_patches" / "v2.kql.j2"
+    template.write_text(template.read_text().replace("{{ partition_filter }}", ""))
+    with pytest.raises(QueryError, match=re.escape("has no {{ partition_filter }}")):
+        Catalog(root)

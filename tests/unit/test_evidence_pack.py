@@ -189,7 +189,7 @@ def test_pack_layout_and_nothing_staged_left(tmp_path: Path) -> None:
     assert leftovers(tmp_path / "packs") == [result.pack.name, f"{result.pack.name}.zip"]
     names = sorted(p.relative_to(result.pack).as_posix() for p in result.pack.rglob("*") if p.is_file())
     assert "manifest.json" in names and "summary.json" in names and "breaches.json" in names
-    assert "evidence/machine_facts@v2.jsonl.gz" in names
+    assert "evidence/machine_facts@v3.jsonl.gz" in names
     assert OWNER_NAME not in names
     assert js(result.summary)["breaches"] >= 1
 

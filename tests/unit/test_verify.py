@@ -235,10 +235,10 @@ def test_zip_tampering(signed: Path, tmp_path: Path) -> None:
     # A flipped byte inside a compressed entry: caught by zip's CRC or the sha256, and named.
     raw = bytearray(original.read_bytes())
     with zipfile.ZipFile(original) as archive:
-        info = archive.getinfo(prefix + "evidence/machine_facts@v2.jsonl.gz")
+        info = archive.getinfo(prefix + "evidence/machine_facts@v3.jsonl.gz")
     raw[info.header_offset + 30 + len(info.filename) + info.compress_size // 2] ^= 0xFF
     (tmp_path / "flipped.zip").write_bytes(bytes(raw))
-    assert ("changed", "evidence/machine_facts@v2.jsonl.gz") in findings(verify_pack(tmp_path / "flipped.zip"))
+    assert ("changed", "evidence/machine_facts@v3.jsonl.gz") in findings(verify_pack(tmp_path / "flipped.zip"))
 
 
 def test_not_a_pack_is_exit_2(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from auditor.reports.xlsx import sheet as xlsx_sheet
 from auditor.reports.xlsx.overdue import overdue_groups
 from tests.unit.test_xlsx_fixtures import HYPERLINK_NAME, crafted_context, render, rows_of
 
-EVIDENCE = "evidence/overdue_patches@v2.jsonl.gz"
+EVIDENCE = "evidence/overdue_patches@v3.jsonl.gz"
 
 
 @pytest.fixture(scope="module")

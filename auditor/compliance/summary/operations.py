@@ -25,6 +25,9 @@ class RunFigures:
     """Installation runs."""
     succeeded: int
     """Succeeded runs (including CompletedWithWarnings)."""
+    completed_with_warnings: int
+    """Of the succeeded runs, those that ended CompletedWithWarnings: counted as succeeded (the success rate is as
+    documented), and reported on their own so a run that installed with warnings never reads as a clean success."""
     failed: int
     """Failed runs."""
     in_progress: int

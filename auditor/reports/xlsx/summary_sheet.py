@@ -140,6 +140,8 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
         limits.min_installation_success_rate,
     )
     form.pair(f"Installation runs (last {days} days)", installations.figures.runs, Styles.COUNT)
+    form.pair("Succeeded installation runs", installations.figures.succeeded, Styles.COUNT)
+    form.pair("of which completed with warnings", installations.figures.completed_with_warnings, Styles.COUNT)
     form.pair("Failed installation runs", installations.figures.failed, Styles.COUNT)
     form.pair("Machines without a successful installation", installations.machines_without_success, Styles.COUNT)
     coverage = summary.coverage

@@ -16,6 +16,19 @@ from .reply import Reply, error
 
 PATH = "/providers/Microsoft.ResourceGraph/resources"
 _LIMITING = re.compile(r"\|\s*(take|limit|sample)\b", re.IGNORECASE)
+_SUMMARIZING = re.compile(r"\|\s*summarize\b", re.IGNORECASE)
+PAGING_MODES = ("lenient", "conservative")
+"""`lenient`: every result pages with $skipToken. `conservative`: the strictest reading of Microsoft's docs, where
+a result pages only if it projects `id` ("the query must project the id field in order for pagination to work")
+and does not `summarize` ("summarize: simplified first page only"); anything else gets its first page, no
+$skipToken, and resultTruncated "true" when rows are left over."""
+
+
+def pageable(query: str, columns: list[str], mode: str) -> bool:
+    """Whether a result may carry a $skipToken under the paging mode."""
+    if mode == "lenient":
+        return True
+    return "id" in columns and not _SUMMARIZING.search(query)
 
 
 @dataclass
@@ -23,6 +36,8 @@ class ArgStats:
     """What the emulator saw."""
 
     requests: int = 0
+    truncated: int = 0
+    """200 responses with resultTruncated "true"."""
     pages: int = 0
     """200 responses carrying data."""
     rows: int = 0
@@ -52,7 +67,11 @@ class ResourceGraphApi:
         *,
         management_groups: dict[str, list[str]],
         subscription_limit: int,
+        paging: str = "lenient",
     ) -> None:
+        if paging not in PAGING_MODES:
+            raise ValueError(f"paging must be one of {PAGING_MODES}, not {paging!r}")
+        self.paging = paging
         self.engine = engine
         self.faults = faults
         self.quota = quota
@@ -141,7 +160,8 @@ class ResourceGraphApi:
         if fault is not None and page > 0 and kind is FaultKind.SKIP_ROWS:
             offset += fault.rows
         rows = result.rows[offset : offset + top]
-        truncated = kind is FaultKind.TRUNCATED or (bool(_LIMITING.search(query)) and total > top)
+        unpageable = bool(_LIMITING.search(query)) or not pageable(query, [n for n, _ in result.columns], self.paging)
+        truncated = kind is FaultKind.TRUNCATED or (unpageable and total > top)
         response: dict[str, Any] = {
             "totalRecords": total + (fault.rows if fault is not None and kind is FaultKind.WRONG_TOTAL else 0),
             "count": len(rows),
@@ -157,6 +177,7 @@ class ResourceGraphApi:
                 "columns": [{"name": name, "type": "string"} for name in names],
                 "rows": [[row.get(name) for name in names] for row in rows],
             }
+        self.stats.truncated += truncated
         reply = Reply(200, response)
         if limited or kind is FaultKind.SUBSCRIPTION_LIMIT:
             reply.headers["x-ms-tenant-subscription-limit-hit"] = "true"

@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 import duckdb_kql
+from duckdb_kql.translate.functions import SCALAR_FUNCTIONS, FunctionSpec
 
 from auditor.snapshots.format import LOG_ANALYTICS_PREFIX, OPTIONAL_TABLES, Snapshot
 from auditor.sources.snapshot import connect, create_missing_tables, load_table
@@ -24,6 +25,19 @@ class ResultSet:
     """(name, DuckDB type) of each output column."""
     rows: list[dict[str, Any]]
     """Rows as Resource Graph returns them: dynamic values as JSON objects."""
+
+
+def register_hash() -> None:
+    """Teach duckdb-kql 1.1.2 (which has no `hash()`) a `hash(x)` for the emulator's hash partitions.
+
+    Resource Graph's hash is xxhash64 and DuckDB's is not, so partition i of N holds other machines here than in
+    Azure. What the partitioning relies on is the same in both: a deterministic whole number per value, so that
+    `hash(x) % N == i` over i = 0..N-1 puts every row in exactly one part (KQL's `%` is never negative, and
+    duckdb-kql maps it so). tests/integration/test_live_partitions.py proves that on the emulator.
+    """
+    SCALAR_FUNCTIONS.setdefault(
+        "hash", FunctionSpec("hash", "template", "CAST(hash(CAST({0} AS VARCHAR)) >> 1 AS BIGINT)", (1,))
+    )
 
 
 class KqlError(Exception):
@@ -45,6 +59,7 @@ class KqlEngine:
     """One DuckDB holding the snapshot; each run sees views filtered to its subscriptions. Thread-safe."""
 
     def __init__(self, snapshot: Snapshot) -> None:
+        register_hash()
         self._lock = threading.Lock()
         self._con = connect()
         self._arg_tables: list[str] = []

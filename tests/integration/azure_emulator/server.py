@@ -80,7 +80,8 @@ class AzureEmulator:
     """Serves a snapshot as Resource Graph and Log Analytics on http://127.0.0.1:<free port>.
 
     `quota` is (requests, window seconds) per user, or None for no quota. `management_groups` maps group IDs to
-    their subscriptions. Faults are armed with `inject`.
+    their subscriptions. `paging` is `lenient` or `conservative` (see `arg.PAGING_MODES`). Faults are armed with
+    `inject`.
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class AzureEmulator:
         subscription_limit: int = 10000,
         extra_subscriptions: tuple[dict[str, Any], ...] = (),
         subscriptions_page_size: int = 100,
+        paging: str = "lenient",
     ) -> None:
         self.snapshot = snapshot if isinstance(snapshot, Snapshot) else read_snapshot(snapshot)
         self.engine = KqlEngine(self.snapshot)
@@ -104,6 +106,7 @@ class AzureEmulator:
             self.quota,
             management_groups=management_groups or {},
             subscription_limit=subscription_limit,
+            paging=paging,
         )
         self.law = law.LogAnalyticsApi(self.engine, self.faults, workspaces)
         visible = [{"id": sub} for sub in self.engine.subscriptions] + list(extra_subscriptions)
