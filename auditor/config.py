@@ -311,6 +311,11 @@ class Config(_Model):
         description="Risk-acceptance register; by default exceptions.toml next to this config, when it exists. "
         "A relative path is taken from the config's directory.",
     )
+    control_files: list[Path] = Field(
+        default_factory=list,
+        description="Control mappings (TOML) to judge besides the bundled frameworks: files, or folders whose *.toml "
+        "files are read. A relative path is taken from the config's directory.",
+    )
     max_exception_days: int = Field(
         180, ge=1, le=3650, description="An exception may run at most this many days from its created date."
     )
@@ -393,7 +398,15 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", "fix the syntax; see samples/auditor.toml") from exc
-    return _locate_register(config_from_dict(data, source=str(path)), path)
+    return _locate_controls(_locate_register(config_from_dict(data, source=str(path)), path), path)
+
+
+def _locate_controls(config: Config, path: Path) -> Config:
+    """control_files taken from the config's directory."""
+    if not config.control_files:
+        return config
+    located = [p.expanduser() if p.expanduser().is_absolute() else path.parent / p for p in config.control_files]
+    return config.model_copy(update={"control_files": located})
 
 
 def _locate_register(config: Config, path: Path) -> Config:

@@ -16,13 +16,16 @@ from auditor.compliance.facts import undated_table
 from auditor.compliance.risk_acceptance import scan_notes
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
+from auditor.control_mapping import ControlDefinition, load_controls
 from auditor.digests import scope_key, sha256_hex
 from auditor.errors import AuditorError, ConfigError, ExitCode
 from auditor.evidence.assemble import write_pack
 from auditor.evidence.inputs import (
+    CONTROLS_EVIDENCE,
     FIRST_SEEN_EVIDENCE,
     HISTORY_EVIDENCE,
     REGISTER_EVIDENCE,
+    controls_table,
     first_seen_table,
     history_table,
     register_table,
@@ -169,6 +172,7 @@ def scan(
     register = (
         load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None
     )
+    controls = load_controls(config.control_files)
     report = progress or (lambda _step, _done, _total: None)
     src = open_source(source, config)
     try:
@@ -199,6 +203,7 @@ def scan(
             sign_key=sign_key,
             zip_pack=config.output.zip if zip_pack is None else zip_pack,
             register=register,
+            controls=controls,
         )
     finally:
         if store is not None:
@@ -284,6 +289,7 @@ def _finish(
     sign_key: Path | None = None,
     zip_pack: bool = False,
     register: Register | None = None,
+    controls: tuple[ControlDefinition, ...] | None = None,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
     # History dates undated patches and records where each was seen; without it they are not read at all.
@@ -308,6 +314,7 @@ def _finish(
             first_seen=first_seen,
             queries=summary_queries(records),
             register=register,
+            controls=controls,
         )
         judged.append(
             ReportContext(
@@ -330,6 +337,8 @@ def _finish(
     evidence[HISTORY_EVIDENCE] = history_table(history)
     if register is not None:
         evidence[REGISTER_EVIDENCE] = register_table(register)
+    if controls is not None:
+        evidence[CONTROLS_EVIDENCE] = controls_table(controls)
     pack = write_pack(
         judge,
         evidence,

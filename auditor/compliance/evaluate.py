@@ -15,10 +15,23 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance import coverage, facts, installs, metrics, patterns, policy, risk_acceptance, rules, thresholds
+from auditor.compliance import controls as control_checks
+from auditor.compliance import (
+    coverage,
+    facts,
+    installs,
+    metrics,
+    patterns,
+    policy,
+    population,
+    risk_acceptance,
+    rules,
+    thresholds,
+)
 from auditor.compliance.risk_acceptance import ExceptionOutcome, ExceptionWarning
 from auditor.compliance.schedules import ScheduleAudit, audit_schedules
 from auditor.config import Config
+from auditor.control_mapping import ControlDefinition
 from auditor.risk_register import ExceptionEntry
 from auditor.timestamps import format_timestamp
 
@@ -61,6 +74,8 @@ class Evaluation:
     """Each exception of the register with its state and reach, sorted by id (empty without a register)."""
     exception_warnings: list[ExceptionWarning] = field(default_factory=list)
     """Exceptions about to expire, and selectors that match no machine."""
+    unknown_age_only: frozenset[str] = frozenset()
+    """Ids of the non-compliant machines that are so only because of patches of unknown age."""
 
 
 @contextmanager
@@ -87,10 +102,12 @@ def evaluate(
     first_seen: Mapping[str, datetime] | None = None,
     queries: list[dict[str, Any]] | None = None,
     register: Iterable[ExceptionEntry] | None = None,
+    controls: Iterable[ControlDefinition] | None = None,
 ) -> Evaluation:
     """Judge a fleet. `tables` maps query id -> rows; `query_refs` maps query id -> id@vN (for breaches).
 
-    `register` is the risk-acceptance register (exceptions.toml) applied to the verdicts.
+    `register` is the risk-acceptance register (exceptions.toml) applied to the verdicts. `controls` are the
+    framework controls judged from the finished figures (summary.json has `controls` only when they are given).
     """
     machines = facts.build_machines(
         tables["machine_facts"], environment_tag=config.environment_tag, environment_aliases=config.environment_aliases
@@ -121,6 +138,7 @@ def evaluate(
         warning_days=config.exception_warning_days,
     )
     verdicts, groups = applied.verdicts, applied.groups
+    unknown_age_only = frozenset(rules.unknown_age_only(verdicts, groups))
     runs = installs.build_runs(tables["installations"], by_id)
     assignments = coverage.build_assignments(tables["maintenance_assignments"])
     schedules = coverage.schedules_by_machine(machines, assignments)
@@ -133,6 +151,10 @@ def evaluate(
         "unknown_rate": metrics.rate(overall["unknown"], overall["machines"]),
         "assessment": _assessment_counts(verdicts),
         "unknown_age_patches": sum(v.unknown_age_patches for v in verdicts),
+        "non_compliant_unknown_age_only": len(unknown_age_only),
+        # Each pending patch row once (by_classification counts a patch under each of its classifications).
+        "pending_patches": sum(v.pending_patches for v in verdicts),
+        "population": population.population_summary(tables["machine_facts"].num_rows, verdicts),
     }
     for name, key in metrics.DIMENSIONS.items():
         summary[name] = metrics.by_dimension(verdicts, key)
@@ -181,6 +203,9 @@ def evaluate(
     breaches = thresholds.evaluate_thresholds(checks)
     summary["breaches"] = len(breaches)
     summary["queries"] = queries or []
+    # Last, so every figure (and any section added before this line) is there for the mappings to read.
+    if controls is not None:
+        summary["controls"] = control_checks.evaluate_controls(controls, summary, config)
     return Evaluation(
         as_of,
         config,
@@ -196,6 +221,7 @@ def evaluate(
         overdue_patches=applied.patches,
         exceptions=applied.outcomes,
         exception_warnings=applied.warnings,
+        unknown_age_only=unknown_age_only,
     )
 
 
