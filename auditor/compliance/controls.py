@@ -141,7 +141,7 @@ def evaluate_controls(
     return sorted(results, key=lambda r: (r["framework"].lower(), _id_key(r["id"])))
 
 
-def _id_key(ident: str) -> tuple[tuple[int, str], ...]:
-    """Control ids in document order: `6.3.3` before `6.10`, `SI-2` before `SI-2(3)`."""
+def _id_key(ident: str) -> tuple[tuple[int, int, str], ...]:
+    """Control ids in document order: `6.3.3` before `6.10`, `SI-2` before `SI-2(3)`, numbers before names."""
     parts = ident.replace("(", ".").replace(")", "").replace("-", ".").split(".")
-    return tuple((int(p), "") if p.isdigit() else (-1, p.lower()) for p in parts)
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts)
