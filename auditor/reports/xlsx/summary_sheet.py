@@ -30,7 +30,7 @@ MEETS, BELOW, ABOVE, NO_TARGET, NOT_MEASURED = (
     "No target set",
     "Not measured",
 )
-STATUS_COLOURS = ("70AD47", "C00000", "FFC000")
+STATUS_COLOURS = ("70AD47", "A9D08E", "C00000", "FFC000")
 """Compliant, non-compliant, unknown."""
 WIDTHS = (48, 20, 14, 16, 28)
 
@@ -125,12 +125,25 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
     # Always right under the judged rate, so an exception can never raise the headline figure unremarked.
     without, excepted = without_exceptions(summary)
     form.pair(WITHOUT_EXCEPTIONS, without, Styles.RATE, None, styled(ws, "for comparison", Styles.WRAP))
-    first = form.pair("Compliant", summary.get("compliant"), Styles.COUNT)
+    form.pair("Compliant", summary.get("compliant"), Styles.COUNT)
+    # The status chart reads the next four rows: they split the machines without overlap, so a machine compliant
+    # only through an exception is never drawn as plainly compliant.
+    first = form.pair(
+        "Compliant without an exception", int(summary.get("compliant") or 0) - int(excepted or 0), Styles.COUNT
+    )
+    form.pair("Compliant only through an exception", excepted, Styles.COUNT)
     form.pair("Non-compliant", summary.get("non_compliant"), Styles.COUNT)
     last = form.pair("Unknown status (no current assessment)", summary.get("unknown"), Styles.COUNT)
-    form.pair("Compliant only through an exception", excepted, Styles.COUNT)
     _figure(form, "Share of machines with unknown status", summary.get("unknown_rate"), limits.max_unknown_rate, "max")
     form.pair("Patches of unknown age (counted as overdue)", summary.get("unknown_age_patches"), Styles.COUNT)
+    if "non_compliant_unknown_age_only" in summary:
+        form.pair(
+            "Non-compliant only because of patches of unknown age",
+            summary.get("non_compliant_unknown_age_only"),
+            Styles.COUNT,
+        )
+    if "pending_patches" in summary:
+        form.pair("Pending patches (each counted once)", summary.get("pending_patches"), Styles.COUNT)
     installations = summary.get("installations")
     if isinstance(installations, Mapping):
         days = installations.get("window_days")
@@ -218,7 +231,15 @@ def add_charts(layout: SummaryLayout, environments: Table | None, *, show_target
         if show_target:
             line = LineChart()
             line.add_data(Reference(range_string=environments.ref("Target", with_header=True)), titles_from_data=True)
-            line.series[0].smooth = False
+            # Each environment has its own target: a marker per category, with no line joining them (a line
+            # would slope from one environment's target to the next as if targets varied in between).
+            target = line.series[0]
+            target.smooth = False
+            target.graphicalProperties.line.noFill = True
+            target.marker.symbol = "dash"
+            target.marker.size = 20
+            target.marker.graphicalProperties.solidFill = "1D2530"
+            target.marker.graphicalProperties.line.solidFill = "1D2530"
             bar += line
         for axis in (bar.x_axis, bar.y_axis):
             axis.delete = False  # openpyxl 3.1 otherwise leaves the axes out

@@ -20,6 +20,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from auditor.reports.interface import RenderError, ReportContext
 from auditor.reports.xlsx.about import ABOUT, write_about
+from auditor.reports.xlsx.controls import CONTROLS, write_controls
 from auditor.reports.xlsx.fleet import INSTALLATIONS, MACHINES, write_installations, write_machines
 from auditor.reports.xlsx.groups import (
     BY_CLASSIFICATION,
@@ -34,6 +35,7 @@ from auditor.reports.xlsx.groups import (
 )
 from auditor.reports.xlsx.overdue import OVERDUE, write_overdue
 from auditor.reports.xlsx.patterns import FAILURE_PATTERNS, write_failure_patterns
+from auditor.reports.xlsx.population import POPULATION, write_population
 from auditor.reports.xlsx.records import (
     BREACHES,
     COVERAGE,
@@ -86,6 +88,12 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
     # Blocks that newer scans add to the summary get their sheets only when present (a path into the summary).
     optional: list[tuple[tuple[str, ...], str, str, Writer]] = [
         (
+            ("population",),
+            POPULATION,
+            "Rows read -> machines -> judged or unknown and why, per platform, power and connection state.",
+            write_population,
+        ),
+        (
             ("schedules",),
             SCHEDULES,
             "Maintenance configurations: windows, what they install, coverage and runs.",
@@ -115,6 +123,12 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
             EXCEPTIONS,
             "Risk-acceptance exceptions: owners, expiry, reach and warnings.",
             write_exceptions,
+        ),
+        (
+            ("controls",),
+            CONTROLS,
+            "Framework controls (PCI DSS, ISO 27001, NIST, SOC 2, CIS): status and the figures behind it.",
+            write_controls,
         ),
     ]
     plan += [(title, about, writer) for path, title, about, writer in optional if _present(summary, path)]
