@@ -21,6 +21,14 @@ from auditor.compliance.facts import Machine, PatchGroup, UndatedPatch, machine_
 from auditor.timestamps import parse_arg_time
 
 SUCCEEDED = "Succeeded"
+COMPLETED_WITH_WARNINGS = (
+    "An assessment that ended CompletedWithWarnings counts as failed, while an installation run that ended so "
+    "counts as succeeded, on purpose: an assessment's warnings mean some of its checks did not finish, so its list "
+    "of pending patches may be incomplete and cannot show a machine compliant; an installation run turns Failed as "
+    "soon as one patch fails to install, so its warnings concern patches it did not attempt, and what it reports "
+    "as installed was installed."
+)
+"""Why the two statuses of the same name are judged differently (the methodology of the PDF and workbook)."""
 
 
 class AssessmentState(StrEnum):

@@ -230,6 +230,7 @@ def test_generic_document_exact() -> None:
                 "severity": "high",
                 "message": OVERALL.message,
                 "query": "pending_patches@v1",
+                "queries": ["pending_patches@v1"],
             }
         ],
         "pack_id": PACK,

@@ -19,7 +19,7 @@ from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx.groups import RATE, records, without_exceptions
 from auditor.reports.xlsx.risk_acceptance import write_summary_section
 from auditor.reports.xlsx.sheet import Form, Table, rule, sheet_location
-from auditor.reports.xlsx.style import BAD, GOOD, Styles, link_cell, safe, styled, text_height, unit_style
+from auditor.reports.xlsx.style import BAD, GOOD, LINE_HEIGHT, Styles, link_cell, safe, styled, text_height, unit_style
 
 SUMMARY = "Summary"
 WITHOUT_EXCEPTIONS = "Overall compliance rate without exceptions"
@@ -31,7 +31,7 @@ MEETS, BELOW, ABOVE, NO_TARGET, NOT_MEASURED = (
     "Not measured",
 )
 STATUS_COLOURS = ("70AD47", "A9D08E", "C00000", "FFC000")
-"""Compliant, non-compliant, unknown."""
+"""Compliant without an exception, compliant through one, non-compliant, unknown."""
 WIDTHS = (48, 20, 14, 16, 28)
 
 
@@ -188,7 +188,7 @@ def _breaches(form: Form, context: ReportContext) -> None:
     elif not evaluation.breaches:
         form.text(f"All {len(evaluation.threshold_checks)} thresholds are met.")
     else:
-        form.header("Breach", "Observed", "Limit", "Severity", "Query")
+        form.header("Breach", "Observed", "Limit", "Severity", "Queries")
         for breach in evaluation.breaches:
             style = unit_style(units.get((breach.rule, breach.dimension, breach.key), "%"))
             form.add(
@@ -196,8 +196,12 @@ def _breaches(form: Form, context: ReportContext) -> None:
                 styled(ws, breach.observed, style),
                 styled(ws, breach.threshold, style),
                 styled(ws, breach.severity, Styles.WRAP),
-                styled(ws, breach.query, Styles.WRAP),
-                height=text_height(breach.message, WIDTHS[0]),
+                styled(ws, "\n".join(breach.queries or (breach.query,)), Styles.WRAP),
+                # As tall as the message or the list of queries, whichever needs more lines.
+                height=max(
+                    text_height(breach.message, WIDTHS[0]) or 0, LINE_HEIGHT * len(breach.queries or (breach.query,))
+                )
+                or None,
             )
     form.blank()
 
