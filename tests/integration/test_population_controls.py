@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
+
+import pypdf
+import pytest
 
 from auditor.config import load_config
 from auditor.evidence.replay import replay_pack
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
+from auditor.reports.pdf.document import PdfRenderer
 from auditor.scan import scan
 from tests.crafted import Fleet, days_ago
 from tests.schemas import assert_valid_summary
@@ -33,6 +38,7 @@ def fleet(path: Path) -> Path:
     c = f.machine("vm-stop")  # stopped inside the guest: its last assessment went stale
     _power(f, "PowerState/stopped")
     f.assessment(c, last_modified=days_ago(12))
+    f.patch(c, "kb-old", ["Critical"], published=days_ago(300))  # unjudged: it must not be "the oldest overdue"
     d = f.machine("vm-noview", os="Linux")  # no instance view in ARG; a dated patch within its SLA beside an undated
     _power(f, None)  # one of the same classification: overdue only through the undated patch
     f.assessment(d)
@@ -79,7 +85,7 @@ unit = "machines"
 """
 
 
-def run(tmp_path: Path) -> tuple[dict[str, Any], Path]:
+def run(tmp_path: Path, renderers: list[Any] | None = None) -> tuple[dict[str, Any], Path]:
     folder = tmp_path / "cfg"
     (folder / "mine").mkdir(parents=True)
     (folder / "mine" / "house.toml").write_text(MAPPING)
@@ -93,7 +99,7 @@ def run(tmp_path: Path) -> tuple[dict[str, Any], Path]:
         source=f"snapshot:{fleet(tmp_path / 'snap')}",
         out=tmp_path / "packs",
         use_history=False,
-        renderers=[SummaryRenderer(), BreachesRenderer()],
+        renderers=renderers or [SummaryRenderer(), BreachesRenderer()],
     )
     summary = json.loads((result.pack / "summary.json").read_text())
     assert_valid_summary(summary)
@@ -132,7 +138,7 @@ def test_machines_non_compliant_only_through_unknown_age(tmp_path: Path) -> None
     # vm-noview and arc-conn: only undated patches are overdue; vm-starting and arc-exp have a dated overdue patch.
     assert summary["non_compliant"] == 4
     assert summary["non_compliant_unknown_age_only"] == 2
-    assert summary["pending_patches"] == 6
+    assert summary["pending_patches"] == 7
 
 
 def test_controls_judged_from_bundled_and_configured_mappings(tmp_path: Path) -> None:
@@ -140,7 +146,7 @@ def test_controls_judged_from_bundled_and_configured_mappings(tmp_path: Path) ->
     controls = {(c["framework"], c["id"]): c for c in summary["controls"]}
     pci = controls[("PCI DSS v4.0.1", "6.3.3")]
     assert pci["status"] == "not_met"
-    assert [c["observed"] for c in pci["criteria"]] == [15, 2, 3, 44.44]
+    assert [c["observed"] for c in pci["criteria"]] == [15, 3, 3, 44.44]
     assert [c["outcome"] for c in pci["criteria"]] == ["met", "not_met", "not_met", "met"]
     # No installation runs and no schedule coverage threshold: nothing fails, something cannot be judged.
     assert controls[("NIST SP 800-53 Rev. 5", "SI-2(3)")]["status"] == "not_assessed"
@@ -152,3 +158,26 @@ def test_controls_judged_from_bundled_and_configured_mappings(tmp_path: Path) ->
     (tmp_path / "cfg" / "mine" / "house.toml").unlink()
     replayed = replay_pack(pack, tmp_path / "replayed", renderers=[SummaryRenderer(), BreachesRenderer()]).pack
     assert (replayed / "summary.json").read_bytes() == (pack / "summary.json").read_bytes()
+
+
+@pytest.mark.slow
+def test_the_pdf_discloses_population_unknown_age_and_controls(tmp_path: Path) -> None:
+    _, pack = run(tmp_path, [SummaryRenderer(), BreachesRenderer(), PdfRenderer()])
+    reader = pypdf.PdfReader(pack / "audit-pack.pdf")
+    pages = [" ".join(page.extract_text().split()) for page in reader.pages]
+    summary_page = pages[1]
+    assert "2 machines are non-compliant only because of patches of unknown age" in summary_page
+    assert "scans recorded in the history over the SLA period" in summary_page
+    # vm-stop's 300-day-old patch is on a machine whose status is unknown: the oldest judged one is 40 days old.
+    assert "the oldest overdue patch was published 40 days before the as-of time" in summary_page
+    assert "3 of 3 thresholds breached" not in summary_page
+    population = next(p for p in pages if p.startswith("Scope and population"))
+    assert "Power state (VMs) deallocated 1 0 1 1 0 0" in population
+    controls = " ".join(p for p in pages if "PCI DSS v4.0.1 6.3.3" in p)
+    assert "Known vulnerabilities are closed by installing security patches in time not met" in controls
+    listing = " ".join(p for p in pages if p.startswith("Non-compliant machines") or "age unknown" in p)
+    marked = re.findall(r"([\w-]+) \(untagged\) Linux \((?:Azure|Arc)\) age unknown", listing)
+    assert sorted(marked) == ["arc-conn", "vm-noview"]
+    # Each attachment is associated with the document once.
+    associated = reader.trailer["/Root"]["/AF"]
+    assert len(associated) == len(reader.attachments) == 2
