@@ -10,6 +10,7 @@ import pytest
 from auditor.compliance import facts, metrics, rules
 from auditor.compliance.facts import PatchGroup, UndatedPatch
 from auditor.compliance.rules import AssessmentState
+from tests.unit.test_patterns import machine
 
 T = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 SLA = {"Critical": 15, "Security": 30}
@@ -143,33 +144,6 @@ def test_classification_parsing_is_case_insensitive_and_deduplicated() -> None:
     assert facts.parse_classifications("") == ()
 
 
-def _machine(name: str) -> facts.Machine:
-    return facts.Machine(
-        machine_id=name,
-        resource_id=name,
-        name=name,
-        platform="Azure",
-        subscription_id="s",
-        resource_group="rg",
-        location="westeurope",
-        os="Linux",
-        os_detail="",
-        image_sku="",
-        power_state="PowerState/running",
-        environment="Production",
-        tags={},
-        assessment_mode="",
-        patch_mode="",
-        hotpatch=None,
-        bypass_safety_checks=False,
-        reboot_setting="",
-        assessment_status="Succeeded",
-        assessment_last_modified=T - timedelta(days=1),
-        assessment_error="",
-        reboot_pending=None,
-    )
-
-
 def test_overdue_only_through_unknown_age_and_the_oldest_overdue_age() -> None:
     dated_old = T - timedelta(days=40)
     within = T - timedelta(days=10)
@@ -183,7 +157,10 @@ def test_overdue_only_through_unknown_age_and_the_oldest_overdue_age() -> None:
         group(("Security",), None, undated=2, machine="m3"),
     )
     verdicts = rules.judge_machines(
-        [_machine(m) for m in ("m1", "m2", "m3")], groups, as_of=T, max_assessment_age_days=7
+        [machine(m, assessment_last_modified=T - timedelta(days=1)) for m in ("m1", "m2", "m3")],
+        groups,
+        as_of=T,
+        max_assessment_age_days=7,
     )
     assert [v.status for v in verdicts] == [rules.Status.NON_COMPLIANT] * 3
     # The 10-day-old patch is not overdue, so it gives m1 no overdue age.
