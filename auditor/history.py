@@ -19,8 +19,10 @@ import platformdirs
 import pyarrow as pa
 
 from auditor.compliance.metrics import DIMENSIONS
+from auditor.compliance.summary import Summary
 from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError
+from auditor.reports.json import plain
 
 STATE_ENV = "AUDITOR_STATE_DIR"
 _SCHEMA = """
@@ -94,7 +96,7 @@ class HistoryStore:
         as_of: datetime,
         fingerprint: Mapping[str, Any],
         config_sha256: str,
-        summary: Mapping[str, Any],
+        summary: Summary,
         breaches: Iterable[tuple[str, str]],
         statuses: Iterable[tuple[str, str]],
         sightings: Iterable[tuple[str, str]],
@@ -117,18 +119,18 @@ class HistoryStore:
                     json_sha256(fingerprint),
                     scope_key(fingerprint),
                     config_sha256,
-                    summary["machines"],
-                    summary["compliance_rate"],
-                    summary.get("unknown_rate"),
-                    summary["breaches"],
+                    summary.machines,
+                    summary.compliance_rate,
+                    summary.unknown_rate,
+                    summary.breaches,
                     complete,
-                    json.dumps(summary),
+                    json.dumps(plain(summary)),
                 ],
             )
             rates = [
-                (key, dim, row["key"], row["machines"], row["compliance_rate"])
+                (key, dim, row.key, row.counts.machines, row.counts.compliance_rate)
                 for dim in DIMENSIONS
-                for row in summary.get(dim, [])
+                for row in summary.dimension(dim)
             ]
             if rates:
                 con.executemany("INSERT INTO dimension_rates VALUES (?, ?, ?, ?, ?)", rates)

@@ -8,9 +8,11 @@ threshold it needs is not configured. Each result carries the figures and limits
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import fields, is_dataclass
 from enum import StrEnum
 from typing import Any
 
+from auditor.compliance.summary import ABSENT_KEY, INLINE_KEY, ControlResult, CriterionResult
 from auditor.config import Config
 from auditor.control_mapping import ControlDefinition, Criterion, figure_segments
 
@@ -27,33 +29,51 @@ ABSENT = object()
 """A selector found its list but no matching element (as opposed to a section the document does not have)."""
 
 
+def _step(node: Any, name: str) -> Any:
+    """One named step into a JSON-like mapping or a summary dataclass (whose inline fields are searched as if their
+    fields were the parent's, as summary.json writes them); _MISSING when there is no such key."""
+    if isinstance(node, Mapping):
+        return node.get(name, _MISSING)
+    if is_dataclass(node) and not isinstance(node, type):
+        for spec in fields(node):
+            value = getattr(node, spec.name)
+            if spec.name == name:
+                return _MISSING if value is None and spec.metadata.get(ABSENT_KEY) else value
+            if spec.metadata.get(INLINE_KEY):
+                found = _step(value, name)
+                if found is not _MISSING:
+                    return found
+    return _MISSING
+
+
+_MISSING = object()
+
+
 def resolve(document: Any, path: str) -> Any:
-    """The value at a figure path in a JSON-like document: None when a section is missing, ABSENT when a list is
-    there but holds no element the selector picks."""
+    """The value at a figure path in summary.json's shape (a typed summary or JSON-like data): None when a section
+    is missing, ABSENT when a list is there but holds no element the selector picks."""
     node = document
     for name, selector in figure_segments(path):
-        if not isinstance(node, Mapping) or name not in node:
+        node = _step(node, name)
+        if node is _MISSING:
             return None
-        node = node[name]
         if selector is not None:
             key, value = selector
-            if not isinstance(node, list):
+            if not isinstance(node, list | tuple):
                 return None
             wanted = value.lower()
-            node = next(
-                (item for item in node if isinstance(item, Mapping) and str(item.get(key, "")).lower() == wanted),
-                ABSENT,
-            )
+            node = next((item for item in node if str(_step(item, key)).lower() == wanted), ABSENT)
             if node is ABSENT:
                 return ABSENT
     return node
 
 
-def _number(value: Any) -> int | float | None:
-    """A figure as a number; None for anything else (a missing section, null, text, true/false)."""
+def _number(value: Any) -> float | None:
+    """A figure as a number; None for anything else (a missing section, null, text, true/false). Counts become
+    floats too, so summary.json writes every figure of a criterion in one type."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value
+    return float(value)
 
 
 def _shown(value: float, unit: str) -> str:
@@ -65,14 +85,14 @@ def _shown(value: float, unit: str) -> str:
     return count
 
 
-def _criterion(criterion: Criterion, summary: Mapping[str, Any], config: Config) -> dict[str, Any]:
+def _criterion(criterion: Criterion, summary: Any, config: Config) -> CriterionResult:
     """One criterion's figure, limit, outcome and words."""
     if criterion.figure.startswith("config."):
         found = resolve(config.model_dump(mode="json"), criterion.figure.removeprefix("config."))
     else:
         found = resolve(summary, criterion.figure)
-    observed = criterion.if_absent if found is ABSENT else _number(found)
-    limit = criterion.value
+    observed = _number(criterion.if_absent) if found is ABSENT else _number(found)
+    limit = _number(criterion.value)
     if criterion.threshold is not None:
         limit = _number(resolve(config.thresholds.model_dump(mode="json"), criterion.threshold))
     word = criterion.must_be.replace("_", " ")
@@ -88,17 +108,17 @@ def _criterion(criterion: Criterion, summary: Mapping[str, Any], config: Config)
         holds = observed >= limit if criterion.must_be == "at_least" else observed <= limit
         outcome = ControlStatus.MET if holds else ControlStatus.NOT_MET
         text = f"{criterion.label}: {_shown(observed, criterion.unit)} (must be {word} {_shown(limit, criterion.unit)})"
-    return {
-        "figure": criterion.figure,
-        "label": criterion.label,
-        "observed": observed,
-        "must_be": criterion.must_be,
-        "limit": limit,
-        "threshold": f"thresholds.{criterion.threshold}" if criterion.threshold is not None else None,
-        "unit": criterion.unit,
-        "outcome": outcome.value,
-        "text": text,
-    }
+    return CriterionResult(
+        figure=criterion.figure,
+        label=criterion.label,
+        observed=observed,
+        must_be=criterion.must_be,
+        limit=limit,
+        threshold=f"thresholds.{criterion.threshold}" if criterion.threshold is not None else None,
+        unit=criterion.unit,
+        outcome=outcome.value,
+        text=text,
+    )
 
 
 _OPENING = {
@@ -108,10 +128,10 @@ _OPENING = {
 }
 
 
-def evaluate_control(definition: ControlDefinition, summary: Mapping[str, Any], config: Config) -> dict[str, Any]:
-    """One control's entry of summary.json's `controls`."""
-    criteria = [_criterion(c, summary, config) for c in definition.criterion]
-    outcomes = {c["outcome"] for c in criteria}
+def evaluate_control(definition: ControlDefinition, summary: Any, config: Config) -> ControlResult:
+    """One control's entry of summary.json's `controls`, judged from a summary (typed, or as JSON data)."""
+    criteria = tuple(_criterion(c, summary, config) for c in definition.criterion)
+    outcomes = {c.outcome for c in criteria}
     if ControlStatus.NOT_MET in outcomes:
         status = ControlStatus.NOT_MET
     elif ControlStatus.NOT_ASSESSED in outcomes:
@@ -120,25 +140,23 @@ def evaluate_control(definition: ControlDefinition, summary: Mapping[str, Any], 
         status = ControlStatus.MET
     # The sentence gives the criteria that decided the status: all of them when met, else those that failed or
     # could not be judged.
-    deciding = [c["text"] for c in criteria if status is ControlStatus.MET or c["outcome"] == status.value]
-    return {
-        "framework": definition.framework,
-        "id": definition.id,
-        "title": definition.title,
-        "status": status.value,
-        "requires": definition.requires,
-        "criteria": criteria,
-        "sentence": f"{_OPENING[status]}: {'; '.join(deciding)}.",
-        "note": definition.note,
-    }
+    deciding = [c.text for c in criteria if status is ControlStatus.MET or c.outcome == status.value]
+    return ControlResult(
+        framework=definition.framework,
+        id=definition.id,
+        title=definition.title,
+        status=status.value,
+        requires=definition.requires,
+        criteria=criteria,
+        sentence=f"{_OPENING[status]}: {'; '.join(deciding)}.",
+        note=definition.note,
+    )
 
 
-def evaluate_controls(
-    definitions: Iterable[ControlDefinition], summary: Mapping[str, Any], config: Config
-) -> list[dict[str, Any]]:
+def evaluate_controls(definitions: Iterable[ControlDefinition], summary: Any, config: Config) -> list[ControlResult]:
     """Every control judged from the summary's figures, sorted by framework then id."""
     results = [evaluate_control(d, summary, config) for d in definitions]
-    return sorted(results, key=lambda r: (r["framework"].lower(), _id_key(r["id"])))
+    return sorted(results, key=lambda r: (r.framework.lower(), _id_key(r.id)))
 
 
 def _id_key(ident: str) -> tuple[tuple[int, int, str], ...]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from auditor.compliance.rules import AssessmentState, MachineVerdict, Status
+from auditor.compliance.summary import Population, PopulationGroup, UnknownReasons
 
 POWER_STATES = ("deallocated", "running", "stopped", "unknown")
 """Azure VM power states as the population counts them (sorted, as summary lists are)."""
@@ -44,8 +44,8 @@ def connection_state(status: str) -> str:
     return _CONNECTION.get(status.strip().lower(), "unknown")
 
 
-def _split(verdicts: Iterable[MachineVerdict]) -> dict[str, Any]:
-    """{machines, judged, unknown, unknown_reasons} over some machines."""
+def _split(verdicts: Iterable[MachineVerdict]) -> tuple[int, int, UnknownReasons]:
+    """(machines, judged, unknown reasons) over some machines."""
     machines = judged = 0
     reasons: Counter[str] = Counter()
     for verdict in verdicts:
@@ -54,27 +54,30 @@ def _split(verdicts: Iterable[MachineVerdict]) -> dict[str, Any]:
             reasons[verdict.assessment.value] += 1
         else:
             judged += 1
-    return {
-        "machines": machines,
-        "judged": judged,
-        "unknown": machines - judged,
-        "unknown_reasons": {reason.value: reasons[reason.value] for reason in UNKNOWN_REASONS},
-    }
+    return machines, judged, UnknownReasons(**{reason.value: reasons[reason.value] for reason in UNKNOWN_REASONS})
 
 
 def _by(
     verdicts: Iterable[MachineVerdict], key: Callable[[MachineVerdict], str], keys: Iterable[str] = ()
-) -> list[dict[str, Any]]:
-    """One split per key value, sorted by key; every one of `keys` is listed, even with no machine."""
+) -> tuple[PopulationGroup, ...]:
+    """One group per key value, sorted by key; every one of `keys` is listed, even with no machine."""
     groups: dict[str, list[MachineVerdict]] = defaultdict(list)
     for name in keys:
         groups[name] = []
     for verdict in verdicts:
         groups[key(verdict)].append(verdict)
-    return [{"key": name, **_split(groups[name])} for name in sorted(groups)]
+    out = []
+    for name in sorted(groups):
+        machines, judged, reasons = _split(groups[name])
+        out.append(
+            PopulationGroup(
+                key=name, machines=machines, judged=judged, unknown=machines - judged, unknown_reasons=reasons
+            )
+        )
+    return tuple(out)
 
 
-def population_summary(resource_rows: int, verdicts: list[MachineVerdict]) -> dict[str, Any]:
+def population_summary(resource_rows: int, verdicts: list[MachineVerdict]) -> Population:
     """summary.json's `population`.
 
     `resource_rows` is the number of machine_facts rows read: one per VM or Arc resource row and latest
@@ -83,11 +86,15 @@ def population_summary(resource_rows: int, verdicts: list[MachineVerdict]) -> di
     """
     vms = [v for v in verdicts if v.machine.platform == "Azure"]
     arc = [v for v in verdicts if v.machine.platform == "Arc"]
-    return {
-        "resource_rows": resource_rows,
-        "rows_folded": resource_rows - len(verdicts),
-        **_split(verdicts),
-        "by_platform": _by(verdicts, lambda v: v.machine.platform),
-        "by_power_state": _by(vms, lambda v: power_state(v.machine.power_state), POWER_STATES),
-        "by_connection_state": _by(arc, lambda v: connection_state(v.machine.power_state), CONNECTION_STATES),
-    }
+    machines, judged, reasons = _split(verdicts)
+    return Population(
+        resource_rows=resource_rows,
+        rows_folded=resource_rows - len(verdicts),
+        machines=machines,
+        judged=judged,
+        unknown=machines - judged,
+        unknown_reasons=reasons,
+        by_platform=_by(verdicts, lambda v: v.machine.platform),
+        by_power_state=_by(vms, lambda v: power_state(v.machine.power_state), POWER_STATES),
+        by_connection_state=_by(arc, lambda v: connection_state(v.machine.power_state), CONNECTION_STATES),
+    )

@@ -10,6 +10,7 @@ from auditor.compliance.controls import evaluate_control, evaluate_controls, res
 from auditor.config import config_from_dict
 from auditor.control_mapping import BUNDLED, load_controls, parse_controls
 from auditor.errors import ConfigError
+from auditor.reports.json import plain
 
 SUMMARY = {
     "compliance_rate": 92.5,
@@ -27,7 +28,7 @@ def one(text: str) -> dict:
 
     [control] = parse_controls(tomllib.loads(text), source="t.toml")
     config = config_from_dict({"thresholds": {"min_compliance_rate": 90.0}})
-    return evaluate_control(control, SUMMARY, config)
+    return plain(evaluate_control(control, SUMMARY, config))
 
 
 HEAD = 'framework = "F"\n[[control]]\nid = "1.1"\ntitle = "T"\nrequires = "R"\n'
@@ -177,5 +178,5 @@ def test_results_sort_by_framework_then_id_in_document_order() -> None:
         for ident in ("SI-2(3)", "6.10", "SI-2", "6.3.3")
     )
     controls = parse_controls(tomllib.loads(text), source="t")
-    ordered = [r["id"] for r in evaluate_controls(controls, {}, config_from_dict({}))]
+    ordered = [r.id for r in evaluate_controls(controls, {}, config_from_dict({}))]
     assert ordered == ["6.3.3", "6.10", "SI-2", "SI-2(3)"]

@@ -11,8 +11,8 @@ from typing import Any
 
 from auditor.compliance.risk_acceptance import EXPIRY_RULE
 from auditor.compliance.rules import Status
-from auditor.digests import scope_key
 from auditor.reports.interface import ReportContext
+from auditor.reports.json import plain as as_json
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,12 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
     """The figures the executive summary's conclusion is written from."""
     summary = context.summary
     target = context.evaluation.config.thresholds.min_compliance_rate
-    rate = summary.get("compliance_rate")
+    rate = summary.compliance_rate
     targets = environment_targets(context)
-    environments = [r for r in summary.get("by_environment", []) if r.get("compliance_rate") is not None]
+    # The templates read these rows as summary.json spells them (key, compliance_rate, ...).
+    environments = [
+        {"key": r.key, **as_json(r.counts)} for r in summary.by_environment if r.counts.compliance_rate is not None
+    ]
     below = [
         r for r in environments if (t := targets.get(str(r["key"]), target)) is not None and r["compliance_rate"] < t
     ]
@@ -108,7 +111,7 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
     breaches = context.evaluation.breaches
     expired = sum(1 for b in breaches if b.rule == EXPIRY_RULE)
     sla = context.evaluation.config.sla
-    classes = summary.get("by_classification", [])
+    classes = summary.by_classification
     previous = [(label, value) for label, value in trend[:-1] if value is not None]
     return {
         "rate": rate,
@@ -119,12 +122,11 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
         "environments_rated": len(environments),
         "below_target": below,
         "oldest_overdue_days": max(ages, default=None),
-        # summary.json's own figure; a pack from before it existed sums the verdicts (by_classification would count
-        # a patch once under each of its classifications).
-        "pending_patches": summary.get("pending_patches", sum(v.pending_patches for v in context.evaluation.verdicts)),
-        "unknown_age_only": summary.get("non_compliant_unknown_age_only"),
+        # summary.json's own figure (by_classification counts a patch once under each of its classifications).
+        "pending_patches": summary.pending_patches,
+        "unknown_age_only": summary.non_compliant_unknown_age_only,
         "longest_sla": max(sla.values(), default=None),
-        "enforced_overdue": [r for r in classes if r.get("overdue_machines")],
+        "enforced_overdue": [r for r in classes if r.overdue_machines],
         "previous": previous[-1] if previous and rate is not None else None,
         "delta": round(rate - previous[-1][1], 2)
         if previous and rate is not None and previous[-1][1] is not None
@@ -136,21 +138,5 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
 
 
 def trend_points(context: ReportContext) -> list[tuple[str, float | None]]:
-    """(as-of date, compliance rate) of each earlier complete scan of the same estate, then this one.
-
-    The history store holds every scope and every as-of it has seen, so a run counts only when it is complete,
-    is of this scan's tenant and scope (when the run records its scope key), and is strictly earlier than this
-    scan; of several runs at one as-of the last recorded wins.
-    """
-    as_of = str(context.summary.get("as_of", ""))
-    scope = scope_key(context.source)
-    earlier: dict[str, float | None] = {}
-    for scan in context.history:
-        when = str(scan.get("as_of", ""))
-        if not when or when >= as_of or scan.get("complete") is False or scan.get("scope_key", scope) != scope:
-            continue
-        rate = scan.get("compliance_rate")
-        earlier[when] = float(rate) if isinstance(rate, int | float) else None
-    points = [(when[:10], rate) for when, rate in sorted(earlier.items())]
-    points.append((as_of[:10], context.summary.get("compliance_rate")))
-    return points
+    """(as-of date, compliance rate) of each point of the context's trend (earlier scans, then this one)."""
+    return [(point.day, point.compliance_rate) for point in context.trend]

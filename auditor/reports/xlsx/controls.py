@@ -5,13 +5,13 @@ One row per criterion, the control's fields repeated, so a reviewer can filter b
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from openpyxl.workbook import Workbook
 
+from auditor.compliance.summary import CriterionResult
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx.groups import records
 from auditor.reports.xlsx.sheet import Column, Table, flag_text, write_table
 from auditor.reports.xlsx.style import BAD, GOOD, WARN, Styles, styled, unit_style
 
@@ -20,13 +20,11 @@ STATUS_WORDS = {"met": "met", "not_met": "NOT MET", "not_assessed": "not assesse
 """Statuses as the reports print them (summary.json keeps met / not_met / not_assessed)."""
 
 
-def limit_text(criterion: Mapping[str, Any]) -> str:
-    """`at least 90 (thresholds.min_compliance_rate)` or `at most 0 (fixed)`."""
-    word = str(criterion.get("must_be", "")).replace("_", " ")
-    limit = criterion.get("limit")
-    unit = str(criterion.get("unit") or "")
+def limit_text(criterion: CriterionResult) -> str:
+    """`at least 90% (thresholds.min_compliance_rate)` or `at most 0 machines (fixed by the mapping)`."""
+    word, limit, unit = criterion.must_be.replace("_", " "), criterion.limit, criterion.unit
     shown = "not configured" if limit is None else f"{limit:g}" + ("%" if unit == "%" else f" {unit}".rstrip())
-    return f"{word} {shown} ({criterion.get('threshold') or 'fixed by the mapping'})"
+    return f"{word} {shown} ({criterion.threshold or 'fixed by the mapping'})"
 
 
 def write_controls(workbook: Workbook, context: ReportContext, suffix: str) -> Table:
@@ -45,32 +43,32 @@ def write_controls(workbook: Workbook, context: ReportContext, suffix: str) -> T
         Column("Sentence", 60, wrap),
         Column("What the figures cannot show", 50, wrap),
     ]
-    controls = records(context.summary.get("controls"))
+    controls = context.summary.controls or ()
 
     def rows(ws: Any) -> Iterator[list[Any]]:
         for control in controls:
-            for criterion in records(control.get("criteria")):
+            for criterion in control.criteria:
                 yield [
-                    control.get("framework"),
-                    control.get("id"),
-                    control.get("title"),
-                    STATUS_WORDS.get(str(control.get("status")), control.get("status")),
-                    criterion.get("label"),
-                    styled(ws, criterion.get("observed"), unit_style(str(criterion.get("unit")))),
+                    control.framework,
+                    control.id,
+                    control.title,
+                    STATUS_WORDS.get(control.status, control.status),
+                    criterion.label,
+                    styled(ws, criterion.observed, unit_style(criterion.unit)),
                     limit_text(criterion),
-                    STATUS_WORDS.get(str(criterion.get("outcome")), criterion.get("outcome")),
-                    criterion.get("figure"),
-                    control.get("sentence"),
-                    control.get("note"),
+                    STATUS_WORDS.get(criterion.outcome, criterion.outcome),
+                    criterion.figure,
+                    control.sentence,
+                    control.note,
                 ]
 
-    counts = {s: sum(1 for c in controls if c.get("status") == s) for s in STATUS_WORDS}
+    counts = {s: sum(1 for c in controls if c.status == s) for s in STATUS_WORDS}
     table = write_table(
         workbook,
         CONTROLS,
         columns,
         rows,
-        total=sum(len(records(c.get("criteria"))) for c in controls),
+        total=sum(len(c.criteria) for c in controls),
         caption=(
             f"{len(controls)} controls: {counts['met']} met, {counts['not_met']} not met, {counts['not_assessed']} "
             "not assessed. A control is met when every figure meets its limit, not met when one does not, and not "
