@@ -22,7 +22,6 @@ from auditor.compliance.metrics import DIMENSIONS
 from auditor.compliance.summary import Summary
 from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError
-from auditor.reports.json import plain
 
 STATE_ENV = "AUDITOR_STATE_DIR"
 _SCHEMA = """
@@ -97,12 +96,16 @@ class HistoryStore:
         fingerprint: Mapping[str, Any],
         config_sha256: str,
         summary: Summary,
+        summary_json: str,
         breaches: Iterable[tuple[str, str]],
         statuses: Iterable[tuple[str, str]],
         sightings: Iterable[tuple[str, str]],
         complete: bool,
     ) -> str:
-        """Store one scan (replacing an earlier record of the same scan); returns its run key."""
+        """Store one scan (replacing an earlier record of the same scan); returns its run key.
+
+        `summary_json` is summary.json's content as compact JSON, written by the caller: the reports floor that
+        serialises the typed summary stands above this one."""
         key = json_sha256({"source": json_sha256(fingerprint), "as_of": as_of.isoformat(), "config": config_sha256})
         con = self._con
         con.execute("BEGIN TRANSACTION")
@@ -124,7 +127,7 @@ class HistoryStore:
                     summary.unknown_rate,
                     summary.breaches,
                     complete,
-                    json.dumps(plain(summary)),
+                    summary_json,
                 ],
             )
             rates = [

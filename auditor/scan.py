@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -32,6 +33,7 @@ from auditor.evidence.inputs import (
     register_table,
 )
 from auditor.evidence.judge import Provenance, judge
+from auditor.evidence.sign import load_private_key
 from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
 from auditor.kql.request import QueryRequest, QueryResult
@@ -39,6 +41,7 @@ from auditor.notify import ScanOutcome, notify
 from auditor.package_data import sample_config, sample_fleet
 from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer
+from auditor.reports.json import plain as as_json
 from auditor.risk_register import Register, load_register
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.interface import Source
@@ -82,18 +85,15 @@ def open_source(spec: str | Source, config: Config) -> Source:
             raise ConfigError("--source snapshot: needs a directory", "write --source snapshot:PATH")
         return SnapshotSource(read_snapshot(Path(directory).expanduser()))
     if spec == "azure":
+        from auditor.sources.azure_settings import require_azure
         from auditor.sources.log_analytics import LogAnalyticsSource
         from auditor.sources.resource_graph import ResourceGraphSource
         from auditor.sources.router import TargetRouter
 
-        if config.azure is None:
-            raise ConfigError(
-                "--source azure needs an [azure] section in the config",
-                "add [azure] with tenant_id and subscriptions or management_groups; see samples/auditor.toml",
-            )
-        targets: dict[str, Source] = {"arg": ResourceGraphSource.from_settings(config.azure)}
-        if config.azure.log_analytics_workspace_id:
-            targets["law"] = LogAnalyticsSource.from_settings(config.azure)
+        azure = require_azure(config, "--source azure")
+        targets: dict[str, Source] = {"arg": ResourceGraphSource.from_settings(azure)}
+        if azure.log_analytics_workspace_id:
+            targets["law"] = LogAnalyticsSource.from_settings(azure)
         return TargetRouter(targets)
     raise ConfigError(f"unknown source {spec!r}", "use sample, snapshot:DIR or azure")
 
@@ -170,6 +170,10 @@ def scan(
     if config is None:
         config = load_config(sample_config()) if source == "sample" else Config()
     catalog = catalog or Catalog()
+    # [evidence] sign_key signs every scan; --sign-key (the argument) wins. A bad key fails before the queries.
+    sign_key = sign_key if sign_key is not None else config.evidence.sign_key
+    if sign_key is not None:
+        load_private_key(sign_key)
     # A bad register fails before the (possibly long) queries run, not after.
     register = (
         load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None
@@ -344,6 +348,7 @@ def _finish(
                 fingerprint=fingerprint,
                 config_sha256=config.sha256(),
                 summary=evaluation.summary,
+                summary_json=json.dumps(as_json(evaluation.summary)),
                 breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
                 statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
                 sightings=zip(patch_keys, undated.column("machineId").to_pylist(), strict=True),

@@ -6,17 +6,37 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from auditor.config import Config, load_config
+from auditor.config import Config, load_config, read_section
 from auditor.errors import AuditorError, ConfigError
+from auditor.names import terminal_text
 from auditor.timestamps import parse_timestamp
 
-out = Console(highlight=False, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A Rich console that shows control characters in any string it renders as visible escapes.
+
+    Names from packs, snapshots, tags and ARM reach the terminal inside messages and table cells; an escape
+    sequence in one could recolour, overwrite or hide the lines around it (a fake `intact`). Every string passes
+    through render_str, so the text is made inert there, before markup is parsed; Rich's own styling is applied
+    afterwards and is unaffected.
+    """
+
+    def render_str(self, text: str, **kwargs: object) -> Text:
+        """Rich's render_str, on the text with its control characters made visible (newlines and tabs kept)."""
+        return super().render_str(terminal_text(text, layout=True), **kwargs)  # type: ignore[arg-type]
+
+
+out = SafeConsole(highlight=False, soft_wrap=True)
 """stdout: results."""
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 """stderr: progress, warnings, errors."""
 
 
@@ -25,12 +45,29 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}%"
 
 
+def plain(text: str) -> str:
+    """Text from outside (a message naming a file, key or value) for Rich markup: `[azure]` prints as written.
+    SafeConsole makes its control characters visible."""
+    return escape(text)
+
+
+def new_app(**kwargs: Any) -> typer.Typer:
+    """A Typer (sub-)app whose help texts print as written: `[azure]` and `[notify]` are config sections to
+    auditor, not Rich markup, and plain help reads well in CI logs too."""
+    return typer.Typer(rich_markup_mode=None, **kwargs)
+
+
 def report_error(error: AuditorError) -> int:
-    """Print one line of message and one of hint; return the exit code."""
-    err.print(f"[bold red]error:[/] {error.message}", markup=True, soft_wrap=True, highlight=False)
+    """Print one line of message and one of hint to stderr; return the exit code. Every sub-app uses this."""
+    err.print(f"[bold red]error:[/] {plain(error.message)}", soft_wrap=True)
     if error.hint:
-        err.print(f"[yellow]hint:[/] {error.hint}", soft_wrap=True)
+        err.print(f"[yellow]hint:[/] {plain(error.hint)}", soft_wrap=True)
     return int(error.exit_code)
+
+
+def warn(message: str) -> None:
+    """Print one warning line to stderr."""
+    err.print(f"[yellow]warning:[/] {plain(message)}", soft_wrap=True)
 
 
 def parse_as_of(value: str | None) -> datetime | None:
@@ -44,8 +81,21 @@ def parse_as_of(value: str | None) -> datetime | None:
 
 
 def config_or_default(path: Path | None) -> Config | None:
-    """The config at `path`, or None so the core picks its default."""
-    return load_config(path) if path is not None else None
+    """The config at `path`, with every wing's section checked now rather than when first used; or None so the
+    core picks its default."""
+    if path is None:
+        return None
+    config = load_config(path)
+    # The CLI sits above every wing, so it can check them all at load: a misspelt [azure] or [policy] key is an
+    # error on any command, not only on the command that reads that section.
+    from auditor.policy.config import PolicySettings
+    from auditor.publish import LogAnalyticsPublisher
+    from auditor.sources.azure_settings import azure_settings
+
+    azure_settings(config)
+    read_section(config, "policy", PolicySettings)
+    LogAnalyticsPublisher.from_config(config)
+    return config
 
 
 @contextmanager

@@ -6,17 +6,19 @@ from pathlib import Path
 
 import typer
 
-from auditor.cli.common import err, out
+from auditor.cli.common import err, new_app, out, plain
 from auditor.errors import ConfigError
 
-app = typer.Typer(no_args_is_help=True)
+app = new_app(no_args_is_help=True)
 
 
 @app.command("generate")
 def generate(
     machines: int = typer.Option(..., "--machines", help="Fleet size."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same bytes."),
-    out_dir: Path = typer.Option(..., "--out", help="Snapshot directory to write."),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="Snapshot directory to write: new, empty, or a snapshot that holds nothing else."
+    ),
 ) -> None:
     """Write a seeded synthetic fleet as an auditor-snapshot/1 directory."""
     from rich.progress import Progress
@@ -29,7 +31,7 @@ def generate(
         task = bar.add_task("generating machines", total=machines)
         snapshot = generate_fleet(machines, seed=seed, out=out_dir, progress=lambda n: bar.update(task, completed=n))
     rows = sum(t.rows for t in snapshot.tables.values())
-    out.print(f"wrote {snapshot.path} ({machines} machines, {rows} rows)")
+    out.print(f"wrote {plain(str(snapshot.path))} ({machines} machines, {rows} rows)")
 
 
 @app.command("capture")
@@ -41,14 +43,11 @@ def capture(
     from rich.progress import Progress
 
     from auditor.config import load_config
+    from auditor.sources.azure_settings import require_azure
     from auditor.sources.capture import capture_snapshot
 
-    settings = load_config(config).azure
-    if settings is None:
-        raise ConfigError(
-            f"{config}: no [azure] section", "add [azure] with tenant_id and a scope; see samples/auditor.toml"
-        )
+    settings = require_azure(load_config(config), "snapshot capture")
     with Progress(console=err, transient=True) as bar:
         snapshot = capture_snapshot(settings, out=out_dir, progress=bar)
     rows = sum(t.rows for t in snapshot.tables.values())
-    out.print(f"wrote {snapshot.path} ({rows} rows from tenant {snapshot.tenant_id})")
+    out.print(f"wrote {plain(str(snapshot.path))} ({rows} rows from tenant {plain(snapshot.tenant_id)})")
