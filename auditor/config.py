@@ -310,6 +310,11 @@ class Config(_Model):
         description="Risk-acceptance register; by default exceptions.toml next to this config, when it exists. "
         "A relative path is taken from the config's directory.",
     )
+    control_files: list[Path] = Field(
+        default_factory=list,
+        description="Control mappings (TOML) to judge besides the bundled frameworks: files, or folders whose *.toml "
+        "files are read. A relative path is taken from the config's directory.",
+    )
     max_exception_days: int = Field(
         180, ge=1, le=3650, description="An exception may run at most this many days from its created date."
     )
@@ -382,6 +387,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
 
 RELATIVE_PATHS: tuple[tuple[str, ...], ...] = (
     ("exceptions_file",),
+    ("control_files",),
     ("history", "path"),
     ("policy", "policies_dir"),
     ("evidence", "sign_key"),

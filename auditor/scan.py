@@ -17,13 +17,16 @@ from auditor.compliance.risk_acceptance import scan_notes
 from auditor.compliance.summary import Summary
 from auditor.compliance.thresholds import NO_THRESHOLDS, Breach, configured
 from auditor.config import Config, load_config
+from auditor.control_mapping import ControlDefinition, load_controls
 from auditor.digests import scope_key, sha256_hex
 from auditor.errors import AuditorError, ConfigError, ExitCode
 from auditor.evidence.assemble import StagedPack
 from auditor.evidence.inputs import (
+    CONTROLS_EVIDENCE,
     FIRST_SEEN_EVIDENCE,
     HISTORY_EVIDENCE,
     REGISTER_EVIDENCE,
+    controls_table,
     first_seen_table,
     history_table,
     register_table,
@@ -198,6 +201,7 @@ def scan(
             "set limits in [thresholds] of a config (--config, see samples/auditor.toml), or drop --fail-on-breach",
         )
     register_info = register_record(config.exceptions_file) if config.exceptions_file else None
+    controls = load_controls(config.control_files)
     report = progress or (lambda _step, _done, _total: None)
     # The pack's staging directory opens first: the snapshot's DuckDB spills into it, so a killed scan leaves
     # nothing anywhere else (the next scan into the same directory sweeps it).
@@ -233,6 +237,7 @@ def scan(
             zip_pack=config.output.zip if zip_pack is None else zip_pack,
             register=register,
             provenance=provenance,
+            controls=controls,
         )
     if as_of_warning:
         result = replace(result, warnings=[as_of_warning, *result.warnings])
@@ -331,6 +336,7 @@ def _finish(
     zip_pack: bool = False,
     register: Register | None = None,
     provenance: dict[str, Any] | None = None,
+    controls: tuple[ControlDefinition, ...] | None = None,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())
     # History dates undated patches and records where each was seen; without it they are not read at all.
@@ -350,6 +356,8 @@ def _finish(
     evidence[HISTORY_EVIDENCE] = history_table(history)
     if register is not None:
         evidence[REGISTER_EVIDENCE] = register_table(register)
+    if controls is not None:
+        evidence[CONTROLS_EVIDENCE] = controls_table(controls)
     with StagedPack(evidence, out_dir=staging.out_dir, pack_id=pack_id, sign_key=sign_key, writer=staging) as staged:
         # The evidence files are being written on worker threads while the fleet is judged.
         report("evaluate compliance", total - 2, total)
@@ -360,6 +368,7 @@ def _finish(
             as_of=as_of,
             first_seen=first_seen,
             register=register,
+            controls=controls,
             provenance=Provenance(
                 run_id=run_id,
                 pack_id=pack_id,

@@ -15,7 +15,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance import coverage, facts, installs, metrics, patterns, policy, risk_acceptance, rules, thresholds
+from auditor.compliance import controls as control_checks
+from auditor.compliance import (
+    coverage,
+    facts,
+    installs,
+    metrics,
+    patterns,
+    policy,
+    population,
+    risk_acceptance,
+    rules,
+    thresholds,
+)
 from auditor.compliance.risk_acceptance import ExceptionOutcome
 from auditor.compliance.schedules import ScheduleAudit, audit_schedules, schedule_summary
 from auditor.compliance.summary import (
@@ -28,6 +40,7 @@ from auditor.compliance.summary import (
     Summary,
 )
 from auditor.config import Config
+from auditor.control_mapping import ControlDefinition
 from auditor.risk_register import ExceptionEntry
 from auditor.timestamps import format_timestamp
 
@@ -72,6 +85,8 @@ class Evaluation:
     """Each exception of the register with its state and reach, sorted by id (empty without a register)."""
     exception_warnings: list[ExceptionWarning] = field(default_factory=list)
     """Exceptions about to expire, and selectors that match no machine."""
+    unknown_age_only: frozenset[str] = frozenset()
+    """Ids of the non-compliant machines that are so only because of patches of unknown age."""
 
 
 @contextmanager
@@ -99,11 +114,14 @@ def evaluate(
     queries: Iterable[QuerySummary] = (),
     register: Iterable[ExceptionEntry] | None = None,
     scope: Mapping[str, Any] | None = None,
+    controls: Iterable[ControlDefinition] | None = None,
 ) -> Evaluation:
     """Judge a fleet. `tables` maps query id -> rows; `query_refs` maps query id -> id@vN (for breaches).
 
     `register` is the risk-acceptance register (exceptions.toml) applied to the verdicts. `scope` (manifest.json's:
     what the scan covered, and on a live scan the subscriptions left out) is reported as summary.json's `scope`.
+    `controls` are the framework controls judged from the finished figures (summary.json has `controls` only when
+    they are given).
     """
     machines = facts.build_machines(
         tables["machine_facts"], environment_tag=config.environment_tag, environment_aliases=config.environment_aliases
@@ -134,6 +152,7 @@ def evaluate(
         warning_days=config.exception_warning_days,
     )
     verdicts, groups = applied.verdicts, applied.groups
+    unknown_age_only = frozenset(rules.unknown_age_only(verdicts, groups))
     runs = installs.build_runs(tables["installations"], by_id)
     assignments = coverage.build_assignments(tables["maintenance_assignments"])
     schedules = coverage.schedules_by_machine(machines, assignments)
@@ -172,6 +191,10 @@ def evaluate(
         unknown_rate=metrics.rate(overall.unknown, overall.machines),
         assessment=_assessment_counts(verdicts),
         unknown_age_patches=sum(v.unknown_age_patches for v in verdicts),
+        non_compliant_unknown_age_only=len(unknown_age_only),
+        # Each pending patch row once (by_classification counts a patch under each of its classifications).
+        pending_patches=sum(v.pending_patches for v in verdicts),
+        population=population.population_summary(tables["machine_facts"].num_rows, verdicts),
         by_environment=metrics.by_dimension(verdicts, metrics.DIMENSIONS["by_environment"]),
         by_subscription=tuple(
             SubscriptionDimension(key=key, name=names.get(key, ""), counts=counts)
@@ -203,6 +226,9 @@ def evaluate(
     )
     breaches = thresholds.evaluate_thresholds(checks)
     summary = replace(judged, breaches=len(breaches))
+    # Last, so every figure (and any section added before this line) is there for the mappings to read.
+    if controls is not None:
+        summary = replace(summary, controls=tuple(control_checks.evaluate_controls(controls, summary, config)))
     return Evaluation(
         as_of,
         config,
@@ -218,6 +244,7 @@ def evaluate(
         overdue_patches=applied.patches,
         exceptions=applied.outcomes,
         exception_warnings=applied.warnings,
+        unknown_age_only=unknown_age_only,
     )
 
 

@@ -254,15 +254,17 @@ def _warnings(outcomes: list[ExceptionOutcome], warning_days: int) -> list[Excep
     return warnings
 
 
+EXPIRY_RULE = "exception_expired"
+"""The rule of the per-exception expiry checks (raised by the register, not by the [thresholds] config)."""
+
+
 def expiry_checks(
     outcomes: Iterable[ExceptionOutcome], query: str = REGISTER_EVIDENCE
 ) -> list[tuple[Threshold, float | None]]:
     """One check per exception: days past its expiry must be 0, so an expired exception is a breach."""
     return [
         (
-            Threshold(
-                "exception_expired", "exception", o.entry.id, 0, "max", "days past the expiry date", "days", query
-            ),
+            Threshold(EXPIRY_RULE, "exception", o.entry.id, 0, "max", "days past the expiry date", "days", query),
             float(max(-o.days_to_expiry, 0)),
         )
         for o in outcomes

@@ -21,6 +21,14 @@ from auditor.compliance.facts import Machine, PatchGroup, UndatedPatch, machine_
 from auditor.timestamps import parse_arg_time
 
 SUCCEEDED = "Succeeded"
+COMPLETED_WITH_WARNINGS = (
+    "An assessment that ended CompletedWithWarnings counts as failed, while an installation run that ended so "
+    "counts as succeeded, on purpose: an assessment's warnings mean some of its checks did not finish, so its list "
+    "of pending patches may be incomplete and cannot show a machine compliant; an installation run turns Failed as "
+    "soon as one patch fails to install, so its warnings concern patches it did not attempt, and what it reports "
+    "as installed was installed."
+)
+"""Why the two statuses of the same name are judged differently (the methodology of the PDF and workbook)."""
 
 
 class AssessmentState(StrEnum):
@@ -295,6 +303,21 @@ def _patch_figures(groups: list[GroupVerdict]) -> _Figures:
         if verdict.overdue:
             overdue = True
             classes.update(verdict.group.classifications)
-            if verdict.oldest_age_days is not None and (oldest is None or verdict.oldest_age_days > oldest):
-                oldest = verdict.oldest_age_days
+            # A group overdue only through undated patches may hold dated ones still within their SLA: their age
+            # is not an overdue age.
+            age = verdict.oldest_age_days
+            if age is not None and overdue_by_known_age(verdict) and (oldest is None or age > oldest):
+                oldest = age
     return overdue, pending, tuple(sorted(classes)), oldest, unknown
+
+
+def overdue_by_known_age(group: GroupVerdict) -> bool:
+    """Whether a group is overdue through a patch whose age is known, not only through patches of unknown age."""
+    return group.sla_days is not None and group.oldest_age_days is not None and group.oldest_age_days > group.sla_days
+
+
+def unknown_age_only(verdicts: Iterable[MachineVerdict], groups: Iterable[GroupVerdict]) -> set[str]:
+    """Ids of the non-compliant machines that are so only because of patches of unknown age: no overdue group of
+    theirs that an exception leaves uncovered holds a dated (or history-dated) patch past its SLA."""
+    known = {g.group.machine_id for g in groups if g.overdue and not g.covered_by and overdue_by_known_age(g)}
+    return {v.machine.machine_id for v in verdicts if v.status is Status.NON_COMPLIANT} - known

@@ -22,11 +22,13 @@ class Breach:
     severity: str
     message: str
     query: str
-    """id@vN of the query the figure came from."""
+    """id@vN of the query the figure came from (the first of `queries`; kept for readers of older packs)."""
+    queries: tuple[str, ...] = ()
+    """id@vN of every query the figure rests on."""
 
     def to_json(self) -> dict[str, Any]:
-        """The breaches.json row."""
-        return asdict(self)
+        """The breaches.json row; `queries` names `query` at least."""
+        return {**asdict(self), "queries": list(self.queries or (self.query,))}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Threshold:
     unit: Literal["%", "machines", "days"]
     query: str
     severity: str = "high"
+    queries: tuple[str, ...] = ()
+    """Every query the figure rests on (`query` is the one named first); empty means `query` alone."""
 
     def _fmt(self, value: float) -> str:
         if self.unit == "%":
@@ -72,6 +76,7 @@ class Threshold:
             severity=self.severity,
             message=f"{self.requirement()}; observed {self._fmt(observed)}",
             query=self.query,
+            queries=self.queries or (self.query,),
         )
 
 
@@ -93,6 +98,12 @@ def build_thresholds(
     """Every configured threshold paired with the figure it judges, taken from the summary."""
     pairs: list[tuple[Threshold, float | None]] = []
     facts = refs.get("machine_facts", "machine_facts")
+
+    def rests_on(*ids: str) -> tuple[str, ...]:
+        # The queries a figure is computed from, as run (a pack predating one simply lacks it).
+        return tuple(refs[i] for i in ids if i in refs)
+
+    judged = rests_on("pending_patches", "machine_facts", "overdue_patches")
     if config.min_compliance_rate is not None:
         pairs.append(
             (
@@ -105,6 +116,7 @@ def build_thresholds(
                     "compliance rate",
                     "%",
                     refs.get("pending_patches", facts),
+                    queries=judged,
                 ),
                 summary.compliance_rate,
             )
@@ -122,6 +134,7 @@ def build_thresholds(
                     "compliance rate",
                     "%",
                     refs.get("pending_patches", facts),
+                    queries=judged,
                 ),
                 envs.get(env),
             )
@@ -139,6 +152,7 @@ def build_thresholds(
                     "%",
                     facts,
                     "medium",
+                    queries=rests_on("machine_facts"),
                 ),
                 summary.unknown_rate,
             )
@@ -156,6 +170,7 @@ def build_thresholds(
                     "%",
                     refs.get("installations", "installations"),
                     "medium",
+                    queries=rests_on("installations", "machine_facts"),
                 ),
                 summary.installations.figures.success_rate,
             )
@@ -173,6 +188,7 @@ def build_thresholds(
                     "%",
                     facts,
                     "medium",
+                    queries=rests_on("machine_facts"),
                 ),
                 summary.coverage.periodic_assessment_enabled.rate,
             )
@@ -190,6 +206,7 @@ def build_thresholds(
                     "%",
                     refs.get("maintenance_assignments", facts),
                     "medium",
+                    queries=rests_on("maintenance_assignments", "machine_facts"),
                 ),
                 summary.coverage.scheduled.rate,
             )
@@ -207,6 +224,7 @@ def build_thresholds(
                     "machines with an overdue patch",
                     "machines",
                     refs.get("pending_patches", facts),
+                    queries=rests_on("pending_patches", "machine_facts", "overdue_patches"),
                 ),
                 overdue.get(name, 0),
             )
@@ -225,6 +243,7 @@ def build_thresholds(
                     "machines",
                     refs.get("maintenance_assignments", facts),
                     "medium",
+                    queries=rests_on("maintenance_assignments", "maintenance_configurations", "machine_facts"),
                 ),
                 schedules.unscheduled_machines if schedules else None,
             )
@@ -244,6 +263,7 @@ def build_thresholds(
                     "%",
                     refs.get("installations", "installations"),
                     "medium",
+                    queries=rests_on("installations", "maintenance_runs", "maintenance_configurations"),
                 ),
                 worst[1] if worst else None,
             )

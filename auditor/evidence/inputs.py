@@ -13,6 +13,7 @@ import pyarrow as pa
 from auditor.compliance.risk_acceptance import REGISTER_EVIDENCE as REGISTER_EVIDENCE
 from auditor.compliance.summary import QuerySummary
 from auditor.compliance.trend import HistoryRun
+from auditor.control_mapping import ControlDefinition
 from auditor.errors import ConfigError, PackError
 from auditor.reports.interface import QueryRecord
 from auditor.risk_register import NARROWING_KEYS, SELECTOR_KEYS, ExceptionEntry, Register, validate_register
@@ -114,3 +115,34 @@ def history_runs(table: pa.Table | None) -> list[HistoryRun]:
     """Earlier scans from the history evidence (empty when the pack has none)."""
     # The evidence rows are the HistoryRun columns, as history_table wrote them.
     return [] if table is None else [cast(HistoryRun, row) for row in table.to_pylist()]
+
+
+CONTROLS_EVIDENCE = "evidence/controls.jsonl.gz"
+"""The control mappings a scan judged (bundled and the config's control_files), one definition per row, so a
+replay judges the same controls without the files."""
+
+
+def controls_table(controls: tuple[ControlDefinition, ...]) -> pa.Table:
+    """The control definitions as evidence rows {framework, id, definition (canonical JSON)}."""
+    return pa.table(
+        {
+            "framework": pa.array([c.framework for c in controls], pa.string()),
+            "id": pa.array([c.id for c in controls], pa.string()),
+            "definition": pa.array(
+                [json.dumps(c.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) for c in controls],
+                pa.string(),
+            ),
+        }
+    )
+
+
+def controls_list(table: pa.Table | None) -> tuple[ControlDefinition, ...] | None:
+    """The control definitions a scan judged, from its evidence (None when the pack predates controls)."""
+    if table is None:
+        return None
+    try:
+        return tuple(ControlDefinition.model_validate_json(text) for text in table.column("definition").to_pylist())
+    except (KeyError, ValueError) as exc:
+        raise PackError(
+            f"{CONTROLS_EVIDENCE} is malformed: {exc}", "the pack is damaged; run `auditor verify`"
+        ) from exc

@@ -18,6 +18,7 @@ from auditor import __version__
 from auditor.compliance.evaluate import evaluate
 from auditor.compliance.trend import HistoryRun
 from auditor.config import Config
+from auditor.control_mapping import ControlDefinition
 from auditor.evidence.inputs import summary_queries
 from auditor.reports.interface import QueryRecord, ReportContext
 from auditor.risk_register import Register
@@ -55,8 +56,11 @@ def judge(
     first_seen: Mapping[str, datetime],
     register: Register | None,
     provenance: Provenance,
+    controls: tuple[ControlDefinition, ...] | None = None,
 ) -> ReportContext:
-    """Evaluate the fleet from `tables` (query id -> rows, one per record) and wrap it with its provenance."""
+    """Evaluate the fleet from `tables` (query id -> rows, one per record) and wrap it with its provenance.
+
+    `controls` are the control mappings to judge (None for a pack that predates them)."""
     evaluation = evaluate(
         tables,
         config=config,
@@ -66,6 +70,7 @@ def judge(
         queries=summary_queries(records),
         register=register,
         scope=provenance.recorded.get("scope"),
+        controls=controls,
     )
     context = ReportContext(
         evaluation=evaluation,

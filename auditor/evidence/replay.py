@@ -2,7 +2,8 @@
 
 The manifest carries the as-of time, the effective config, the query records and each evidence file's declared
 columns; `evidence/first_seen.jsonl.gz` carries the first-seen dates of undated patches and
-`evidence/exceptions.jsonl.gz` the exception register the scan applied. evaluate() is a pure function of these, so
+`evidence/exceptions.jsonl.gz` the exception register the scan applied, `evidence/controls.jsonl.gz` the control
+mappings it judged. evaluate() is a pure function of these, so
 the rebuilt summary.json is byte-identical to the original.
 """
 
@@ -21,9 +22,11 @@ from auditor.errors import ConfigError, PackError
 from auditor.evidence.assemble import write_pack
 from auditor.evidence.files import PackFiles, UnreadableFile, pack_files, read_bytes
 from auditor.evidence.inputs import (
+    CONTROLS_EVIDENCE,
     FIRST_SEEN_EVIDENCE,
     HISTORY_EVIDENCE,
     REGISTER_EVIDENCE,
+    controls_list,
     first_seen_map,
     history_runs,
     register_map,
@@ -113,6 +116,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
         as_of=parse_timestamp(manifest["as_of"]),
         first_seen=first_seen_map(evidence.get(FIRST_SEEN_EVIDENCE)),
         register=register_map(evidence.get(REGISTER_EVIDENCE), max_days=config.max_exception_days),
+        controls=controls_list(evidence.get(CONTROLS_EVIDENCE)),
         provenance=Provenance(
             run_id=manifest["run_id"],
             pack_id=manifest["pack_id"],

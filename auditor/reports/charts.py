@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from auditor.compliance.metrics import rate
+
 WIDTH = 680.0
 """ViewBox width of every chart; the stylesheet scales it to the text column."""
 LABEL_WIDTH = 150.0
@@ -20,7 +22,14 @@ MAX_BARS = 12
 MAX_TREND_POINTS = 24
 BAR_HEIGHT = 15.0
 BAR_GAP = 6.0
-STATUS_ORDER = (("compliant", "Compliant"), ("non_compliant", "Non-compliant"), ("unknown", "Unknown"))
+STATUS_ORDER = (
+    ("compliant", "Compliant"),
+    ("compliant_with_exception", "Compliant through an exception"),
+    ("non_compliant", "Non-compliant"),
+    ("unknown", "Unknown"),
+)
+"""The donut's slices: summary.json's `compliant` counts the machines compliant through an exception too, so the
+donut shows those apart and its first slice is the rest."""
 
 
 @dataclass(frozen=True)
@@ -281,18 +290,27 @@ def slice_path(cx: float, cy: float, outer: float, inner: float, start: float, e
 
 
 def status_donut(summary: Mapping[str, Any]) -> Donut:
-    """Compliant / non-compliant / unknown machines as a donut, the overall rate in its middle."""
+    """Compliant / compliant through an exception / non-compliant / unknown machines as a donut, the overall rate
+    in its middle. Every share is rounded as the rate is (half-up, 2 decimals), so the legend and the centre agree:
+    the first two shares add up to the centre's rate give or take the last digit."""
     total = int(summary.get("machines") or 0)
+    excepted = int(summary.get("compliant_with_exception") or 0)
+    counts = {
+        "compliant": int(summary.get("compliant") or 0) - excepted,
+        "compliant_with_exception": excepted,
+        "non_compliant": int(summary.get("non_compliant") or 0),
+        "unknown": int(summary.get("unknown") or 0),
+    }
     cx, cy, outer, inner = 100.0, 75.0, 68.0, 42.0
     slices, turn = [], 0.0
     for key, label in STATUS_ORDER:
-        value = int(summary.get(key) or 0)
+        value = counts[key]
         fraction = value / total if total else 0.0
         path = slice_path(cx, cy, outer, inner, turn, turn + fraction) if value else ""
-        share = f"{100 * fraction:.1f}%" if total else "n/a"
+        share = f"{rate(value, total):.2f}%" if total else "n/a"
         slices.append(Slice(key, label, value, share, path))
         turn += fraction
-    rate = summary.get("compliance_rate")
+    overall = summary.get("compliance_rate")
     return Donut(
         height=150.0,
         cx=cx,
@@ -300,7 +318,7 @@ def status_donut(summary: Mapping[str, Any]) -> Donut:
         outer=outer,
         inner=inner,
         slices=slices,
-        centre=f"{rate:.2f}%" if rate is not None else "n/a",
+        centre=f"{overall:.2f}%" if overall is not None else "n/a",
         centre_caption="compliant",
     )
 

@@ -149,6 +149,7 @@ def breaches_document(context: ReportContext) -> dict[str, Any]:
                 "key": t.key,
                 "requirement": t.requirement(),
                 "observed": observed,
+                "queries": list(t.queries or (t.query,)),
             }
             for t, observed in evaluation.threshold_checks
         ],

@@ -16,7 +16,27 @@ from auditor.snapshots._fleet_util import DAY, HOUR, arg_row, derive, guid, ts
 Ticker = Callable[[Iterable[Machine]], Iterator[Machine]]
 """Wraps the machine list so that iterating it reports progress."""
 
-_POWER = {"running": ("PowerState/running", "VM running"), "deallocated": ("PowerState/deallocated", "VM deallocated")}
+_POWER = {
+    "running": ("PowerState/running", "VM running"),
+    "deallocated": ("PowerState/deallocated", "VM deallocated"),
+    "stopped": ("PowerState/stopped", "VM stopped"),
+}
+
+
+def _power_state(plan: FleetPlan, machine: Machine) -> tuple[str, str] | None:
+    """The VM's power state code and display text as ARG's extended instance view shows them; None when ARG has
+    none for the VM (it lags behind a VM that was just created, moved or failed to provision).
+
+    A machine the fleet plan takes offline is deallocated or, for about a quarter, stopped from inside the guest
+    (still allocated and billed, equally unpatched). Both come from a stream of their own, so drawing them changes
+    no other row of the fleet.
+    """
+    rng = derive(plan.seed, "power", machine.index)
+    if machine.state == "deallocated" and rng.random() < 0.25:
+        return _POWER["stopped"]
+    if machine.state == "running" and rng.random() < 0.006:
+        return None
+    return _POWER[machine.state]
 
 
 def resource_container_rows(plan: FleetPlan) -> Iterator[dict[str, Any]]:
@@ -88,7 +108,7 @@ def _vm_properties(plan: FleetPlan, machine: Machine) -> tuple[dict[str, Any], l
         computer = machine.name
     if settings is not None:
         config["patchSettings"] = settings
-    code, display = _POWER[machine.state]
+    power = _power_state(plan, machine)
     props: dict[str, Any] = {
         "vmId": guid(rng),
         "hardwareProfile": {"vmSize": VM_SIZES.pick(rng)},
@@ -124,8 +144,9 @@ def _vm_properties(plan: FleetPlan, machine: Machine) -> tuple[dict[str, Any], l
         },
         "provisioningState": "Succeeded",
         "timeCreated": ts(plan.now - rng.randint(60 * DAY, 1500 * DAY)),
-        "extended": {"instanceView": {"powerState": {"code": code, "displayStatus": display}}},
     }
+    if power is not None:
+        props["extended"] = {"instanceView": {"powerState": {"code": power[0], "displayStatus": power[1]}}}
     zones = [str(rng.randint(1, 3))] if rng.random() < 0.3 else None
     return props, zones
 

@@ -356,6 +356,7 @@ def test_expiry(
                 severity="high",
                 message="days past the expiry date of exception EX-7 must be at most 0 days; observed 1 day",
                 query="evidence/exceptions.jsonl.gz",
+                queries=("evidence/exceptions.jsonl.gz",),
             )
         ]
         assert js(evaluation.summary)["breaches"] == 1

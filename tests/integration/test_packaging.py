@@ -52,6 +52,7 @@ def test_wheel_carries_the_data(wheel: Path) -> None:
     assert "auditor/_data/samples/fleet/snapshot.json" in names
     assert "auditor/_data/samples/auditor.toml" in names
     assert "auditor/schemas/summary.v1.json" in names
+    assert "auditor/controls/pci-dss-4.0.1.toml" in names and "auditor/controls/nist-sp-800-53-r5.toml" in names
     assert any(n.startswith("auditor/_data/policies/") for n in names)
     assert any(n.startswith("auditor/_data/report_templates/") for n in names)
 
@@ -102,3 +103,5 @@ def test_installed_tool_scans_the_sample_without_the_source_tree(wheel: Path, tm
     assert summary["machines"] == 1500
     assert {q["id"] for q in summary["queries"]} >= {"machine_facts", "pending_patches"}
     assert {p.name for p in pack.iterdir()} >= {"audit-pack.xlsx", "audit-pack.pdf", "manifest.json"}
+    # The bundled control mappings came from the installed package.
+    assert {(c["framework"], c["id"]) for c in summary["controls"]} >= {("PCI DSS v4.0.1", "6.3.3")}

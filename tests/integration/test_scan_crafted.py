@@ -139,6 +139,7 @@ def test_pack_holds_evidence_for_every_query(tmp_path: Path) -> None:
     assert names == sorted(
         [
             *(f"{q['id']}@v{q['version']}.jsonl.gz" for q in summary["queries"]),
+            "controls.jsonl.gz",
             "first_seen.jsonl.gz",
             "history.jsonl.gz",
         ]

@@ -33,9 +33,27 @@ def test_status_donut_shares_and_empty_slices() -> None:
     donut = charts.status_donut(
         {"machines": 4, "compliant": 3, "non_compliant": 0, "unknown": 1, "compliance_rate": 75.0}
     )
-    assert [s.share for s in donut.slices] == ["75.0%", "0.0%", "25.0%"]
-    assert donut.slices[1].path == ""
+    assert [s.share for s in donut.slices] == ["75.00%", "0.00%", "0.00%", "25.00%"]
+    assert donut.slices[2].path == ""
     assert donut.centre == "75.00%"
+    # Machines compliant through an exception are a slice of their own; shares round as the rate does.
+    split = charts.status_donut(
+        {
+            "machines": 3,
+            "compliant": 2,
+            "compliant_with_exception": 1,
+            "non_compliant": 1,
+            "unknown": 0,
+            "compliance_rate": 66.67,
+        }
+    )
+    assert [(s.key, s.value, s.share) for s in split.slices] == [
+        ("compliant", 1, "33.33%"),
+        ("compliant_with_exception", 1, "33.33%"),
+        ("non_compliant", 1, "33.33%"),
+        ("unknown", 0, "0.00%"),
+    ]
+    assert split.centre == "66.67%"
     empty = charts.status_donut(
         {"machines": 0, "compliant": 0, "non_compliant": 0, "unknown": 0, "compliance_rate": None}
     )

@@ -172,7 +172,8 @@ def test_machine_mix(machines: dict[str, dict[str, Any]]) -> None:
         if machine["type"] == VM:
             assert "osName" not in props and "osType" not in props
             assert props["storageProfile"]["osDisk"]["osType"] in ("Windows", "Linux")
-            assert props["extended"]["instanceView"]["powerState"]["code"].startswith("PowerState/")
+            power = props.get("extended", {}).get("instanceView", {}).get("powerState", {})
+            assert power.get("code", "PowerState/").startswith("PowerState/")
         else:
             assert props["osName"] in ("windows", "linux")
             assert props["status"] in ("Connected", "Disconnected", "Expired")
@@ -186,6 +187,23 @@ def test_machine_mix(machines: dict[str, dict[str, Any]]) -> None:
         assert "azure-edition" in machine["properties"]["storageProfile"]["imageReference"]["sku"]
         assert _patch_settings(machine)["patchMode"] == "AutomaticByPlatform"
     assert any(m["type"] == VM and not _patch_settings(m) for m in machines.values())
+
+
+def test_power_and_connection_states_are_realistic(machines: dict[str, dict[str, Any]]) -> None:
+    """Most VMs run; some are deallocated, fewer stopped inside the guest, a handful carry no instance view in ARG;
+    Arc machines are mostly connected."""
+    power = Counter(
+        m["properties"].get("extended", {}).get("instanceView", {}).get("powerState", {}).get("code")
+        for m in machines.values()
+        if m["type"] == VM
+    )
+    vms = sum(power.values())
+    assert set(power) == {"PowerState/running", "PowerState/deallocated", "PowerState/stopped", None}
+    assert 0.85 < power["PowerState/running"] / vms < 0.97
+    assert 0 < power["PowerState/stopped"] < power["PowerState/deallocated"]
+    assert 0 < power[None] < 0.02 * vms
+    arc = Counter(m["properties"]["status"] for m in machines.values() if m["type"] == ARC)
+    assert arc["Connected"] > arc["Disconnected"] > arc["Expired"] > 0
     assert any("esuProfile" in m["properties"].get("licenseProfile", {}) for m in machines.values())
 
 

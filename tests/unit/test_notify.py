@@ -238,6 +238,7 @@ def test_generic_document_exact() -> None:
                 "severity": "high",
                 "message": OVERALL.message,
                 "query": "pending_patches@v1",
+                "queries": ["pending_patches@v1"],
             }
         ],
         "pack_id": PACK,

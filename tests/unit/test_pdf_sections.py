@@ -13,7 +13,7 @@ from markupsafe import escape
 
 from auditor.config import Thresholds
 from auditor.reports.interface import ReportContext
-from auditor.reports.pdf.document import PdfRenderer, render_html
+from auditor.reports.pdf.document import PdfRenderer, prose, render_html
 from tests.summaries import js, typed
 from tests.unit.test_xlsx_fixtures import crafted_context
 
@@ -88,9 +88,15 @@ def test_exceptions_section_lists_every_exception(page_texts: list[str], page: s
 def test_methodology_prints_the_exception_rules(page: str, page_texts: list[str], context: ReportContext) -> None:
     rules = js(context.summary)["exceptions_rules"]
     assert len(rules) == 7
-    methodology = page[page.index('id="methodology"') :]
+    methodology = page[page.index('id="methodology"') : page.index('id="appendix"')]
     for rule in rules:
-        assert str(escape(rule)) in methodology
+        # summary.json keeps its wording; the PDF says its field names in words.
+        assert str(escape(prose(rule))) in methodology
+    words = re.sub(r"<[^>]+>", " ", methodology)
+    assert "`" not in words
+    leftovers = set(re.findall(r"(?<![\w/.])[a-z]+(?:_[a-z]+)+(?!\w|\.\w)", words))
+    assert not leftovers, f"field names in the methodology prose: {sorted(leftovers)}"
+    assert "compliant through an exception" in words and "CompletedWithWarnings counts as failed" in words
     assert "Risk-acceptance exceptions come from the register exceptions.toml" in section(page_texts, "Methodology")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from auditor.compliance import facts, metrics, rules
 from auditor.compliance.facts import PatchGroup, UndatedPatch
 from auditor.compliance.rules import AssessmentState
+from tests.unit.test_patterns import machine
 
 T = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 SLA = {"Critical": 15, "Security": 30}
@@ -140,3 +142,30 @@ def test_classification_parsing_is_case_insensitive_and_deduplicated() -> None:
     assert facts.parse_classifications('["critical","Security","CRITICAL"]') == ("Critical", "Security")
     assert facts.parse_classifications('"Other"') == ("Other",)
     assert facts.parse_classifications("") == ()
+
+
+def test_overdue_only_through_unknown_age_and_the_oldest_overdue_age() -> None:
+    dated_old = T - timedelta(days=40)
+    within = T - timedelta(days=10)
+    groups = judge(
+        # m1: a dated Security patch within its SLA beside an undated one: overdue only through the undated one.
+        group(("Security",), within, patches=2, undated=1, machine="m1"),
+        # m2: a dated Critical patch past its SLA and an undated Security one.
+        group(("Critical",), dated_old, machine="m2"),
+        group(("Security",), None, undated=1, machine="m2"),
+        # m3: undated only.
+        group(("Security",), None, undated=2, machine="m3"),
+    )
+    verdicts = rules.judge_machines(
+        [machine(m, assessment_last_modified=T - timedelta(days=1)) for m in ("m1", "m2", "m3")],
+        groups,
+        as_of=T,
+        max_assessment_age_days=7,
+    )
+    assert [v.status for v in verdicts] == [rules.Status.NON_COMPLIANT] * 3
+    # The 10-day-old patch is not overdue, so it gives m1 no overdue age.
+    assert [v.oldest_overdue_age_days for v in verdicts] == [None, 40, None]
+    assert rules.unknown_age_only(verdicts, groups) == {"m1", "m3"}
+    # An exception covering m2's dated group leaves it non-compliant only through its undated patch.
+    covered = [replace(g, covered_by=("EX-1",)) if g.group.classifications == ("Critical",) else g for g in groups]
+    assert rules.unknown_age_only(verdicts, covered) == {"m1", "m2", "m3"}

@@ -29,12 +29,14 @@ ORDER = [
     "Overdue patches",
     "Installations",
     "Coverage",
+    "Population",
     "Schedules",
     "Concurrency",
     "Failure patterns",
     "Policy",
     "Policy mismatches",
     "Exceptions",
+    "Controls",
     "Breaches",
     "Queries",
     "About",
@@ -46,6 +48,8 @@ OPTIONAL = {
     "Policy": ("policy",),
     "Policy mismatches": ("policy_mismatches",),
     "Exceptions": ("exceptions",),
+    "Population": ("population",),
+    "Controls": ("controls",),
 }
 """Sheets of summary blocks that newer scans add: present exactly when the summary has the block."""
 
@@ -430,3 +434,57 @@ def test_schedule_pattern_and_exception_sheets_follow_the_summary(context: Repor
     about = {r[0]: r[1] for r in book["About"].iter_rows(values_only=True)}
     assert about["Schedules: expiry"] == SCHEDULES["rules"]["expiry"]
     assert about["Failure patterns"] == PATTERNS["rule"] and about["Exceptions"] == summary["exceptions_rules"][0]
+
+
+def test_population_and_controls_sheets_reconcile_summary_json(book: Any, context: ReportContext) -> None:
+    population = js(context.summary)["population"]
+    ws = book["Population"]
+    assert ws["A1"].value.startswith(f"{population['resource_rows']:,} machine rows read")
+    rows = rows_of(ws)
+    assert rows[0][:5] == (
+        "Overall",
+        "all machines",
+        population["machines"],
+        population["judged"],
+        population["unknown"],
+    )
+    power = {row[1]: row[2:] for row in rows if row[0] == "Power state (Azure VMs)"}
+    assert list(power) == ["deallocated", "running", "stopped", "unknown"]
+    for entry in population["by_power_state"]:
+        reasons = entry["unknown_reasons"]
+        assert power[entry["key"]] == (
+            entry["machines"],
+            entry["judged"],
+            entry["unknown"],
+            reasons["none"],
+            reasons["failed"],
+            reasons["stale"],
+        )
+    controls = book["Controls"]
+    criteria = [(r[0], r[1], r[7]) for r in rows_of(controls)]
+    expected = [
+        (c["framework"], c["id"], {"met": "met", "not_met": "NOT MET", "not_assessed": "not assessed"}[k["outcome"]])
+        for c in js(context.summary)["controls"]
+        for k in c["criteria"]
+    ]
+    assert criteria == expected and len(expected) >= 7
+
+
+def test_every_sheet_prints_one_page_wide_with_its_header_repeated(book: Any) -> None:
+    for ws in book.worksheets:
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), ws.title
+        if ws.title not in ("Summary", "About"):
+            assert ws.print_title_rows == "$2:$2", ws.title
+
+
+def test_the_status_chart_splits_exception_compliant_machines(book: Any, context: ReportContext) -> None:
+    ws, summary = book["Summary"], js(context.summary)
+    excepted = summary["compliant_with_exception"]
+    assert labelled(ws, "Compliant without an exception")[1].value == summary["compliant"] - excepted
+    assert labelled(ws, "Compliant only through an exception")[1].value == excepted
+    assert (
+        labelled(ws, "Non-compliant only because of patches of unknown age")[1].value
+        == (summary["non_compliant_unknown_age_only"])
+    )
+    assert labelled(ws, "Pending patches (each counted once)")[1].value == summary["pending_patches"]

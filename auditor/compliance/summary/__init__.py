@@ -1,6 +1,13 @@
 """The typed summary of a scan (summary.json as a frozen dataclass tree). It imports nothing of auditor's beyond
 itself, so every floor above compliance can read it."""
 
+from auditor.compliance.summary.evidence import (
+    ControlResult,
+    CriterionResult,
+    Population,
+    PopulationGroup,
+    UnknownReasons,
+)
 from auditor.compliance.summary.fleet import (
     AssessmentCounts,
     ClassificationRow,
@@ -53,7 +60,9 @@ __all__ = [
     "ConcurrencySummary",
     "ConfigurationRuns",
     "ConfigurationSummary",
+    "ControlResult",
     "Coverage",
+    "CriterionResult",
     "Dimension",
     "DynamicScope",
     "ExceptionSummary",
@@ -74,6 +83,8 @@ __all__ = [
     "PolicyAssignment",
     "PolicyMismatch",
     "PolicyStates",
+    "Population",
+    "PopulationGroup",
     "QuerySummary",
     "RunFigures",
     "ScheduleProblemRow",
@@ -86,5 +97,6 @@ __all__ = [
     "SubscriptionDimension",
     "Summary",
     "Task",
+    "UnknownReasons",
     "WindowsParameters",
 ]

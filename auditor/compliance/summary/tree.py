@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.compliance.summary.evidence import ControlResult, Population
 from auditor.compliance.summary.fleet import (
     AssessmentCounts,
     ClassificationRow,
@@ -58,6 +59,12 @@ class Summary:
     """Machines per assessment state."""
     unknown_age_patches: int
     """Overdue-judged patches whose age is unknown (undated and never seen by an earlier scan)."""
+    non_compliant_unknown_age_only: int
+    """Non-compliant machines that are so only because of patches of unknown age."""
+    pending_patches: int
+    """Pending patch rows of every in-scope machine, each counted once."""
+    population: Population
+    """Rows read -> machines -> judged or unknown, per platform, power state and connection state."""
     by_environment: tuple[Dimension, ...]
     """Status counts per environment, sorted by key."""
     by_subscription: tuple[SubscriptionDimension, ...]
@@ -96,6 +103,8 @@ class Summary:
     scope: Mapping[str, Any] | None = field(default=None, metadata=ABSENT)
     """What the scan covered, as manifest.json's `scope` records it (a live scan's subscriptions scanned and those
     its identity can see but did not scan); absent for packs written before scope was recorded."""
+    controls: tuple[ControlResult, ...] | None = field(default=None, metadata=ABSENT)
+    """Framework controls judged from these figures; absent when the scan judged none (packs before them)."""
 
     @property
     def machines(self) -> int:

@@ -9,9 +9,11 @@ figures in machine-readable form.
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -50,6 +52,34 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+_PLAIN = (
+    ("by_classification's overdue_machines", "the overdue machines per classification"),
+    ("in `compliant` and the compliance rate", "in the compliant count and the compliance rate"),
+    ("compliance_rate_without_exceptions", "the rate without exceptions"),
+    ("compliant_with_exception", "compliant through an exception"),
+    ("exception_rate", "the share of machines compliant only through an exception"),
+    ("listed in exception_warnings", "listed as warnings"),
+    ("max_overdue_machines thresholds", "thresholds on overdue machines"),
+    ("(rule exception_expired)", "(exception expired)"),
+    ("from the overdue_patches query", "from the overdue-patches query"),
+    ("an expires_on date", "an expiry date"),
+    ("whose expires_on", "whose expiry date"),
+    ("non_compliant", "non-compliant"),
+)
+"""Summary field names in rule texts that summary.json carries (and so cannot reword), said in words for the PDF."""
+_SNAKE = re.compile(r"(?<![\w/.])([a-z]+(?:_[a-z]+)+)(?!\w|\.\w)")
+"""A snake_case name, but not part of a path or file name (evidence/first_seen.jsonl.gz keeps its spelling)."""
+
+
+def prose(text: str) -> str:
+    """A rule text for readers: summary field names in words, no code quoting. Names left over (a rule added
+    later) lose their underscores rather than show as code."""
+    for name, words in _PLAIN:
+        text = text.replace(name, words)
+    text = text.replace("`", "")
+    return _SNAKE.sub(lambda m: m.group(1).replace("_", " "), text)
+
+
 def plural(count: int, word: str, words: str | None = None) -> str:
     """`1 machine`, `3 machines` (with thousands separators)."""
     return f"{count:,} {word if count == 1 else (words or word + 's')}"
@@ -65,7 +95,7 @@ def environment(directory: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(pct=pct, num=num, plural=plural, sentence=sentence, honesty=honesty, clip=clip)
+    env.filters.update(pct=pct, num=num, plural=plural, sentence=sentence, honesty=honesty, clip=clip, prose=prose)
     return env
 
 
@@ -105,7 +135,18 @@ def write_pdf(html: str, path: Path, *, files: list[tuple[str, str, bytes]], sta
     document = HTML(string=html, base_url=str(directory), url_fetcher=fetcher).render(
         stylesheets=[CSS(filename=str(directory / STYLESHEET), url_fetcher=fetcher)]
     )
-    document.write_pdf(str(path), pdf_variant=PDF_VARIANT, attachments=embedded)
+    document.write_pdf(str(path), pdf_variant=PDF_VARIANT, attachments=embedded, finisher=_associate_once)
+
+
+def _associate_once(_document: Any, pdf: Any) -> None:
+    """Name each attachment once in the catalog's associated files (/AF). WeasyPrint's PDF/A-3 step adds every
+    attachment twice (once from the names tree, once from its file specification), so a viewer's attachment pane
+    listed each file twice."""
+    associated = pdf.catalog.get("AF")
+    if associated:
+        unique = list(dict.fromkeys(associated))
+        associated.clear()
+        associated.extend(unique)
 
 
 class PdfRenderer:

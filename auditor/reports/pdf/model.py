@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.compliance.rules import GroupVerdict, MachineVerdict, OverduePatch, Status
+from auditor.compliance.rules import COMPLETED_WITH_WARNINGS, GroupVerdict, MachineVerdict, OverduePatch, Status
 from auditor.reports import charts
 from auditor.reports.interface import ReportContext
 from auditor.reports.json import plain as as_json
@@ -64,6 +64,8 @@ class MachineRow:
     """The oldest overdue patch by name (with its KB), '' when the pack has no patch-level detail."""
     oldest_patch_exceptions: tuple[str, ...] = ()
     """Exceptions covering that patch (a machine stays non-compliant while another overdue patch is uncovered)."""
+    unknown_age_only: bool = False
+    """Non-compliant only because of patches of unknown age (shown as "age unknown")."""
 
 
 def not_compliant(row: Mapping[str, Any]) -> int:
@@ -98,16 +100,30 @@ def _age_key(verdict: MachineVerdict) -> tuple[int, int, str, str]:
     return (0 if age is not None else 1, -(age or 0), verdict.machine.name.lower(), verdict.machine.machine_id)
 
 
+def _unknown_key(verdict: MachineVerdict) -> tuple[int, str, str]:
+    # Most patches of unknown age first.
+    return (-verdict.unknown_age_patches, verdict.machine.name.lower(), verdict.machine.machine_id)
+
+
 def top_machines(
     verdicts: Iterable[MachineVerdict],
     groups: Iterable[GroupVerdict],
     patches: Iterable[OverduePatch] = (),
     limit: int = TOP_MACHINES,
+    unknown_age_only: frozenset[str] = frozenset(),
 ) -> Capped[MachineRow]:
     """The `limit` non-compliant machines with the oldest overdue patch, in one pass over verdicts, groups and the
-    overdue patches (which name that patch)."""
+    overdue patches (which name that patch).
+
+    Machines non-compliant only because of patches of unknown age have no overdue age to rank by, so up to a fifth
+    of the list is kept for them (those with most such patches), after the dated ones: the list never hides them.
+    """
     candidates = [v for v in verdicts if v.status is Status.NON_COMPLIANT]
-    chosen = heapq.nsmallest(limit, candidates, key=_age_key)
+    unknown = [v for v in candidates if v.machine.machine_id in unknown_age_only]
+    dated = [v for v in candidates if v.machine.machine_id not in unknown_age_only]
+    reserved = min(len(unknown), max(limit // 5, 1)) if unknown else 0
+    first = heapq.nsmallest(limit - min(reserved, limit), dated, key=_age_key)
+    chosen = first + heapq.nsmallest(limit - len(first), unknown, key=_unknown_key)
     wanted = {v.machine.machine_id for v in chosen}
     oldest: dict[str, GroupVerdict] = {}
     for candidate in groups:
@@ -137,6 +153,7 @@ def top_machines(
                 unknown_age_patches=verdict.unknown_age_patches,
                 oldest_patch=patch_label(patch) if patch else "",
                 oldest_patch_exceptions=patch.exceptions if patch else (),
+                unknown_age_only=machine.machine_id in unknown_age_only,
             )
         )
     return Capped(rows, len(candidates))
@@ -232,7 +249,12 @@ def build_view(context: ReportContext) -> dict[str, Any]:
             group_table("Operating system", "OS", summary.get("by_os", []), limit=TOP_ROWS),
         ],
         "classifications": cap(summary.get("by_classification", []), TOP_ROWS),
-        "machines": top_machines(evaluation.verdicts, evaluation.groups, evaluation.overdue_patches),
+        "machines": top_machines(
+            evaluation.verdicts,
+            evaluation.groups,
+            evaluation.overdue_patches,
+            unknown_age_only=evaluation.unknown_age_only,
+        ),
         "installations": installations,
         "failure_codes": cap(installations.get("top_failure_codes") or [], TOP_ROWS),
         "installations_by_environment": cap(installations.get("by_environment") or [], TOP_ROWS),
@@ -242,8 +264,12 @@ def build_view(context: ReportContext) -> dict[str, Any]:
         "failure_patterns": failure_patterns(summary),
         "exceptions": exceptions_view(summary),
         "honesty": honesty(summary),
+        # Sections newer scans add; a re-rendered older pack has neither.
+        "population": summary.get("population"),
+        "controls": summary.get("controls") or [],
         "schedules": schedules_view(summary),
         "policy": policy_view(summary),
+        "completed_with_warnings": COMPLETED_WITH_WARNINGS,
         "sla": sorted(evaluation.config.sla.items(), key=lambda item: (item[1], item[0])),
         "queries": context.queries,
         "manifest": context.manifest_fingerprint,

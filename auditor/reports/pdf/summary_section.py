@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.compliance.thresholds import configured
+from auditor.compliance.risk_acceptance import EXPIRY_RULE
+from auditor.compliance.rules import Status
+from auditor.compliance.thresholds import configured as thresholds_configured
 from auditor.reports.interface import ReportContext
 from auditor.reports.json import plain as as_json
 
@@ -23,6 +25,8 @@ class BreachRow:
     observed: str
     limit: str
     query: str
+    queries: tuple[str, ...] = ()
+    """Every query the figure rests on."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ def breach_rows(context: ReportContext) -> list[BreachRow]:
                 measure(breach.observed, unit),
                 measure(breach.threshold, unit),
                 breach.query,
+                breach.queries or (breach.query,),
             )
         )
     return rows
@@ -95,7 +100,18 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
     below = [
         r for r in environments if (t := targets.get(str(r["key"]), target)) is not None and r["compliance_rate"] < t
     ]
-    ages = [v.oldest_overdue_age_days for v in context.evaluation.verdicts if v.oldest_overdue_age_days is not None]
+    # Only non-compliant machines: an unknown machine's patches are not judged, and an excepted machine's overdue
+    # patches are covered, so neither may name "the oldest overdue patch" of the conclusion.
+    ages = [
+        v.oldest_overdue_age_days
+        for v in context.evaluation.verdicts
+        if v.status is Status.NON_COMPLIANT and v.oldest_overdue_age_days is not None
+    ]
+    # Per-exception expiry checks are not configured thresholds: count them apart.
+    configured = [t for t, _ in context.evaluation.threshold_checks if t.rule != EXPIRY_RULE]
+    breaches = context.evaluation.breaches
+    expired = sum(1 for b in breaches if b.rule == EXPIRY_RULE)
+    sla = context.evaluation.config.sla
     classes = summary.by_classification
     previous = [(label, value) for label, value in trend[:-1] if value is not None]
     return {
@@ -107,16 +123,20 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
         "environments_rated": len(environments),
         "below_target": below,
         "oldest_overdue_days": max(ages, default=None),
-        # From the verdicts, not by_classification, which counts a patch once under each of its classifications.
-        "pending_patches": sum(v.pending_patches for v in context.evaluation.verdicts),
+        # summary.json's own figure (by_classification counts a patch once under each of its classifications).
+        "pending_patches": summary.pending_patches,
+        "unknown_age_only": summary.non_compliant_unknown_age_only,
+        "longest_sla": max(sla.values(), default=None),
         "enforced_overdue": [r for r in classes if r.overdue_machines],
         "previous": previous[-1] if previous and rate is not None else None,
         "delta": round(rate - previous[-1][1], 2)
         if previous and rate is not None and previous[-1][1] is not None
         else None,
-        "thresholds": len(context.evaluation.threshold_checks),
+        "thresholds": len(configured),
+        "threshold_breaches": len(breaches) - expired,
+        "expired_exceptions": expired,
         # A reader must not take "0 breaches" for a pass when nothing could have breached.
-        "thresholds_configured": configured(context.evaluation.config.thresholds),
+        "thresholds_configured": thresholds_configured(context.evaluation.config.thresholds),
     }
 
 

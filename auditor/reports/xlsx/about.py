@@ -12,6 +12,7 @@ from typing import Any
 from openpyxl.workbook import Workbook
 
 from auditor.compliance.installs import FAILED, SUCCEEDED
+from auditor.compliance.rules import COMPLETED_WITH_WARNINGS
 from auditor.config import Config
 from auditor.reports.interface import ReportContext
 from auditor.reports.provenance import operator_lines, scope_lines, scope_sentence, signatories
@@ -73,7 +74,7 @@ def rules_in_words(config: Config) -> list[tuple[str, str]]:
             "A machine's latest patch assessment is: none when there is no assessment result; failed when "
             "its status is anything but exactly Succeeded (InProgress and CompletedWithWarnings are "
             f"failed); stale when it was last modified more than {days} days before the as-of time, or "
-            "has no modification time; otherwise current.",
+            "has no modification time; otherwise current. " + COMPLETED_WITH_WARNINGS,
         ),
         (
             "Patch age",

@@ -124,7 +124,7 @@ def machine_columns(with_names: bool) -> list[Column]:
     names = [Column("Subscription", 28)] if with_names else []
     return [
         Column("Name", 26),
-        Column("Status", 14),
+        Column("Status", 25),  # wide enough for compliant_with_exception
         Column("Environment", 16),
         *names,
         Column("Subscription ID", 38),

@@ -204,7 +204,7 @@ def write_breaches(workbook: Workbook, context: ReportContext, suffix: str) -> T
         Column("Rule", 30, wrap),
         Column("Dimension", 14, wrap),
         Column("Key", 18, wrap),
-        Column("Query", 26, wrap),
+        Column("Queries", 26, wrap),
     ]
 
     def number(ws: Any, value: float | None, unit: str) -> Any:
@@ -225,7 +225,7 @@ def write_breaches(workbook: Workbook, context: ReportContext, suffix: str) -> T
                 threshold.rule,
                 threshold.dimension,
                 threshold.key,
-                threshold.query,
+                "\n".join(threshold.queries or (threshold.query,)),
             ]
 
     breached = len(context.evaluation.breaches)

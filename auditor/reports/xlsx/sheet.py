@@ -87,13 +87,14 @@ def sheet_location(title: str) -> str:
     return f"{quote_sheetname(title)}!A1"
 
 
-def print_setup(ws: Any, *, fit_width: bool) -> None:
-    """Landscape pages; small sheets print one page wide (the wide streamed sheets would become unreadable)."""
+def print_setup(ws: Any) -> None:
+    """Landscape pages, one page wide and as many tall as the rows need. Every sheet fits the width: a wide sheet
+    left at 100 % prints each row across several pages (the Machines sheet of the sample came to over a thousand
+    pages), and a reviewer who prints a sheet wants its rows whole; the header row repeats on every page."""
     ws.page_setup.orientation = "landscape"
-    if fit_width:
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
 
 
 def fit(columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> tuple[Column, ...]:
@@ -153,7 +154,7 @@ def write_table(
     for index, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(index)].width = column.width
     ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{FIRST_ROW}"
-    print_setup(ws, fit_width=not prepared)
+    print_setup(ws)
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     lines = max((math.ceil(len(c.header) / max(c.width - 2, 1)) for c in columns), default=1)
     ws.row_dimensions[HEADER_ROW].height = LINE_HEIGHT * max(lines, 1)
@@ -255,7 +256,7 @@ class Form:
         self.widths = tuple(widths)
         for index, width in enumerate(widths, start=1):
             self.ws.column_dimensions[get_column_letter(index)].width = width
-        print_setup(self.ws, fit_width=True)
+        print_setup(self.ws)
         self.row = 0
 
     @classmethod

@@ -19,7 +19,7 @@ from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx.groups import RATE, without_exceptions
 from auditor.reports.xlsx.risk_acceptance import write_summary_section
 from auditor.reports.xlsx.sheet import Form, Table, rule, sheet_location
-from auditor.reports.xlsx.style import BAD, GOOD, Styles, link_cell, safe, styled, text_height, unit_style
+from auditor.reports.xlsx.style import BAD, GOOD, LINE_HEIGHT, Styles, link_cell, safe, styled, text_height, unit_style
 
 SUMMARY = "Summary"
 WITHOUT_EXCEPTIONS = "Overall compliance rate without exceptions"
@@ -30,8 +30,8 @@ MEETS, BELOW, ABOVE, NO_TARGET, NOT_MEASURED = (
     "No target set",
     "Not measured",
 )
-STATUS_COLOURS = ("70AD47", "C00000", "FFC000")
-"""Compliant, non-compliant, unknown."""
+STATUS_COLOURS = ("70AD47", "A9D08E", "C00000", "FFC000")
+"""Compliant without an exception, compliant through one, non-compliant, unknown."""
 WIDTHS = (48, 20, 14, 16, 28)
 
 
@@ -125,12 +125,19 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
     # Always right under the judged rate, so an exception can never raise the headline figure unremarked.
     without, excepted = without_exceptions(summary.counts)
     form.pair(WITHOUT_EXCEPTIONS, without, Styles.RATE, None, styled(ws, "for comparison", Styles.WRAP))
-    first = form.pair("Compliant", summary.counts.compliant, Styles.COUNT)
+    form.pair("Compliant", summary.counts.compliant, Styles.COUNT)
+    # The status chart reads the next four rows: they split the machines without overlap, so a machine compliant
+    # only through an exception is never drawn as plainly compliant.
+    first = form.pair("Compliant without an exception", summary.counts.compliant - int(excepted or 0), Styles.COUNT)
+    form.pair("Compliant only through an exception", excepted, Styles.COUNT)
     form.pair("Non-compliant", summary.counts.non_compliant, Styles.COUNT)
     last = form.pair("Unknown status (no current assessment)", summary.counts.unknown, Styles.COUNT)
-    form.pair("Compliant only through an exception", excepted, Styles.COUNT)
     _figure(form, "Share of machines with unknown status", summary.unknown_rate, limits.max_unknown_rate, "max")
     form.pair("Patches of unknown age (counted as overdue)", summary.unknown_age_patches, Styles.COUNT)
+    form.pair(
+        "Non-compliant only because of patches of unknown age", summary.non_compliant_unknown_age_only, Styles.COUNT
+    )
+    form.pair("Pending patches (each counted once)", summary.pending_patches, Styles.COUNT)
     installations = summary.installations
     days = installations.window_days
     _figure(
@@ -173,7 +180,7 @@ def _breaches(form: Form, context: ReportContext) -> None:
     elif not evaluation.breaches:
         form.text(f"All {len(evaluation.threshold_checks)} thresholds are met.")
     else:
-        form.header("Breach", "Observed", "Limit", "Severity", "Query")
+        form.header("Breach", "Observed", "Limit", "Severity", "Queries")
         for breach in evaluation.breaches:
             style = unit_style(units.get((breach.rule, breach.dimension, breach.key), "%"))
             form.add(
@@ -181,8 +188,12 @@ def _breaches(form: Form, context: ReportContext) -> None:
                 styled(ws, breach.observed, style),
                 styled(ws, breach.threshold, style),
                 styled(ws, breach.severity, Styles.WRAP),
-                styled(ws, breach.query, Styles.WRAP),
-                height=text_height(breach.message, WIDTHS[0]),
+                styled(ws, "\n".join(breach.queries or (breach.query,)), Styles.WRAP),
+                # As tall as the message or the list of queries, whichever needs more lines.
+                height=max(
+                    text_height(breach.message, WIDTHS[0]) or 0, LINE_HEIGHT * len(breach.queries or (breach.query,))
+                )
+                or None,
             )
     form.blank()
 
@@ -216,7 +227,15 @@ def add_charts(layout: SummaryLayout, environments: Table | None, *, show_target
         if show_target:
             line = LineChart()
             line.add_data(Reference(range_string=environments.ref("Target", with_header=True)), titles_from_data=True)
-            line.series[0].smooth = False
+            # Each environment has its own target: a marker per category, with no line joining them (a line
+            # would slope from one environment's target to the next as if targets varied in between).
+            target = line.series[0]
+            target.smooth = False
+            target.graphicalProperties.line.noFill = True
+            target.marker.symbol = "dash"
+            target.marker.size = 20
+            target.marker.graphicalProperties.solidFill = "1D2530"
+            target.marker.graphicalProperties.line.solidFill = "1D2530"
             bar += line
         for axis in (bar.x_axis, bar.y_axis):
             axis.delete = False  # openpyxl 3.1 otherwise leaves the axes out

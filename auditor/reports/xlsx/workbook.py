@@ -18,6 +18,7 @@ from openpyxl.workbook import Workbook
 from auditor.reports.interface import RenderError, ReportContext
 from auditor.reports.xlsx.about import ABOUT, write_about
 from auditor.reports.xlsx.archive import save_workbook
+from auditor.reports.xlsx.controls import CONTROLS, write_controls
 from auditor.reports.xlsx.fleet import INSTALLATIONS, MACHINES, write_installations, write_machines
 from auditor.reports.xlsx.groups import (
     BY_CLASSIFICATION,
@@ -32,6 +33,7 @@ from auditor.reports.xlsx.groups import (
 )
 from auditor.reports.xlsx.overdue import OVERDUE, write_overdue
 from auditor.reports.xlsx.patterns import FAILURE_PATTERNS, write_failure_patterns
+from auditor.reports.xlsx.population import POPULATION, write_population
 from auditor.reports.xlsx.records import (
     BREACHES,
     COVERAGE,
@@ -78,6 +80,13 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
         (INSTALLATIONS, "Every patch installation run in the installation window.", write_installations),
         (COVERAGE, "Periodic assessment, schedules, patch orchestration and hotpatch.", write_coverage),
     ]
+    plan.append(
+        (
+            POPULATION,
+            "Rows read -> machines -> judged or unknown and why, per platform, power and connection state.",
+            write_population,
+        )
+    )
     # Sections that packs written before the schedule audit lack get their sheets only when present.
     if summary.schedules is not None:
         plan.append(
@@ -104,6 +113,14 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
         (POLICY_MISMATCHES, "Machines policy calls Compliant while their facts disagree.", write_policy_mismatches),
         (EXCEPTIONS, "Risk-acceptance exceptions: owners, expiry, reach and warnings.", write_exceptions),
     ]
+    if summary.controls is not None:
+        plan.append(
+            (
+                CONTROLS,
+                "Framework controls (PCI DSS, ISO 27001, NIST, SOC 2, CIS): status and the figures behind it.",
+                write_controls,
+            )
+        )
     plan += [
         (BREACHES, "Every threshold, its requirement in words and whether it was breached.", write_breaches),
         (QUERIES, "Every query: version, sha256, rows and the full KQL text.", write_queries),
