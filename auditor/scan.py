@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
+from auditor.compliance import remediation
 from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
 from auditor.compliance.facts import undated_table
 from auditor.compliance.risk_acceptance import scan_notes
@@ -98,6 +99,11 @@ def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, Any
     params: dict[str, dict[str, Any]] = {
         "installations": {"as_of": as_of, "window_days": config.installation_window_days},
         "maintenance_runs": {"as_of": as_of, "window_days": config.installation_window_days},
+        "installed_patches": {
+            "as_of": as_of,
+            "window_days": config.installation_window_days,
+            "classifications": sorted(config.sla) or ["Critical"],
+        },
         "overdue_patches": {
             "classifications": sorted(config.sla) or ["Critical"],
             "as_of": as_of,
@@ -289,7 +295,10 @@ def _finish(
     # History dates undated patches and records where each was seen; without it they are not read at all.
     undated = undated_table({query_id: result.table for query_id, result in results.items()}) if store else None
     patch_keys = undated.column("patchKey").to_pylist() if undated is not None else []
-    first_seen = store.first_seen(patch_keys, as_of) if store else {}
+    # Undated installed patches are dated by history as pending ones are (by the key of their pending row).
+    installed = results.get(remediation.QUERY)
+    wanted = patch_keys + remediation.undated_keys(installed.table if installed is not None else None)
+    first_seen = store.first_seen(wanted, as_of) if store else {}
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
     records = query_records(results, catalog)

@@ -15,7 +15,19 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditor.compliance import coverage, facts, installs, metrics, patterns, policy, risk_acceptance, rules, thresholds
+from auditor.compliance import (
+    coverage,
+    facts,
+    installs,
+    lifecycle,
+    metrics,
+    patterns,
+    policy,
+    remediation,
+    risk_acceptance,
+    rules,
+    thresholds,
+)
 from auditor.compliance.risk_acceptance import ExceptionOutcome, ExceptionWarning
 from auditor.compliance.schedules import ScheduleAudit, audit_schedules
 from auditor.config import Config
@@ -28,12 +40,14 @@ REQUIRED_QUERIES = (
     "machine_facts",
     "policy_states",
     "installations",
+    "installed_patches",
     "overdue_patches",
     "pending_patches",
     "maintenance_runs",
     "maintenance_assignments",
     "maintenance_configurations",
     "subscriptions",
+    "machine_lifecycle",
 )
 
 
@@ -61,6 +75,10 @@ class Evaluation:
     """Each exception of the register with its state and reach, sorted by id (empty without a register)."""
     exception_warnings: list[ExceptionWarning] = field(default_factory=list)
     """Exceptions about to expire, and selectors that match no machine."""
+    remediated: list[remediation.RemediatedPatch] | None = None
+    """The installed enforced patches with their days and SLA (None when the pack predates installed_patches)."""
+    lifecycle: lifecycle.Lifecycle | None = None
+    """The fleet's operating systems against their end of support (None when the pack predates machine_lifecycle)."""
 
 
 @contextmanager
@@ -170,6 +188,17 @@ def evaluate(
         )
         summary["schedules"] = audit.to_summary()
         summary["failure_patterns"] = found.to_summary()
+    # Packs written before these queries carry no such tables; they replay without the figures.
+    remediated: list[remediation.RemediatedPatch] | None = None
+    if remediation.QUERY in tables:
+        remediated = remediation.judge_installed(
+            tables[remediation.QUERY], sla=config.sla, as_of=as_of, first_seen=first_seen or {}, machines=by_id
+        )
+        summary["remediation"] = remediation.remediation_summary(remediated)
+    os_lifecycle: lifecycle.Lifecycle | None = None
+    if lifecycle.QUERY in tables:
+        os_lifecycle = lifecycle.assess_lifecycle(tables[lifecycle.QUERY], as_of=as_of)
+        summary["lifecycle"] = os_lifecycle.to_summary()
     summary.update(
         risk_acceptance.register_summary(
             applied, max_days=config.max_exception_days, warning_days=config.exception_warning_days
@@ -196,6 +225,8 @@ def evaluate(
         overdue_patches=applied.patches,
         exceptions=applied.outcomes,
         exception_warnings=applied.warnings,
+        remediated=remediated,
+        lifecycle=os_lifecycle,
     )
 
 
