@@ -131,6 +131,21 @@ class Lifecycle:
         }
 
 
+def rule_statements(last_checked: str) -> list[str]:
+    """The lifecycle rule in words, for the methodology."""
+    return [
+        "A machine's operating system is identified from what it reports (Arc: osSku and osVersion; VM: the guest "
+        "agent's osName and osVersion), else from its image (offer and SKU), against the shipped lifecycle table "
+        f"(last checked {last_checked or 'on an unknown date'}, citing the vendors' lifecycle pages); an OS the "
+        "table does not know is counted as unknown, never guessed.",
+        "A machine is past end of support when the as-of date is after its OS's end-of-support date (the end of "
+        "support without a paid extension).",
+        "An Extended Security Update licence is active when the Arc machine's licenseProfile.esuProfile has "
+        "licenseAssignmentState Assigned and esuKeyState Active; end_of_support_without_esu counts the machines "
+        "past end of support without one.",
+    ]
+
+
 def past_end(end_of_support: date, as_of: datetime) -> bool:
     """Past end of support once the as-of day is after the last supported day (dates are UTC days)."""
     return as_of.date() > end_of_support

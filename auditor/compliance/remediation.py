@@ -194,6 +194,28 @@ def remediation_summary(patches: list[RemediatedPatch]) -> dict[str, Any]:
     }
 
 
+def rule_statements(window_days: int, sla: Mapping[str, int]) -> list[str]:
+    """The remediation rule as the issue wrote it, with this config's parameters, for the methodology."""
+    table = ", ".join(f"{name} {days}" for name, days in sorted(sla.items())) or "none"
+    return [
+        "Remediation timeliness takes every patch row of type .../patchinstallationresults/softwarepatches whose "
+        "installationState is exactly Installed.",
+        "Its machine is one the scan judges (matched ignoring case).",
+        "Its installation time is its own lastModifiedDateTime, which lies in [T - installation_window_days, T] "
+        f"(installation_window_days = {window_days}), where T is the as-of time.",
+        "Its enforced classifications are those of its classifications that have an SLA (days: "
+        f"{table}); a row with none is skipped. Its SLA is the smallest of those classifications' SLAs.",
+        "days = max(0, floor((installed - publishedDateTime) / 1 day)) when publishedDateTime is set. When it is "
+        "not set, the first-seen date from history is used, exactly as for pending patches; otherwise the age is "
+        "unknown.",
+        "A row is within SLA when days <= its SLA.",
+        "within_sla_rate = 100 x within_sla / dated, rounded half-up to 2 decimals, null when dated is 0; p50_days "
+        "and p90_days are nearest-rank percentiles over the dated rows (the value at rank ceil(q x n) in "
+        "ascending order), null when there are none. A row counts once overall and once under each of its "
+        "enforced classifications.",
+    ]
+
+
 def undated_keys(table: pa.Table | None) -> list[str]:
     """The pending-patch keys of the undated installed rows, for the history's first-seen lookup."""
     if table is None:

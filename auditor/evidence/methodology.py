@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from auditor.compliance import lifecycle, remediation
 from auditor.compliance.facts import UNTAGGED
 from auditor.compliance.thresholds import Threshold
 from auditor.config import Config
@@ -68,6 +69,13 @@ def rules_in_force(
     config: Config, checks: list[tuple[Threshold, float | None]], summary: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The manifest's `rules`: parameters, the rules in words, and each threshold's requirement sentence."""
+    present = summary or {}
+    added: list[str] = []
+    # Stated only where the scan judged them: packs that predate the queries replay with the rules they had.
+    if "remediation" in present:
+        added += remediation.rule_statements(config.installation_window_days, config.sla)
+    if "lifecycle" in present:
+        added += lifecycle.rule_statements(lifecycle.load_table().last_checked)
     return {
         "parameters": {
             "environment_tag": config.environment_tag,
@@ -77,7 +85,7 @@ def rules_in_force(
             "sla": dict(sorted(config.sla.items())),
             "unknown_age_counts_as_overdue": True,
         },
-        "statements": statements(config) + derived_statements(summary or {}),
+        "statements": statements(config) + derived_statements(present) + added,
         "thresholds": [
             {
                 "rule": t.rule,

@@ -26,6 +26,7 @@ from auditor.reports.pdf.summary_section import (
     threshold_rows,
     trend_points,
 )
+from auditor.reports.pdf.timeliness import lifecycle_view, timeliness_view
 from auditor.timestamps import format_timestamp
 
 
@@ -237,6 +238,8 @@ def build_view(context: ReportContext) -> dict[str, Any]:
         "honesty": honesty(summary),
         "schedules": schedules_view(summary),
         "policy": policy_view(summary),
+        "timeliness": timeliness_view(context),
+        "lifecycle": lifecycle_view(context),
         "sla": sorted(evaluation.config.sla.items(), key=lambda item: (item[1], item[0])),
         "queries": context.queries,
         "manifest": context.manifest_fingerprint,

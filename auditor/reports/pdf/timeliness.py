@@ -1,0 +1,114 @@
+"""What the PDF's remediation and OS lifecycle section reads: figures per classification, the distribution of days
+to install, the monthly trend from history, and the operating systems against their end of support."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from auditor.compliance.lifecycle import rule_statements as lifecycle_rules
+from auditor.compliance.remediation import RemediatedPatch, rule_statements
+from auditor.digests import scope_key
+from auditor.reports.interface import ReportContext
+from auditor.reports.pdf.caps import TOP_ROWS, cap
+
+BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("0-7 days", 0, 7),
+    ("8-15 days", 8, 15),
+    ("16-30 days", 16, 30),
+    ("31-60 days", 31, 60),
+    ("over 60 days", 61, None),
+)
+"""Days-to-install bands of the distribution table (inclusive bounds)."""
+TOP_LATE = 15
+"""Patches installed past their SLA that the PDF lists; the workbook's Remediation sheet has every row."""
+
+
+def distribution(patches: Iterable[RemediatedPatch], classification: str | None = None) -> list[int]:
+    """Installed rows per BUCKETS band, then those of unknown age (of one classification, or all)."""
+    counts = [0] * (len(BUCKETS) + 1)
+    for patch in patches:
+        if classification is not None and classification not in patch.classifications:
+            continue
+        if patch.days is None:
+            counts[-1] += patch.installs
+            continue
+        for index, (_, low, high) in enumerate(BUCKETS):
+            if patch.days >= low and (high is None or patch.days <= high):
+                counts[index] += patch.installs
+                break
+    return counts
+
+
+def monthly_trend(
+    runs: Sequence[Mapping[str, Any]], *, scope: str | None = None, latest: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Per month, the remediation figures of its last complete scan (of `scope`, when runs record one).
+
+    Each scan covers the installation window before it, so the month's last scan speaks for the month. `latest`
+    (this scan's as_of and remediation block) replaces an earlier scan of its month.
+    """
+    months: dict[str, dict[str, Any]] = {}
+    for run in sorted(runs, key=lambda r: str(r.get("as_of", ""))):
+        if run.get("complete") is False or (scope is not None and run.get("scope_key", scope) != scope):
+            continue
+        if run.get("within_sla_rate") is None and run.get("p90_days") is None:
+            continue
+        when = str(run.get("as_of", ""))
+        months[when[:7]] = {
+            "month": when[:7],
+            "as_of": when,
+            "within_sla_rate": run.get("within_sla_rate"),
+            "p90_days": run.get("p90_days"),
+        }
+    if latest is not None and latest.get("remediation"):
+        when = str(latest.get("as_of", ""))
+        block = latest["remediation"]
+        months[when[:7]] = {
+            "month": when[:7],
+            "as_of": when,
+            "within_sla_rate": block.get("within_sla_rate"),
+            "p90_days": block.get("p90_days"),
+        }
+    return [months[month] for month in sorted(months)]
+
+
+def timeliness_view(context: ReportContext) -> dict[str, Any] | None:
+    """The remediation block for the templates (None when the pack predates installed_patches)."""
+    figures = context.summary.get("remediation")
+    if not figures:
+        return None
+    patches = context.evaluation.remediated or []
+    classes = sorted(figures.get("by_classification", {}))
+    rows = [{"classification": "All enforced", **figures, "bands": distribution(patches)}]
+    rows += [
+        {"classification": name, **figures["by_classification"][name], "bands": distribution(patches, name)}
+        for name in classes
+    ]
+    slowest = sorted(
+        (p for p in patches if p.days is not None and p.days > p.sla_days),
+        key=lambda p: (-(p.days or 0), p.name, p.machine_id),
+    )
+    return {
+        "figures": figures,
+        "rows": rows,
+        "bands": [label for label, _, _ in BUCKETS] + ["unknown"],
+        "late": cap(slowest, TOP_LATE),
+        "trend": monthly_trend(context.history, scope=scope_key(context.source), latest=context.summary),
+        "window_days": context.evaluation.config.installation_window_days,
+        "rules": rule_statements(context.evaluation.config.installation_window_days, context.evaluation.config.sla),
+    }
+
+
+def lifecycle_view(context: ReportContext) -> dict[str, Any] | None:
+    """The OS lifecycle block for the templates (None when the pack predates machine_lifecycle)."""
+    found = context.evaluation.lifecycle
+    if found is None:
+        return None
+    return {
+        "summary": found.to_summary(),
+        "rows": cap(found.by_os, TOP_ROWS),
+        "unknown": cap(found.unknown_descriptions, TOP_ROWS),
+        "last_checked": found.last_checked,
+        "rules": lifecycle_rules(found.last_checked),
+    }
