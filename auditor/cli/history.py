@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from auditor.cli.common import out, pct
+from auditor.compliance.remediation import monthly_trend
 from auditor.history import HistoryStore, default_path
 
 
@@ -23,12 +24,15 @@ def history_command(
     if not path.exists():
         runs: list[dict[str, Any]] = []
         trend: list[dict[str, Any]] = []
+        remediation: list[dict[str, Any]] = []
     else:
         with HistoryStore(path, read_only=True) as store:
             runs = store.runs()
             trend = store.dimension_trend(dimension) if dimension else []
+            remediation = monthly_trend(runs, remediated=store.remediated())
     if as_json:
-        typer.echo(json.dumps({"history": str(path), "runs": runs, "dimension": trend}, indent=2))
+        document = {"history": str(path), "runs": runs, "dimension": trend, "remediation": remediation}
+        typer.echo(json.dumps(document, indent=2))
         return
     table = Table(title=f"Scan history ({path})", title_justify="left")
     for column in ("as of", "machines", "compliance", "change", "unknown", "breaches", "complete"):
@@ -50,3 +54,17 @@ def history_command(
     out.print(table if runs else f"no scans recorded in {path}")
     for row in trend:
         out.print(f"{row['as_of']}  {row['key']:<30} {row['machines']:>8}  {row['compliance_rate']}")
+    if remediation:
+        months = Table(title="Remediation timeliness by month", title_justify="left")
+        for column in ("month", "last scan", "within SLA", "p90 days", "left pending (history)", "p90 days (history)"):
+            months.add_column(column, justify="left" if column in ("month", "last scan") else "right")
+        for row in remediation:
+            months.add_row(
+                row["month"],
+                row["as_of"] or "",
+                pct(row["within_sla_rate"]),
+                "" if row["p90_days"] is None else str(row["p90_days"]),
+                str(row["remediated_from_history"]),
+                "" if row["history_p90_days"] is None else str(row["history_p90_days"]),
+            )
+        out.print(months)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -214,6 +214,60 @@ def rule_statements(window_days: int, sla: Mapping[str, int]) -> list[str]:
         "ascending order), null when there are none. A row counts once overall and once under each of its "
         "enforced classifications.",
     ]
+
+
+def monthly_trend(
+    runs: Sequence[Mapping[str, Any]],
+    *,
+    scope: str | None = None,
+    latest: Mapping[str, Any] | None = None,
+    remediated: Iterable[Mapping[str, Any]] = (),
+) -> list[dict[str, Any]]:
+    """Per month, the remediation figures of its last complete scan (of `scope`, when runs record one), and the
+    time to remediate that history shows for the patches that left the pending list that month.
+
+    Each scan covers the installation window before it, so the month's last scan speaks for the month. `latest`
+    (this scan's as_of and remediation block) replaces an earlier scan of its month. `remediated` are
+    HistoryStore.remediated() rows: days from first sighting to the scan that no longer saw the patch.
+    """
+    months: dict[str, dict[str, Any]] = {}
+    for run in sorted(runs, key=lambda r: str(r.get("as_of", ""))):
+        if run.get("complete") is False or (scope is not None and run.get("scope_key", scope) != scope):
+            continue
+        if run.get("within_sla_rate") is None and run.get("p90_days") is None:
+            continue
+        when = str(run.get("as_of", ""))
+        months[when[:7]] = {
+            "month": when[:7],
+            "as_of": when,
+            "within_sla_rate": run.get("within_sla_rate"),
+            "p90_days": run.get("p90_days"),
+        }
+    if latest is not None and latest.get("remediation"):
+        when = str(latest.get("as_of", ""))
+        block = latest["remediation"]
+        months[when[:7]] = {
+            "month": when[:7],
+            "as_of": when,
+            "within_sla_rate": block.get("within_sla_rate"),
+            "p90_days": block.get("p90_days"),
+        }
+    from_history: dict[str, list[int]] = defaultdict(list)
+    for row in remediated:
+        by: datetime = row["remediated_by"]
+        from_history[by.strftime("%Y-%m")].append(days_between(row["first_seen"], by))
+    for month, days in from_history.items():
+        days.sort()
+        entry = months.setdefault(month, {"month": month, "as_of": None, "within_sla_rate": None, "p90_days": None})
+        entry["remediated_from_history"] = len(days)
+        entry["history_p90_days"] = nearest_rank(days, 0.9)
+    out = []
+    for month in sorted(months):
+        entry = months[month]
+        entry.setdefault("remediated_from_history", 0)
+        entry.setdefault("history_p90_days", None)
+        out.append(entry)
+    return out
 
 
 def undated_keys(table: pa.Table | None) -> list[str]:

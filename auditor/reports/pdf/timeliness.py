@@ -3,11 +3,11 @@ to install, the monthly trend from history, and the operating systems against th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from auditor.compliance.lifecycle import rule_statements as lifecycle_rules
-from auditor.compliance.remediation import RemediatedPatch, rule_statements
+from auditor.compliance.remediation import RemediatedPatch, monthly_trend, rule_statements
 from auditor.digests import scope_key
 from auditor.reports.interface import ReportContext
 from auditor.reports.pdf.caps import TOP_ROWS, cap
@@ -38,39 +38,6 @@ def distribution(patches: Iterable[RemediatedPatch], classification: str | None 
                 counts[index] += patch.installs
                 break
     return counts
-
-
-def monthly_trend(
-    runs: Sequence[Mapping[str, Any]], *, scope: str | None = None, latest: Mapping[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """Per month, the remediation figures of its last complete scan (of `scope`, when runs record one).
-
-    Each scan covers the installation window before it, so the month's last scan speaks for the month. `latest`
-    (this scan's as_of and remediation block) replaces an earlier scan of its month.
-    """
-    months: dict[str, dict[str, Any]] = {}
-    for run in sorted(runs, key=lambda r: str(r.get("as_of", ""))):
-        if run.get("complete") is False or (scope is not None and run.get("scope_key", scope) != scope):
-            continue
-        if run.get("within_sla_rate") is None and run.get("p90_days") is None:
-            continue
-        when = str(run.get("as_of", ""))
-        months[when[:7]] = {
-            "month": when[:7],
-            "as_of": when,
-            "within_sla_rate": run.get("within_sla_rate"),
-            "p90_days": run.get("p90_days"),
-        }
-    if latest is not None and latest.get("remediation"):
-        when = str(latest.get("as_of", ""))
-        block = latest["remediation"]
-        months[when[:7]] = {
-            "month": when[:7],
-            "as_of": when,
-            "within_sla_rate": block.get("within_sla_rate"),
-            "p90_days": block.get("p90_days"),
-        }
-    return [months[month] for month in sorted(months)]
 
 
 def timeliness_view(context: ReportContext) -> dict[str, Any] | None:
