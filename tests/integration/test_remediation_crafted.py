@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from auditor.config import config_from_dict
+from auditor.evidence.files import pack_files
+from auditor.evidence.replay import replay_differences
 from auditor.evidence.verify import verify_pack
 from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.scan import scan
@@ -76,6 +78,9 @@ def run(tmp_path: Path, *, history: bool) -> dict[str, Any]:
     fleet().write(tmp_path / "snap")
     result = scan(config_from_dict({}), source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "packs", **kwargs)
     assert verify_pack(result.pack).intact
+    # The pack replays to the same figures: its first-seen evidence carries the undated installed patches too.
+    with pack_files(result.pack) as files:
+        assert replay_differences(files) == []
     summary = json.loads((result.pack / "summary.json").read_text())
     assert_valid_summary(summary)
     return dict(summary["remediation"])
@@ -136,3 +141,35 @@ def test_no_installations_give_null_rate(tmp_path: Path) -> None:
         "p90_days": None,
         "by_classification": {},
     }
+
+
+@pytest.mark.slow
+def test_workbook_and_pdf_list_remediation_and_lifecycle(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+    from pypdf import PdfReader
+
+    f = fleet()
+    f.machine("arc-2012", platform="Arc", os_sku="Windows Server 2012 R2 Standard", esu=("Assigned", "Active"))
+    f.write(tmp_path / "snap")
+    config = config_from_dict({"thresholds": {"max_end_of_support_machines": 0}})
+    result = scan(config, source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "packs", use_history=False)
+    book = load_workbook(result.pack / "audit-pack.xlsx", read_only=True)
+    rows = list(book["Remediation"].iter_rows(min_row=3, values_only=True))
+    by_patch = {row[0]: row for row in rows}
+    assert set(by_patch) == {"kb-at-sla", "kb-past-sla", "kb-early", "kb-both", "kb-edge", "openssl", "zlib"}
+    # Patch, ..., Days to install, SLA, Within SLA
+    assert by_patch["kb-at-sla"][9:12] == (15, 15, "yes")
+    assert by_patch["kb-past-sla"][9:12] == (16, 15, "no")
+    assert by_patch["kb-both"][3] == "Security, Critical" and by_patch["kb-both"][9:12] == (20, 15, "no")
+    assert by_patch["openssl"][5] == "unknown" and by_patch["openssl"][11] == "unknown"
+    lifecycle = {row[0]: row for row in book["OS lifecycle"].iter_rows(min_row=3, values_only=True)}
+    assert lifecycle["Windows Server 2012 R2"][1:6] == (1, "2023-10-10", "yes", 1, 0)
+    assert lifecycle["Windows Server 2022"][3] == "no"
+    # An ESU licence keeps the machine out of the threshold's count.
+    assert result.summary["lifecycle"]["end_of_support_without_esu"] == 0
+    assert "max_end_of_support_machines" not in {b.rule for b in result.breaches}
+    pages = PdfReader(result.pack / "audit-pack.pdf").pages
+    text = " ".join(" ".join(page.extract_text() for page in pages).split())
+    assert "Remediation timeliness" in text and "Distribution per classification" in text
+    assert "Operating system lifecycle" in text and "Windows Server 2012 R2" in text
+    assert "whose installationState is exactly Installed" in text  # the rule as written, in the methodology
