@@ -215,35 +215,34 @@ def installation_rows(
                     "maintenanceRunId": run.occurrence.correlation_id if run.occurrence else None,
                 },
             )
+            failed: list[PatchDef] = []
+            if run.failed:
+                candidates = catalogs[machine.product.catalog].candidates(run.start)
+                failed = [patch for _, patch in rng.sample(candidates, min(run.failed, 3, len(candidates)))]
+            failed_ids = {patch.patch_id for patch in failed}
             for patch, at in _installed(installed_rng, machine, catalogs[machine.product.catalog], run):
-                props = _patch_properties(patch, windows, ts(at))
-                props["installationState"] = "Installed"
-                yield arg_row(
-                    rid=f"{run_id}/softwarePatches/{patch.patch_id}",
-                    name=patch.name,
-                    rtype=f"{mtype}/patchinstallationresults/softwarepatches",
-                    tenant_id=tenant,
-                    location=machine.location,
-                    resource_group=machine.rg.name,
-                    subscription_id=machine.sub.id,
-                    properties=props,
-                )
-            if not run.failed:
-                continue
-            candidates = catalogs[machine.product.catalog].candidates(run.start)
-            for _, patch in rng.sample(candidates, min(run.failed, 3, len(candidates))):
-                props = _patch_properties(patch, windows, modified)
-                props["installationState"] = "Failed"
-                yield arg_row(
-                    rid=f"{run_id}/softwarePatches/{patch.patch_id}",
-                    name=patch.name,
-                    rtype=f"{mtype}/patchinstallationresults/softwarepatches",
-                    tenant_id=tenant,
-                    location=machine.location,
-                    resource_group=machine.rg.name,
-                    subscription_id=machine.sub.id,
-                    properties=props,
-                )
+                if patch.patch_id not in failed_ids:  # one row per patch and run, as ARG keys them
+                    yield _patch_row(machine, tenant, f"{run_id}/softwarePatches", patch, ts(at), "Installed")
+            for patch in failed:
+                yield _patch_row(machine, tenant, f"{run_id}/softwarePatches", patch, modified, "Failed")
+
+
+def _patch_row(
+    machine: Machine, tenant: str, parent: str, patch: PatchDef, modified: str, state: str
+) -> dict[str, Any]:
+    """One `patchinstallationresults/softwarepatches` row of a run."""
+    props = _patch_properties(patch, machine.os == "Windows", modified)
+    props["installationState"] = state
+    return arg_row(
+        rid=f"{parent}/{patch.patch_id}",
+        name=patch.name,
+        rtype=f"{machine.arm_type.lower()}/patchinstallationresults/softwarepatches",
+        tenant_id=tenant,
+        location=machine.location,
+        resource_group=machine.rg.name,
+        subscription_id=machine.sub.id,
+        properties=props,
+    )
 
 
 MAX_INSTALLED_ROWS = 8
