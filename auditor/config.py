@@ -6,13 +6,14 @@ import ipaddress
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_serializer,
@@ -23,9 +24,7 @@ from pydantic import (
 from auditor.classifications import CLASSIFICATIONS, canonical, is_known
 from auditor.digests import canonical_json, sha256_hex
 from auditor.errors import ConfigError
-from auditor.policy.config import PolicySettings
 from auditor.risk_register import DEFAULT_NAME as EXCEPTIONS_NAME
-from auditor.sources.azure_settings import AzureSettings
 
 Rate = Annotated[float, Field(ge=0, le=100)]
 """A percentage from 0 to 100."""
@@ -332,8 +331,15 @@ class Config(_Model):
     history: HistorySettings = Field(default_factory=HistorySettings)
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings, description="Signing, time stamps, trust.")
     report: ReportSettings = Field(default_factory=ReportSettings, description="Sign-off block of the reports.")
-    azure: AzureSettings | None = Field(None, description="Live scope and cloud for `--source azure` and capture.")
-    policy: PolicySettings | None = Field(None, description="Settings of `auditor policy` (policy as code).")
+    azure: dict[str, Any] | None = Field(
+        None,
+        description="Live scope and cloud for `--source azure` and capture; checked by the live sources (see [azure]).",
+    )
+    policy: dict[str, Any] | None = Field(
+        None,
+        description="Settings of `auditor policy` (policy as code); checked by the policy commands (see [policy]).",
+    )
+    _origin: str = PrivateAttr("<config>")
     notify: NotifySettings = Field(default_factory=NotifySettings, description="Webhooks posted after each scan.")
     publish: PublishSettings = Field(
         default_factory=PublishSettings, description="Azure Monitor publishing of each scan."
@@ -356,17 +362,10 @@ class Config(_Model):
                 seen[key] = name
         return value
 
-    @model_validator(mode="after")
-    def _publish_scope_known(self) -> Config:
-        target = self.publish.log_analytics
-        if (
-            target is not None
-            and target.credential_scope is None
-            and self.azure is not None
-            and self.azure.cloud == "Custom"
-        ):
-            raise ValueError("publish.log_analytics.credential_scope is required when [azure].cloud is Custom")
-        return self
+    @property
+    def origin(self) -> str:
+        """The file this config was read from (or `<config>`), as error messages name it."""
+        return self._origin
 
     def canonical_json(self) -> str:
         """The effective config as canonical JSON (sorted keys), as hashed and printed in packs."""
@@ -387,8 +386,24 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return "".join(parts)
 
 
+RELATIVE_PATHS: tuple[tuple[str, ...], ...] = (
+    ("exceptions_file",),
+    ("history", "path"),
+    ("policy", "policies_dir"),
+    ("evidence", "sign_key"),
+    ("evidence", "trusted_keys"),
+    ("evidence", "timestamp_ca"),
+)
+"""Keys holding paths; a relative one is taken from the config file's directory, wherever auditor runs."""
+
+Section = TypeVar("Section", bound=BaseModel)
+
+
 def load_config(path: Path) -> Config:
-    """Read and validate an auditor.toml; every problem is a ConfigError naming the file and key."""
+    """Read and validate an auditor.toml; every problem is a ConfigError naming the file and key.
+
+    Every relative path in it (RELATIVE_PATHS) is resolved against the file's directory, here and only here.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -399,38 +414,69 @@ def load_config(path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", "fix the syntax; see samples/auditor.toml") from exc
-    return _locate_register(config_from_dict(data, source=str(path)), path)
+    base = path.absolute().parent
+    for keys in RELATIVE_PATHS:
+        _resolve(data, keys, base)
+    if "exceptions_file" not in data and (base / EXCEPTIONS_NAME).is_file():
+        data["exceptions_file"] = str(base / EXCEPTIONS_NAME)
+    return config_from_dict(data, source=str(path))
 
 
-def _locate_register(config: Config, path: Path) -> Config:
-    """exceptions_file taken from the config's directory; the config's sibling exceptions.toml when unset."""
-    if config.exceptions_file is None:
-        sibling = path.parent / EXCEPTIONS_NAME
-        return config.model_copy(update={"exceptions_file": sibling}) if sibling.is_file() else config
-    if not config.exceptions_file.expanduser().is_absolute():
-        return config.model_copy(update={"exceptions_file": path.parent / config.exceptions_file})
-    return config.model_copy(update={"exceptions_file": config.exceptions_file.expanduser()})
+def _resolve(data: dict[str, Any], keys: tuple[str, ...], base: Path) -> None:
+    """Make the path at `keys` absolute against `base` (in place); values of the wrong type are left to validation."""
+    *parents, last = keys
+    table: Any = data
+    for key in parents:
+        table = table.get(key) if isinstance(table, dict) else None
+    if not isinstance(table, dict) or last not in table:
+        return
+    value = table[last]
+    if isinstance(value, str):
+        table[last] = str(base / Path(value).expanduser())
+    elif isinstance(value, list):
+        table[last] = [str(base / Path(item).expanduser()) if isinstance(item, str) else item for item in value]
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "<config>") -> Config:
-    """Validate a config mapping (already parsed)."""
+    """Validate a config mapping (already parsed); `source` names it in errors."""
     try:
-        return Config.model_validate(data)
+        config = Config.model_validate(data)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        key = _key_path(tuple(error["loc"])) or "(top level)"
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        given = error.get("input")
-        secret = error["loc"][-1:] == ("url",)  # a webhook URL is a secret: never echo it
-        shown = (
-            ""
-            if error["type"] in ("extra_forbidden", "missing") or isinstance(given, dict) or secret
-            else f" (got {given!r})"
-        )
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(
-            f"{source}: key '{key}': {message}{shown}{more}",
-            "see samples/auditor.toml for every key and its meaning",
-        ) from exc
+        raise _config_error(exc, source, "") from exc
+    config._origin = source
+    return config
+
+
+def read_section(config: Config, name: Literal["azure", "policy"], model: type[Section]) -> Section | None:
+    """Validate the wing section `name` of `config` with the wing's own model; None when the section is absent.
+
+    Config keeps wing sections as written, so that it imports no wing; each wing reads its section through this,
+    with errors that name the file and the key path like every other config error.
+    """
+    raw = getattr(config, name)
+    if raw is None:
+        return None
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, config.origin, name) from exc
+
+
+def _config_error(exc: ValidationError, source: str, prefix: str) -> ConfigError:
+    error = exc.errors()[0]
+    loc = (prefix, *error["loc"]) if prefix else tuple(error["loc"])
+    key = _key_path(loc) or "(top level)"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    given = error.get("input")
+    secret = error["loc"][-1:] == ("url",)  # a webhook URL is a secret: never echo it
+    shown = (
+        ""
+        if error["type"] in ("extra_forbidden", "missing") or isinstance(given, dict) or secret
+        else f" (got {given!r})"
+    )
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return ConfigError(
+        f"{source}: key '{key}': {message}{shown}{more}", "see samples/auditor.toml for every key and its meaning"
+    )

@@ -16,6 +16,11 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from auditor.config import Config
+from auditor.policy.config import PolicySettings
+from auditor.sources.azure_settings import AzureSettings
+
+WING_SECTIONS: dict[str, type[BaseModel]] = {"azure": AzureSettings, "policy": PolicySettings}
+"""Sections that Config keeps as written and a wing checks (config.read_section): documented from the wing's model."""
 
 HEADER = """# auditor.toml reference
 
@@ -78,10 +83,11 @@ def _default(field: FieldInfo) -> str:
 def _sections(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, type[BaseModel]]]:
     yield prefix, model
     for name, field in model.model_fields.items():
-        for sub in _models(field.annotation):
+        wing = WING_SECTIONS.get(name) if not prefix else None
+        for sub in [wing] if wing is not None else _models(field.annotation):
             origin = typing.get_origin(field.annotation)
             key = f"{prefix}.{name}" if prefix else name
-            if origin is dict or "dict[" in str(field.annotation):
+            if wing is None and (origin is dict or "dict[" in str(field.annotation)):
                 key += ".<name>"
             yield from _sections(sub, key)
 
@@ -101,7 +107,9 @@ def render() -> str:
             if not meaning and _models(field.annotation):
                 meaning = (_models(field.annotation)[0].__doc__ or "").strip().splitlines()[0]
             meaning = meaning.replace("|", "\\|").replace("\n", " ")
-            kind = _type_name(field.annotation).replace("|", "\\|")
+            kind = (
+                "table or none" if name in WING_SECTIONS and model is Config else _type_name(field.annotation)
+            ).replace("|", "\\|")
             out.append(f"| `{name}` | {kind} | {_default(field)} | {meaning} |")
     return "\n".join(out) + "\n"
 

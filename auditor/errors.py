@@ -52,9 +52,3 @@ class QueryError(AuditorError):
 
 class PackError(AuditorError):
     """An audit pack cannot be written, read or re-rendered."""
-
-
-class DataIncompleteError(AuditorError):
-    """A source could not deliver complete data."""
-
-    exit_code = ExitCode.INCOMPLETE

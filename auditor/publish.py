@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from auditor import __version__
 from auditor.config import Config, LogAnalyticsPublishSettings
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, ConfigError
 from auditor.notify.interface import ScanOutcome
 from auditor.notify.webhook import host_of
-from auditor.sources.azure_settings import AzureSettings
+from auditor.sources.azure_settings import AzureSettings, azure_settings
 
 if TYPE_CHECKING:
     from azure.core.exceptions import HttpResponseError
@@ -181,7 +181,13 @@ class LogAnalyticsPublisher:
         settings = config.publish.log_analytics
         if settings is None:
             return None
-        return cls(settings, azure=config.azure, environment_targets=config.thresholds.by_environment, **kwargs)
+        azure = azure_settings(config)
+        if settings.credential_scope is None and azure is not None and azure.cloud == "Custom":
+            raise ConfigError(
+                f"{config.origin}: key 'publish.log_analytics.credential_scope' is required when [azure].cloud is Custom",
+                "set credential_scope to the Logs Ingestion scope of your cloud",
+            )
+        return cls(settings, azure=azure, environment_targets=config.thresholds.by_environment, **kwargs)
 
     def _default_credential(self) -> Any:
         if self.azure is not None:

@@ -78,18 +78,15 @@ def open_source(spec: str | Source, config: Config) -> Source:
             raise ConfigError("--source snapshot: needs a directory", "write --source snapshot:PATH")
         return SnapshotSource(read_snapshot(Path(directory).expanduser()))
     if spec == "azure":
+        from auditor.sources.azure_settings import require_azure
         from auditor.sources.log_analytics import LogAnalyticsSource
         from auditor.sources.resource_graph import ResourceGraphSource
         from auditor.sources.router import TargetRouter
 
-        if config.azure is None:
-            raise ConfigError(
-                "--source azure needs an [azure] section in the config",
-                "add [azure] with tenant_id and subscriptions or management_groups; see samples/auditor.toml",
-            )
-        targets: dict[str, Source] = {"arg": ResourceGraphSource.from_settings(config.azure)}
-        if config.azure.log_analytics_workspace_id:
-            targets["law"] = LogAnalyticsSource.from_settings(config.azure)
+        azure = require_azure(config, "--source azure")
+        targets: dict[str, Source] = {"arg": ResourceGraphSource.from_settings(azure)}
+        if azure.log_analytics_workspace_id:
+            targets["law"] = LogAnalyticsSource.from_settings(azure)
         return TargetRouter(targets)
     raise ConfigError(f"unknown source {spec!r}", "use sample, snapshot:DIR or azure")
 

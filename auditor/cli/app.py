@@ -9,10 +9,10 @@ import typer
 
 from auditor import __version__
 from auditor.cli import history, keygen, policy, query, report, scan, snapshot, verify
-from auditor.cli.common import err, report_error
+from auditor.cli.common import err, new_app, report_error
 from auditor.errors import AuditorError, ExitCode
 
-app = typer.Typer(
+app = new_app(
     name="auditor",
     help="Patch-compliance auditor for Azure Update Manager.",
     no_args_is_help=True,

@@ -9,18 +9,22 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from auditor.cli.common import out, pct
+from auditor.cli.common import config_or_default, out, pct
 from auditor.compliance.remediation import monthly_trend
 from auditor.history import HistoryStore, default_path
 
 
 def history_command(
-    history: Path | None = typer.Option(None, "--history", help="History file (default: the user state directory)."),
+    history: Path | None = typer.Option(
+        None, "--history", help="History file (default: [history].path of --config, else the user state directory)."
+    ),
+    config: Path | None = typer.Option(None, "--config", help="auditor.toml whose [history].path to read."),
     as_json: bool = typer.Option(False, "--json", help="Print the runs as JSON."),
     dimension: str | None = typer.Option(None, "--dimension", help="Also show one dimension, e.g. by_environment."),
 ) -> None:
     """Show the trend of past scans (oldest first)."""
-    path = history or default_path()
+    settings = config_or_default(config)
+    path = history or (settings.history.path if settings is not None else None) or default_path()
     if not path.exists():
         runs: list[dict[str, Any]] = []
         trend: list[dict[str, Any]] = []

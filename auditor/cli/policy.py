@@ -10,15 +10,16 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
+from auditor.cli.common import new_app, report_error
+from auditor.config import load_config
 from auditor.errors import AuditorError, ExitCode
 from auditor.package_data import data_dir
 from auditor.policy import PolicyError
 from auditor.policy import workflow as wf
 from auditor.policy.arm import PolicyArm
 from auditor.policy.azure import clients_from_settings
-from auditor.policy.config import PolicySettings, history_path, load_policy_settings
+from auditor.policy.config import PolicySettings, load_policy_settings
 from auditor.policy.deploy import Applied
 from auditor.policy.gate import GateResult
 from auditor.policy.plan import Plan, write_plan
@@ -32,7 +33,7 @@ from auditor.policy.view import (
     render_validation,
 )
 
-app = typer.Typer(help="Patch policy as code: validate, plan, deploy, remediate, status.", no_args_is_help=True)
+app = new_app(help="Patch policy as code: validate, plan, deploy, remediate, status.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
 DEFAULT_CONFIG = Path("auditor.toml")
@@ -52,10 +53,7 @@ PruneOpt = Annotated[bool, typer.Option("--prune", help="Delete owned resources 
 
 def fail(exc: AuditorError) -> NoReturn:
     """Print `error:` and `hint:` to stderr and exit with the error's code (no traceback)."""
-    err.print(f"[red]error:[/red] {escape(exc.message)}")
-    if exc.hint:
-        err.print(f"hint: {escape(exc.hint)}")
-    raise typer.Exit(int(exc.exit_code))
+    raise typer.Exit(report_error(exc))
 
 
 @contextmanager
@@ -71,11 +69,15 @@ def _config_file(config: Path | None) -> Path | None:
     return config if config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
 
 
-def _settings(config: Path | None) -> PolicySettings:
+def _config_path(config: Path | None) -> Path:
     path = _config_file(config)
     if path is None:
         raise PolicyError("no auditor.toml in this directory", "pass --config with a [policy] table")
-    return load_policy_settings(path)
+    return path
+
+
+def _settings(config: Path | None) -> PolicySettings:
+    return load_policy_settings(_config_path(config))
 
 
 class RichHooks:
@@ -153,7 +155,7 @@ def deploy(
     """Apply ring R: definitions, initiatives, assignments, role assignments (then remediation)."""
     with errors():
         settings = _settings(config)
-        reader = wf.open_history(history or history_path(_config_file(config)))
+        reader = wf.open_history(history or load_config(_config_path(config)).history.path)
         outcome = wf.deploy_ring(
             settings,
             ring,

@@ -8,12 +8,12 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from auditor.cli.common import err, out
+from auditor.cli.common import config_or_default, err, new_app, out, terminal_text
 from auditor.errors import ExitCode, QueryError
 from auditor.kql import lock
 from auditor.kql.catalog import Catalog
 
-app = typer.Typer(no_args_is_help=True)
+app = new_app(no_args_is_help=True)
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -45,7 +45,7 @@ def show(ref: str = typer.Argument(..., help="id or id@vN")) -> None:
     query, version = Catalog().get(ref)
     chosen = query.version(version)
     out.print(f"[bold]{chosen.ref}[/] — {query.title}  (target {query.target}, sha256 {chosen.sha256})")
-    out.print(query.description)
+    out.print(query.description, markup=False)
     for param in query.params.values():
         out.print(f"  param {param.name}: {param.type} (default {param.default!r}) {param.description}")
     out.print(f"  columns: {', '.join(f'{n}:{t}' for n, t in query.columns)}")
@@ -68,6 +68,7 @@ def run(
     param: list[str] = typer.Option([], "--param", help="name=value (repeatable)."),
     source: str = typer.Option("sample", "--source", help="sample, snapshot:DIR or azure."),
     limit: int = typer.Option(20, "--limit", help="Rows to print (0 prints all as JSON lines)."),
+    config: Path | None = typer.Option(None, "--config", help="auditor.toml (its [azure] section for --source azure)."),
 ) -> None:
     """Run one query on a source and print its rows."""
     from auditor.config import Config
@@ -75,7 +76,7 @@ def run(
 
     query, version = Catalog().get(ref)
     request = query.render(_params(param), version=version)
-    src = open_source(source, Config())
+    src = open_source(source, config_or_default(config) or Config())
     try:
         result = src.run(request)
     finally:
@@ -89,7 +90,7 @@ def run(
     for name, _ in request.columns:
         table.add_column(name, overflow="fold")
     for row in rows[:limit]:
-        table.add_row(*("" if row[n] is None else str(row[n]) for n, _ in request.columns))
+        table.add_row(*("" if row[n] is None else terminal_text(str(row[n])) for n, _ in request.columns))
     out.print(table)
 
 
@@ -98,7 +99,7 @@ def check(queries: Path | None = typer.Option(None, "--queries", help="Catalog d
     """Fail when a released query file changed, is missing or a version is not released."""
     problems = lock.check(Catalog(queries))
     for problem in problems:
-        err.print(f"[red]error:[/] {problem.message()}")
+        err.print(f"[red]error:[/] {terminal_text(problem.message())}")
     if problems:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
     out.print("query catalog matches queries.lock")

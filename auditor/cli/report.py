@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from auditor.cli.common import err, out
+from auditor.cli.common import config_or_default, err, out
 from auditor.errors import ConfigError
 from auditor.evidence.replay import replay_pack
 
@@ -54,15 +54,17 @@ def _period_pack(
     period: str, history: Path | None, out_dir: Path | None, config: Path | None, sign_key: Path | None, zip_pack: bool
 ) -> None:
     """`report --period`: the monthly review pack (kept apart from the re-render path and its checks)."""
-    from auditor.config import load_config
     from auditor.evidence.period import write_period_pack
     from auditor.history import default_path
 
+    settings = config_or_default(config)
     written = write_period_pack(
-        history or default_path(),
+        history or (settings.history.path if settings is not None else None) or default_path(),
         period,
-        out_dir=out_dir if out_dir is not None else Path("audit-packs"),
-        config=load_config(config) if config is not None else None,
+        out_dir=out_dir
+        if out_dir is not None
+        else (settings.output.dir if settings is not None else Path("audit-packs")),
+        config=settings,
         sign_key=sign_key,
         zip_pack=zip_pack,
     )

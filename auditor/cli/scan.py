@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, err, out, parse_as_of, pct, progress_bar
+from auditor.cli.common import config_or_default, out, parse_as_of, pct, progress_bar, terminal_text, warn
 from auditor.evidence.sign import load_private_key
 from auditor.scan import ScanResult, scan
 
@@ -38,10 +38,10 @@ def print_summary(result: ScanResult) -> None:
         )
     out.print(table)
     for breach in result.breaches:
-        out.print(f"[red]breach[/] {breach.message}")
+        out.print(f"[red]breach[/] {terminal_text(breach.message)}")
     if result.problems:
-        out.print("[bold red]INCOMPLETE[/]: " + "; ".join(result.problems))
-    out.print(f"pack: {result.pack}")
+        out.print("[bold red]INCOMPLETE[/]: " + terminal_text("; ".join(result.problems)))
+    out.print(f"pack: {terminal_text(str(result.pack))}")
 
 
 def scan_command(
@@ -86,7 +86,7 @@ def scan_command(
     elif not quiet:
         print_summary(result)
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        warn(warning)
     raise typer.Exit(int(result.exit_code))
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import typer
 
-from auditor.cli.common import err, out
+from auditor.cli.common import err, new_app, out, terminal_text
 from auditor.errors import ConfigError
 
-app = typer.Typer(no_args_is_help=True)
+app = new_app(no_args_is_help=True)
 
 
 @app.command("generate")
@@ -29,7 +29,7 @@ def generate(
         task = bar.add_task("generating machines", total=machines)
         snapshot = generate_fleet(machines, seed=seed, out=out_dir, progress=lambda n: bar.update(task, completed=n))
     rows = sum(t.rows for t in snapshot.tables.values())
-    out.print(f"wrote {snapshot.path} ({machines} machines, {rows} rows)")
+    out.print(f"wrote {terminal_text(str(snapshot.path))} ({machines} machines, {rows} rows)")
 
 
 @app.command("capture")
@@ -41,14 +41,13 @@ def capture(
     from rich.progress import Progress
 
     from auditor.config import load_config
+    from auditor.sources.azure_settings import require_azure
     from auditor.sources.capture import capture_snapshot
 
-    settings = load_config(config).azure
-    if settings is None:
-        raise ConfigError(
-            f"{config}: no [azure] section", "add [azure] with tenant_id and a scope; see samples/auditor.toml"
-        )
+    settings = require_azure(load_config(config), "snapshot capture")
     with Progress(console=err, transient=True) as bar:
         snapshot = capture_snapshot(settings, out=out_dir, progress=bar)
     rows = sum(t.rows for t in snapshot.tables.values())
-    out.print(f"wrote {snapshot.path} ({rows} rows from tenant {snapshot.tenant_id})")
+    out.print(
+        f"wrote {terminal_text(str(snapshot.path))} ({rows} rows from tenant {terminal_text(snapshot.tenant_id)})"
+    )

@@ -31,9 +31,7 @@ from auditor.policy.exemptions import listing_scopes, ring_exemptions
 from auditor.policy.ids import (
     AUTHZ,
     POLICY_EXEMPTIONS,
-    ROLE_ASSIGNMENTS,
     Scope,
-    child_id,
     id_key,
     is_within,
     parse_scope,
@@ -328,8 +326,3 @@ def read_deployed(arm: PolicyArm, desired: DesiredState) -> DeployedState:
     return DeployedState(
         tuple(definitions), tuple(sets), tuple(assignments), tuple(roles), ring_exemptions(listed, desired)
     )
-
-
-def role_assignment_id(scope: str, name: str) -> str:
-    """Id of a role assignment."""
-    return child_id(scope, ROLE_ASSIGNMENTS, name)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from auditor.config import Config, load_config, read_section
 from auditor.package_data import data_dir
 from auditor.policy import PolicyError
 from auditor.policy.ids import parse_scope
@@ -160,30 +160,19 @@ def settings_from_dict(data: dict[str, Any], *, source: str = "<config>", base: 
     return settings
 
 
+def policy_settings(config: Config) -> PolicySettings:
+    """The `[policy]` section of a loaded config, checked; PolicyError when there is none.
+
+    load_config has already taken a relative policies_dir from the config file's directory.
+    """
+    settings = read_section(config, "policy", PolicySettings)
+    if settings is None:
+        raise PolicyError(
+            f"{config.origin}: key 'policy' is missing", "add a [policy] table with owner_id and definition_scope"
+        )
+    return settings
+
+
 def load_policy_settings(path: Path) -> PolicySettings:
-    """Read the [policy] table of an auditor.toml."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise PolicyError(f"config file {path} does not exist", "pass --config with an existing auditor.toml") from exc
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read: {exc}", "fix the file; see docs/policy.md") from exc
-    table = data.get("policy")
-    if not isinstance(table, dict):
-        raise PolicyError(f"{path}: key 'policy' is missing", "add a [policy] table with owner_id and definition_scope")
-    return settings_from_dict(table, source=str(path), base=path.parent)
-
-
-def history_path(config_path: Path | None) -> Path | None:
-    """The scan history file named by [history].path of the same auditor.toml, if any."""
-    if config_path is None or not config_path.is_file():
-        return None
-    try:
-        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-    value = (data.get("history") or {}).get("path")
-    if not isinstance(value, str):
-        return None
-    path = Path(value)
-    return path if path.is_absolute() else config_path.parent / path
+    """Read the `[policy]` table of an auditor.toml through the one config loader."""
+    return policy_settings(load_config(path))

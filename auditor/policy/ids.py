@@ -70,13 +70,6 @@ def parse_scope(text: str, *, allow_resource: bool = False) -> Scope:
     )
 
 
-def same_id(left: str | None, right: str | None) -> bool:
-    """True when two ARM ids name the same thing (ARM ids are case-insensitive)."""
-    if left is None or right is None:
-        return left is right
-    return left.rstrip("/").casefold() == right.rstrip("/").casefold()
-
-
 def id_key(value: str) -> str:
     """The case-folded form of an id, for dict keys."""
     return value.rstrip("/").casefold()

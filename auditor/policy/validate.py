@@ -7,7 +7,7 @@ files (the name equals the file name, metadata.version is semver).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -163,8 +163,3 @@ def require_valid(report: ValidationReport) -> None:
     first = report.errors[0]
     more = f" (+{len(report.errors) - 1} more)" if len(report.errors) > 1 else ""
     raise PolicyError(f"{first.render()}{more}", "run `auditor policy validate` and fix every error")
-
-
-def summary_counts(report: ValidationReport) -> Mapping[str, int]:
-    """files / errors / warnings, for the CLI's last line."""
-    return {"files": report.files, "errors": len(report.errors), "warnings": len(report.warnings)}

@@ -13,6 +13,9 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from auditor.config import Config, read_section
+from auditor.errors import ConfigError
+
 CloudName = Literal["AzurePublic", "AzureUSGovernment", "AzureChina", "Custom"]
 """The clouds auditor knows the endpoints of, or `Custom` (Azure Stack Hub, private endpoints)."""
 
@@ -204,3 +207,21 @@ class AzureSettings(BaseModel):
     def scope(self) -> dict[str, list[str]]:
         """The scope as recorded in fingerprints and snapshots (both lists empty: the whole tenant)."""
         return {"subscriptions": list(self.subscriptions), "management_groups": list(self.management_groups)}
+
+
+def azure_settings(config: Config) -> AzureSettings | None:
+    """The `[azure]` section of `config`, checked (errors name the file and key); None when there is none."""
+    return read_section(config, "azure", AzureSettings)
+
+
+def require_azure(config: Config, what: str) -> AzureSettings:
+    """The `[azure]` section, or a ConfigError saying that `what` needs one."""
+    settings = azure_settings(config)
+    if settings is None:
+        where = "" if config.origin == "<config>" else f" ({config.origin})"
+        raise ConfigError(
+            f"{what} needs an [azure] section in the config{where}",
+            "pass --config with an auditor.toml that has [azure] with tenant_id and subscriptions or "
+            "management_groups; see samples/auditor.toml",
+        )
+    return settings

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from auditor.config import load_config
+from auditor.errors import ConfigError
 from auditor.package_data import data_dir
 from auditor.policy import PolicyError
-from auditor.policy.config import history_path, load_policy_settings, settings_from_dict
+from auditor.policy.config import load_policy_settings, settings_from_dict
 
 
 def test_defaults_and_derived_values() -> None:
@@ -74,9 +76,9 @@ def test_load_from_file_resolves_relative_paths(tmp_path: Path) -> None:
         'definition_scope = "/subscriptions/11111111-1111-1111-1111-111111111111"\npolicies_dir = "pol"\n'
     )
     assert load_policy_settings(config).policies_dir == tmp_path / "pol"
-    assert history_path(config) == tmp_path / "state" / "h.duckdb"
+    assert load_config(config).history.path == tmp_path / "state" / "h.duckdb"
     config.write_text("[output]\n")
     with pytest.raises(PolicyError, match="key 'policy' is missing"):
         load_policy_settings(config)
-    with pytest.raises(PolicyError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist"):
         load_policy_settings(tmp_path / "nope.toml")
