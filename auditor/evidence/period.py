@@ -19,16 +19,18 @@ import pyarrow as pa
 from auditor import __version__
 from auditor.compliance.period import PERIOD_FORMAT, build_review, month_bounds
 from auditor.config import Config
-from auditor.errors import AuditorError
+from auditor.errors import AuditorError, PackError
 from auditor.evidence import manifest as manifest_mod
+from auditor.evidence.files import PackFiles, UnreadableFile, read_bytes
 from auditor.evidence.methodology import rules_in_force
 from auditor.evidence.pack import PackWriter, write_table_jsonl_gz
+from auditor.evidence.replay import read_evidence
 from auditor.evidence.sign import ALGORITHM, key_id, load_private_key, signature_bytes, signature_document
 from auditor.evidence.zipped import write_zip
 from auditor.history import HistoryStore
 from auditor.reports.json import dumps
 from auditor.reports.period import PDF_NAME, SUMMARY_NAME, WORKBOOK_NAME, write_period_pdf, write_period_workbook
-from auditor.timestamps import format_timestamp
+from auditor.timestamps import format_timestamp, parse_timestamp
 
 SCANS_EVIDENCE = "evidence/period_scans.jsonl.gz"
 REMEDIATED_EVIDENCE = "evidence/period_remediated.jsonl.gz"
@@ -80,6 +82,27 @@ def read_period(history: Path, period: str, *, scope: str | None = None) -> tupl
             f"{history} records no scan as of within {period}", "run `auditor history` to see the recorded scans"
         )
     return scans, remediated
+
+
+def period_differences(files: PackFiles, manifest: Mapping[str, Any]) -> list[str]:
+    """Re-derive period-summary.json from the pack's own evidence; ["period-summary.json"] when it differs."""
+    columns = {entry["path"]: entry["columns"] for entry in manifest["evidence"]}
+    try:
+        scan_rows = read_evidence(files, SCANS_EVIDENCE, columns[SCANS_EVIDENCE]).to_pylist()
+        fixed_rows = read_evidence(files, REMEDIATED_EVIDENCE, columns[REMEDIATED_EVIDENCE]).to_pylist()
+        scans = [
+            {**row, "breach_rules": json.loads(row["breach_rules"]), "summary": json.loads(row["summary"])}
+            for row in scan_rows
+        ]
+        remediated = [
+            {**row, **{k: parse_timestamp(row[k]) for k in ("first_seen", "last_seen", "remediated_by")}}
+            for row in fixed_rows
+        ]
+        expected = dumps(build_review(manifest["period"]["period"], scans, remediated)).encode()
+        actual = read_bytes(files, SUMMARY_NAME)
+    except (KeyError, ValueError, UnreadableFile) as exc:
+        raise PackError(f"{files.label}: the review cannot be re-derived: {exc}", "the pack is damaged") from exc
+    return [] if actual == expected else [SUMMARY_NAME]
 
 
 def write_period_pack(

@@ -104,6 +104,13 @@ def test_period_pack_is_verified_and_signed(history: Path, tmp_path: Path) -> No
         "evidence/period_remediated.jsonl.gz": 0,
     }
 
+    # The review re-derives byte for byte from the pack's own evidence; it is not a scan to re-render.
+    replayed = auditor("verify", str(pack), "--replay")
+    assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+    rerender = auditor("report", str(pack), "--out", str(tmp_path / "again"))
+    assert rerender.returncode == 2 and "is a monthly review" in rerender.stderr
+    assert "Traceback" not in rerender.stderr
+
     # Tampering with the review is caught like any pack's.
     (pack / "period-summary.json").write_text(json.dumps({**review, "period": "2026-10"}))
     tampered = auditor("verify", str(pack))
