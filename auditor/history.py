@@ -19,6 +19,8 @@ import platformdirs
 import pyarrow as pa
 
 from auditor.compliance.metrics import DIMENSIONS
+from auditor.compliance.summary import Summary
+from auditor.compliance.summary.shape import plain
 from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError
 
@@ -121,7 +123,7 @@ class HistoryStore:
         as_of: datetime,
         fingerprint: Mapping[str, Any],
         config_sha256: str,
-        summary: Mapping[str, Any],
+        summary: Summary,
         breaches: Iterable[tuple[str, str]],
         statuses: Iterable[tuple[str, str]],
         sightings: Iterable[tuple[str, str]],
@@ -134,8 +136,7 @@ class HistoryStore:
         try:
             for table in ("runs", "dimension_rates", "breach_counts", "machine_status"):
                 con.execute(f"DELETE FROM {table} WHERE run_key = ?", [key])
-            remediation = summary.get("remediation") or {}
-            lifecycle = summary.get("lifecycle") or {}
+            remediation, lifecycle = summary.remediation, summary.lifecycle
             con.execute(
                 f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
                 [
@@ -146,21 +147,21 @@ class HistoryStore:
                     json_sha256(fingerprint),
                     scope_key(fingerprint),
                     config_sha256,
-                    summary["machines"],
-                    summary["compliance_rate"],
-                    summary.get("unknown_rate"),
-                    summary["breaches"],
+                    summary.machines,
+                    summary.compliance_rate,
+                    summary.unknown_rate,
+                    summary.breaches,
                     complete,
-                    json.dumps(summary),
-                    remediation.get("within_sla_rate"),
-                    remediation.get("p90_days"),
-                    lifecycle.get("end_of_support_without_esu"),
+                    json.dumps(plain(summary)),
+                    remediation.within_sla_rate if remediation else None,
+                    remediation.p90_days if remediation else None,
+                    lifecycle.end_of_support_without_esu if lifecycle else None,
                 ],
             )
             rates = [
-                (key, dim, row["key"], row["machines"], row["compliance_rate"])
+                (key, dim, row.key, row.counts.machines, row.counts.compliance_rate)
                 for dim in DIMENSIONS
-                for row in summary.get(dim, [])
+                for row in summary.dimension(dim)
             ]
             if rates:
                 con.executemany("INSERT INTO dimension_rates VALUES (?, ?, ?, ?, ?)", rates)

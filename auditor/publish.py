@@ -14,6 +14,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from auditor import __version__
+from auditor.compliance.summary import StatusCounts
 from auditor.config import Config, LogAnalyticsPublishSettings
 from auditor.errors import AuditorError, ConfigError
 from auditor.notify.interface import ScanOutcome
@@ -59,8 +60,6 @@ MONITOR_SCOPES: dict[str, str] = {
 }
 """OAuth scope of Logs Ingestion tokens, per cloud (a Custom cloud must set credential_scope)."""
 
-_GROUPS = (("environment", "by_environment"), ("subscription", "by_subscription"))
-
 
 class PublishError(AuditorError):
     """A scan's figures could not be published. A scan turns it into a warning: it never sets the exit code."""
@@ -91,30 +90,30 @@ def rows(outcome: ScanOutcome, environment_targets: Mapping[str, float] | None =
     }
 
     def metric(
-        dimension: str, key: str | None, group: Mapping[str, Any], target: float | None, breaches: int
+        dimension: str, key: str | None, counts: StatusCounts, target: float | None, breaches: int
     ) -> dict[str, Any]:
-        rate = group["compliance_rate"]
         return {
             **common,
             "RecordType": "metric",
             "Dimension": dimension,
             "Key": key,
-            "Machines": group["machines"],
-            "Compliant": group["compliant"],
-            "NonCompliant": group["non_compliant"],
-            "Unknown": group["unknown"],
-            "ComplianceRate": None if rate is None else float(rate),
+            "Machines": counts.machines,
+            "Compliant": counts.compliant,
+            "NonCompliant": counts.non_compliant,
+            "Unknown": counts.unknown,
+            "ComplianceRate": counts.compliance_rate,
             "Target": target,
             "Breaches": breaches,
         }
 
-    out = [metric("overall", None, outcome.summary, outcome.target, len(outcome.breaches))]
-    for dimension, section in _GROUPS:
-        for group in outcome.summary.get(section, []):
-            key = group["key"]
-            count = sum(1 for b in outcome.breaches if b.dimension == dimension and b.key == key)
-            target = targets.get(key) if dimension == "environment" else None
-            out.append(metric(dimension, key, group, target, count))
+    summary = outcome.summary
+    out = [metric("overall", None, summary.counts, outcome.target, len(outcome.breaches))]
+    groups: list[tuple[str, str, StatusCounts]] = [("environment", g.key, g.counts) for g in summary.by_environment]
+    groups += [("subscription", g.key, g.counts) for g in summary.by_subscription]
+    for dimension, key, counts in groups:
+        count = sum(1 for b in outcome.breaches if b.dimension == dimension and b.key == key)
+        target = targets.get(key) if dimension == "environment" else None
+        out.append(metric(dimension, key, counts, target, count))
     for breach in outcome.breaches:
         out.append(
             {

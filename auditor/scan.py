@@ -12,14 +12,15 @@ from typing import Any
 
 from auditor import __version__
 from auditor.compliance import remediation
-from auditor.compliance.evaluate import REQUIRED_QUERIES, evaluate
+from auditor.compliance.evaluate import REQUIRED_QUERIES
 from auditor.compliance.facts import undated_table
 from auditor.compliance.risk_acceptance import scan_notes
+from auditor.compliance.summary import Summary
 from auditor.compliance.thresholds import Breach
 from auditor.config import Config, load_config
 from auditor.digests import scope_key, sha256_hex
 from auditor.errors import AuditorError, ConfigError, ExitCode
-from auditor.evidence.assemble import write_pack
+from auditor.evidence.assemble import StagedPack
 from auditor.evidence.inputs import (
     FIRST_SEEN_EVIDENCE,
     HISTORY_EVIDENCE,
@@ -27,15 +28,15 @@ from auditor.evidence.inputs import (
     first_seen_table,
     history_table,
     register_table,
-    summary_queries,
 )
+from auditor.evidence.judge import Provenance, judge
 from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
 from auditor.kql.request import QueryRequest, QueryResult
 from auditor.notify import ScanOutcome, notify
 from auditor.package_data import sample_config, sample_fleet
 from auditor.publish import Publisher, publishers_for
-from auditor.reports.interface import QueryRecord, Renderer, ReportContext
+from auditor.reports.interface import QueryRecord, Renderer
 from auditor.risk_register import Register, load_register
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.interface import Source
@@ -51,7 +52,8 @@ class ScanResult:
 
     pack: Path
     """The pack directory."""
-    summary: dict[str, Any]
+    summary: Summary
+    """What summary.json says, typed."""
     breaches: list[Breach]
     problems: list[str] = field(default_factory=list)
     """Why the data is incomplete (empty when complete)."""
@@ -301,52 +303,36 @@ def _finish(
     records = query_records(results, catalog)
     pack_id = f"pack-{as_of.strftime('%Y%m%dT%H%M%SZ')}-{run_id[:8]}"
     history = store.runs(scope=scope_key(fingerprint), before=as_of) if store else []
-    judged: list[ReportContext] = []
-
-    def judge() -> ReportContext:
-        # Runs inside write_pack, while the evidence files are being written on other threads.
+    evidence = {record.evidence: results[record.id].table for record in records}
+    evidence[FIRST_SEEN_EVIDENCE] = first_seen_table(first_seen)
+    evidence[HISTORY_EVIDENCE] = history_table(history)
+    if register is not None:
+        evidence[REGISTER_EVIDENCE] = register_table(register)
+    out_dir = out if out is not None else config.output.dir
+    with StagedPack(evidence, out_dir=out_dir, pack_id=pack_id, sign_key=sign_key) as staged:
+        # The evidence files are being written on worker threads while the fleet is judged.
         report("evaluate compliance", total - 2, total)
-        evaluation = evaluate(
+        context = judge(
             {qid: r.table for qid, r in results.items()},
+            records,
             config=config,
             as_of=as_of,
-            query_refs={qid: r.request.ref for qid, r in results.items()},
             first_seen=first_seen,
-            queries=summary_queries(records),
             register=register,
-        )
-        judged.append(
-            ReportContext(
-                evaluation=evaluation,
-                queries=records,
-                tool_version=__version__,
+            provenance=Provenance(
                 run_id=run_id,
                 pack_id=pack_id,
                 generated_at=_now(),
                 source=fingerprint,
                 problems=problems,
                 history=history,
-            )
+                tool_version=__version__,
+            ),
         )
         report("write reports", total - 1, total)
-        return judged[0]
-
-    evidence = {record.evidence: results[record.id].table for record in records}
-    evidence[FIRST_SEEN_EVIDENCE] = first_seen_table(first_seen)
-    evidence[HISTORY_EVIDENCE] = history_table(history)
-    if register is not None:
-        evidence[REGISTER_EVIDENCE] = register_table(register)
-    pack = write_pack(
-        judge,
-        evidence,
-        out_dir=out if out is not None else config.output.dir,
-        pack_id=pack_id,
-        renderers=renderers,
-        sign_key=sign_key,
-        zip_pack=zip_pack,
-    )
-    evaluation = judged[0].evaluation
-    warnings = scan_notes(evaluation.exception_warnings, evaluation.summary)
+        pack = staged.finish(context, renderers=renderers, zip_pack=zip_pack)
+    evaluation = context.evaluation
+    warnings = scan_notes(evaluation.exception_warnings, evaluation.summary.counts)
     if store is not None and undated is not None:
         try:
             store.record(

@@ -7,34 +7,36 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from auditor.cli.common import config_or_default, out, parse_as_of, pct, progress_bar, terminal_text, warn
 from auditor.evidence.sign import load_private_key
+from auditor.reports.json import plain
 from auditor.scan import ScanResult, scan
 
 
 def print_summary(result: ScanResult) -> None:
     """The Rich summary: overall, then per environment."""
     s = result.summary
-    without = s.get("compliance_rate_without_exceptions", s["compliance_rate"])
+    c = s.counts
     out.print(
-        f"[bold]Compliance {pct(s['compliance_rate'])}[/] ({pct(without)} without exceptions)  "
-        f"machines {s['machines']}  compliant {s['compliant']}  non-compliant {s['non_compliant']}  "
-        f"unknown {s['unknown']}  breaches {s['breaches']}  (as of {s['as_of']})"
+        f"[bold]Compliance {pct(c.compliance_rate)}[/] ({pct(c.compliance_rate_without_exceptions)} without "
+        f"exceptions)  machines {c.machines}  compliant {c.compliant}  non-compliant {c.non_compliant}  "
+        f"unknown {c.unknown}  breaches {s.breaches}  (as of {s.as_of})"
     )
     table = Table(title="By environment", title_justify="left")
     for column in ("Environment", "Machines", "Compliant", "Non-compliant", "Unknown", "Rate", "Without exceptions"):
         table.add_column(column, justify="left" if column == "Environment" else "right")
-    for row in s["by_environment"]:
+    for row in s.by_environment:
         table.add_row(
-            row["key"],
-            str(row["machines"]),
-            str(row["compliant"]),
-            str(row["non_compliant"]),
-            str(row["unknown"]),
-            pct(row["compliance_rate"]),
-            pct(row.get("compliance_rate_without_exceptions", row["compliance_rate"])),
+            escape(row.key),
+            str(row.counts.machines),
+            str(row.counts.compliant),
+            str(row.counts.non_compliant),
+            str(row.counts.unknown),
+            pct(row.counts.compliance_rate),
+            pct(row.counts.compliance_rate_without_exceptions),
         )
     out.print(table)
     for breach in result.breaches:
@@ -99,13 +101,13 @@ def result_document(result: ScanResult) -> dict[str, Any]:
         "exit_code": int(result.exit_code),
         "complete": result.complete,
         "problems": result.problems,
-        "as_of": s["as_of"],
-        "machines": s["machines"],
-        "compliant": s["compliant"],
-        "non_compliant": s["non_compliant"],
-        "unknown": s["unknown"],
-        "compliance_rate": s["compliance_rate"],
-        "by_environment": s["by_environment"],
+        "as_of": s.as_of,
+        "machines": s.counts.machines,
+        "compliant": s.counts.compliant,
+        "non_compliant": s.counts.non_compliant,
+        "unknown": s.counts.unknown,
+        "compliance_rate": s.counts.compliance_rate,
+        "by_environment": plain(s.by_environment),
         "breaches": [b.to_json() for b in result.breaches],
         "warnings": result.warnings,
     }

@@ -14,6 +14,7 @@ import pyarrow as pa
 from auditor.compliance import columns
 from auditor.compliance.facts import Machine
 from auditor.compliance.metrics import rate
+from auditor.compliance.summary import Coverage, Hotpatch, KeyCount, ScheduledShare, Share
 
 RESOURCE_TYPES = {"Azure": "microsoft.compute/virtualmachines", "Arc": "microsoft.hybridcompute/machines"}
 AUTOMATIC_BY_PLATFORM = "automaticbyplatform"
@@ -187,7 +188,7 @@ def hotpatch_eligible(machine: Machine) -> bool:
     return machine.platform == "Azure" and machine.os == "Windows" and "azure-edition" in machine.image_sku.lower()
 
 
-def coverage_summary(machines: Sequence[Machine], scheduled: Mapping[str, set[str]]) -> dict[str, Any]:
+def coverage_summary(machines: Sequence[Machine], scheduled: Mapping[str, set[str]]) -> Coverage:
     """The summary's coverage block."""
     total = len(machines)
     assessed = sum(1 for m in machines if has_periodic_assessment(m))
@@ -196,9 +197,9 @@ def coverage_summary(machines: Sequence[Machine], scheduled: Mapping[str, set[st
     modes = Counter(patch_mode_label(m) for m in machines)
     eligible = [m for m in machines if hotpatch_eligible(m)]
     hot_on = sum(1 for m in eligible if m.hotpatch)
-    return {
-        "periodic_assessment_enabled": {"machines": assessed, "rate": rate(assessed, total)},
-        "scheduled": {"machines": covered, "rate": rate(covered, total), "multiple_schedules": multiple},
-        "patch_mode": [{"key": label, "machines": modes[label]} for label in sorted(modes)],
-        "hotpatch": {"eligible": len(eligible), "enabled": hot_on, "disabled": len(eligible) - hot_on},
-    }
+    return Coverage(
+        periodic_assessment_enabled=Share(machines=assessed, rate=rate(assessed, total)),
+        scheduled=ScheduledShare(machines=covered, rate=rate(covered, total), multiple_schedules=multiple),
+        patch_mode=tuple(KeyCount(key=label, machines=modes[label]) for label in sorted(modes)),
+        hotpatch=Hotpatch(eligible=len(eligible), enabled=hot_on, disabled=len(eligible) - hot_on),
+    )

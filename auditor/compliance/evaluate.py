@@ -9,9 +9,8 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
 
 import pyarrow as pa
 
@@ -28,13 +27,23 @@ from auditor.compliance import (
     rules,
     thresholds,
 )
-from auditor.compliance.risk_acceptance import ExceptionOutcome, ExceptionWarning
-from auditor.compliance.schedules import ScheduleAudit, audit_schedules
+from auditor.compliance.risk_acceptance import ExceptionOutcome
+from auditor.compliance.schedules import ScheduleAudit, audit_schedules, schedule_summary
+from auditor.compliance.summary import (
+    SUMMARY_FORMAT,
+    AssessmentCounts,
+    ExceptionWarning,
+    FailurePatterns,
+    QuerySummary,
+    SubscriptionDimension,
+    Summary,
+)
 from auditor.config import Config
 from auditor.risk_register import ExceptionEntry
 from auditor.timestamps import format_timestamp
 
-SUMMARY_FORMAT = "auditor-summary/1"
+__all__ = ["REQUIRED_QUERIES", "SUMMARY_FORMAT", "Evaluation", "evaluate"]
+
 REQUIRED_QUERIES = (
     # Longest first at fleet scale: a snapshot runs two at a time, and a long query started last runs alone.
     "machine_facts",
@@ -61,12 +70,13 @@ class Evaluation:
     groups: list[rules.GroupVerdict]
     runs: list[installs.Run]
     schedules: Mapping[str, set[str]]
-    summary: dict[str, Any]
+    summary: Summary
+    """What summary.json says (written by auditor.reports.json)."""
     breaches: list[thresholds.Breach]
     threshold_checks: list[tuple[thresholds.Threshold, float | None]] = field(default_factory=list)
     schedule_audit: ScheduleAudit | None = None
     """Maintenance configurations, their coverage and runs, and concurrency (None when the pack predates them)."""
-    failure_patterns: patterns.FailurePatterns | None = None
+    failure_patterns: FailurePatterns | None = None
     """Failure rates by dimension and the flags raised on them (None when the pack predates them)."""
     overdue_patches: list[rules.OverduePatch] = field(default_factory=list)
     """Every overdue enforced patch (overdue_patches query), sorted by machine and patch key, with the exceptions
@@ -103,7 +113,7 @@ def evaluate(
     as_of: datetime,
     query_refs: Mapping[str, str],
     first_seen: Mapping[str, datetime] | None = None,
-    queries: list[dict[str, Any]] | None = None,
+    queries: Iterable[QuerySummary] = (),
     register: Iterable[ExceptionEntry] | None = None,
 ) -> Evaluation:
     """Judge a fleet. `tables` maps query id -> rows; `query_refs` maps query id -> id@vN (for breaches).
@@ -143,29 +153,8 @@ def evaluate(
     assignments = coverage.build_assignments(tables["maintenance_assignments"])
     schedules = coverage.schedules_by_machine(machines, assignments)
 
-    overall = metrics.status_counts(verdicts)
-    summary: dict[str, Any] = {
-        "format": SUMMARY_FORMAT,
-        "as_of": format_timestamp(as_of),
-        **overall,
-        "unknown_rate": metrics.rate(overall["unknown"], overall["machines"]),
-        "assessment": _assessment_counts(verdicts),
-        "unknown_age_patches": sum(v.unknown_age_patches for v in verdicts),
-    }
-    for name, key in metrics.DIMENSIONS.items():
-        summary[name] = metrics.by_dimension(verdicts, key)
-    names = facts.subscription_names(tables.get("subscriptions"))
-    summary["by_subscription"] = [
-        {"key": row["key"], "name": names.get(row["key"], ""), **row} for row in summary["by_subscription"]
-    ]
-    summary["by_classification"] = metrics.by_classification(groups, config.sla, set(by_id))
-    summary["installations"] = installs.installations_summary(runs, by_id, window_days=config.installation_window_days)
-    summary["coverage"] = coverage.coverage_summary(machines, schedules)
-    summary["policy"], summary["policy_mismatches"] = policy.policy_summary(
-        policy.build_states(tables["policy_states"], by_id), by_id, schedules
-    )
     audit: ScheduleAudit | None = None
-    found: patterns.FailurePatterns | None = None
+    found: FailurePatterns | None = None
     # Packs written before the schedule audit carry neither table; they replay without it.
     if "maintenance_configurations" in tables and "maintenance_runs" in tables:
         audit = audit_schedules(
@@ -186,30 +175,57 @@ def evaluate(
             settings=config.schedules,
             window_days=config.installation_window_days,
         )
-        summary["schedules"] = audit.to_summary()
-        summary["failure_patterns"] = found.to_summary()
     # Packs written before these queries carry no such tables; they replay without the figures.
     remediated: list[remediation.RemediatedPatch] | None = None
     if remediation.QUERY in tables:
         remediated = remediation.judge_installed(
             tables[remediation.QUERY], sla=config.sla, as_of=as_of, first_seen=first_seen or {}, machines=by_id
         )
-        summary["remediation"] = remediation.remediation_summary(remediated)
     os_lifecycle: lifecycle.Lifecycle | None = None
     if lifecycle.QUERY in tables:
         os_lifecycle = lifecycle.assess_lifecycle(tables[lifecycle.QUERY], as_of=as_of)
-        summary["lifecycle"] = os_lifecycle.to_summary()
-    summary.update(
-        risk_acceptance.register_summary(
-            applied, max_days=config.max_exception_days, warning_days=config.exception_warning_days
-        )
+    overall = metrics.status_counts(verdicts)
+    names = facts.subscription_names(tables.get("subscriptions"))
+    policy_states, mismatches = policy.policy_summary(
+        policy.build_states(tables["policy_states"], by_id), by_id, schedules
     )
-    checks = thresholds.build_thresholds(config.thresholds, summary, query_refs) + risk_acceptance.expiry_checks(
+    judged = Summary(
+        format=SUMMARY_FORMAT,
+        as_of=format_timestamp(as_of),
+        counts=overall,
+        unknown_rate=metrics.rate(overall.unknown, overall.machines),
+        assessment=_assessment_counts(verdicts),
+        unknown_age_patches=sum(v.unknown_age_patches for v in verdicts),
+        by_environment=metrics.by_dimension(verdicts, metrics.DIMENSIONS["by_environment"]),
+        by_subscription=tuple(
+            SubscriptionDimension(key=key, name=names.get(key, ""), counts=counts)
+            for key, counts in metrics.grouped(verdicts, metrics.DIMENSIONS["by_subscription"]).items()
+        ),
+        by_platform=metrics.by_dimension(verdicts, metrics.DIMENSIONS["by_platform"]),
+        by_os=metrics.by_dimension(verdicts, metrics.DIMENSIONS["by_os"]),
+        by_classification=metrics.by_classification(groups, config.sla, set(by_id)),
+        installations=installs.installations_summary(runs, by_id, window_days=config.installation_window_days),
+        coverage=coverage.coverage_summary(machines, schedules),
+        policy=policy_states,
+        policy_mismatches=mismatches,
+        schedules=schedule_summary(audit) if audit is not None else None,
+        failure_patterns=found,
+        remediation=remediation.remediation_summary(remediated) if remediated is not None else None,
+        lifecycle=os_lifecycle.to_summary() if os_lifecycle is not None else None,
+        exceptions=tuple(risk_acceptance.exception_summary(o) for o in applied.outcomes),
+        exception_warnings=tuple(applied.warnings),
+        exceptions_rules=tuple(
+            risk_acceptance.rules_text(max_days=config.max_exception_days, warning_days=config.exception_warning_days)
+        ),
+        # Thresholds judge the figures above; the count of what they found is filled in below.
+        breaches=0,
+        queries=tuple(queries),
+    )
+    checks = thresholds.build_thresholds(config.thresholds, judged, query_refs) + risk_acceptance.expiry_checks(
         applied.outcomes
     )
     breaches = thresholds.evaluate_thresholds(checks)
-    summary["breaches"] = len(breaches)
-    summary["queries"] = queries or []
+    summary = replace(judged, breaches=len(breaches))
     return Evaluation(
         as_of,
         config,
@@ -230,8 +246,8 @@ def evaluate(
     )
 
 
-def _assessment_counts(verdicts: list[rules.MachineVerdict]) -> dict[str, int]:
+def _assessment_counts(verdicts: list[rules.MachineVerdict]) -> AssessmentCounts:
     counts = dict.fromkeys((s.value for s in rules.AssessmentState), 0)
     for verdict in verdicts:
         counts[verdict.assessment.value] += 1
-    return counts
+    return AssessmentCounts(**counts)

@@ -6,13 +6,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import pyarrow as pa
 
 from auditor.compliance import columns
 from auditor.compliance.facts import Machine, machine_ids
 from auditor.compliance.metrics import rate, round2
+from auditor.compliance.summary import FailureCode, InstallationGroup, Installations, RunFigures
 from auditor.timestamps import parse_arg_time
 
 SUCCEEDED = frozenset({"Succeeded", "CompletedWithWarnings"})
@@ -86,7 +86,7 @@ def _is_true(text: str | None) -> bool:
     return (text or "").lower() == "true"
 
 
-def run_figures(runs: Iterable[Run]) -> dict[str, Any]:
+def run_figures(runs: Iterable[Run]) -> RunFigures:
     """runs, succeeded, failed, in_progress, success_rate, avg_duration_minutes, window_exceeded, top_failure_codes."""
     return _figures([(run, run.duration_minutes) for run in runs])
 
@@ -95,7 +95,7 @@ Timed = tuple[Run, float | None]
 """A run with its duration, worked out once for the overall, per-environment and per-subscription figures."""
 
 
-def _figures(timed: list[Timed]) -> dict[str, Any]:
+def _figures(timed: list[Timed]) -> RunFigures:
     succeeded = failed = in_progress = exceeded = 0
     durations: list[float] = []
     codes = Counter[str]()
@@ -110,22 +110,22 @@ def _figures(timed: list[Timed]) -> dict[str, Any]:
         exceeded += run.window_exceeded
         if duration is not None:
             durations.append(duration)
-    return {
-        "runs": len(timed),
-        "succeeded": succeeded,
-        "failed": failed,
-        "in_progress": in_progress,
-        "success_rate": rate(succeeded, succeeded + failed),
-        "avg_duration_minutes": round2(sum(durations) / len(durations)) if durations else None,
-        "window_exceeded": exceeded,
-        "top_failure_codes": [
-            {"code": code, "count": count}
+    return RunFigures(
+        runs=len(timed),
+        succeeded=succeeded,
+        failed=failed,
+        in_progress=in_progress,
+        success_rate=rate(succeeded, succeeded + failed),
+        avg_duration_minutes=round2(sum(durations) / len(durations)) if durations else None,
+        window_exceeded=exceeded,
+        top_failure_codes=tuple(
+            FailureCode(code=code, count=count)
             for code, count in sorted(codes.items(), key=lambda item: (-item[1], item[0]))[:TOP_CODES]
-        ],
-    }
+        ),
+    )
 
 
-def installations_summary(runs: list[Run], machines: Mapping[str, Machine], *, window_days: int) -> dict[str, Any]:
+def installations_summary(runs: list[Run], machines: Mapping[str, Machine], *, window_days: int) -> Installations:
     """The summary's installations block, overall and per environment and subscription."""
     timed = [(run, run.duration_minutes) for run in runs]
     by_environment: dict[str, list[Timed]] = defaultdict(list)
@@ -135,19 +135,19 @@ def installations_summary(runs: list[Run], machines: Mapping[str, Machine], *, w
         by_environment[machine.environment].append(item)
         by_subscription[machine.subscription_id].append(item)
     with_success = machines_with_success(runs)
-    without = sorted(m for m in machines if m not in with_success)
-    return {
-        "window_days": window_days,
-        **_figures(timed),
-        "machines_without_success": len(without),
-        "machines_without_success_ids": without,
-        "by_environment": _per_key(by_environment),
-        "by_subscription": _per_key(by_subscription),
-    }
+    without = tuple(sorted(m for m in machines if m not in with_success))
+    return Installations(
+        window_days=window_days,
+        figures=_figures(timed),
+        machines_without_success=len(without),
+        machines_without_success_ids=without,
+        by_environment=_per_key(by_environment),
+        by_subscription=_per_key(by_subscription),
+    )
 
 
-def _per_key(groups: Mapping[str, list[Timed]]) -> list[dict[str, Any]]:
-    return [{"key": name, **_figures(groups[name])} for name in sorted(groups)]
+def _per_key(groups: Mapping[str, list[Timed]]) -> tuple[InstallationGroup, ...]:
+    return tuple(InstallationGroup(key=name, figures=_figures(groups[name])) for name in sorted(groups))
 
 
 def machines_with_success(runs: Iterable[Run]) -> set[str]:

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from auditor.compliance import columns
+from auditor.compliance.summary import LifecycleSummary, OsLifecycleRow
 
 QUERY = "machine_lifecycle"
 TABLE_PATH = Path(__file__).with_name("os_lifecycle.toml")
@@ -113,22 +114,22 @@ class Lifecycle:
         """Machines whose OS the table does not know."""
         return sum(row.machines for row in self.by_os if row.end_of_support is None)
 
-    def to_summary(self) -> dict[str, Any]:
+    def to_summary(self) -> LifecycleSummary:
         """summary.json's `lifecycle`."""
-        return {
-            "end_of_support": self.end_of_support,
-            "end_of_support_without_esu": self.end_of_support_without_esu,
-            "unknown_os": self.unknown_os,
-            "by_os": [
-                {
-                    "os": row.os,
-                    "machines": row.machines,
-                    "end_of_support": None if row.end_of_support is None else row.end_of_support.isoformat(),
-                    "esu_active": row.esu_active,
-                }
+        return LifecycleSummary(
+            end_of_support=self.end_of_support,
+            end_of_support_without_esu=self.end_of_support_without_esu,
+            unknown_os=self.unknown_os,
+            by_os=tuple(
+                OsLifecycleRow(
+                    os=row.os,
+                    machines=row.machines,
+                    end_of_support=None if row.end_of_support is None else row.end_of_support.isoformat(),
+                    esu_active=row.esu_active,
+                )
                 for row in self.by_os
-            ],
-        }
+            ),
+        )
 
 
 def rule_statements(last_checked: str) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from auditor.compliance.rules import GroupVerdict, MachineVerdict, Status
+from auditor.compliance.summary import ClassificationRow, Dimension, StatusCounts
 
 _CENT = Decimal("0.01")
 
@@ -24,8 +24,8 @@ def round2(value: float) -> float:
     return float(Decimal(repr(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
-def status_counts(verdicts: Iterable[MachineVerdict]) -> dict[str, Any]:
-    """{machines, compliant, non_compliant, unknown, compliance_rate, ...exception figures} over some machines.
+def status_counts(verdicts: Iterable[MachineVerdict]) -> StatusCounts:
+    """Machines, compliant, non_compliant, unknown, compliance_rate and the exception figures over some machines.
 
     `compliant` includes the machines compliant only through exceptions (so rates stay comparable with packs
     that had none); `compliant_with_exception` counts those alone, `compliance_rate_without_exceptions` is the rate
@@ -36,24 +36,29 @@ def status_counts(verdicts: Iterable[MachineVerdict]) -> dict[str, Any]:
         counts[verdict.status] += 1
     total = sum(counts.values())
     excepted = counts[Status.COMPLIANT_WITH_EXCEPTION]
-    return {
-        "machines": total,
-        "compliant": counts[Status.COMPLIANT] + excepted,
-        "non_compliant": counts[Status.NON_COMPLIANT],
-        "unknown": counts[Status.UNKNOWN],
-        "compliance_rate": rate(counts[Status.COMPLIANT] + excepted, total),
-        "compliant_with_exception": excepted,
-        "compliance_rate_without_exceptions": rate(counts[Status.COMPLIANT], total),
-        "exception_rate": rate(excepted, total),
-    }
+    return StatusCounts(
+        machines=total,
+        compliant=counts[Status.COMPLIANT] + excepted,
+        non_compliant=counts[Status.NON_COMPLIANT],
+        unknown=counts[Status.UNKNOWN],
+        compliance_rate=rate(counts[Status.COMPLIANT] + excepted, total),
+        compliant_with_exception=excepted,
+        compliance_rate_without_exceptions=rate(counts[Status.COMPLIANT], total),
+        exception_rate=rate(excepted, total),
+    )
 
 
-def by_dimension(verdicts: Iterable[MachineVerdict], key: Callable[[MachineVerdict], str]) -> list[dict[str, Any]]:
-    """Status counts per key value, sorted by key."""
+def grouped(verdicts: Iterable[MachineVerdict], key: Callable[[MachineVerdict], str]) -> dict[str, StatusCounts]:
+    """Status counts per key value, in key order."""
     groups: dict[str, list[MachineVerdict]] = defaultdict(list)
     for verdict in verdicts:
         groups[key(verdict)].append(verdict)
-    return [{"key": name, **status_counts(groups[name])} for name in sorted(groups)]
+    return {name: status_counts(groups[name]) for name in sorted(groups)}
+
+
+def by_dimension(verdicts: Iterable[MachineVerdict], key: Callable[[MachineVerdict], str]) -> tuple[Dimension, ...]:
+    """Status counts per key value, sorted by key."""
+    return tuple(Dimension(key=name, counts=counts) for name, counts in grouped(verdicts, key).items())
 
 
 DIMENSIONS: Mapping[str, Callable[[MachineVerdict], str]] = {
@@ -67,7 +72,7 @@ DIMENSIONS: Mapping[str, Callable[[MachineVerdict], str]] = {
 
 def by_classification(
     groups: Iterable[GroupVerdict], sla: Mapping[str, int], in_scope: set[str]
-) -> list[dict[str, Any]]:
+) -> tuple[ClassificationRow, ...]:
     """Pending patches per classification over all in-scope machines, whatever their assessment state.
 
     Each patch counts once under every classification it has. overdue_machines counts machines with at least one
@@ -86,13 +91,13 @@ def by_classification(
             affected[name].add(group.machine_id)
             if verdict.overdue:
                 overdue[name].add(group.machine_id)
-    return [
-        {
-            "classification": name,
-            "pending_patches": pending[name],
-            "machines_affected": len(affected[name]),
-            "overdue_machines": len(overdue[name]) if name in sla else None,
-            "sla_days": sla.get(name),
-        }
+    return tuple(
+        ClassificationRow(
+            classification=name,
+            pending_patches=pending[name],
+            machines_affected=len(affected[name]),
+            overdue_machines=len(overdue[name]) if name in sla else None,
+            sla_days=sla.get(name),
+        )
         for name in sorted(pending)
-    ]
+    )

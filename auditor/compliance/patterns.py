@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from auditor.compliance.facts import Machine
 from auditor.compliance.installs import FAILED, SUCCEEDED, Run
 from auditor.compliance.metrics import rate
 from auditor.compliance.schedules import NO_SCHEDULE, ConfigurationAudit, RunLink
+from auditor.compliance.summary import FailurePatterns, Flag, GroupRate
 from auditor.config import ScheduleSettings
 
 DIMENSIONS = ("location", "os", "os_version", "platform", "environment", "configuration", "window_hour")
@@ -34,85 +34,6 @@ WINDOW_RULE = (
     "A maintenance configuration is flagged when it has at least {min_runs} finished installation runs and at least "
     "{flag_rate:g}% of them overran the window (maintenanceWindowExceeded)."
 )
-
-
-@dataclass(frozen=True)
-class GroupRate:
-    """Failure figures of one value of a dimension."""
-
-    key: str
-    runs: int
-    """Finished runs."""
-    failed: int
-    failure_rate: float | None
-    flagged: bool
-
-    def to_json(self) -> dict[str, Any]:
-        """Summary form."""
-        return {
-            "key": self.key,
-            "runs": self.runs,
-            "failed": self.failed,
-            "failure_rate": self.failure_rate,
-            "flagged": self.flagged,
-        }
-
-
-@dataclass(frozen=True)
-class Flag:
-    """A pattern worth acting on, with what to do about it."""
-
-    kind: str
-    """`failure_rate` or `window_exceeded`."""
-    dimension: str
-    key: str
-    runs: int
-    count: int
-    """Failed runs (failure_rate) or runs that overran the window (window_exceeded)."""
-    rate: float | None
-    reference_rate: float | None
-    """The fleet's failure rate (failure_rate) or window_exceeded_flag_rate (window_exceeded)."""
-    recommendation: str
-
-    def to_json(self) -> dict[str, Any]:
-        """Summary form."""
-        return {
-            "kind": self.kind,
-            "dimension": self.dimension,
-            "key": self.key,
-            "runs": self.runs,
-            "count": self.count,
-            "rate": self.rate,
-            "reference_rate": self.reference_rate,
-            "recommendation": self.recommendation,
-        }
-
-
-@dataclass(frozen=True)
-class FailurePatterns:
-    """Failure rates by dimension and the flags raised on them."""
-
-    window_days: int
-    runs: int
-    failed: int
-    fleet_failure_rate: float | None
-    dimensions: Mapping[str, list[GroupRate]]
-    flags: list[Flag]
-    rule: str
-    window_rule: str
-
-    def to_summary(self) -> dict[str, Any]:
-        """The summary's `failure_patterns` block."""
-        return {
-            "rule": self.rule,
-            "window_rule": self.window_rule,
-            "window_days": self.window_days,
-            "runs": self.runs,
-            "failed": self.failed,
-            "fleet_failure_rate": self.fleet_failure_rate,
-            "dimensions": {name: [g.to_json() for g in self.dimensions[name]] for name in DIMENSIONS},
-            "flags": [f.to_json() for f in self.flags],
-        }
 
 
 _MACHINE_KEYS: Mapping[str, Callable[[Machine], str]] = {
@@ -203,7 +124,7 @@ def find_patterns(
     failed = sum(1 for r in finished if r.status in FAILED)
     fleet = Fraction(failed, len(finished)) if finished else Fraction(0)
     fleet_rate = rate(failed, len(finished))
-    dimensions: dict[str, list[GroupRate]] = {}
+    dimensions: dict[str, tuple[GroupRate, ...]] = {}
     flags: list[Flag] = []
     # Tally runs per machine and per link once; each dimension then adds up those few tallies.
     by_machine: dict[str, list[int]] = defaultdict(lambda: [0, 0])
@@ -222,29 +143,39 @@ def find_patterns(
         for key in sorted(counts):
             total, bad = counts[key]
             flagged = bool(finished) and _above(bad, total, fleet, settings)
-            groups.append(GroupRate(key, total, bad, rate(bad, total), flagged))
+            groups.append(GroupRate(key=key, runs=total, failed=bad, failure_rate=rate(bad, total), flagged=flagged))
             if flagged:
                 text = f"{rate(bad, total):g}% of {total} runs against {fleet_rate:g}% fleet-wide"
                 flags.append(
-                    Flag("failure_rate", name, key, total, bad, rate(bad, total), fleet_rate, _advice(name, key, text))
+                    Flag(
+                        kind="failure_rate",
+                        dimension=name,
+                        key=key,
+                        runs=total,
+                        count=bad,
+                        rate=rate(bad, total),
+                        reference_rate=fleet_rate,
+                        recommendation=_advice(name, key, text),
+                    )
                 )
-        dimensions[name] = groups
+        dimensions[name] = tuple(groups)
     for audit_row in configurations:
         figures = audit_row.runs
-        done, over, share = figures["installation_runs"], figures["window_exceeded"], figures["window_exceeded_rate"]
+        done, over, share = figures.installation_runs, figures.window_exceeded, figures.window_exceeded_rate
         limit = Fraction(repr(settings.window_exceeded_flag_rate)) / 100
         if done >= settings.pattern_min_runs and Fraction(over, done) >= limit:
             name = audit_row.configuration.name
             flags.append(
                 Flag(
-                    "window_exceeded",
-                    "configuration",
-                    name,
-                    done,
-                    over,
-                    share,
-                    settings.window_exceeded_flag_rate,
-                    f"window for {name} is exceeded by {share:g}% of its runs; lengthen it or split the scope",
+                    kind="window_exceeded",
+                    dimension="configuration",
+                    key=name,
+                    runs=done,
+                    count=over,
+                    rate=share,
+                    reference_rate=settings.window_exceeded_flag_rate,
+                    recommendation=f"window for {name} is exceeded by {share:g}% of its runs; lengthen it or split "
+                    "the scope",
                 )
             )
     flags.sort(key=lambda f: (f.kind, DIMENSIONS.index(f.dimension), f.key))
@@ -254,7 +185,7 @@ def find_patterns(
         failed=failed,
         fleet_failure_rate=fleet_rate,
         dimensions=dimensions,
-        flags=flags,
+        flags=tuple(flags),
         rule=PATTERN_RULE.format(
             min_runs=settings.pattern_min_runs,
             min_ratio=settings.pattern_min_ratio,

@@ -6,13 +6,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import pyarrow as pa
 
 from auditor.compliance import columns
 from auditor.compliance.coverage import has_periodic_assessment
 from auditor.compliance.facts import Machine, machine_ids
+from auditor.compliance.summary import PolicyAssignment, PolicyMismatch, PolicyStates
 
 PERIODIC_ASSESSMENT = "periodic_assessment"
 SCHEDULE = "schedule"
@@ -88,14 +88,14 @@ def _severity(state: str) -> tuple[int, str]:
 
 def policy_summary(
     states: list[PolicyState], machines: Mapping[str, Machine], scheduled: Mapping[str, set[str]]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[PolicyStates, tuple[PolicyMismatch, ...]]:
     """Per-assignment machine counts (a machine takes its worst state over the assignment's policies), and the
     machines Compliant for a periodic-assessment or schedule policy whose facts say otherwise."""
     # Assignment -> machine -> the machine's worst state so far: a running minimum, not a set per machine.
     worst: dict[str, dict[str, str]] = defaultdict(dict)
     names: dict[str, str] = {}
     kinds: dict[str, set[str]] = defaultdict(set)
-    mismatches: list[dict[str, Any]] = []
+    mismatches: list[PolicyMismatch] = []
     for state in states:
         key = state.assignment_id.lower()
         seen = worst[key].get(state.machine_id)
@@ -112,15 +112,15 @@ def policy_summary(
         else:
             continue
         mismatches.append(
-            {
-                "machine_id": state.machine_id,
-                "name": machine.name,
-                "assignment": state.assignment_name,
-                "policy": state.definition_name,
-                "kind": state.kind,
-                "policy_state": state.state,
-                "observed": observed,
-            }
+            PolicyMismatch(
+                machine_id=state.machine_id,
+                name=machine.name,
+                assignment=state.assignment_name,
+                policy=state.definition_name,
+                kind=state.kind,
+                policy_state=state.state,
+                observed=observed,
+            )
         )
     assignments = []
     for key in sorted(worst):
@@ -132,17 +132,17 @@ def policy_summary(
             else:
                 other += 1
         assignments.append(
-            {
-                "assignment": names[key],
-                "assignment_id": key,
-                "kinds": sorted(kinds[key]),
-                "machines": len(worst[key]),
-                "compliant": counts["Compliant"],
-                "non_compliant": counts["NonCompliant"],
-                "exempt": counts["Exempt"],
-                "other": other,
-            }
+            PolicyAssignment(
+                assignment=names[key],
+                assignment_id=key,
+                kinds=tuple(sorted(kinds[key])),
+                machines=len(worst[key]),
+                compliant=counts["Compliant"],
+                non_compliant=counts["NonCompliant"],
+                exempt=counts["Exempt"],
+                other=other,
+            )
         )
-    unique = {(m["machine_id"], m["assignment"], m["policy"]): m for m in mismatches}
-    ordered = [unique[k] for k in sorted(unique)]
-    return {"assignments": assignments, "mismatches": len(ordered)}, ordered
+    unique = {(m.machine_id, m.assignment, m.policy): m for m in mismatches}
+    ordered = tuple(unique[k] for k in sorted(unique))
+    return PolicyStates(assignments=tuple(assignments), mismatches=len(ordered)), ordered

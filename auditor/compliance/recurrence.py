@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import win_tz
 
+from auditor.compliance.summary import ConcurrencySummary, HourLoad, Peak
 from auditor.timestamps import format_timestamp
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -296,26 +297,23 @@ class Concurrency:
             f"{', '.join(names)} or split their scopes"
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """Summary form."""
-        top = max(range(len(self.series)), key=lambda h: (self.series[h], -h))
-        return {
-            "rule": CONCURRENCY_RULE,
-            "week_start": format_timestamp(self.week_start),
-            "limit": self.limit,
-            "series": list(self.series),
-            "peak": {"hour": top, "start": hour_label(self.week_start, top), "machines": self.series[top]},
-            "peaks": [
-                {
-                    "hour": h,
-                    "start": hour_label(self.week_start, h),
-                    "machines": self.series[h],
-                    "configurations": list(self.active[h]),
-                }
-                for h in self.peaks
-            ],
-            "recommendation": self.recommendation(),
-        }
+
+def concurrency_summary(found: Concurrency) -> ConcurrencySummary:
+    """The summary's `schedules.concurrency` block."""
+    series, start = found.series, found.week_start
+    top = max(range(len(series)), key=lambda h: (series[h], -h))
+    return ConcurrencySummary(
+        rule=CONCURRENCY_RULE,
+        week_start=format_timestamp(start),
+        limit=found.limit,
+        series=series,
+        peak=HourLoad(hour=top, start=hour_label(start, top), machines=series[top]),
+        peaks=tuple(
+            Peak(hour=h, start=hour_label(start, h), machines=series[h], configurations=found.active[h])
+            for h in found.peaks
+        ),
+        recommendation=found.recommendation(),
+    )
 
 
 def concurrency(

@@ -30,6 +30,7 @@ from auditor.compliance import columns
 from auditor.compliance.facts import parse_classifications
 from auditor.compliance.metrics import rate
 from auditor.compliance.rules import effective_sla
+from auditor.compliance.summary import Remediation, RemediationFigures, Summary
 from auditor.timestamps import parse_arg_time
 
 QUERY = "installed_patches"
@@ -145,7 +146,7 @@ _TEXT = (
 )
 
 
-def figures(patches: Iterable[RemediatedPatch]) -> dict[str, Any]:
+def figures(patches: Iterable[RemediatedPatch]) -> RemediationFigures:
     """{installed, dated, within_sla, within_sla_rate, p50_days, p90_days} over some judged rows (by installs)."""
     installed = dated = within = 0
     counts: dict[int, int] = defaultdict(int)
@@ -157,14 +158,14 @@ def figures(patches: Iterable[RemediatedPatch]) -> dict[str, Any]:
         counts[patch.days] += patch.installs
         if patch.days <= patch.sla_days:
             within += patch.installs
-    return {
-        "installed": installed,
-        "dated": dated,
-        "within_sla": within,
-        "within_sla_rate": rate(within, dated),
-        "p50_days": _weighted_rank(counts, 0.5),
-        "p90_days": _weighted_rank(counts, 0.9),
-    }
+    return RemediationFigures(
+        installed=installed,
+        dated=dated,
+        within_sla=within,
+        within_sla_rate=rate(within, dated),
+        p50_days=_weighted_rank(counts, 0.5),
+        p90_days=_weighted_rank(counts, 0.9),
+    )
 
 
 def _weighted_rank(counts: Mapping[int, int], q: float) -> int | None:
@@ -181,17 +182,17 @@ def _weighted_rank(counts: Mapping[int, int], q: float) -> int | None:
     raise AssertionError("unreachable: rank <= n")
 
 
-def remediation_summary(patches: list[RemediatedPatch]) -> dict[str, Any]:
+def remediation_summary(patches: list[RemediatedPatch]) -> Remediation:
     """summary.json's `remediation`: the figures overall and per enforced classification (a row counts once
     overall and once under each of its enforced classifications)."""
     by_class: dict[str, list[RemediatedPatch]] = defaultdict(list)
     for patch in patches:
         for name in patch.classifications:
             by_class[name].append(patch)
-    return {
-        **figures(patches),
-        "by_classification": {name: figures(by_class[name]) for name in sorted(by_class)},
-    }
+    return Remediation(
+        figures=figures(patches),
+        by_classification={name: figures(by_class[name]) for name in sorted(by_class)},
+    )
 
 
 def rule_statements(window_days: int, sla: Mapping[str, int]) -> list[str]:
@@ -220,7 +221,7 @@ def monthly_trend(
     runs: Sequence[Mapping[str, Any]],
     *,
     scope: str | None = None,
-    latest: Mapping[str, Any] | None = None,
+    latest: Summary | None = None,
     remediated: Iterable[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """Per month, the remediation figures of its last complete scan (of `scope`, when runs record one), and the
@@ -243,14 +244,13 @@ def monthly_trend(
             "within_sla_rate": run.get("within_sla_rate"),
             "p90_days": run.get("p90_days"),
         }
-    if latest is not None and latest.get("remediation"):
-        when = str(latest.get("as_of", ""))
-        block = latest["remediation"]
+    if latest is not None and latest.remediation is not None:
+        when = latest.as_of
         months[when[:7]] = {
             "month": when[:7],
             "as_of": when,
-            "within_sla_rate": block.get("within_sla_rate"),
-            "p90_days": block.get("p90_days"),
+            "within_sla_rate": latest.remediation.within_sla_rate,
+            "p90_days": latest.remediation.p90_days,
         }
     from_history: dict[str, list[int]] = defaultdict(list)
     for row in remediated:

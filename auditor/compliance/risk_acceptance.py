@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
 
 from auditor.compliance.facts import Machine
 from auditor.compliance.rules import GroupVerdict, MachineVerdict, OverduePatch, Status
+from auditor.compliance.summary import ExceptionSummary, ExceptionWarning, Narrowing, Selector, StatusCounts
 from auditor.compliance.thresholds import Threshold
 from auditor.risk_register import ExceptionEntry, kb_number
 
@@ -71,49 +71,6 @@ class ExceptionOutcome:
     """Patch keys of the overdue patches it covers (sorted; empty unless in force)."""
     excepted_machines: tuple[str, ...] = ()
     """Machines now compliant_with_exception whose overdue patches it helped cover (sorted)."""
-
-    def to_summary(self) -> dict[str, Any]:
-        """The summary.json `exceptions` row."""
-        e = self.entry
-        return {
-            "id": e.id,
-            "owner": e.owner,
-            "justification": e.justification,
-            "ticket": e.ticket,
-            "created": e.created.isoformat(),
-            "expires_on": e.expires_on.isoformat(),
-            "status": self.state.value,
-            "days_to_expiry": self.days_to_expiry,
-            "selector": {
-                "machine_ids": list(e.machine_ids),
-                "tags": {k: list(v) for k, v in e.tags.items()},
-                "subscriptions": list(e.subscriptions),
-                "resource_groups": list(e.resource_groups),
-            },
-            "narrowed_to": {
-                "classifications": list(e.classifications),
-                "kb_ids": list(e.kb_ids),
-                "packages": list(e.packages),
-            },
-            "matched_machines": len(self.matched_machines),
-            "matched_machine_ids": list(self.matched_machines),
-            "patches_covered": len(self.covered_patches),
-            "machines_excepted": len(self.excepted_machines),
-        }
-
-
-@dataclass(frozen=True)
-class ExceptionWarning:
-    """A register problem worth a reviewer's attention that is not a breach."""
-
-    exception: str
-    kind: str
-    """`expiring` or `matches_nothing`."""
-    message: str
-
-    def to_summary(self) -> dict[str, str]:
-        """The summary.json `exception_warnings` row."""
-        return {"exception": self.exception, "kind": self.kind, "message": self.message}
 
 
 @dataclass(frozen=True)
@@ -340,24 +297,43 @@ def rules_text(*, max_days: int, warning_days: int) -> list[str]:
     ]
 
 
-def register_summary(applied: Applied, *, max_days: int, warning_days: int) -> dict[str, Any]:
-    """summary.json's `exceptions`, `exception_warnings` and `exceptions_rules`."""
-    return {
-        "exceptions": [o.to_summary() for o in applied.outcomes],
-        "exception_warnings": [w.to_summary() for w in applied.warnings],
-        "exceptions_rules": rules_text(max_days=max_days, warning_days=warning_days),
-    }
+def exception_summary(outcome: ExceptionOutcome) -> ExceptionSummary:
+    """The summary.json `exceptions` row of one exception."""
+    e = outcome.entry
+    return ExceptionSummary(
+        id=e.id,
+        owner=e.owner,
+        justification=e.justification,
+        ticket=e.ticket,
+        created=e.created.isoformat(),
+        expires_on=e.expires_on.isoformat(),
+        status=outcome.state.value,
+        days_to_expiry=outcome.days_to_expiry,
+        selector=Selector(
+            machine_ids=tuple(e.machine_ids),
+            tags={k: tuple(v) for k, v in e.tags.items()},
+            subscriptions=tuple(e.subscriptions),
+            resource_groups=tuple(e.resource_groups),
+        ),
+        narrowed_to=Narrowing(
+            classifications=tuple(e.classifications), kb_ids=tuple(e.kb_ids), packages=tuple(e.packages)
+        ),
+        matched_machines=len(outcome.matched_machines),
+        matched_machine_ids=outcome.matched_machines,
+        patches_covered=len(outcome.covered_patches),
+        machines_excepted=len(outcome.excepted_machines),
+    )
 
 
-def scan_notes(warnings: Iterable[ExceptionWarning], summary: Mapping[str, Any]) -> list[str]:
+def scan_notes(warnings: Iterable[ExceptionWarning], counts: StatusCounts) -> list[str]:
     """Lines the CLI prints as warnings: the register's warnings, and the rate without exceptions whenever
     exceptions changed it, so an exception never raises the headline figure unremarked."""
     lines = [w.message for w in warnings]
-    excepted = summary.get("compliant_with_exception") or 0
+    excepted = counts.compliant_with_exception
     if excepted:
         machines = "1 machine is" if excepted == 1 else f"{excepted} machines are"
         lines.append(
-            f"{machines} compliant only through exceptions: compliance rate {summary['compliance_rate']:.2f}% with "
-            f"exceptions, {summary['compliance_rate_without_exceptions']:.2f}% without"
+            f"{machines} compliant only through exceptions: compliance rate {counts.compliance_rate:.2f}% with "
+            f"exceptions, {counts.compliance_rate_without_exceptions:.2f}% without"
         )
     return lines

@@ -24,6 +24,19 @@ from auditor.compliance.installs import FAILED as RUN_FAILED
 from auditor.compliance.installs import SUCCEEDED as RUN_SUCCEEDED
 from auditor.compliance.installs import Run
 from auditor.compliance.metrics import rate, round2
+from auditor.compliance.summary import (
+    ConfigurationRuns,
+    ConfigurationSummary,
+    DynamicScope,
+    KeyCount,
+    LastRun,
+    LinuxParameters,
+    ScheduleProblemRow,
+    ScheduleRules,
+    ScheduleSummary,
+    Task,
+    WindowsParameters,
+)
 from auditor.config import ScheduleSettings
 from auditor.timestamps import format_timestamp, parse_arg_time
 
@@ -51,18 +64,6 @@ RUNS_RULE = (
 
 
 @dataclass(frozen=True)
-class Task:
-    """A pre- or post-task: what runs (a runbook or function id) and where (`Resource` or `Global`)."""
-
-    source: str
-    task_scope: str
-
-    def to_json(self) -> dict[str, Any]:
-        """Summary form."""
-        return {"source": self.source, "task_scope": self.task_scope}
-
-
-@dataclass(frozen=True)
 class MaintenanceConfiguration:
     """One maintenance configuration as written (a maintenance_configurations row)."""
 
@@ -80,10 +81,10 @@ class MaintenanceConfiguration:
     time_zone: str
     recur_every: str
     reboot_setting: str
-    windows: Mapping[str, Any] | None
-    """{classifications, kb_include, kb_exclude, exclude_kbs_requiring_reboot}; None without windowsParameters."""
-    linux: Mapping[str, Any] | None
-    """{classifications, package_include, package_exclude}; None without linuxParameters."""
+    windows: WindowsParameters | None
+    """None without windowsParameters."""
+    linux: LinuxParameters | None
+    """None without linuxParameters."""
     pre_tasks: tuple[Task, ...]
     post_tasks: tuple[Task, ...]
 
@@ -97,18 +98,18 @@ def _json(text: str | None) -> Any:
         return text
 
 
-def _names(text: str | None) -> list[str]:
+def _names(text: str | None) -> tuple[str, ...]:
     value = _json(text)
     if isinstance(value, str):
         value = [value]
-    return [str(v) for v in value] if isinstance(value, list) else []
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _tasks(text: str | None) -> tuple[Task, ...]:
     value = _json(text)
     items = value if isinstance(value, list) else []
     return tuple(
-        Task(str(item.get("source") or ""), str(item.get("taskScope") or ""))
+        Task(source=str(item.get("source") or ""), task_scope=str(item.get("taskScope") or ""))
         for item in items
         if isinstance(item, dict)
     )
@@ -124,18 +125,18 @@ def build_configurations(table: pa.Table) -> list[MaintenanceConfiguration]:
             for k in ("windowsClassifications", "kbNumbersToInclude", "kbNumbersToExclude", "excludeKbsRequiringReboot")
         ):
             flag = (row["excludeKbsRequiringReboot"] or "").lower()
-            windows = {
-                "classifications": _names(row["windowsClassifications"]),
-                "kb_include": _names(row["kbNumbersToInclude"]),
-                "kb_exclude": _names(row["kbNumbersToExclude"]),
-                "exclude_kbs_requiring_reboot": {"true": True, "false": False}.get(flag),
-            }
+            windows = WindowsParameters(
+                classifications=_names(row["windowsClassifications"]),
+                kb_include=_names(row["kbNumbersToInclude"]),
+                kb_exclude=_names(row["kbNumbersToExclude"]),
+                exclude_kbs_requiring_reboot={"true": True, "false": False}.get(flag),
+            )
         if any(row[k] for k in ("linuxClassifications", "packageNameMasksToInclude", "packageNameMasksToExclude")):
-            linux = {
-                "classifications": _names(row["linuxClassifications"]),
-                "package_include": _names(row["packageNameMasksToInclude"]),
-                "package_exclude": _names(row["packageNameMasksToExclude"]),
-            }
+            linux = LinuxParameters(
+                classifications=_names(row["linuxClassifications"]),
+                package_include=_names(row["packageNameMasksToInclude"]),
+                package_exclude=_names(row["packageNameMasksToExclude"]),
+            )
         config = MaintenanceConfiguration(
             configuration_id=row["configurationId"],
             id=row["id"],
@@ -167,10 +168,6 @@ class ScheduleProblem:
     """`recurrence`, `time_zone`, `start`, `duration` or `expiration`."""
     value: str
     message: str
-
-    def to_json(self) -> dict[str, Any]:
-        """Summary form."""
-        return {"key": self.configuration, "field": self.field, "value": self.value, "message": self.message}
 
 
 def read_window(config: MaintenanceConfiguration) -> tuple[rec.Window | None, list[ScheduleProblem]]:
@@ -329,7 +326,7 @@ def link_runs(runs: Iterable[Run], groups: Sequence[RunGroup], names: Mapping[st
     return links
 
 
-def run_figures(groups: Sequence[RunGroup], linked: Sequence[Run], window_minutes: int | None) -> dict[str, Any]:
+def run_figures(groups: Sequence[RunGroup], linked: Sequence[Run], window_minutes: int | None) -> ConfigurationRuns:
     """A configuration's run figures (RUNS_RULE)."""
     machine = [g for g in groups if g.level == "machine"]
     status = Counter[str]()
@@ -358,42 +355,29 @@ def run_figures(groups: Sequence[RunGroup], linked: Sequence[Run], window_minute
             runs_at[group.correlation_id] = (group.first_start, group.status)
         elif known is None or (known[1] is None and group.first_start < known[0]):
             runs_at[group.correlation_id] = (group.first_start, None)
-    last: dict[str, Any] | None = None
+    last: LastRun | None = None
     if runs_at:
         correlation = max(runs_at, key=lambda c: (runs_at[c][0], c))
-        last = {"start": format_timestamp(runs_at[correlation][0]), "status": runs_at[correlation][1]}
-    return {
-        "schedule_runs": len({g.correlation_id for g in groups}),
-        "machine_runs": sum(g.runs for g in machine),
-        "succeeded": status["succeeded"],
-        "failed": status["failed"],
-        "in_progress": status["in_progress"],
-        "other": status["other"],
-        "success_rate": rate(status["succeeded"], status["succeeded"] + status["failed"]),
-        "avg_duration_minutes": round2(sum(g.total_minutes for g in machine) / finished) if finished else None,
-        "max_duration_minutes": round2(longest) if longest is not None else None,
-        "window_minutes": window_minutes,
-        "max_duration_share_of_window": round2(100 * longest / window_minutes)
+        last = LastRun(start=format_timestamp(runs_at[correlation][0]), status=runs_at[correlation][1])
+    return ConfigurationRuns(
+        schedule_runs=len({g.correlation_id for g in groups}),
+        machine_runs=sum(g.runs for g in machine),
+        succeeded=status["succeeded"],
+        failed=status["failed"],
+        in_progress=status["in_progress"],
+        other=status["other"],
+        success_rate=rate(status["succeeded"], status["succeeded"] + status["failed"]),
+        avg_duration_minutes=round2(sum(g.total_minutes for g in machine) / finished) if finished else None,
+        max_duration_minutes=round2(longest) if longest is not None else None,
+        window_minutes=window_minutes,
+        max_duration_share_of_window=round2(100 * longest / window_minutes)
         if longest is not None and window_minutes
         else None,
-        "installation_runs": len(done),
-        "window_exceeded": exceeded,
-        "window_exceeded_rate": rate(exceeded, len(done)),
-        "last_run": last,
-    }
-
-
-@dataclass(frozen=True)
-class DynamicScope:
-    """A dynamic-scope assignment of a configuration, with its filter in words."""
-
-    id: str
-    scope: str
-    description: str
-
-    def to_json(self) -> dict[str, Any]:
-        """Summary form."""
-        return {"id": self.id, "scope": self.scope, "filter": self.description}
+        installation_runs=len(done),
+        window_exceeded=exceeded,
+        window_exceeded_rate=rate(exceeded, len(done)),
+        last_run=last,
+    )
 
 
 @dataclass(frozen=True)
@@ -411,53 +395,13 @@ class ConfigurationAudit:
     by_environment: Mapping[str, int]
     by_os: Mapping[str, int]
     by_platform: Mapping[str, int]
-    runs: Mapping[str, Any]
+    runs: ConfigurationRuns
     """run_figures()."""
 
     @property
     def static_assignments(self) -> int:
         """How many static assignments it has."""
         return len(self.static_targets)
-
-    def to_json(self) -> dict[str, Any]:
-        """Summary form (compact: counts, not machine ids)."""
-        c = self.configuration
-        try:
-            words: str | None = rec.parse_recurrence(c.recur_every).describe()
-        except rec.RecurrenceError:
-            words = None
-        zone = rec.resolve_zone(c.time_zone)
-        return {
-            "key": c.name,
-            "id": c.configuration_id,
-            "subscription_id": c.subscription_id,
-            "resource_group": c.resource_group,
-            "scope": c.scope,
-            "recurrence": c.recur_every,
-            "recurrence_text": words,
-            "start": c.start,
-            "duration": c.duration,
-            "time_zone": c.time_zone,
-            "iana_time_zone": zone.key if zone is not None else None,
-            "expiration": c.expiration,
-            "expired": self.expired,
-            "reboot_setting": c.reboot_setting,
-            "windows": dict(c.windows) if c.windows is not None else None,
-            "linux": dict(c.linux) if c.linux is not None else None,
-            "pre_tasks": [t.to_json() for t in c.pre_tasks],
-            "post_tasks": [t.to_json() for t in c.post_tasks],
-            "static_assignments": self.static_assignments,
-            "dynamic_scopes": [s.to_json() for s in self.dynamic_scopes],
-            "machines": len(self.machines),
-            "by_environment": _counts(self.by_environment),
-            "by_os": _counts(self.by_os),
-            "by_platform": _counts(self.by_platform),
-            "runs": dict(self.runs),
-        }
-
-
-def _counts(counter: Mapping[str, int]) -> list[dict[str, Any]]:
-    return [{"key": key, "machines": counter[key]} for key in sorted(counter)]
 
 
 @dataclass(frozen=True)
@@ -479,31 +423,65 @@ class ScheduleAudit:
     run_links: Mapping[str, RunLink] = field(default_factory=dict)
     """Installation run id -> its configuration and hour of the window (for failure patterns)."""
 
-    def worst_window_exceeded(self) -> tuple[str, float] | None:
-        """(name, rate) of the configuration with the highest window-exceeded rate; ties go to the first name."""
-        rated = [
-            (a.configuration.name, a.runs["window_exceeded_rate"])
-            for a in self.configurations
-            if a.runs["window_exceeded_rate"] is not None
-        ]
-        if not rated:
-            return None
-        return min(rated, key=lambda item: (-item[1], item[0]))
 
-    def to_summary(self) -> dict[str, Any]:
-        """The summary's `schedules` block."""
-        return {
-            "rules": {"expiry": EXPIRY_RULE, "runs": RUNS_RULE, "concurrency": rec.CONCURRENCY_RULE},
-            "configurations": [a.to_json() for a in self.configurations],
-            "unscheduled_machines": len(self.unscheduled),
-            "multiple_configurations_machines": len(self.multiple),
-            "only_expired_configurations_machines": len(self.only_expired),
-            "unassigned_configurations": sorted(a.configuration.name for a in self.configurations if not a.machines),
-            "expired_configurations": sorted(a.configuration.name for a in self.configurations if a.expired),
-            "unknown_configuration_ids": self.unknown_configuration_ids,
-            "problems": [p.to_json() for p in self.problems],
-            "concurrency": self.concurrency.to_json(),
-        }
+def configuration_summary(audit: ConfigurationAudit) -> ConfigurationSummary:
+    """A configuration as the summary lists it (compact: counts, not machine ids)."""
+    c = audit.configuration
+    try:
+        words: str | None = rec.parse_recurrence(c.recur_every).describe()
+    except rec.RecurrenceError:
+        words = None
+    zone = rec.resolve_zone(c.time_zone)
+    return ConfigurationSummary(
+        key=c.name,
+        id=c.configuration_id,
+        subscription_id=c.subscription_id,
+        resource_group=c.resource_group,
+        scope=c.scope,
+        recurrence=c.recur_every,
+        recurrence_text=words,
+        start=c.start,
+        duration=c.duration,
+        time_zone=c.time_zone,
+        iana_time_zone=zone.key if zone is not None else None,
+        expiration=c.expiration,
+        expired=audit.expired,
+        reboot_setting=c.reboot_setting,
+        windows=c.windows,
+        linux=c.linux,
+        pre_tasks=c.pre_tasks,
+        post_tasks=c.post_tasks,
+        static_assignments=audit.static_assignments,
+        dynamic_scopes=audit.dynamic_scopes,
+        machines=len(audit.machines),
+        by_environment=_counts(audit.by_environment),
+        by_os=_counts(audit.by_os),
+        by_platform=_counts(audit.by_platform),
+        runs=audit.runs,
+    )
+
+
+def _counts(counter: Mapping[str, int]) -> tuple[KeyCount, ...]:
+    return tuple(KeyCount(key=key, machines=counter[key]) for key in sorted(counter))
+
+
+def schedule_summary(audit: ScheduleAudit) -> ScheduleSummary:
+    """The summary's `schedules` block."""
+    return ScheduleSummary(
+        rules=ScheduleRules(expiry=EXPIRY_RULE, runs=RUNS_RULE, concurrency=rec.CONCURRENCY_RULE),
+        configurations=tuple(configuration_summary(a) for a in audit.configurations),
+        unscheduled_machines=len(audit.unscheduled),
+        multiple_configurations_machines=len(audit.multiple),
+        only_expired_configurations_machines=len(audit.only_expired),
+        unassigned_configurations=tuple(sorted(a.configuration.name for a in audit.configurations if not a.machines)),
+        expired_configurations=tuple(sorted(a.configuration.name for a in audit.configurations if a.expired)),
+        unknown_configuration_ids=tuple(audit.unknown_configuration_ids),
+        problems=tuple(
+            ScheduleProblemRow(key=p.configuration, field=p.field, value=p.value, message=p.message)
+            for p in audit.problems
+        ),
+        concurrency=rec.concurrency_summary(audit.concurrency),
+    )
 
 
 def audit_schedules(
@@ -550,7 +528,9 @@ def audit_schedules(
                 expired=is_expired(config, as_of),
                 machines=tuple(m.machine_id for m in covered_here),
                 static_targets=tuple(sorted(a.target for a in mine if not a.dynamic)),
-                dynamic_scopes=tuple(DynamicScope(a.id, a.target, describe_scope(a)) for a in mine if a.dynamic),
+                dynamic_scopes=tuple(
+                    DynamicScope(id=a.id, scope=a.target, filter=describe_scope(a)) for a in mine if a.dynamic
+                ),
                 by_environment=Counter(m.environment for m in covered_here),
                 by_os=Counter(m.os for m in covered_here),
                 by_platform=Counter(m.platform for m in covered_here),

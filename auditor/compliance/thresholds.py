@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from auditor.compliance.summary import Summary
 from auditor.config import Thresholds
 
 
@@ -75,7 +76,7 @@ class Threshold:
 
 
 def build_thresholds(
-    config: Thresholds, summary: Mapping[str, Any], refs: Mapping[str, str]
+    config: Thresholds, summary: Summary, refs: Mapping[str, str]
 ) -> list[tuple[Threshold, float | None]]:
     """Every configured threshold paired with the figure it judges, taken from the summary."""
     pairs: list[tuple[Threshold, float | None]] = []
@@ -93,10 +94,10 @@ def build_thresholds(
                     "%",
                     refs.get("pending_patches", facts),
                 ),
-                summary["compliance_rate"],
+                summary.compliance_rate,
             )
         )
-    envs = {row["key"]: row["compliance_rate"] for row in summary["by_environment"]}
+    envs = {row.key: row.counts.compliance_rate for row in summary.by_environment}
     for env, limit in sorted(config.by_environment.items()):
         pairs.append(
             (
@@ -114,7 +115,6 @@ def build_thresholds(
             )
         )
     if config.max_unknown_rate is not None:
-        unknown_rate = summary.get("unknown_rate")
         pairs.append(
             (
                 Threshold(
@@ -128,7 +128,7 @@ def build_thresholds(
                     facts,
                     "medium",
                 ),
-                unknown_rate,
+                summary.unknown_rate,
             )
         )
     if config.min_installation_success_rate is not None:
@@ -145,7 +145,7 @@ def build_thresholds(
                     refs.get("installations", "installations"),
                     "medium",
                 ),
-                summary["installations"]["success_rate"],
+                summary.installations.figures.success_rate,
             )
         )
     if config.min_periodic_assessment_coverage is not None:
@@ -162,7 +162,7 @@ def build_thresholds(
                     facts,
                     "medium",
                 ),
-                summary["coverage"]["periodic_assessment_enabled"]["rate"],
+                summary.coverage.periodic_assessment_enabled.rate,
             )
         )
     if config.min_schedule_coverage is not None:
@@ -179,10 +179,10 @@ def build_thresholds(
                     refs.get("maintenance_assignments", facts),
                     "medium",
                 ),
-                summary["coverage"]["scheduled"]["rate"],
+                summary.coverage.scheduled.rate,
             )
         )
-    overdue = {row["classification"]: row["overdue_machines"] for row in summary["by_classification"]}
+    overdue = {row.classification: row.overdue_machines for row in summary.by_classification}
     for name, limit in sorted(config.max_overdue_machines.items()):
         pairs.append(
             (
@@ -199,7 +199,7 @@ def build_thresholds(
                 overdue.get(name, 0),
             )
         )
-    schedules = summary.get("schedules")
+    schedules = summary.schedules
     if config.max_unscheduled_machines is not None:
         pairs.append(
             (
@@ -214,17 +214,12 @@ def build_thresholds(
                     refs.get("maintenance_assignments", facts),
                     "medium",
                 ),
-                schedules["unscheduled_machines"] if schedules else None,
+                schedules.unscheduled_machines if schedules else None,
             )
         )
     if config.max_window_exceeded_rate is not None:
         # Judged on the worst configuration (highest rate; ties go to the first name); unmeasured without runs.
-        rated = [
-            (c["key"], c["runs"]["window_exceeded_rate"])
-            for c in (schedules or {}).get("configurations", [])
-            if c["runs"]["window_exceeded_rate"] is not None
-        ]
-        worst = min(rated, key=lambda item: (-item[1], item[0])) if rated else None
+        worst = schedules.worst_window_exceeded() if schedules else None
         pairs.append(
             (
                 Threshold(
@@ -242,7 +237,7 @@ def build_thresholds(
             )
         )
     if config.max_end_of_support_machines is not None:
-        lifecycle = summary.get("lifecycle")
+        lifecycle = summary.lifecycle
         pairs.append(
             (
                 Threshold(
@@ -255,7 +250,7 @@ def build_thresholds(
                     "machines",
                     refs.get("machine_lifecycle", "machine_lifecycle"),
                 ),
-                lifecycle["end_of_support_without_esu"] if lifecycle else None,
+                lifecycle.end_of_support_without_esu if lifecycle else None,
             )
         )
     return pairs

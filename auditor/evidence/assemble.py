@@ -6,9 +6,11 @@ same files in the same way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
@@ -51,7 +53,7 @@ def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | N
         "run_id": context.run_id,
         "pack_id": context.pack_id,
         "generated_at": format_timestamp(context.generated_at),
-        "as_of": context.summary["as_of"],
+        "as_of": context.summary.as_of,
         "complete": not context.problems,
         "problems": list(context.problems),
         "source": dict(context.source),
@@ -62,44 +64,85 @@ def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | N
     }
 
 
+class StagedPack:
+    """A pack being assembled, in its staging directory until `finish` commits it.
+
+    Opening it starts writing the evidence files on worker threads. DuckDB writes them without holding the GIL, so
+    a scan judges the fleet (the one judge, `auditor.evidence.judge`) while its evidence is compressed, and the two
+    share the machine's cores instead of queueing. `finish(context)` then takes the built context: it renders the
+    reports, waits for the evidence, writes the manifest (and signature, and zip) and renames the pack into place.
+    Leaving the block without `finish` removes the staging directory, so no partial pack is ever left.
+    """
+
+    def __init__(
+        self, evidence: Mapping[str, pa.Table], *, out_dir: Path, pack_id: str, sign_key: Path | None = None
+    ) -> None:
+        self.pack_id = pack_id
+        self._evidence = evidence
+        self._out_dir = out_dir
+        self._sign_key = sign_key
+        self._stack = ExitStack()
+
+    def __enter__(self) -> StagedPack:
+        self._signer = load_private_key(self._sign_key) if self._sign_key is not None else None  # before any work
+        with ExitStack() as stack:
+            self._pack = stack.enter_context(PackWriter(self._out_dir, self.pack_id))
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=2))
+            self._writes = [
+                pool.submit(write_table_jsonl_gz, self._pack.path(rel), table) for rel, table in self._evidence.items()
+            ]
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._stack.__exit__(kind, error, trace)
+
+    def finish(
+        self,
+        context: ReportContext,
+        *,
+        renderers: list[Renderer] | None = None,
+        zip_pack: bool = False,
+        extra_header: Mapping[str, Any] | None = None,
+    ) -> Path:
+        """Render every report from `context`, write the manifest and commit the pack; return its directory."""
+        if context.pack_id != self.pack_id:
+            raise ValueError(f"context of pack {context.pack_id} cannot finish pack {self.pack_id}")
+        pack = self._pack
+        for renderer in renderers if renderers is not None else default_renderers():
+            renderer.render(context, pack.path(renderer.filename))
+        for write in self._writes:
+            write.result()
+        header = manifest_header(context, self._evidence)
+        header.update(extra_header or {})
+        if self._signer is not None:
+            header["signing"] = {"algorithm": ALGORITHM, "key_id": key_id(self._signer.public_key())}
+        data = manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, header))
+        if self._signer is not None:
+            pack.path(manifest_mod.SIGNATURE_NAME).write_bytes(signature_bytes(signature_document(self._signer, data)))
+        if zip_pack:
+            write_zip(pack.root, pack.zip_path, context.pack_id)
+        return pack.commit()
+
+
 def write_pack(
-    context: ReportContext | Callable[[], ReportContext],
+    context: ReportContext,
     evidence: Mapping[str, pa.Table],
     *,
     out_dir: Path,
-    pack_id: str | None = None,
     renderers: list[Renderer] | None = None,
     sign_key: Path | None = None,
     zip_pack: bool = False,
     extra_header: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write evidence (pack-relative path -> rows), every report and the manifest; return the pack directory.
+    """Write evidence (pack-relative path -> rows), every report of the built `context` and the manifest; return
+    the pack directory.
 
     With `sign_key` (an Ed25519 PEM private key) manifest.sig signs the manifest; with `zip_pack` the pack is also
-    written as `<pack_id>.zip` beside the directory. `extra_header` adds manifest keys (e.g. `replay_of`).
-
-    `context` may be a function that builds it (a scan passes its evaluation step, with `pack_id`): the evidence
-    files are then written on worker threads while it runs. DuckDB writes them without holding the GIL, so
-    judging the fleet and compressing its evidence share the machine's cores instead of queueing.
+    written as `<pack_id>.zip` beside the directory. `extra_header` adds manifest keys (e.g. `replay_of`). A scan
+    that wants to judge while the evidence is written opens a StagedPack itself.
     """
-    signer = load_private_key(sign_key) if sign_key is not None else None  # fail before any work is done
-    name = context.pack_id if isinstance(context, ReportContext) else pack_id
-    if not name:
-        raise ValueError("write_pack needs pack_id when context is built lazily")
-    with PackWriter(out_dir, name) as pack, ThreadPoolExecutor(max_workers=2) as pool:
-        writes = [pool.submit(write_table_jsonl_gz, pack.path(rel), table) for rel, table in evidence.items()]
-        built = context if isinstance(context, ReportContext) else context()
-        for renderer in renderers if renderers is not None else default_renderers():
-            renderer.render(built, pack.path(renderer.filename))
-        for write in writes:
-            write.result()
-        header = manifest_header(built, evidence)
-        header.update(extra_header or {})
-        if signer is not None:
-            header["signing"] = {"algorithm": ALGORITHM, "key_id": key_id(signer.public_key())}
-        data = manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, header))
-        if signer is not None:
-            pack.path(manifest_mod.SIGNATURE_NAME).write_bytes(signature_bytes(signature_document(signer, data)))
-        if zip_pack:
-            write_zip(pack.root, pack.zip_path, built.pack_id)
-        return pack.commit()
+    with StagedPack(evidence, out_dir=out_dir, pack_id=context.pack_id, sign_key=sign_key) as staged:
+        return staged.finish(context, renderers=renderers, zip_pack=zip_pack, extra_header=extra_header)

@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from auditor.compliance.risk_acceptance import REGISTER_EVIDENCE as REGISTER_EVIDENCE
+from auditor.compliance.summary import QuerySummary
 from auditor.errors import ConfigError, PackError
 from auditor.reports.interface import QueryRecord
 from auditor.risk_register import NARROWING_KEYS, SELECTOR_KEYS, ExceptionEntry, Register, validate_register
@@ -79,9 +80,9 @@ def register_map(table: pa.Table | None, *, max_days: int) -> Register | None:
         ) from exc
 
 
-def summary_queries(records: list[QueryRecord]) -> list[dict[str, Any]]:
+def summary_queries(records: list[QueryRecord]) -> tuple[QuerySummary, ...]:
     """summary.json's `queries` list."""
-    return [{"id": r.id, "version": r.version, "sha256": r.template_sha256, "rows": r.rows} for r in records]
+    return tuple(QuerySummary(id=r.id, version=r.version, sha256=r.template_sha256, rows=r.rows) for r in records)
 
 
 HISTORY_EVIDENCE = "evidence/history.jsonl.gz"

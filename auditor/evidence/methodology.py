@@ -6,11 +6,11 @@ of the pack needs nothing else to know what "compliant" meant.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from auditor.compliance import lifecycle, remediation
 from auditor.compliance.facts import UNTAGGED
+from auditor.compliance.summary import Summary
 from auditor.compliance.thresholds import Threshold
 from auditor.config import Config
 
@@ -54,27 +54,28 @@ def statements(config: Config) -> list[str]:
     ]
 
 
-def derived_statements(summary: Mapping[str, Any]) -> list[str]:
+def derived_statements(summary: Summary) -> list[str]:
     """The rules that the evaluation states itself (exceptions, schedules, failure patterns), as the summary
     records them, so the manifest and the reports word them once."""
-    found: list[str] = list(summary.get("exceptions_rules") or [])
-    schedules = summary.get("schedules") or {}
-    found.extend(str(text) for _, text in sorted((schedules.get("rules") or {}).items()))
-    patterns = summary.get("failure_patterns") or {}
-    found.extend(str(patterns[key]) for key in ("rule", "window_rule") if patterns.get(key))
+    found = list(summary.exceptions_rules)
+    if summary.schedules is not None:
+        rules = summary.schedules.rules
+        # Alphabetical by rule name, as the manifests of earlier versions list them.
+        found += [text for text in (rules.concurrency, rules.expiry, rules.runs) if text]
+    if summary.failure_patterns is not None:
+        found += [text for text in (summary.failure_patterns.rule, summary.failure_patterns.window_rule) if text]
     return found
 
 
 def rules_in_force(
-    config: Config, checks: list[tuple[Threshold, float | None]], summary: Mapping[str, Any] | None = None
+    config: Config, checks: list[tuple[Threshold, float | None]], summary: Summary | None = None
 ) -> dict[str, Any]:
     """The manifest's `rules`: parameters, the rules in words, and each threshold's requirement sentence."""
-    present = summary or {}
     added: list[str] = []
     # Stated only where the scan judged them: packs that predate the queries replay with the rules they had.
-    if "remediation" in present:
+    if summary is not None and summary.remediation is not None:
         added += remediation.rule_statements(config.installation_window_days, config.sla)
-    if "lifecycle" in present:
+    if summary is not None and summary.lifecycle is not None:
         added += lifecycle.rule_statements(lifecycle.load_table().last_checked)
     return {
         "parameters": {
@@ -85,7 +86,7 @@ def rules_in_force(
             "sla": dict(sorted(config.sla.items())),
             "unknown_age_counts_as_overdue": True,
         },
-        "statements": statements(config) + derived_statements(present) + added,
+        "statements": statements(config) + (derived_statements(summary) if summary is not None else []) + added,
         "thresholds": [
             {
                 "rule": t.rule,

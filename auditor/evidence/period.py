@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from auditor import __version__
 from auditor.compliance.period import PERIOD_FORMAT, build_review, month_bounds
+from auditor.compliance.summary import Summary
 from auditor.config import Config
 from auditor.errors import AuditorError, PackError
 from auditor.evidence import manifest as manifest_mod
@@ -28,7 +29,7 @@ from auditor.evidence.replay import read_evidence
 from auditor.evidence.sign import ALGORITHM, key_id, load_private_key, signature_bytes, signature_document
 from auditor.evidence.zipped import write_zip
 from auditor.history import HistoryStore
-from auditor.reports.json import dumps
+from auditor.reports.json import dumps, load_summary
 from auditor.reports.period import PDF_NAME, SUMMARY_NAME, WORKBOOK_NAME, write_period_pdf, write_period_workbook
 from auditor.timestamps import format_timestamp, parse_timestamp
 
@@ -105,6 +106,14 @@ def period_differences(files: PackFiles, manifest: Mapping[str, Any]) -> list[st
     return [] if actual == expected else [SUMMARY_NAME]
 
 
+def _typed(summary: Mapping[str, Any]) -> Summary | None:
+    """The last scan's summary as a typed tree, for the rules it states; None when an older version wrote it."""
+    try:
+        return load_summary(summary)
+    except (ValueError, TypeError):
+        return None
+
+
 def write_period_pack(
     history: Path,
     period: str,
@@ -145,7 +154,7 @@ def write_period_pack(
                 "scans": [{"run_id": s["run_id"], "as_of": s["as_of"], "scope_key": s["scope_key"]} for s in scans],
             },
             "config": {"sha256": config.sha256(), "effective": config.model_dump(mode="json")},
-            "rules": rules_in_force(config, [], scans[-1]["summary"]),
+            "rules": rules_in_force(config, [], _typed(scans[-1]["summary"])),
             "queries": [],
             "evidence": manifest_mod.evidence_entries(evidence),
             "period": {"format": PERIOD_FORMAT, "period": period, "from": review["from"], "until": review["until"]},

@@ -17,8 +17,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from auditor import __version__
-from auditor.compliance.evaluate import evaluate
 from auditor.config import config_from_dict
 from auditor.errors import ConfigError, PackError
 from auditor.evidence.assemble import write_pack
@@ -30,8 +28,8 @@ from auditor.evidence.inputs import (
     first_seen_map,
     history_runs,
     register_map,
-    summary_queries,
 )
+from auditor.evidence.judge import Provenance, judge
 from auditor.evidence.manifest import MANIFEST_NAME, arrow_type, fingerprint, parse_manifest
 from auditor.evidence.sign import load_public_key
 from auditor.evidence.verify import VerifyReport, verify_files
@@ -118,25 +116,21 @@ def load_pack(files: PackFiles) -> LoadedPack:
         )
         for q in queries
     ]
-    evaluation = evaluate(
+    context = judge(
         {r.id: evidence[r.evidence] for r in records},
+        records,
         config=config,
         as_of=parse_timestamp(manifest["as_of"]),
-        query_refs={r.id: r.ref for r in records},
         first_seen=first_seen_map(evidence.get(FIRST_SEEN_EVIDENCE)),
-        queries=summary_queries(records),
         register=register_map(evidence.get(REGISTER_EVIDENCE), max_days=config.max_exception_days),
-    )
-    context = ReportContext(
-        evaluation=evaluation,
-        queries=records,
-        tool_version=__version__,
-        run_id=manifest["run_id"],
-        pack_id=manifest["pack_id"],
-        generated_at=parse_timestamp(manifest["generated_at"]),
-        source=manifest["source"],
-        problems=list(manifest["problems"]),
-        history=history_runs(evidence.get(HISTORY_EVIDENCE)),
+        provenance=Provenance(
+            run_id=manifest["run_id"],
+            pack_id=manifest["pack_id"],
+            generated_at=parse_timestamp(manifest["generated_at"]),
+            source=manifest["source"],
+            problems=list(manifest["problems"]),
+            history=history_runs(evidence.get(HISTORY_EVIDENCE)),
+        ),
     )
     return LoadedPack(manifest, fingerprint(data), evidence, context)
 

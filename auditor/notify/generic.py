@@ -26,7 +26,7 @@ class GenericFormatter:
             "problems": list(outcome.problems),
             "compliance_rate": outcome.compliance_rate,
             "compliance_rate_without_exceptions": outcome.rate_without_exceptions,
-            "compliant_with_exception": int(outcome.summary.get("compliant_with_exception", 0)),
+            "compliant_with_exception": outcome.summary.counts.compliant_with_exception,
             "target": outcome.target,
             "machines": outcome.count("machines"),
             "compliant": outcome.count("compliant"),

@@ -7,12 +7,13 @@ fingerprint), so a message never describes a pack other than the one on disk.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from auditor import __version__
+from auditor.compliance.summary import Summary
 from auditor.compliance.thresholds import Breach
 from auditor.errors import AuditorError
 from auditor.evidence.manifest import fingerprint
@@ -38,8 +39,8 @@ class ScanOutcome:
     as_of: str
     complete: bool
     problems: tuple[str, ...]
-    summary: Mapping[str, Any]
-    """The pack's summary.json."""
+    summary: Summary
+    """The pack's summary, typed."""
     breaches: tuple[Breach, ...]
     target: float | None
     """thresholds.min_compliance_rate, the overall target; None when none is set."""
@@ -49,7 +50,7 @@ class ScanOutcome:
     def from_pack(
         cls,
         pack: Path,
-        summary: Mapping[str, Any],
+        summary: Summary,
         breaches: Sequence[Breach],
         problems: Sequence[str],
         target: float | None,
@@ -61,7 +62,7 @@ class ScanOutcome:
             pack_id=str(manifest["pack_id"]),
             run_id=str(manifest["run_id"]),
             fingerprint=fingerprint(data),
-            as_of=str(summary["as_of"]),
+            as_of=summary.as_of,
             complete=not problems,
             problems=tuple(problems),
             summary=summary,
@@ -79,18 +80,22 @@ class ScanOutcome:
     @property
     def compliance_rate(self) -> float | None:
         """The overall compliance rate (%), None for an empty fleet."""
-        rate = self.summary["compliance_rate"]
-        return None if rate is None else float(rate)
+        return self.summary.counts.compliance_rate
 
     @property
     def rate_without_exceptions(self) -> float | None:
         """The overall rate with no exception applied (the honest figure beside the headline one)."""
-        rate = self.summary.get("compliance_rate_without_exceptions", self.summary["compliance_rate"])
-        return None if rate is None else float(rate)
+        return self.summary.counts.compliance_rate_without_exceptions
 
-    def count(self, name: str) -> int:
-        """A top-level count of summary.json: machines, compliant, non_compliant or unknown."""
-        return int(self.summary[name])
+    def count(self, name: Literal["machines", "compliant", "non_compliant", "unknown"]) -> int:
+        """A top-level count of the summary: machines, compliant, non_compliant or unknown."""
+        counts = self.summary.counts
+        return {
+            "machines": counts.machines,
+            "compliant": counts.compliant,
+            "non_compliant": counts.non_compliant,
+            "unknown": counts.unknown,
+        }[name]
 
     def top_breaches(self, limit: int) -> list[Breach]:
         """The most severe breaches first (ties keep the pack's order), at most `limit`."""
@@ -118,7 +123,7 @@ class ScanOutcome:
                 "Without exceptions",
                 "n/a" if self.rate_without_exceptions is None else f"{self.rate_without_exceptions:.2f}%",
             ),
-            ("Compliant with exception", str(self.summary.get("compliant_with_exception", 0))),
+            ("Compliant with exception", str(self.summary.counts.compliant_with_exception)),
             ("Machines", str(self.count("machines"))),
             ("Compliant", str(self.count("compliant"))),
             ("Non-compliant", str(self.count("non_compliant"))),

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
 from auditor.compliance.evaluate import Evaluation
+from auditor.compliance.summary import Summary
+from auditor.digests import scope_key
 from auditor.errors import AuditorError
+from auditor.reports.trend import TrendPoint, trend_points
 
 
 class RenderError(AuditorError):
@@ -63,9 +67,23 @@ class ReportContext:
         return bool(self.problems)
 
     @property
-    def summary(self) -> dict[str, Any]:
-        """summary.json's content."""
+    def summary(self) -> Summary:
+        """What summary.json says, typed."""
         return self.evaluation.summary
+
+    @cached_property
+    def trend(self) -> tuple[TrendPoint, ...]:
+        """The compliance trend every report draws: earlier complete scans of this estate, then this scan.
+
+        Worked out once per context from `history` (see trend.trend_points), so the PDF and the workbook can
+        never show different points.
+        """
+        summary = self.summary
+        return trend_points(
+            self.history,
+            scope=scope_key(self.source),
+            current=TrendPoint(summary.as_of, summary.compliance_rate, summary.machines),
+        )
 
 
 class Renderer(Protocol):

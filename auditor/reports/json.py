@@ -1,19 +1,113 @@
-"""summary.json and breaches.json: canonical, byte-stable JSON."""
+"""summary.json and breaches.json: canonical, byte-stable JSON. The one place the typed summary is serialised.
+
+The summary is a frozen dataclass tree (`auditor.compliance.summary`); `plain()` walks it generically in declared
+field order, honouring the two markers of `auditor.compliance.summary.shape` (inline fields, sections absent while
+None). So a field added to the tree appears in summary.json with no edit here.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, fields, is_dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from auditor.compliance.summary import ABSENT_KEY, INLINE_KEY, Summary
+from auditor.compliance.summary.shape import plain as plain
 from auditor.reports.interface import ReportContext
 
 BREACHES_FORMAT = "auditor-breaches/1"
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def dumps(data: Any) -> str:
     """Canonical pretty JSON: 2-space indent, keys in insertion order, UTF-8, trailing newline."""
-    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False, default=_encode) + "\n"
+
+
+def _encode(value: Any) -> Any:
+    # json calls this only for what it cannot write itself: the summary's dataclasses and read-only mappings.
+    if (is_dataclass(value) and not isinstance(value, type)) or isinstance(value, Mapping):
+        return plain(value)
+    raise TypeError(f"{type(value).__name__} has no JSON form")
+
+
+def summary_text(summary: Summary) -> str:
+    """summary.json's bytes (as text) for a typed summary."""
+    return dumps(summary)
+
+
+Filler = Callable[[str, Any], Any]
+"""fill(key path, declared type) -> the value for a key the data lacks."""
+
+
+def load_summary(data: Mapping[str, Any], *, fill: Filler | None = None) -> Summary:
+    """A typed summary back from summary.json's data (e.g. a stored history entry): the writer's walk in reverse.
+
+    Keys the data lacks are an error naming the key path, unless the field is an optional section (then None) or
+    `fill` supplies them; keys the tree does not know (written by a newer version) are ignored.
+    """
+    loaded: Summary = load_tree(Summary, data, fill=fill)
+    return loaded
+
+
+def load_tree(kind: Any, value: Any, *, fill: Filler | None = None, path: str = "summary") -> Any:
+    """A value of the declared type `kind` (a summary dataclass, tuple, mapping, optional or scalar) from JSON data."""
+    return _load(kind, value, path, fill)
+
+
+def _load(kind: Any, value: Any, path: str, fill: Filler | None) -> Any:
+    origin, args = get_origin(kind), get_args(kind)
+    if is_dataclass(kind) and isinstance(kind, type):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{path} is not an object")
+        return kind(**_fields_of(kind, value, path, fill))
+    if origin in (UnionType, Union):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _load(inner, value, path, fill)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{path} is not a list")
+        return tuple(_load(args[0], item, f"{path}[{i}]", fill) for i, item in enumerate(value))
+    if origin in (Mapping, dict):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{path} is not an object")
+        return {str(k): _load(args[1], v, f"{path}.{k}", fill) for k, v in value.items()}
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (str, int, float, bool) and not isinstance(value, kind):
+        raise ValueError(f"{path} is {value!r}, not {kind.__name__}")
+    return value
+
+
+def _fields_of(kind: type, data: Mapping[str, Any], path: str, fill: Filler | None) -> dict[str, Any]:
+    hints = _hints(kind)
+    found: dict[str, Any] = {}
+    for spec in fields(kind):
+        where, declared = f"{path}.{spec.name}", hints[spec.name]
+        if spec.metadata.get(INLINE_KEY):
+            found[spec.name] = declared(**_fields_of(declared, data, path, fill))
+        elif spec.name in data:
+            found[spec.name] = _load(declared, data[spec.name], where, fill)
+        elif spec.metadata.get(ABSENT_KEY):
+            found[spec.name] = None
+        elif spec.default is not MISSING:
+            found[spec.name] = spec.default
+        elif fill is not None:
+            found[spec.name] = fill(where, declared)
+        else:
+            raise ValueError(f"{where} is missing")
+    return found
+
+
+@cache
+def _hints(kind: type) -> dict[str, Any]:
+    return get_type_hints(kind)
 
 
 def breaches_document(context: ReportContext) -> dict[str, Any]:
@@ -21,7 +115,7 @@ def breaches_document(context: ReportContext) -> dict[str, Any]:
     evaluation = context.evaluation
     return {
         "format": BREACHES_FORMAT,
-        "as_of": context.summary["as_of"],
+        "as_of": context.summary.as_of,
         "breaches": [b.to_json() for b in evaluation.breaches],
         "thresholds": [
             {
@@ -43,7 +137,7 @@ class SummaryRenderer:
 
     def render(self, context: ReportContext, path: Path) -> None:
         """Write the summary."""
-        path.write_text(dumps(context.summary), encoding="utf-8")
+        path.write_text(summary_text(context.summary), encoding="utf-8")
 
 
 class BreachesRenderer:

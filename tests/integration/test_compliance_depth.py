@@ -12,6 +12,7 @@ from auditor.config import config_from_dict
 from auditor.scan import scan
 from tests.crafted import AS_OF, SUB, Fleet, days_ago, ts
 from tests.schemas import assert_valid_summary
+from tests.summaries import js
 
 OTHER_SUB = "00000000-0000-0000-0000-000000000002"
 
@@ -24,8 +25,8 @@ def summarise(tmp_path: Path, fleet: Fleet, config: dict[str, Any] | None = None
         out=tmp_path / "packs",
         use_history=False,
     )
-    assert_valid_summary(result.summary)
-    return result.summary
+    assert_valid_summary(js(result.summary))
+    return js(result.summary)
 
 
 def test_installations(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from auditor.sources.snapshot import SnapshotSource
 from tests.crafted import AS_OF, SUB, Fleet, days_ago
 from tests.integration.test_replay import assert_replays_identically, json_only
 from tests.schemas import assert_valid_summary
+from tests.summaries import js
 
 OTHER_SUB = "00000000-0000-0000-0000-0000000000a2"
 NAMES = ("vm-erp-1", "vm-erp-2", "vm-legacy", "vm-linux", "vm-stale", "vm-clean", "vm-mixed")
@@ -119,7 +120,7 @@ BASELINE = {
 def test_without_a_register_nothing_changes(tables: dict[str, pa.Table]) -> None:
     evaluation = evaluate(tables, config=Config(), as_of=AS_OF, query_refs={})
     assert statuses(evaluation) == BASELINE
-    s = evaluation.summary
+    s = js(evaluation.summary)
     assert (s["compliant"], s["compliant_with_exception"], s["compliance_rate"]) == (1, 0, 14.29)
     assert (s["compliance_rate_without_exceptions"], s["exception_rate"]) == (14.29, 0.0)
     assert (s["exceptions"], s["exception_warnings"]) == ([], [])
@@ -178,13 +179,13 @@ def test_selectors(
     if "machine_ids" in selector:
         selector = {"machine_ids": [ids["vm-erp-1"].upper()]}
     evaluation = judge(tables, entry(**selector))
-    row = evaluation.summary["exceptions"][0]
+    row = js(evaluation.summary)["exceptions"][0]
     assert [m.rsplit("/", 1)[1] for m in row["matched_machine_ids"]] == matched
     assert row["matched_machines"] == len(matched)
     # Every matched machine with an overdue patch is now compliant_with_exception; unknown stays unknown.
     expected = {**BASELINE, **{n: "compliant_with_exception" for n in matched if BASELINE[n] == "non_compliant"}}
     assert statuses(evaluation) == expected
-    warnings = evaluation.summary["exception_warnings"]
+    warnings = js(evaluation.summary)["exception_warnings"]
     assert warnings == (
         []
         if matched
@@ -200,7 +201,7 @@ def test_selectors(
 
 def test_rates_with_and_without_exceptions(tables: dict[str, pa.Table]) -> None:
     evaluation = judge(tables, entry(tags={"App": "erp"}))
-    s = evaluation.summary
+    s = js(evaluation.summary)
     assert (s["machines"], s["compliant"], s["non_compliant"], s["unknown"]) == (7, 4, 2, 1)
     assert (s["compliant_with_exception"], s["compliance_rate"]) == (3, 57.14)
     assert (s["compliance_rate_without_exceptions"], s["exception_rate"]) == (14.29, 42.86)
@@ -236,14 +237,14 @@ def test_rates_with_and_without_exceptions(tables: dict[str, pa.Table]) -> None:
 def test_narrowed_to_kb_covers_only_the_named_patches(tables: dict[str, pa.Table], ids: dict[str, str]) -> None:
     one = judge(tables, entry("EX-KB", machine_ids=[ids["vm-erp-1"]], kb_ids=["KB5031361"]))
     assert statuses(one)["vm-erp-1"] == "non_compliant"  # KB5031362 is overdue too and not named
-    assert one.summary["exceptions"][0]["patches_covered"] == 1
+    assert js(one.summary)["exceptions"][0]["patches_covered"] == 1
     covered = {p.kb_id: p.exceptions for p in one.overdue_patches if p.machine_id == ids["vm-erp-1"].lower()}
     assert covered == {"5031361": ("EX-KB",), "5031362": ()}
     group = next(g for g in one.groups if g.group.machine_id == ids["vm-erp-1"].lower())
     assert group.overdue and group.covered_by == ()
     both = judge(tables, entry("EX-KB", machine_ids=[ids["vm-erp-1"]], kb_ids=["kb5031361", "5031362"]))
     assert statuses(both)["vm-erp-1"] == "compliant_with_exception"
-    assert both.summary["exceptions"][0]["patches_covered"] == 2
+    assert js(both.summary)["exceptions"][0]["patches_covered"] == 2
     # Two narrowed exceptions may share a group between them.
     split = judge(
         tables,
@@ -252,7 +253,7 @@ def test_narrowed_to_kb_covers_only_the_named_patches(tables: dict[str, pa.Table
     )
     verdict = next(v for v in split.verdicts if v.machine.name == "vm-erp-1")
     assert (verdict.status.value, verdict.exceptions) == ("compliant_with_exception", ("EX-A", "EX-B"))
-    assert [(r["id"], r["patches_covered"], r["machines_excepted"]) for r in split.summary["exceptions"]] == [
+    assert [(r["id"], r["patches_covered"], r["machines_excepted"]) for r in js(split.summary)["exceptions"]] == [
         ("EX-A", 1, 1),
         ("EX-B", 1, 1),
     ]
@@ -261,10 +262,10 @@ def test_narrowed_to_kb_covers_only_the_named_patches(tables: dict[str, pa.Table
 def test_narrowed_to_packages(tables: dict[str, pa.Table]) -> None:
     one = judge(tables, entry("EX-PKG", subscriptions=[OTHER_SUB], packages=["OpenSSL"]))
     assert statuses(one)["vm-linux"] == "non_compliant"
-    assert one.summary["exceptions"][0]["patches_covered"] == 1
+    assert js(one.summary)["exceptions"][0]["patches_covered"] == 1
     both = judge(tables, entry("EX-PKG", subscriptions=[OTHER_SUB], packages=["openssl", "curl"]))
     assert statuses(both)["vm-linux"] == "compliant_with_exception"
-    assert both.summary["exceptions"][0]["narrowed_to"] == {
+    assert js(both.summary)["exceptions"][0]["narrowed_to"] == {
         "classifications": [],
         "kb_ids": [],
         "packages": ["openssl", "curl"],
@@ -274,17 +275,17 @@ def test_narrowed_to_packages(tables: dict[str, pa.Table]) -> None:
 def test_narrowed_to_classifications(tables: dict[str, pa.Table], ids: dict[str, str]) -> None:
     security = judge(tables, entry("EX-C", resource_groups=["RG-Legacy"], classifications=["security"]))
     assert statuses(security)["vm-legacy"] == "non_compliant"  # its Critical group is not covered
-    assert security.summary["exceptions"][0]["patches_covered"] == 1
+    assert js(security.summary)["exceptions"][0]["patches_covered"] == 1
     assert (
-        judge(tables, entry("EX-C", resource_groups=["RG-Legacy"], classifications=["Security", "Critical"])).summary[
-            "compliant_with_exception"
-        ]
+        judge(
+            tables, entry("EX-C", resource_groups=["RG-Legacy"], classifications=["Security", "Critical"])
+        ).summary.counts.compliant_with_exception
         == 1
     )
     # A patch that is Critical and Security is waived only by an exception listing both.
     mixed = {"machine_ids": [ids["vm-mixed"]]}
     only = judge(tables, entry("EX-M", **mixed, classifications=["Security"]))
-    assert statuses(only)["vm-mixed"] == "non_compliant" and only.summary["exceptions"][0]["patches_covered"] == 0
+    assert statuses(only)["vm-mixed"] == "non_compliant" and js(only.summary)["exceptions"][0]["patches_covered"] == 0
     assert statuses(judge(tables, entry("EX-M", **mixed, classifications=["Critical", "Security"])))["vm-mixed"] == (
         "compliant_with_exception"
     )
@@ -294,8 +295,8 @@ def test_an_exception_never_turns_unknown_into_compliance(tables: dict[str, pa.T
     evaluation = judge(tables, entry(machine_ids=[ids["vm-stale"]]))
     verdict = next(v for v in evaluation.verdicts if v.machine.name == "vm-stale")
     assert (verdict.status.value, verdict.exceptions) == ("unknown", ("EX-1",))
-    row = evaluation.summary["exceptions"][0]
-    assert (row["patches_covered"], row["machines_excepted"], evaluation.summary["unknown"]) == (1, 0, 1)
+    row = js(evaluation.summary)["exceptions"][0]
+    assert (row["patches_covered"], row["machines_excepted"], js(evaluation.summary)["unknown"]) == (1, 0, 1)
 
 
 @pytest.mark.parametrize(
@@ -328,10 +329,10 @@ def test_expiry(
     warning: str | None,
 ) -> None:
     evaluation = judge(tables, entry("EX-7", machine_ids=[ids["vm-erp-1"]], created=created, expires_on=expires_on))
-    row = evaluation.summary["exceptions"][0]
+    row = js(evaluation.summary)["exceptions"][0]
     assert (row["status"], row["days_to_expiry"], row["patches_covered"]) == (status, days, 2 if effect else 0)
     assert statuses(evaluation)["vm-erp-1"] == ("compliant_with_exception" if effect else "non_compliant")
-    messages = [w["message"] for w in evaluation.summary["exception_warnings"]]
+    messages = [w["message"] for w in js(evaluation.summary)["exception_warnings"]]
     if warning is None:
         assert messages == []
     else:
@@ -353,9 +354,9 @@ def test_expiry(
                 query="evidence/exceptions.jsonl.gz",
             )
         ]
-        assert evaluation.summary["breaches"] == 1
+        assert js(evaluation.summary)["breaches"] == 1
     else:
-        assert expired == [] and evaluation.summary["breaches"] == 0
+        assert expired == [] and js(evaluation.summary)["breaches"] == 0
     checks = [(t.requirement(), observed) for t, observed in evaluation.threshold_checks]
     assert checks == [
         ("days past the expiry date of exception EX-7 must be at most 0 days", 1.0 if status == "expired" else 0.0)
@@ -366,24 +367,26 @@ def test_active_through_the_end_of_its_expiry_day(tables: dict[str, pa.Table], i
     expires = entry("EX-7", machine_ids=[ids["vm-erp-1"]], expires_on="2026-11-01")
     last = judge(tables, expires, as_of=datetime(2026, 11, 1, 23, 59, 59, tzinfo=UTC))
     after = judge(tables, expires, as_of=datetime(2026, 11, 2, tzinfo=UTC))
-    assert (last.summary["exceptions"][0]["status"], statuses(last)["vm-erp-1"]) == (
+    assert (js(last.summary)["exceptions"][0]["status"], statuses(last)["vm-erp-1"]) == (
         "expiring",
         "compliant_with_exception",
     )
-    assert (after.summary["exceptions"][0]["status"], statuses(after)["vm-erp-1"]) == ("expired", "non_compliant")
+    assert (js(after.summary)["exceptions"][0]["status"], statuses(after)["vm-erp-1"]) == ("expired", "non_compliant")
 
 
 def test_summary_row_of_an_exception(tables: dict[str, pa.Table], ids: dict[str, str]) -> None:
-    row = judge(
-        tables,
-        entry(
-            "EX-9",
-            machine_ids=[ids["vm-erp-1"].upper()],
-            tags={"App": "erp"},
-            justification=" legacy ERP ",
-            ticket="RISK-9",
-        ),
-    ).summary["exceptions"][0]
+    row = js(
+        judge(
+            tables,
+            entry(
+                "EX-9",
+                machine_ids=[ids["vm-erp-1"].upper()],
+                tags={"App": "erp"},
+                justification=" legacy ERP ",
+                ticket="RISK-9",
+            ),
+        ).summary
+    )["exceptions"][0]
     assert row == {
         "id": "EX-9",
         "owner": "app-team@contoso.com",
@@ -442,7 +445,7 @@ def test_scan_stores_the_register_and_replays_byte_identically(fleet_dir: Path, 
     result = scan(
         config, source=f"snapshot:{fleet_dir}", out=tmp_path / "packs", use_history=False, renderers=json_only()
     )
-    s = result.summary
+    s = js(result.summary)
     assert (s["compliant_with_exception"], s["compliance_rate"], s["compliance_rate_without_exceptions"]) == (
         1,
         28.57,
@@ -470,7 +473,7 @@ def test_a_pack_without_a_register_has_no_register_evidence(fleet_dir: Path, tmp
         Config(), source=f"snapshot:{fleet_dir}", out=tmp_path / "packs", use_history=False, renderers=json_only()
     )
     assert not (result.pack / "evidence" / "exceptions.jsonl.gz").exists()
-    assert result.summary["exceptions"] == [] and result.warnings == []
+    assert js(result.summary)["exceptions"] == [] and result.warnings == []
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -24,6 +24,7 @@ from auditor.config import config_from_dict
 from auditor.notify import ScanOutcome
 from auditor.publish import COLUMNS, LogAnalyticsPublisher, PublishError, rows
 from tests.integration.azure_emulator.auth import TOKEN, AllowLoopbackHttp, FakeCredential
+from tests.summaries import typed
 
 RULE_ID = "dcr-" + "0123456789abcdef" * 2
 STREAM = "Custom-AuditorCompliance_CL"
@@ -222,7 +223,7 @@ def scan_outcome() -> ScanOutcome:
         as_of="2026-11-01T06:00:00Z",
         complete=True,
         problems=(),
-        summary=summary,
+        summary=typed(summary),
         breaches=(OVERALL_BREACH, PROD_BREACH),
         target=90.0,
         tool_version="0.1.0",

@@ -25,6 +25,7 @@ from tests.crafted import SUB, Fleet, days_ago
 from tests.integration.azure_emulator.auth import AllowLoopbackHttp, FakeCredential
 from tests.integration.test_notify import SECRET_PATH, Receiver, Reply
 from tests.integration.test_publish import RULE_ID, STREAM, IngestionEmulator
+from tests.summaries import typed
 
 
 def snapshot(path: Path) -> Path:
@@ -176,15 +177,17 @@ def test_cli_flags_reach_the_core(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         seen.append(kwargs)
         return ScanResult(
             tmp_path,
-            {
-                "as_of": "2026-11-01T06:00:00Z",
-                "machines": 0,
-                "compliant": 0,
-                "non_compliant": 0,
-                "unknown": 0,
-                "compliance_rate": None,
-                "by_environment": [],
-            },
+            typed(
+                {
+                    "as_of": "2026-11-01T06:00:00Z",
+                    "machines": 0,
+                    "compliant": 0,
+                    "non_compliant": 0,
+                    "unknown": 0,
+                    "compliance_rate": None,
+                    "by_environment": [],
+                }
+            ),
             [],
             warnings=["notify.webhooks[0] (teams, X): failed"],
         )

@@ -17,6 +17,7 @@ from auditor.reports.json import BreachesRenderer, SummaryRenderer
 from auditor.scan import scan
 from tests.crafted import AS_OF, Fleet, ts
 from tests.schemas import assert_valid_summary
+from tests.summaries import js
 
 FAST = {"renderers": [SummaryRenderer(), BreachesRenderer()]}
 """summary.json and breaches.json only: the figures are what these tests judge."""
@@ -132,7 +133,7 @@ def test_no_installations_give_null_rate(tmp_path: Path) -> None:
     result = scan(
         config_from_dict({}), source=f"snapshot:{tmp_path / 'snap'}", out=tmp_path / "p", use_history=False, **FAST
     )
-    assert result.summary["remediation"] == {
+    assert js(result.summary)["remediation"] == {
         "installed": 0,
         "dated": 0,
         "within_sla": 0,
@@ -166,7 +167,7 @@ def test_workbook_and_pdf_list_remediation_and_lifecycle(tmp_path: Path) -> None
     assert lifecycle["Windows Server 2012 R2"][1:6] == (1, "2023-10-10", "yes", 1, 0)
     assert lifecycle["Windows Server 2022"][3] == "no"
     # An ESU licence keeps the machine out of the threshold's count.
-    assert result.summary["lifecycle"]["end_of_support_without_esu"] == 0
+    assert result.summary.lifecycle is not None and result.summary.lifecycle.end_of_support_without_esu == 0
     assert "max_end_of_support_machines" not in {b.rule for b in result.breaches}
     pages = PdfReader(result.pack / "audit-pack.pdf").pages
     text = " ".join(" ".join(page.extract_text() for page in pages).split())

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor.snapshots.format import ARG_COLUMNS, write_snapshot
+from tests.summaries import js
 
 CAPTURED_AT = datetime(2026, 11, 1, tzinfo=UTC)
 SUBS = ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222")
@@ -177,7 +178,7 @@ def test_small_fleet_scans_as_designed(tmp_path: Path) -> None:
     from auditor.scan import scan
 
     result = scan(Config(), source=f"snapshot:{write_small_fleet(tmp_path / 'fleet')}", out=tmp_path / "packs")
-    summary = result.summary
+    summary = js(result.summary)
     assert summary["machines"] == 6
     assert (summary["compliant"], summary["non_compliant"], summary["unknown"]) == (1, 2, 3)
     assert json.loads((result.pack / "summary.json").read_text()) == summary

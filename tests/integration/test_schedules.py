@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from auditor.compliance.evaluate import evaluate
+from auditor.compliance.schedules import schedule_summary
 from auditor.config import config_from_dict
 from auditor.kql.catalog import Catalog
 from auditor.reports.json import dumps
@@ -18,6 +19,7 @@ from auditor.snapshots.format import read_snapshot
 from auditor.sources.snapshot import SnapshotSource
 from tests.crafted import AS_OF, SUB, Fleet, config_id, ts
 from tests.schemas import assert_valid_summary
+from tests.summaries import js
 
 SAT_1 = datetime.fromisoformat("2026-10-24T20:00:00+00:00")
 """Saturday 22:00 in Berlin while still on summer time (UTC+2)."""
@@ -169,7 +171,7 @@ def run_scan(tmp_path: Path, fleet: Fleet, config: dict[str, Any] | None = None)
         use_history=False,
         renderers=[],
     )
-    assert_valid_summary(result.summary)
+    assert_valid_summary(js(result.summary))
     return result
 
 
@@ -190,7 +192,7 @@ def default(tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
 
 
 def configurations(result: ScanResult) -> dict[str, dict[str, Any]]:
-    return {c["key"]: c for c in result.summary["schedules"]["configurations"]}
+    return {c["key"]: c for c in js(result.summary)["schedules"]["configurations"]}
 
 
 def test_configuration_settings_spelled_out(tuned: ScanResult) -> None:
@@ -252,7 +254,7 @@ def test_assignments_and_coverage(tuned: ScanResult) -> None:
         }
     ]
     assert daily["by_platform"] == [{"key": "Arc", "machines": 1}, {"key": "Azure", "machines": 1}]
-    schedules = tuned.summary["schedules"]
+    schedules = js(tuned.summary)["schedules"]
     assert schedules["unscheduled_machines"] == 1  # vm-none
     assert schedules["multiple_configurations_machines"] == 1  # vm-both
     assert schedules["only_expired_configurations_machines"] == 1  # vm-expired-only
@@ -270,12 +272,12 @@ def test_expiry_rule_edges(tuned: ScanResult) -> None:
         "cfg-expires-now": False,  # exactly at the as-of time
         "cfg-weekly-sat": False,
     }
-    assert tuned.summary["schedules"]["expired_configurations"] == ["cfg-expired", "cfg-expired-just"]
-    assert "exactly at the as-of time is not expired" in tuned.summary["schedules"]["rules"]["expiry"]
+    assert js(tuned.summary)["schedules"]["expired_configurations"] == ["cfg-expired", "cfg-expired-just"]
+    assert "exactly at the as-of time is not expired" in js(tuned.summary)["schedules"]["rules"]["expiry"]
 
 
 def test_unreadable_schedules_are_reported(tuned: ScanResult) -> None:
-    problems = tuned.summary["schedules"]["problems"]
+    problems = js(tuned.summary)["schedules"]["problems"]
     assert [(p["key"], p["field"], p["value"]) for p in problems] == [
         ("cfg-bad", "recurrence", "Fortnightly"),
         ("cfg-bad", "time_zone", "Mars Standard Time"),
@@ -325,7 +327,7 @@ def test_runs_per_configuration(tuned: ScanResult) -> None:
 
 
 def test_failure_patterns_present(tuned: ScanResult) -> None:
-    patterns = tuned.summary["failure_patterns"]
+    patterns = js(tuned.summary)["failure_patterns"]
     assert (patterns["runs"], patterns["failed"], patterns["fleet_failure_rate"]) == (12, 4, 33.33)
     dims = patterns["dimensions"]
     assert [(g["key"], g["runs"], g["failed"], g["failure_rate"], g["flagged"]) for g in dims["location"]] == [
@@ -359,7 +361,7 @@ def test_failure_patterns_present(tuned: ScanResult) -> None:
 
 
 def test_failure_patterns_absent_for_tiny_groups(default: ScanResult) -> None:
-    patterns = default.summary["failure_patterns"]
+    patterns = js(default.summary)["failure_patterns"]
     assert patterns["fleet_failure_rate"] == 33.33
     assert patterns["flags"] == []  # 75% in eastus2 and 50% overruns, but no group reaches 20 runs
     assert not any(g["flagged"] for groups in patterns["dimensions"].values() for g in groups)
@@ -367,7 +369,7 @@ def test_failure_patterns_absent_for_tiny_groups(default: ScanResult) -> None:
 
 
 def test_concurrency_in_utc_across_daylight_saving(tuned: ScanResult) -> None:
-    concurrency = tuned.summary["schedules"]["concurrency"]
+    concurrency = js(tuned.summary)["schedules"]["concurrency"]
     assert concurrency["week_start"] == "2026-10-26T00:00:00Z"
     series = concurrency["series"]
     # cfg-daily: 01:00 New York daylight time = 05:00-07:00 UTC every day, 2 machines (the Sunday 01:00 is the
@@ -389,7 +391,7 @@ def test_concurrency_in_utc_across_daylight_saving(tuned: ScanResult) -> None:
 
 
 def test_no_peaks_under_the_default_limit(default: ScanResult) -> None:
-    concurrency = default.summary["schedules"]["concurrency"]
+    concurrency = js(default.summary)["schedules"]["concurrency"]
     assert (concurrency["limit"], concurrency["peaks"], concurrency["recommendation"]) == (500, [], None)
 
 
@@ -434,18 +436,18 @@ def test_deterministic_and_absent_without_schedules(tmp_path: Path, tuned: ScanR
             "thresholds": {"max_unscheduled_machines": 0, "max_window_exceeded_rate": 40.0},
         },
     )
-    assert dumps(again.summary["schedules"]) == dumps(tuned.summary["schedules"])
-    assert dumps(again.summary["failure_patterns"]) == dumps(tuned.summary["failure_patterns"])
+    assert dumps(js(again.summary)["schedules"]) == dumps(js(tuned.summary)["schedules"])
+    assert dumps(js(again.summary)["failure_patterns"]) == dumps(js(tuned.summary)["failure_patterns"])
     f = Fleet()
     f.machine("vm-lonely")
     bare = run_scan(tmp_path / "bare", f, {"thresholds": {"max_window_exceeded_rate": 10.0}})
-    schedules = bare.summary["schedules"]
+    schedules = js(bare.summary)["schedules"]
     assert (schedules["configurations"], schedules["unscheduled_machines"], schedules["concurrency"]["series"]) == (
         [],
         1,
         [0] * 168,
     )
-    assert bare.summary["failure_patterns"]["flags"] == []
+    assert js(bare.summary)["failure_patterns"]["flags"] == []
     assert not bare.breaches or all(b.rule != "max_window_exceeded_rate" for b in bare.breaches)
 
 
@@ -488,4 +490,4 @@ def test_evaluation_exposes_the_audit(tmp_path: Path) -> None:
     }
     assert audit.concurrency.series[141] == 3
     assert [f.key for f in patterns.flags] == ["eastus2", "Linux", "Arc", "Test", "cfg-daily", "cfg-weekly-sat"]
-    assert evaluation.summary["schedules"] == audit.to_summary()
+    assert evaluation.summary.schedules == schedule_summary(audit)

@@ -19,6 +19,7 @@ from auditor.digests import sha256_file
 from auditor.evidence.assemble import query_entry
 from auditor.evidence.manifest import SCHEMA_PATH, parse_manifest, schema_errors
 from auditor.kql.catalog import Catalog
+from tests.summaries import typed
 from tests.unit.test_evidence_pack import THRESHOLDS, make_pack
 
 
@@ -152,7 +153,7 @@ def test_manifest_rules_include_the_evaluations_own_rules() -> None:
         "schedules": {"rules": {"expiry": "Expiry rule.", "concurrency": "Concurrency rule."}},
         "failure_patterns": {"rule": "Flag rule.", "window_rule": "Window rule."},
     }
-    statements = rules_in_force(Config(), [], summary)["statements"]
+    statements = rules_in_force(Config(), [], typed(summary))["statements"]
     assert statements[-5:] == [
         "An exception needs an owner.",
         "Concurrency rule.",
@@ -160,4 +161,4 @@ def test_manifest_rules_include_the_evaluations_own_rules() -> None:
         "Flag rule.",
         "Window rule.",
     ]
-    assert rules_in_force(Config(), [])["statements"] == rules_in_force(Config(), [], {})["statements"]
+    assert rules_in_force(Config(), [])["statements"] == rules_in_force(Config(), [], typed({}))["statements"]

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from auditor.cli.app import app
 from auditor.compliance.remediation import monthly_trend
 from auditor.history import HistoryStore
+from tests.summaries import typed
 
 T0 = datetime(2026, 10, 5, tzinfo=UTC)
 FP = {"tenant_id": "t", "scope": {"subscriptions": ["s"]}}
@@ -35,7 +36,7 @@ CREATE TABLE patch_first_seen (patch_key VARCHAR PRIMARY KEY, machine_id VARCHAR
 def summary(rate: float | None = None, p90: int | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {"machines": 1, "compliance_rate": 100.0, "unknown_rate": 0.0, "breaches": 0}
     if rate is not None:
-        doc["remediation"] = {"within_sla_rate": rate, "p90_days": p90}
+        doc["remediation"] = {"within_sla_rate": rate, "p90_days": p90, "by_classification": {}}
     return doc
 
 
@@ -45,7 +46,7 @@ def record(store: HistoryStore, as_of: datetime, *, seen: bool, status: str = "c
         as_of=as_of,
         fingerprint=FP,
         config_sha256="c",
-        summary=summary(**figures),
+        summary=typed(summary(**figures)),
         breaches=[],
         statuses=[(MACHINE, status)],
         sightings=[(KEY, MACHINE)] if seen else [],

@@ -14,6 +14,7 @@ from auditor.kql.catalog import Catalog
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.snapshot import SnapshotSource
 from tests.crafted import AS_OF, Fleet
+from tests.summaries import js, typed
 
 TABLE = load_table()
 
@@ -89,7 +90,7 @@ def test_fleet_lifecycle_through_the_query(tmp_path: Path) -> None:
         table = source.run(Catalog().get(QUERY)[0].render({})).table
     finally:
         source.close()
-    summary = assess_lifecycle(table, as_of=AS_OF).to_summary()
+    summary = js(assess_lifecycle(table, as_of=AS_OF).to_summary())
     assert summary == {
         "end_of_support": 5,
         "end_of_support_without_esu": 4,
@@ -103,8 +104,8 @@ def test_fleet_lifecycle_through_the_query(tmp_path: Path) -> None:
         ],
     }
     refs = {QUERY: f"{QUERY}@v1"}
-    bare = {"compliance_rate": None, "by_environment": [], "by_classification": []}
-    doc = {**bare, "lifecycle": summary}
+    bare = typed({"compliance_rate": None})
+    doc = typed({"compliance_rate": None, "lifecycle": summary})
     breaches = evaluate_thresholds(build_thresholds(Thresholds(max_end_of_support_machines=3), doc, refs))
     assert [(b.rule, b.observed, b.threshold, b.query) for b in breaches] == [
         ("max_end_of_support_machines", 4, 3, "machine_lifecycle@v1")

@@ -17,6 +17,7 @@ from auditor.notify.dispatch import label, wants, webhook_url
 from auditor.notify.slack import HEADER_LIMIT, SECTION_LIMIT
 from auditor.notify.webhook import host_of, retry_after_seconds
 from auditor.package_data import sample_config
+from tests.summaries import typed
 
 SHA = "ab" * 32
 RUN = "0f8e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f"
@@ -76,7 +77,7 @@ def outcome(
         as_of="2026-11-01T06:00:00Z",
         complete=not problems,
         problems=problems,
-        summary={**SUMMARY, **summary},
+        summary=typed({**SUMMARY, **summary}),
         breaches=breaches,
         target=target,
         tool_version="0.1.0",

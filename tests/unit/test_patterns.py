@@ -14,6 +14,7 @@ from auditor.compliance.installs import Run
 from auditor.compliance.patterns import DIMENSIONS, find_patterns
 from auditor.compliance.schedules import NO_SCHEDULE, UNKNOWN_SCHEDULE, RunLink
 from auditor.config import ScheduleSettings
+from tests.summaries import js
 
 START = datetime(2026, 10, 20, 22, 0, tzinfo=UTC)
 _ids: Iterator[int] = count()
@@ -95,7 +96,7 @@ def test_flag_at_exactly_the_limits_and_never_on_tiny_groups() -> None:
         "westeurope": (175, 11, 6.29, False),
     }
     [flag] = result.flags
-    assert flag.to_json() == {
+    assert js(flag) == {
         "kind": "failure_rate",
         "dimension": "location",
         "key": "eastus2",
@@ -127,7 +128,8 @@ def test_rule_text_states_the_limits() -> None:
     settings = ScheduleSettings(
         pattern_min_runs=30, pattern_min_ratio=1.5, pattern_min_excess_points=7.5, window_exceeded_flag_rate=25
     )
-    result = find_patterns(found, machines, {}, settings=settings, window_days=14).to_summary()
+    result = find_patterns(found, machines, {}, settings=settings, window_days=14)
+    result = js(result)
     assert "at least 30 finished installation runs" in result["rule"]
     assert "at least 1.5 times the fleet's" in result["rule"]
     assert "at least 7.5 percentage points above" in result["rule"]
@@ -147,9 +149,14 @@ def test_no_failures_no_flags_and_unfinished_runs_do_not_count() -> None:
         Run("gone", "not-in-scope", "Failed", START, START, False, "", 0, 0, ""),
     ]
     result = find_patterns(found, machines, {}, settings=ScheduleSettings(), window_days=30)
-    assert (result.runs, result.failed, result.fleet_failure_rate, result.flags) == (30, 0, 0.0, [])
+    assert (result.runs, result.failed, result.fleet_failure_rate, list(result.flags)) == (30, 0, 0.0, [])
     empty = find_patterns([], machines, {}, settings=ScheduleSettings(), window_days=30)
-    assert (empty.runs, empty.fleet_failure_rate, empty.dimensions["os"], empty.flags) == (0, None, [], [])
+    assert (empty.runs, empty.fleet_failure_rate, list(empty.dimensions["os"]), list(empty.flags)) == (
+        0,
+        None,
+        [],
+        [],
+    )
 
 
 def test_dimensions_key_runs_by_machine_and_schedule() -> None:

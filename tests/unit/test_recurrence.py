@@ -11,6 +11,7 @@ from auditor.compliance.recurrence import (
     RecurrenceError,
     Window,
     concurrency,
+    concurrency_summary,
     parse_duration,
     parse_local,
     parse_recurrence,
@@ -19,6 +20,7 @@ from auditor.compliance.recurrence import (
     week_hours,
     week_start,
 )
+from tests.summaries import js
 
 MONDAY = datetime(2026, 10, 26, tzinfo=UTC)
 """The week of the crafted snapshots' as-of time (Sunday 2026-11-01 06:00 UTC)."""
@@ -251,7 +253,7 @@ def test_concurrency_counts_distinct_machines_per_hour() -> None:
         "1 hour(s) of the week have more than 3 machines scheduled (peak 4 at 2026-10-26T01:00:00Z); "
         "stagger the start times of cfg-a, cfg-b or split their scopes"
     )
-    summary = result.to_json()
+    summary = js(concurrency_summary(result))
     assert summary["peak"] == {"hour": 1, "start": "2026-10-26T01:00:00Z", "machines": 4}
     assert summary["peaks"] == [
         {"hour": 1, "start": "2026-10-26T01:00:00Z", "machines": 4, "configurations": ["cfg-a", "cfg-b"]}

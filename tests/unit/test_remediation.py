@@ -39,16 +39,16 @@ def test_weighted_rows_equal_expanded_rows() -> None:
     expanded = [patch(3)] * 4 + [patch(20)] + [patch(10)] * 5
     assert figures(grouped) == figures(expanded)
     days = sorted([3] * 4 + [20] + [10] * 5)
-    assert figures(grouped)["p50_days"] == nearest_rank(days, 0.5) == 10
-    assert figures(grouped)["p90_days"] == nearest_rank(days, 0.9) == 10
+    assert figures(grouped).p50_days == nearest_rank(days, 0.5) == 10
+    assert figures(grouped).p90_days == nearest_rank(days, 0.9) == 10
 
 
 def test_rate_half_up_and_null() -> None:
     # 2 of 3 within: 66.666... -> 66.67; 1 of 8: 12.5 stays; nothing dated: null.
-    assert figures([patch(1), patch(2), patch(99)])["within_sla_rate"] == 66.67
-    assert figures([patch(1)] + [patch(40)] * 7)["within_sla_rate"] == 12.5
+    assert figures([patch(1), patch(2), patch(99)]).within_sla_rate == 66.67
+    assert figures([patch(1)] + [patch(40)] * 7).within_sla_rate == 12.5
     undated = figures([patch(None)])
-    assert (undated["installed"], undated["dated"], undated["within_sla_rate"], undated["p50_days"]) == (
+    assert (undated.installed, undated.dated, undated.within_sla_rate, undated.p50_days) == (
         1,
         0,
         None,
@@ -66,10 +66,10 @@ def test_days_between_floors_and_clamps() -> None:
 def test_a_row_counts_under_each_enforced_classification() -> None:
     both = patch(20, classes=("Critical", "Security"))
     summary = remediation_summary([both, patch(2, sla=30, classes=("Security",))])
-    assert summary["installed"] == 2
-    assert summary["by_classification"]["Critical"]["installed"] == 1
-    assert summary["by_classification"]["Security"]["installed"] == 2
-    assert summary["by_classification"]["Security"]["within_sla"] == 1
+    assert summary.figures.installed == 2
+    assert summary.by_classification["Critical"].installed == 1
+    assert summary.by_classification["Security"].installed == 2
+    assert summary.by_classification["Security"].within_sla == 1
 
 
 def _table(**columns: list[object]) -> pa.Table:

@@ -110,7 +110,7 @@ def test_rate_rounds_half_up_and_is_null_when_empty() -> None:
     assert metrics.rate(1, 8) == 12.5
     assert metrics.rate(1, 800) == 0.13  # 0.125 rounds half-up (banker's rounding would give 0.12)
     assert metrics.rate(0, 0) is None
-    assert metrics.status_counts([])["compliance_rate"] is None
+    assert metrics.status_counts([]).compliance_rate is None
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx.workbook import XlsxRenderer
 from auditor.scan import scan
 from tests.crafted import AS_OF, Fleet, days_ago, ts
+from tests.summaries import js
 
 HYPERLINK_NAME = '=HYPERLINK("http://x","y")'
 DDE_TAG = "+cmd|' /C calc'!A0"
@@ -201,7 +202,7 @@ def test_crafted_fleet_holds_the_hostile_strings(tmp_path_factory: Any) -> None:
 
 def test_crafted_scan_has_every_kind_of_row(tmp_path_factory: Any) -> None:
     context = crafted_context(tmp_path_factory)
-    summary = context.summary
+    summary = js(context.summary)
     assert summary["machines"] == 5
     assert summary["compliant"] and summary["non_compliant"] and summary["unknown"]
     assert context.evaluation.breaches and context.evaluation.runs

@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx.style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, RATE_FORMAT
 from auditor.reports.xlsx.workbook import XlsxRenderer
+from tests.summaries import js
 from tests.unit.test_xlsx_fixtures import DDE_TAG, crafted_context, rows_of
 
 PEAK_HOURS = (145, 146, 147)
@@ -42,7 +43,7 @@ def table(ws: Any) -> list[dict[str, Any]]:
 
 
 def test_schedules_rows_equal_the_summary(book: Any, context: ReportContext) -> None:
-    audit = context.summary["schedules"]
+    audit = js(context.summary)["schedules"]
     rows = {row["Configuration"]: row for row in table(book["Schedules"])}
     assert sorted(rows) == [c["key"] for c in audit["configurations"]] == ["cfg-old", "cfg-spare", "cfg-weekly"]
     for config in audit["configurations"]:
@@ -99,7 +100,7 @@ def test_expired_and_unassigned_configurations_are_filled(book: Any) -> None:
 
 
 def test_concurrency_has_every_hour_of_the_week(book: Any, context: ReportContext) -> None:
-    block = context.summary["schedules"]["concurrency"]
+    block = js(context.summary)["schedules"]["concurrency"]
     rows = table(book["Concurrency"])
     assert [row["Hour of the week"] for row in rows] == list(range(168))
     assert [row["Machines scheduled"] for row in rows] == block["series"]
@@ -120,7 +121,7 @@ def test_concurrency_has_every_hour_of_the_week(book: Any, context: ReportContex
 
 
 def test_failure_patterns_against_the_fleet_with_flags_and_rules(book: Any, context: ReportContext) -> None:
-    found = context.summary["failure_patterns"]
+    found = js(context.summary)["failure_patterns"]
     ws = book["Failure patterns"]
     headers = [c.value for c in ws[2]]
     rows = []

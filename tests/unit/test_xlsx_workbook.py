@@ -16,6 +16,7 @@ from auditor.reports.xlsx import style as xlsx_style
 from auditor.reports.xlsx.about import rules_in_words
 from auditor.reports.xlsx.style import COUNT_FORMAT, DATE_FORMAT, DAYS_FORMAT, MACHINES_FORMAT, RATE_FORMAT
 from auditor.reports.xlsx.workbook import XlsxRenderer
+from tests.summaries import js, typed
 from tests.unit.test_xlsx_fixtures import crafted_context, render, rows_of
 
 ORDER = [
@@ -86,13 +87,13 @@ def labelled(ws: Any, label: str) -> tuple[Any, ...]:
 
 
 def test_sheets_in_order(book: Any, context: ReportContext) -> None:
-    assert book.sheetnames == expected_sheets(context.summary)
+    assert book.sheetnames == expected_sheets(js(context.summary))
     assert {"Policy", "Policy mismatches"} <= set(book.sheetnames)
 
 
 def test_summary_overall_rate_is_summary_json_figure(book: Any, context: ReportContext) -> None:
     _, value, target, result, *_ = labelled(book["Summary"], "Overall compliance rate")
-    assert value.value == context.summary["compliance_rate"]
+    assert value.value == js(context.summary)["compliance_rate"]
     assert value.data_type == "n" and value.number_format == RATE_FORMAT
     assert target.value == context.evaluation.config.thresholds.min_compliance_rate
     assert target.number_format == RATE_FORMAT
@@ -100,7 +101,7 @@ def test_summary_overall_rate_is_summary_json_figure(book: Any, context: ReportC
 
 
 def test_summary_counts_and_as_of(book: Any, context: ReportContext) -> None:
-    ws, summary = book["Summary"], context.summary
+    ws, summary = book["Summary"], js(context.summary)
     assert labelled(ws, "Compliant")[1].value == summary["compliant"]
     assert labelled(ws, "Non-compliant")[1].value == summary["non_compliant"]
     assert labelled(ws, "Unknown status (no current assessment)")[1].value == summary["unknown"]
@@ -170,7 +171,7 @@ def kinds(xml: str) -> set[str]:
 def test_group_sheets_equal_summary(book: Any, context: ReportContext, sheet: str, key: str, dimension: Any) -> None:
     ws = book[sheet]
     rows = rows_of(ws)
-    expected = [tuple(r[k] for k in STATUS_KEYS) for r in context.summary[key]]
+    expected = [tuple(r[k] for k in STATUS_KEYS) for r in js(context.summary)[key]]
     offset = 1 if sheet == "By subscription" else 0  # name first, then the id
     assert [row[offset : offset + 6] for row in rows] == expected
     rate = ws.cell(row=3, column=6 + offset)
@@ -181,7 +182,7 @@ def test_by_environment_targets_and_installations(book: Any, context: ReportCont
     rows = {row[0]: row for row in rows_of(book["By environment"])}
     assert rows["Production"][8:10] == (95, "environment threshold")
     assert rows["Dev"][8:10] == (60, "overall threshold")
-    installs = {r["key"]: r for r in context.summary["installations"]["by_environment"]}
+    installs = {r["key"]: r for r in js(context.summary)["installations"]["by_environment"]}
     for key, row in installs.items():
         assert rows[key][10:13] == (row["runs"], row["failed"], row["success_rate"])
 
@@ -196,12 +197,12 @@ def test_by_classification_and_platform_os_equal_summary(book: Any, context: Rep
     rows = rows_of(book["By classification"])
     assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [
         (c["classification"], c["sla_days"], c["pending_patches"], c["machines_affected"], c["overdue_machines"])
-        for c in context.summary["by_classification"]
+        for c in js(context.summary)["by_classification"]
     ]
     critical = next(r for r in rows if r[0] == "Critical")
     assert critical[5] == 0  # max_overdue_machines
-    expected = [("Platform", *(r[k] for k in STATUS_KEYS)) for r in context.summary["by_platform"]]
-    expected += [("OS", *(r[k] for k in STATUS_KEYS)) for r in context.summary["by_os"]]
+    expected = [("Platform", *(r[k] for k in STATUS_KEYS)) for r in js(context.summary)["by_platform"]]
+    expected += [("OS", *(r[k] for k in STATUS_KEYS)) for r in js(context.summary)["by_os"]]
     assert [row[:7] for row in rows_of(book["By platform & OS"])] == expected
 
 
@@ -209,7 +210,7 @@ def test_machines_one_row_each_with_status_and_facts(book: Any, context: ReportC
     ws = book["Machines"]
     headers = [c.value for c in ws[2]]
     rows = rows_of(ws)
-    assert len(rows) == context.summary["machines"] == len(context.evaluation.verdicts)
+    assert len(rows) == js(context.summary)["machines"] == len(context.evaluation.verdicts)
     by_name = {row[0]: dict(zip(headers, row, strict=True)) for row in rows}
     for verdict in context.evaluation.verdicts:
         row = by_name[verdict.machine.name]
@@ -242,13 +243,13 @@ def test_installations_one_row_per_run(book: Any, context: ReportContext) -> Non
 
 def test_coverage_policy_and_breaches(book: Any, context: ReportContext) -> None:
     coverage = {row[1]: row for row in rows_of(book["Coverage"])}
-    scheduled = context.summary["coverage"]["scheduled"]
+    scheduled = js(context.summary)["coverage"]["scheduled"]
     assert coverage["Covered by a maintenance schedule"][2:4] == (scheduled["machines"], scheduled["rate"])
-    assert len(rows_of(book["Policy"])) == len(context.summary["policy"]["assignments"])
+    assert len(rows_of(book["Policy"])) == len(js(context.summary)["policy"]["assignments"])
     mismatches = rows_of(book["Policy mismatches"])
-    assert [row[0] for row in mismatches] == [m["name"] for m in context.summary["policy_mismatches"]]
+    assert [row[0] for row in mismatches] == [m["name"] for m in js(context.summary)["policy_mismatches"]]
     results = [row[0] for row in rows_of(book["Breaches"])]
-    assert results.count("BREACH") == context.summary["breaches"] == len(context.evaluation.breaches)
+    assert results.count("BREACH") == js(context.summary)["breaches"] == len(context.evaluation.breaches)
     assert len(results) == len(context.evaluation.threshold_checks)
 
 
@@ -322,20 +323,17 @@ def test_trend_from_history(context: ReportContext, tmp_path: Path) -> None:
     ws = render(dataclasses.replace(context, history=history), tmp_path / "x.xlsx")["Summary"]
     earlier = labelled(ws, "2026-10-01T06:00:00Z")
     assert (earlier[1].value, earlier[2].value) == (55.5, 4)
-    assert labelled(ws, context.summary["as_of"])[1].value == context.summary["compliance_rate"]
+    assert labelled(ws, js(context.summary)["as_of"])[1].value == js(context.summary)["compliance_rate"]
 
 
 def test_summary_without_optional_blocks_still_renders(context: ReportContext, tmp_path: Path) -> None:
-    summary = {
-        k: v
-        for k, v in context.summary.items()
-        if k not in ("installations", "coverage", "policy", "policy_mismatches", "by_classification")
-    }
-    evaluation = dataclasses.replace(context.evaluation, summary=summary)
+    # The typed summary always has installations, coverage and policy (a replayed old pack is re-evaluated, so it
+    # has them too); only the sections declared optional, schedules and failure_patterns, can be missing.
+    summary = {k: v for k, v in js(context.summary).items() if k not in ("schedules", "failure_patterns")}
+    evaluation = dataclasses.replace(context.evaluation, summary=typed(summary))
     book = render(dataclasses.replace(context, evaluation=evaluation), tmp_path / "x.xlsx")
-    assert "Policy" not in book.sheetnames and "Policy mismatches" not in book.sheetnames
-    assert "Periodic assessment enabled" not in [row[1] for row in rows_of(book["Coverage"])]
-    assert labelled(book["Summary"], "Overall compliance rate")[1].value == context.summary["compliance_rate"]
+    assert not {"Schedules", "Concurrency", "Failure patterns"} & set(book.sheetnames)
+    assert labelled(book["Summary"], "Overall compliance rate")[1].value == js(context.summary)["compliance_rate"]
 
 
 SCHEDULES = {
@@ -397,14 +395,14 @@ EXCEPTIONS = [
 
 def test_schedule_pattern_and_exception_sheets_follow_the_summary(context: ReportContext, tmp_path: Path) -> None:
     summary = {
-        **context.summary,
+        **js(context.summary),
         "schedules": SCHEDULES,
         "failure_patterns": PATTERNS,
         "exceptions": EXCEPTIONS,
         "exception_warnings": [{"exception": "EX-1", "kind": "expiring", "message": "expires in 9 days"}],
         "exceptions_rules": ["An exception names an owner and expires."],
     }
-    evaluation = dataclasses.replace(context.evaluation, summary=summary)
+    evaluation = dataclasses.replace(context.evaluation, summary=typed(summary))
     book = render(dataclasses.replace(context, evaluation=evaluation), tmp_path / "x.xlsx")
     assert book.sheetnames == expected_sheets(summary)
     ws = book["Schedules"]

@@ -15,6 +15,7 @@ from typing import Any
 from auditor.compliance.rules import GroupVerdict, MachineVerdict, OverduePatch, Status
 from auditor.reports import charts
 from auditor.reports.interface import ReportContext
+from auditor.reports.json import plain as as_json
 from auditor.reports.pdf.caps import TOP_BREACHES, TOP_GROUPS, TOP_MACHINES, TOP_ROWS, Capped, cap
 from auditor.reports.pdf.operations import failure_patterns, policy_view, schedules_view
 from auditor.reports.pdf.risk_acceptance import exceptions_view, honesty
@@ -185,18 +186,20 @@ def classification_chart(rows: Sequence[Mapping[str, Any]]) -> charts.BarChart:
 
 def build_view(context: ReportContext) -> dict[str, Any]:
     """Everything the templates read."""
-    evaluation, summary = context.evaluation, context.summary
+    evaluation = context.evaluation
+    # The templates (data files) read the summary as summary.json spells it; the typed tree is walked once here.
+    summary: dict[str, Any] = as_json(context.summary)
     target = evaluation.config.thresholds.min_compliance_rate
     targets = environment_targets(context)
     trend = trend_points(context)
-    installations = summary.get("installations") or {}
+    installations = summary["installations"]
     breaches = evaluation.breaches
     return {
         "title": "Patch compliance audit pack",
         "scope": scope_label(context.source),
         "source_details": source_details(context.source),
         "source_tables": source_tables(context.source),
-        "as_of": summary.get("as_of") or format_timestamp(evaluation.as_of),
+        "as_of": context.summary.as_of or format_timestamp(evaluation.as_of),
         "generated_at": format_timestamp(context.generated_at),
         "context": context,
         "config": evaluation.config,

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.digests import scope_key
 from auditor.reports.interface import ReportContext
+from auditor.reports.json import plain as as_json
 
 
 @dataclass(frozen=True)
@@ -85,14 +85,17 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
     """The figures the executive summary's conclusion is written from."""
     summary = context.summary
     target = context.evaluation.config.thresholds.min_compliance_rate
-    rate = summary.get("compliance_rate")
+    rate = summary.compliance_rate
     targets = environment_targets(context)
-    environments = [r for r in summary.get("by_environment", []) if r.get("compliance_rate") is not None]
+    # The templates read these rows as summary.json spells them (key, compliance_rate, ...).
+    environments = [
+        {"key": r.key, **as_json(r.counts)} for r in summary.by_environment if r.counts.compliance_rate is not None
+    ]
     below = [
         r for r in environments if (t := targets.get(str(r["key"]), target)) is not None and r["compliance_rate"] < t
     ]
     ages = [v.oldest_overdue_age_days for v in context.evaluation.verdicts if v.oldest_overdue_age_days is not None]
-    classes = summary.get("by_classification", [])
+    classes = summary.by_classification
     previous = [(label, value) for label, value in trend[:-1] if value is not None]
     return {
         "rate": rate,
@@ -105,7 +108,7 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
         "oldest_overdue_days": max(ages, default=None),
         # From the verdicts, not by_classification, which counts a patch once under each of its classifications.
         "pending_patches": sum(v.pending_patches for v in context.evaluation.verdicts),
-        "enforced_overdue": [r for r in classes if r.get("overdue_machines")],
+        "enforced_overdue": [r for r in classes if r.overdue_machines],
         "previous": previous[-1] if previous and rate is not None else None,
         "delta": round(rate - previous[-1][1], 2)
         if previous and rate is not None and previous[-1][1] is not None
@@ -115,21 +118,5 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
 
 
 def trend_points(context: ReportContext) -> list[tuple[str, float | None]]:
-    """(as-of date, compliance rate) of each earlier complete scan of the same estate, then this one.
-
-    The history store holds every scope and every as-of it has seen, so a run counts only when it is complete,
-    is of this scan's tenant and scope (when the run records its scope key), and is strictly earlier than this
-    scan; of several runs at one as-of the last recorded wins.
-    """
-    as_of = str(context.summary.get("as_of", ""))
-    scope = scope_key(context.source)
-    earlier: dict[str, float | None] = {}
-    for scan in context.history:
-        when = str(scan.get("as_of", ""))
-        if not when or when >= as_of or scan.get("complete") is False or scan.get("scope_key", scope) != scope:
-            continue
-        rate = scan.get("compliance_rate")
-        earlier[when] = float(rate) if isinstance(rate, int | float) else None
-    points = [(when[:10], rate) for when, rate in sorted(earlier.items())]
-    points.append((as_of[:10], context.summary.get("compliance_rate")))
-    return points
+    """(as-of date, compliance rate) of each point of the context's trend (earlier scans, then this one)."""
+    return [(point.day, point.compliance_rate) for point in context.trend]

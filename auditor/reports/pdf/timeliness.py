@@ -4,6 +4,7 @@ to install, the monthly trend from history, and the operating systems against th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from typing import Any
 
 from auditor.compliance.lifecycle import rule_statements as lifecycle_rules
@@ -42,22 +43,21 @@ def distribution(patches: Iterable[RemediatedPatch], classification: str | None 
 
 def timeliness_view(context: ReportContext) -> dict[str, Any] | None:
     """The remediation block for the templates (None when the pack predates installed_patches)."""
-    figures = context.summary.get("remediation")
-    if not figures:
+    block = context.summary.remediation
+    if block is None:
         return None
     patches = context.evaluation.remediated or []
-    classes = sorted(figures.get("by_classification", {}))
-    rows = [{"classification": "All enforced", **figures, "bands": distribution(patches)}]
+    rows = [{"classification": "All enforced", **asdict(block.figures), "bands": distribution(patches)}]
     rows += [
-        {"classification": name, **figures["by_classification"][name], "bands": distribution(patches, name)}
-        for name in classes
+        {"classification": name, **asdict(figures), "bands": distribution(patches, name)}
+        for name, figures in sorted(block.by_classification.items())
     ]
     slowest = sorted(
         (p for p in patches if p.days is not None and p.days > p.sla_days),
         key=lambda p: (-(p.days or 0), p.name, p.machine_id),
     )
     return {
-        "figures": figures,
+        "figures": block.figures,
         "rows": rows,
         "bands": [label for label, _, _ in BUCKETS] + ["unknown"],
         "late": cap(slowest, TOP_LATE),

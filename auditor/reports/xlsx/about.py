@@ -140,7 +140,7 @@ def write_about(workbook: Workbook, context: ReportContext) -> Form:
     form.pair("Data complete", "no: " + "; ".join(context.problems) if context.problems else "yes", Styles.WRAP)
     if context.manifest_fingerprint:
         form.pair("Manifest fingerprint", context.manifest_fingerprint)
-    form.pair("Summary format", context.summary.get("format"))
+    form.pair("Summary format", context.summary.format)
     form.blank()
     form.section("Source")
     for label, value in _flatten(dict(context.source), ""):

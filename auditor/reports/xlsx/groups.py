@@ -1,7 +1,6 @@
 """The group sheets: By environment, By subscription, By classification, By platform & OS.
 
-Every figure is read from summary.json's content, so the workbook and summary.json can never disagree; the
-lookups are defensive (`.get`) because other parts of the tool add keys to the summary over time.
+Every figure is read from the typed summary, so the workbook and summary.json can never disagree.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ from typing import Any
 
 from openpyxl.workbook import Workbook
 
+from auditor.compliance.summary import InstallationGroup, RunFigures, StatusCounts
 from auditor.config import Config
 from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx.sheet import Column, Table, fit, flag_against, write_table
@@ -44,11 +44,6 @@ INSTALL_COLUMNS = [
 ]
 
 
-def records(value: Any) -> list[Mapping[str, Any]]:
-    """The mappings in a summary list (anything else in it is ignored)."""
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
 def environment_target(config: Config, environment: str) -> tuple[float | None, str]:
     """The compliance rate an environment is held to, and where that target comes from."""
     limits = config.thresholds
@@ -60,51 +55,34 @@ def environment_target(config: Config, environment: str) -> tuple[float | None, 
 
 
 def subscription_names(context: ReportContext) -> dict[str, str]:
-    """Subscription id -> display name, where the data carries names (from the snapshot's resourcecontainers).
-
-    Names are taken from a `name` on the summary's by_subscription rows, or a `subscription_names` map on the
-    evaluation; without either, reports show the id alone.
-    """
-    names: dict[str, str] = {}
-    mapping = getattr(context.evaluation, "subscription_names", None)
-    if isinstance(mapping, Mapping):
-        names.update({str(k).lower(): str(v) for k, v in mapping.items() if v})
-    for row in records(context.summary.get("by_subscription")):
-        if row.get("name") and row.get("key"):
-            names[str(row["key"]).lower()] = str(row["name"])
-    return names
+    """Subscription id -> display name, where the data carries names (from the snapshot's resourcecontainers);
+    without them, reports show the id alone."""
+    return {row.key.lower(): row.name for row in context.summary.by_subscription if row.name and row.key}
 
 
-def without_exceptions(row: Mapping[str, Any]) -> tuple[Any, Any]:
-    """(rate without exceptions, machines compliant only through one) of a summary row or the summary itself.
-
-    A summary written before exceptions existed applied none, so its rate is the rate without them.
-    """
-    if "compliance_rate_without_exceptions" not in row:
-        return row.get("compliance_rate"), 0
-    return row.get("compliance_rate_without_exceptions"), row.get("compliant_with_exception")
+def without_exceptions(counts: StatusCounts) -> tuple[float | None, int]:
+    """(rate without exceptions, machines compliant only through one) of some status counts."""
+    return counts.compliance_rate_without_exceptions, counts.compliant_with_exception
 
 
-def _status(row: Mapping[str, Any]) -> list[Any]:
+def _status(counts: StatusCounts) -> list[Any]:
     return [
-        row.get("machines"),
-        row.get("compliant"),
-        row.get("non_compliant"),
-        row.get("unknown"),
-        row.get("compliance_rate"),
-        *without_exceptions(row),
+        counts.machines,
+        counts.compliant,
+        counts.non_compliant,
+        counts.unknown,
+        counts.compliance_rate,
+        *without_exceptions(counts),
     ]
 
 
-def _installs(by_key: Mapping[str, Mapping[str, Any]], key: Any) -> list[Any]:
-    row = by_key.get(key) or {}
-    return [row.get("runs"), row.get("failed"), row.get("success_rate")]
+def _installs(by_key: Mapping[str, RunFigures], key: str) -> list[Any]:
+    row = by_key.get(key)
+    return [None, None, None] if row is None else [row.runs, row.failed, row.success_rate]
 
 
-def _installs_by(context: ReportContext, dimension: str) -> dict[Any, Mapping[str, Any]]:
-    installations = context.summary.get("installations")
-    rows = records(installations.get(dimension)) if isinstance(installations, Mapping) else []
-    return {row.get("key"): row for row in rows}
+def _installs_by(groups: Sequence[InstallationGroup]) -> dict[str, RunFigures]:
+    return {row.key: row.figures for row in groups}
 
 
 def _table(
@@ -116,11 +94,11 @@ def _table(
 def write_by_environment(workbook: Workbook, context: ReportContext, suffix: str) -> Table:
     """Compliance per environment against each environment's target, with installation health."""
     config = context.evaluation.config
-    installs = _installs_by(context, "by_environment")
+    installs = _installs_by(context.summary.installations.by_environment)
     rows = []
-    for row in records(context.summary.get("by_environment")):
-        target, source = environment_target(config, str(row.get("key")))
-        rows.append([row.get("key"), *_status(row), target, source, *_installs(installs, row.get("key"))])
+    for row in context.summary.by_environment:
+        target, source = environment_target(config, row.key)
+        rows.append([row.key, *_status(row.counts), target, source, *_installs(installs, row.key)])
     columns = [
         Column("Environment", 30),
         *STATUS_COLUMNS,
@@ -143,12 +121,12 @@ def write_by_subscription(workbook: Workbook, context: ReportContext, suffix: st
     """Compliance per subscription (name and id) against the overall target."""
     config = context.evaluation.config
     names = subscription_names(context)
-    installs = _installs_by(context, "by_subscription")
+    installs = _installs_by(context.summary.installations.by_subscription)
     target = config.thresholds.min_compliance_rate
     rows = []
-    for row in records(context.summary.get("by_subscription")):
-        key = str(row.get("key", ""))
-        rows.append([names.get(key.lower(), key), key, *_status(row), target, *_installs(installs, row.get("key"))])
+    for row in context.summary.by_subscription:
+        key = row.key
+        rows.append([names.get(key.lower(), key), key, *_status(row.counts), target, *_installs(installs, key)])
     columns = [
         Column("Subscription", 36),
         Column("Subscription ID", 38),
@@ -176,14 +154,14 @@ def write_by_classification(workbook: Workbook, context: ReportContext, suffix: 
     limits = context.evaluation.config.thresholds.max_overdue_machines
     rows = [
         [
-            row.get("classification"),
-            row.get("sla_days"),
-            row.get("pending_patches"),
-            row.get("machines_affected"),
-            row.get("overdue_machines"),
-            limits.get(str(row.get("classification"))),
+            row.classification,
+            row.sla_days,
+            row.pending_patches,
+            row.machines_affected,
+            row.overdue_machines,
+            limits.get(row.classification),
         ]
-        for row in records(context.summary.get("by_classification"))
+        for row in context.summary.by_classification
     ]
     columns = [
         Column("Classification", 16),
@@ -206,9 +184,9 @@ def write_by_platform_os(workbook: Workbook, context: ReportContext, suffix: str
     """Compliance per platform (Azure VM or Arc) and per operating system, in one filterable table."""
     target = context.evaluation.config.thresholds.min_compliance_rate
     rows = [
-        [dimension, row.get("key"), *_status(row), target]
-        for dimension, key in (("Platform", "by_platform"), ("OS", "by_os"))
-        for row in records(context.summary.get(key))
+        [dimension, row.key, *_status(row.counts), target]
+        for dimension, group in (("Platform", context.summary.by_platform), ("OS", context.summary.by_os))
+        for row in group
     ]
     columns = [Column("Dimension", 10), Column("Value", 20), *STATUS_COLUMNS, Column("Target", 10, Styles.RATE)]
     table = _table(

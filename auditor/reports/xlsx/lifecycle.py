@@ -9,6 +9,7 @@ from typing import Any
 from openpyxl.workbook import Workbook
 
 from auditor.compliance import lifecycle, remediation
+from auditor.compliance.summary import RemediationFigures
 from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx.fleet import date, evidence_of
 from auditor.reports.xlsx.sheet import Column, Table, flag_text, write_table
@@ -43,7 +44,12 @@ def _dated_by(patch: remediation.RemediatedPatch) -> str:
 def write_remediation(workbook: Workbook, context: ReportContext, caption_suffix: str) -> Table:
     """Every installed enforced patch: its days from publication (or first sighting) to installation, and SLA."""
     patches = context.evaluation.remediated or []
-    figures = context.summary.get("remediation") or {}
+    block = context.summary.remediation
+    figures = (
+        block.figures
+        if block is not None
+        else RemediationFigures(installed=0, dated=0, within_sla=0, within_sla_rate=None, p50_days=None, p90_days=None)
+    )
 
     def rows(ws: Any) -> Iterator[list[Any]]:
         for patch in patches:
@@ -64,16 +70,16 @@ def write_remediation(workbook: Workbook, context: ReportContext, caption_suffix
                 safe(ws, patch.machine_id) if patch.machine_id else None,
             ]
 
-    rate = figures.get("within_sla_rate")
+    rate = figures.within_sla_rate
     table = write_table(
         workbook,
         REMEDIATION,
         REMEDIATION_COLUMNS,
         rows,
         caption=(
-            f"{figures.get('installed', 0):,} installed enforced patch rows in the "
+            f"{figures.installed:,} installed enforced patch rows in the "
             f"{context.evaluation.config.installation_window_days}-day installation window, "
-            f"{figures.get('within_sla', 0):,} of {figures.get('dated', 0):,} dated rows within their SLA"
+            f"{figures.within_sla:,} of {figures.dated:,} dated rows within their SLA"
             f"{'' if rate is None else f' ({rate:.2f}%)'}. Dated patches are summarised: one row per patch, "
             "publication date and days, with the number of machines' rows it stands for (Installs); undated "
             "(Linux) patches are one row each, dated by the first scan in history that saw them pending, or of "

@@ -13,8 +13,8 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.workbook import Workbook
 
+from auditor.compliance.summary import FailurePatterns, Flag
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx.groups import records
 from auditor.reports.xlsx.sheet import FIRST_ROW, Column, Form, Table, flag_text, write_table
 from auditor.reports.xlsx.style import BAD, Styles, styled, text_height
 
@@ -47,10 +47,6 @@ CHART_ROWS = 18
 CHARTED = (("location", "Failure rate by location"), ("configuration", "Failure rate by maintenance configuration"))
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def dimension_name(key: Any) -> str:
     """A dimension's name in words."""
     return DIMENSION_NAMES.get(str(key), str(key).replace("_", " ").capitalize())
@@ -62,49 +58,44 @@ def _above(rate: Any, fleet: Any) -> float | None:
     return None
 
 
-def pattern_rows(found: Mapping[str, Any]) -> tuple[list[list[Any]], dict[str, tuple[int, int]]]:
+def pattern_rows(found: FailurePatterns) -> tuple[list[list[Any]], dict[str, tuple[int, int]]]:
     """The table's rows, and where each dimension's rows are (first and last index) for the charts."""
-    fleet = found.get("fleet_failure_rate")
+    fleet = found.fleet_failure_rate
     advice: dict[tuple[str, str], list[str]] = {}
-    for flag in records(found.get("flags")):
-        advice.setdefault((str(flag.get("dimension")), str(flag.get("key"))), []).append(
-            str(flag.get("recommendation") or "")
-        )
+    for flag in found.flags:
+        advice.setdefault((flag.dimension, flag.key), []).append(flag.recommendation)
     rows: list[list[Any]] = []
     spans: dict[str, tuple[int, int]] = {}
-    for dimension, values in _mapping(found.get("dimensions")).items():
+    for dimension, values in found.dimensions.items():
         first = len(rows)
-        for row in records(values):
-            rate = row.get("failure_rate")
+        for row in values:
             rows.append(
                 [
                     dimension_name(dimension),
-                    row.get("key"),
-                    row.get("runs"),
-                    row.get("failed"),
-                    rate,
+                    row.key,
+                    row.runs,
+                    row.failed,
+                    row.failure_rate,
                     fleet,
-                    _above(rate, fleet),
-                    row.get("flagged"),
-                    "\n".join(advice.get((str(dimension), str(row.get("key"))), [])) or None,
+                    _above(row.failure_rate, fleet),
+                    row.flagged,
+                    "\n".join(advice.get((dimension, row.key), [])) or None,
                 ]
             )
         if len(rows) > first:
-            spans[str(dimension)] = (first, len(rows) - 1)
+            spans[dimension] = (first, len(rows) - 1)
     return rows, spans
 
 
 def write_failure_patterns(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
     """Failure patterns: the rates per dimension value, then the flags with what to do, the rules and the charts."""
-    found = context.summary.get("failure_patterns")
-    if not isinstance(found, Mapping):
+    found = context.summary.failure_patterns
+    if found is None:
         return None
     rows, spans = pattern_rows(found)
-    fleet = found.get("fleet_failure_rate")
+    fleet = found.fleet_failure_rate
     fleet_text = (
-        f" The fleet's failure rate is {fleet:.2f}% of {found.get('runs', 0):,} finished runs."
-        if isinstance(fleet, int | float)
-        else ""
+        f" The fleet's failure rate is {fleet:.2f}% of {found.runs:,} finished runs." if fleet is not None else ""
     )
     table = write_table(
         workbook,
@@ -112,19 +103,19 @@ def write_failure_patterns(workbook: Workbook, context: ReportContext, suffix: s
         COLUMNS,
         rows,
         total=len(rows),
-        caption=f"Installation failures by dimension over the last {found.get('window_days')} days.{fleet_text} "
+        caption=f"Installation failures by dimension over the last {found.window_days} days.{fleet_text} "
         f"The flags, the rules and charts against the fleet's rate follow the table.{suffix}",
         empty="No installation run finished in the window.",
     )
     flag_text(table, "Flagged", True, BAD, on="Failure rate")
     form = Form.below(table)
-    _flags(form, records(found.get("flags")))
+    _flags(form, found.flags)
     _rules(form, found)
     _charts(table, form, spans)
     return table
 
 
-def _flags(form: Form, flags: Sequence[Mapping[str, Any]]) -> None:
+def _flags(form: Form, flags: Sequence[Flag]) -> None:
     """The flags, in the table's columns, each with its recommendation in the wide last column."""
     ws = form.ws
     form.blank()
@@ -144,29 +135,28 @@ def _flags(form: Form, flags: Sequence[Mapping[str, Any]]) -> None:
         "Recommendation",
     )
     for flag in flags:
-        text = str(flag.get("recommendation") or "")
-        rate, reference = flag.get("rate"), flag.get("reference_rate")
-        kind = FLAG_KINDS.get(str(flag.get("kind")), str(flag.get("kind")))
+        text = flag.recommendation
+        kind = FLAG_KINDS.get(flag.kind, flag.kind)
         form.add(
-            styled(ws, dimension_name(flag.get("dimension")), Styles.WRAP),
-            styled(ws, flag.get("key"), Styles.WRAP),
-            styled(ws, flag.get("runs"), Styles.COUNT),
-            styled(ws, flag.get("count"), Styles.COUNT),
-            styled(ws, rate, Styles.RATE),
-            styled(ws, reference, Styles.RATE),
-            styled(ws, _above(rate, reference), Styles.RATE),
+            styled(ws, dimension_name(flag.dimension), Styles.WRAP),
+            styled(ws, flag.key, Styles.WRAP),
+            styled(ws, flag.runs, Styles.COUNT),
+            styled(ws, flag.count, Styles.COUNT),
+            styled(ws, flag.rate, Styles.RATE),
+            styled(ws, flag.reference_rate, Styles.RATE),
+            styled(ws, _above(flag.rate, flag.reference_rate), Styles.RATE),
             styled(ws, kind, Styles.WRAP),
             styled(ws, text, Styles.WRAP),
             height=max(text_height(text, form.widths[-1]) or 0, text_height(kind, form.widths[-2]) or 0) or None,
         )
 
 
-def _rules(form: Form, found: Mapping[str, Any]) -> None:
+def _rules(form: Form, found: FailurePatterns) -> None:
     form.blank()
     form.section("Rules")
-    for key in ("rule", "window_rule"):
-        if isinstance(found.get(key), str):
-            form.text(found[key], Styles.WRAP, merge_to=len(form.widths))
+    for text in (found.rule, found.window_rule):
+        if text:
+            form.text(text, Styles.WRAP, merge_to=len(form.widths))
 
 
 def _charts(table: Table, form: Form, spans: Mapping[str, tuple[int, int]]) -> None:

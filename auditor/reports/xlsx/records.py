@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
 from openpyxl.workbook import Workbook
 
 from auditor.compliance.metrics import rate
 from auditor.reports.interface import ReportContext
+from auditor.reports.json import plain as as_json
 from auditor.reports.xlsx.fleet import PortalLinks, evidence_of, links_note
-from auditor.reports.xlsx.groups import records
 from auditor.reports.xlsx.sheet import Column, Table, fit, flag_against, flag_text, write_table
 from auditor.reports.xlsx.style import BAD, GOOD, Styles, safe, styled, unit_style
 
@@ -23,56 +24,43 @@ QUERIES = "Queries"
 BREACH, PASS, NOT_MEASURED = "BREACH", "Pass", "Not measured"
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def coverage_rows(context: ReportContext) -> list[list[Any]]:
     """Section, measure, machines, rate and target for each coverage figure the summary holds."""
     summary, limits = context.summary, context.evaluation.config.thresholds
-    coverage = _mapping(summary.get("coverage"))
-    total = summary.get("machines") or 0
-    rows: list[list[Any]] = []
-    assessed = _mapping(coverage.get("periodic_assessment_enabled"))
-    if assessed:
+    coverage = summary.coverage
+    total = summary.machines
+    assessed = coverage.periodic_assessment_enabled
+    rows: list[list[Any]] = [
+        [
+            "Assessment",
+            "Periodic assessment enabled",
+            assessed.machines,
+            assessed.rate,
+            limits.min_periodic_assessment_coverage,
+        ]
+    ]
+    for spec in fields(summary.assessment):
+        count = getattr(summary.assessment, spec.name)
+        rows.append(["Assessment", f"Latest assessment {spec.name}", count, rate(count, total), None])
+    scheduled = coverage.scheduled
+    rows.append(
+        [
+            "Scheduling",
+            "Covered by a maintenance schedule",
+            scheduled.machines,
+            scheduled.rate,
+            limits.min_schedule_coverage,
+        ]
+    )
+    rows.append(["Scheduling", "Covered by more than one schedule", scheduled.multiple_schedules, None, None])
+    for mode in coverage.patch_mode:
+        rows.append(["Patch orchestration", mode.key, mode.machines, rate(mode.machines, total), None])
+    hotpatch = coverage.hotpatch
+    rows.append(["Hotpatch", "Eligible (Windows Server Azure Edition VMs)", hotpatch.eligible, None, None])
+    for key, count in (("enabled", hotpatch.enabled), ("disabled", hotpatch.disabled)):
         rows.append(
-            [
-                "Assessment",
-                "Periodic assessment enabled",
-                assessed.get("machines"),
-                assessed.get("rate"),
-                limits.min_periodic_assessment_coverage,
-            ]
+            ["Hotpatch", f"{key.capitalize()} (share of eligible)", count, rate(count, hotpatch.eligible), None]
         )
-    for state, count in _mapping(summary.get("assessment")).items():
-        share = rate(count, total) if isinstance(count, int) and isinstance(total, int) else None
-        rows.append(["Assessment", f"Latest assessment {state}", count, share, None])
-    scheduled = _mapping(coverage.get("scheduled"))
-    if scheduled:
-        rows.append(
-            [
-                "Scheduling",
-                "Covered by a maintenance schedule",
-                scheduled.get("machines"),
-                scheduled.get("rate"),
-                limits.min_schedule_coverage,
-            ]
-        )
-        rows.append(
-            ["Scheduling", "Covered by more than one schedule", scheduled.get("multiple_schedules"), None, None]
-        )
-    for mode in records(coverage.get("patch_mode")):
-        machines = mode.get("machines")
-        share = rate(machines, total) if isinstance(machines, int) else None
-        rows.append(["Patch orchestration", mode.get("key"), machines, share, None])
-    hotpatch = _mapping(coverage.get("hotpatch"))
-    if hotpatch:
-        eligible = hotpatch.get("eligible")
-        rows.append(["Hotpatch", "Eligible (Windows Server Azure Edition VMs)", eligible, None, None])
-        for key in ("enabled", "disabled"):
-            count = hotpatch.get(key)
-            share = rate(count, eligible) if isinstance(count, int) and isinstance(eligible, int) else None
-            rows.append(["Hotpatch", f"{key.capitalize()} (share of eligible)", count, share, None])
     return rows
 
 
@@ -150,18 +138,13 @@ MISMATCH_KNOWN = {
 
 
 def write_policy(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
-    """Policy: machines per assignment by their worst policy state (only when the summary has policy figures)."""
-    policy = context.summary.get("policy")
-    if policy is None:
-        return None
-    assignments = records(_mapping(policy).get("assignments"))
+    """Policy: machines per assignment by their worst policy state."""
+    policy = context.summary.policy
+    assignments = [as_json(row) for row in policy.assignments]
     keyed = record_columns(assignments, POLICY_KNOWN)
     rows = [[plain(row.get(key)) for key, _ in keyed] for row in assignments]
-    mismatches = _mapping(policy).get("mismatches")
     told = (
-        f" {mismatches:,} machines are Compliant by policy while their facts disagree; see {POLICY_MISMATCHES}."
-        if isinstance(mismatches, int)
-        else ""
+        f" {policy.mismatches:,} machines are Compliant by policy while their facts disagree; see {POLICY_MISMATCHES}."
     )
     return write_table(
         workbook,
@@ -175,11 +158,8 @@ def write_policy(workbook: Workbook, context: ReportContext, suffix: str) -> Tab
 
 
 def write_policy_mismatches(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
-    """Machines that policy calls Compliant while the facts show otherwise (only when the summary lists them)."""
-    mismatches = context.summary.get("policy_mismatches")
-    if not isinstance(mismatches, list):
-        return None
-    items = records(mismatches)
+    """Machines that policy calls Compliant while the facts show otherwise."""
+    items = [as_json(row) for row in context.summary.policy_mismatches]
     keyed = record_columns(items, MISMATCH_KNOWN)
     ids = {v.machine.machine_id: v.machine.resource_id for v in context.evaluation.verdicts}
     link = PortalLinks(context)

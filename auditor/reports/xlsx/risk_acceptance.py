@@ -1,6 +1,6 @@
 """The risk-acceptance register in the workbook: the Exceptions sheet, and the Summary's exceptions section.
 
-Every figure comes from summary.json (`exceptions`, `exception_warnings` and the rates with and without
+Every figure comes from the typed summary (`exceptions`, `exception_warnings` and the rates with and without
 exceptions), so the workbook never tells a different story. An expired or expiring exception is filled red or amber
 across its whole row: fills, not conditional formats, so they show in any viewer and survive sorting.
 """
@@ -13,8 +13,10 @@ from typing import Any
 
 from openpyxl.workbook import Workbook
 
+from auditor.compliance.summary import Summary
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx.groups import records, without_exceptions
+from auditor.reports.json import plain as as_json
+from auditor.reports.xlsx.groups import without_exceptions
 from auditor.reports.xlsx.records import plain, record_columns
 from auditor.reports.xlsx.sheet import Column, Form, Table, fit, sheet_location, write_table
 from auditor.reports.xlsx.style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, Highlight, Styles, link_cell, styled
@@ -47,21 +49,18 @@ STATES = (
 )
 
 
-def warnings_by_exception(summary: Mapping[str, Any]) -> dict[str, list[str]]:
+def warnings_by_exception(summary: Summary) -> dict[str, list[str]]:
     """Exception id -> the messages of its warnings."""
     found: dict[str, list[str]] = {}
-    for warning in records(summary.get("exception_warnings")):
-        found.setdefault(str(warning.get("exception")), []).append(str(warning.get("message", "")))
+    for warning in summary.exception_warnings:
+        found.setdefault(warning.exception, []).append(warning.message)
     return found
 
 
 def write_exceptions(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
-    """Exceptions: every entry of the register as the scan applied it (only when the summary has a register)."""
+    """Exceptions: every entry of the register as the scan applied it."""
     summary = context.summary
-    register = summary.get("exceptions")
-    if not isinstance(register, list):
-        return None
-    items = records(register)
+    items = [as_json(row) for row in summary.exceptions]
     # Machine id lists can run to thousands of ids; the Machines sheet (status) and Overdue patches (covering
     # exceptions) show who is covered.
     keyed = [(k, c) for k, c in record_columns(items, EXCEPTION_KNOWN) if not k.endswith("_ids")]
@@ -84,19 +83,19 @@ def write_exceptions(workbook: Workbook, context: ReportContext, suffix: str) ->
     )
 
 
-def register_sentence(summary: Mapping[str, Any]) -> str:
+def register_sentence(summary: Summary) -> str:
     """The register and its effect in one or two sentences, the rate without exceptions always beside the rate."""
-    items = records(summary.get("exceptions"))
-    states = Counter(str(item.get("status")) for item in items)
+    items = summary.exceptions
+    states = Counter(item.status for item in items)
     counted = ", ".join(f"{states[key]} {key.replace('_', ' ')}" for key, _ in STATES if states[key])
-    rate, excepted = without_exceptions(summary)
+    rate, excepted = without_exceptions(summary.counts)
     figures = (
-        f"Compliance rate {_pct(summary.get('compliance_rate'))} with exceptions, {_pct(rate)} without "
-        f"({_n(excepted or 0, 'machine')} compliant only through an exception)."
+        f"Compliance rate {_pct(summary.compliance_rate)} with exceptions, {_pct(rate)} without "
+        f"({_n(excepted, 'machine')} compliant only through an exception)."
     )
     if not items:
         return figures
-    warned = len(records(summary.get("exception_warnings")))
+    warned = len(summary.exception_warnings)
     return (
         f"{_n(len(items), 'exception')} ({counted}); {_n(warned, 'warning')}. Expired rows are red (they cover "
         f"nothing and are breaches), expiring rows amber. {figures}"
@@ -114,25 +113,23 @@ def _pct(value: Any) -> str:
 def write_summary_section(form: Form, context: ReportContext, merge_to: int) -> None:
     """The Summary's exceptions section: the register's states, the rates with and without, and every warning."""
     summary = context.summary
-    if not isinstance(summary.get("exceptions"), list):
-        return
     ws = form.ws
-    items = records(summary.get("exceptions"))
+    items = summary.exceptions
     form.section(f"Exceptions ({len(items)})")
     if not items:
         form.text("No exception register was applied: every figure is without exceptions.")
         form.blank()
         return
-    states = Counter(str(item.get("status")) for item in items)
+    states = Counter(item.status for item in items)
     for key, label in STATES:
         form.pair(label, states[key], Styles.COUNT)
-    rate, excepted = without_exceptions(summary)
+    rate, excepted = without_exceptions(summary.counts)
     form.pair("Machines compliant only through an exception", excepted, Styles.COUNT)
-    form.pair("Compliance rate with exceptions", summary.get("compliance_rate"), Styles.RATE)
+    form.pair("Compliance rate with exceptions", summary.compliance_rate, Styles.RATE)
     form.pair("Compliance rate without exceptions", rate, Styles.RATE)
-    warnings = records(summary.get("exception_warnings"))
+    warnings = summary.exception_warnings
     form.add(styled(ws, f"Warnings ({len(warnings)})", Styles.LABEL))
     for warning in warnings:
-        form.text(f"• {warning.get('message', '')}", Styles.WRAP, merge_to=merge_to)
+        form.text(f"• {warning.message}", Styles.WRAP, merge_to=merge_to)
     form.add(link_cell(ws, "Every exception, its owner, ticket and reach", location=sheet_location(EXCEPTIONS)))
     form.blank()

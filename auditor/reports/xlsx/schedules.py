@@ -1,13 +1,13 @@
 """The schedule sheets: maintenance configurations as audited, and how many machines each hour of the week has
 scheduled (with a native chart against the limit).
 
-Both come from summary.json's `schedules` block, added by the schedule audit; packs written before it have none,
+Both come from the summary's `schedules` block, added by the schedule audit; packs written before it have none,
 and then the sheets are left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +15,8 @@ from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.series import SeriesLabel
 from openpyxl.workbook import Workbook
 
+from auditor.compliance.summary import ConfigurationSummary, KeyCount, ScheduleSummary, Summary, Task
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx.groups import records
 from auditor.reports.xlsx.sheet import Column, Table, fit, flag_against, write_table
 from auditor.reports.xlsx.style import HIGHLIGHT_BAD, HIGHLIGHT_WARN, Highlight, Styles, naive_utc
 
@@ -70,123 +70,100 @@ def _n(count: int, word: str) -> str:
     return f"{count:,} {word if count == 1 else word + 's'}"
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def _joined(values: Sequence[str], sep: str = ", ") -> str | None:
+    return sep.join(values) or None
 
 
-def _joined(value: Any, sep: str = ", ") -> str | None:
-    return sep.join(str(item) for item in value) or None if isinstance(value, list) else None
+def _counts(rows: Sequence[KeyCount]) -> str | None:
+    return "; ".join(f"{r.key} {r.machines}" for r in rows) or None
 
 
-def _counts(value: Any) -> str | None:
-    return "; ".join(f"{r.get('key')} {r.get('machines')}" for r in records(value)) or None
+def _tasks(tasks: Sequence[Task]) -> str | None:
+    return "; ".join(f"{t.source} ({t.task_scope})" if t.task_scope else t.source for t in tasks) or None
 
 
-def _tasks(value: Any) -> str | None:
-    return (
-        "; ".join(
-            f"{t.get('source')} ({t.get('task_scope')})" if t.get("task_scope") else str(t.get("source"))
-            for t in records(value)
-        )
-        or None
-    )
-
-
-def _expired(value: Any) -> Any:
-    return "unknown" if value is None else value
-
-
-def schedule_row(config: Mapping[str, Any], problems: Mapping[str, list[str]]) -> list[Any]:
+def schedule_row(config: ConfigurationSummary, problems: Mapping[str, list[str]]) -> list[Any]:
     """One maintenance configuration as a row."""
-    runs = _mapping(config.get("runs"))
-    last = _mapping(runs.get("last_run"))
-    windows, linux = _mapping(config.get("windows")), _mapping(config.get("linux"))
-    scopes = "\n".join(
-        str(_mapping(s).get("filter") or _mapping(s).get("scope") or "") for s in records(config.get("dynamic_scopes"))
-    )
-    reboot_kbs = windows.get("exclude_kbs_requiring_reboot")
+    runs, last = config.runs, config.runs.last_run
+    windows, linux = config.windows, config.linux
+    scopes = "\n".join(s.filter or s.scope for s in config.dynamic_scopes)
     return [
-        config.get("key"),
-        config.get("recurrence_text") or config.get("recurrence"),
-        config.get("start"),
-        config.get("duration"),
-        config.get("time_zone"),
-        config.get("expiration"),
-        _expired(config.get("expired")),
-        config.get("reboot_setting"),
-        _joined(windows.get("classifications")),
-        _joined(windows.get("kb_include")),
-        _joined(windows.get("kb_exclude")),
-        reboot_kbs,
-        _joined(linux.get("classifications")),
-        _joined(linux.get("package_include")),
-        _joined(linux.get("package_exclude")),
-        _tasks(config.get("pre_tasks")),
-        _tasks(config.get("post_tasks")),
-        config.get("static_assignments"),
+        config.key,
+        config.recurrence_text or config.recurrence,
+        config.start,
+        config.duration,
+        config.time_zone,
+        config.expiration,
+        "unknown" if config.expired is None else config.expired,
+        config.reboot_setting,
+        _joined(windows.classifications) if windows else None,
+        _joined(windows.kb_include) if windows else None,
+        _joined(windows.kb_exclude) if windows else None,
+        windows.exclude_kbs_requiring_reboot if windows else None,
+        _joined(linux.classifications) if linux else None,
+        _joined(linux.package_include) if linux else None,
+        _joined(linux.package_exclude) if linux else None,
+        _tasks(config.pre_tasks),
+        _tasks(config.post_tasks),
+        config.static_assignments,
         scopes or None,
-        config.get("machines"),
-        _counts(config.get("by_environment")),
-        _counts(config.get("by_os")),
-        _counts(config.get("by_platform")),
-        runs.get("schedule_runs"),
-        runs.get("machine_runs"),
-        runs.get("failed"),
-        runs.get("success_rate"),
-        runs.get("avg_duration_minutes"),
-        runs.get("max_duration_minutes"),
-        runs.get("window_minutes"),
-        runs.get("max_duration_share_of_window"),
-        runs.get("installation_runs"),
-        runs.get("window_exceeded"),
-        runs.get("window_exceeded_rate"),
-        last.get("start"),
-        last.get("status"),
-        "\n".join(problems.get(str(config.get("key")), [])) or None,
-        config.get("id"),
+        config.machines,
+        _counts(config.by_environment),
+        _counts(config.by_os),
+        _counts(config.by_platform),
+        runs.schedule_runs,
+        runs.machine_runs,
+        runs.failed,
+        runs.success_rate,
+        runs.avg_duration_minutes,
+        runs.max_duration_minutes,
+        runs.window_minutes,
+        runs.max_duration_share_of_window,
+        runs.installation_runs,
+        runs.window_exceeded,
+        runs.window_exceeded_rate,
+        last.start if last else None,
+        last.status if last else None,
+        "\n".join(problems.get(config.key, [])) or None,
+        config.id,
     ]
 
 
-def schedule_mark(config: Mapping[str, Any]) -> Highlight | None:
+def schedule_mark(config: ConfigurationSummary) -> Highlight | None:
     """Expired configurations in red; configurations that cover no machine in amber."""
-    if config.get("expired") is True:
+    if config.expired is True:
         return HIGHLIGHT_BAD
-    if config.get("machines") == 0:
+    if config.machines == 0:
         return HIGHLIGHT_WARN
     return None
 
 
-def schedule_counts(audit: Mapping[str, Any]) -> str:
-    """The audit's machine and configuration counts as a sentence ('' when it has none)."""
+def schedule_counts(audit: ScheduleSummary) -> str:
+    """The audit's machine and configuration counts as a sentence."""
     counts = [
-        f"{audit[key]:,} {label}"
-        for key, label in (
-            ("unscheduled_machines", "machines have no schedule"),
-            ("multiple_configurations_machines", "have more than one"),
-            ("only_expired_configurations_machines", "have only expired ones"),
-        )
-        if isinstance(audit.get(key), int)
+        f"{audit.unscheduled_machines:,} machines have no schedule",
+        f"{audit.multiple_configurations_machines:,} have more than one",
+        f"{audit.only_expired_configurations_machines:,} have only expired ones",
     ]
-    for key, label in (
-        ("expired_configurations", "expired"),
-        ("unassigned_configurations", "assigned to nothing"),
-        ("unknown_configuration_ids", "named by assignments or runs but not found"),
+    for names, label in (
+        (audit.expired_configurations, "expired"),
+        (audit.unassigned_configurations, "assigned to nothing"),
+        (audit.unknown_configuration_ids, "named by assignments or runs but not found"),
     ):
-        names = audit.get(key)
-        if isinstance(names, list) and names:
+        if names:
             counts.append(f"{_n(len(names), 'configuration')} {label}")
-    return f" {'; '.join(counts)}." if counts else ""
+    return f" {'; '.join(counts)}."
 
 
 def write_schedules(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
     """Schedules: every maintenance configuration, its window, what it covers and how its runs went."""
-    audit = context.summary.get("schedules")
-    if not isinstance(audit, Mapping):
+    audit = context.summary.schedules
+    if audit is None:
         return None
     problems: dict[str, list[str]] = {}
-    for problem in records(audit.get("problems")):
-        problems.setdefault(str(problem.get("key")), []).append(str(problem.get("message") or ""))
-    configs = records(audit.get("configurations"))
+    for problem in audit.problems:
+        problems.setdefault(problem.key, []).append(problem.message)
+    configs = audit.configurations
     rows = [schedule_row(config, problems) for config in configs]
     table = write_table(
         workbook,
@@ -215,19 +192,18 @@ def _week_start(text: Any) -> datetime | None:
 
 def write_concurrency(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
     """Concurrency: machines scheduled in each hour of the as-of week against the limit, and a chart of it."""
-    block = _mapping(_mapping(context.summary.get("schedules")).get("concurrency"))
-    series = block.get("series")
-    if not isinstance(series, list):
+    if context.summary.schedules is None:
         return None
-    limit = block.get("limit")
-    monday = _week_start(block.get("week_start"))
+    block = context.summary.schedules.concurrency
+    series, limit = block.series, block.limit
+    monday = _week_start(block.week_start)
     audit = context.evaluation.schedule_audit
     active = audit.concurrency.active if audit is not None else ()
     rows = []
     for hour, machines in enumerate(series):
         start = monday + timedelta(hours=hour) if monday is not None else None
         names = ", ".join(active[hour]) if hour < len(active) else None
-        over = isinstance(machines, int) and isinstance(limit, int) and machines > limit
+        over = machines > limit
         rows.append([hour, f"{DAYS[hour // 24 % 7]} {hour % 24:02d}:00", start, machines, limit, over, names or None])
     columns = [
         Column("Hour of the week", 9, Styles.COUNT),
@@ -238,9 +214,9 @@ def write_concurrency(workbook: Workbook, context: ReportContext, suffix: str) -
         Column("Above the limit", 9),
         Column("Configurations with a window open", 40, Styles.WRAP),
     ]
-    advice = block.get("recommendation")
-    told = f" {advice[:1].upper()}{advice[1:]}." if isinstance(advice, str) and advice else " No hour exceeds it."
-    limit_text = _n(limit, "machine") if isinstance(limit, int) else "not set"
+    advice = block.recommendation
+    told = f" {advice[:1].upper()}{advice[1:]}." if advice else " No hour exceeds it."
+    limit_text = _n(limit, "machine")
     table = write_table(
         workbook,
         CONCURRENCY,
@@ -248,7 +224,7 @@ def write_concurrency(workbook: Workbook, context: ReportContext, suffix: str) -
         rows,
         total=len(rows),
         caption=f"Machines with a maintenance window open in each hour of the as-of week (168 hours from "
-        f"{block.get('week_start')}). The limit is {limit_text} (max_concurrent_machines); hours above it "
+        f"{block.week_start}). The limit is {limit_text} (max_concurrent_machines); hours above it "
         f"are red.{told}{suffix}",
         empty="No hours.",
     )
@@ -282,16 +258,20 @@ def _concurrency_chart(table: Table) -> None:
     table.ws.add_chart(bar, "I2")
 
 
-def summary_rules(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
+def summary_rules(summary: Summary) -> list[tuple[str, str]]:
     """(name, sentence) of the rules other summary blocks state about themselves, for the About sheet."""
     rules: list[tuple[str, str]] = []
-    schedules = _mapping(_mapping(summary.get("schedules")).get("rules"))
-    rules += [(f"Schedules: {key}", text) for key, text in schedules.items() if isinstance(text, str)]
-    found = _mapping(summary.get("failure_patterns"))
-    for key, name in (("rule", "Failure patterns"), ("window_rule", "Window overruns")):
-        if isinstance(found.get(key), str):
-            rules.append((name, found[key]))
-    exceptions = summary.get("exceptions_rules")
-    if isinstance(exceptions, list):
-        rules += [("Exceptions", text) for text in exceptions if isinstance(text, str)]
+    if summary.schedules is not None:
+        stated = summary.schedules.rules
+        rules += [
+            ("Schedules: expiry", stated.expiry),
+            ("Schedules: runs", stated.runs),
+            ("Schedules: concurrency", stated.concurrency),
+        ]
+    found = summary.failure_patterns
+    if found is not None:
+        rules += [
+            (name, text) for name, text in (("Failure patterns", found.rule), ("Window overruns", found.window_rule))
+        ]
+    rules += [("Exceptions", text) for text in summary.exceptions_rules]
     return rules

@@ -16,7 +16,7 @@ from openpyxl.chart.marker import DataPoint
 from openpyxl.workbook import Workbook
 
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx.groups import RATE, records, without_exceptions
+from auditor.reports.xlsx.groups import RATE, without_exceptions
 from auditor.reports.xlsx.risk_acceptance import write_summary_section
 from auditor.reports.xlsx.sheet import Form, Table, rule, sheet_location
 from auditor.reports.xlsx.style import BAD, GOOD, Styles, link_cell, safe, styled, text_height, unit_style
@@ -106,7 +106,7 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
     form = Form(workbook, SUMMARY, WIDTHS)
     ws = form.ws
     form.add(styled(ws, "Patch compliance audit pack", Styles.TITLE), height=22)
-    form.text(f"Azure Update Manager patch compliance as of {summary.get('as_of')}, by auditor {context.tool_version}.")
+    form.text(f"Azure Update Manager patch compliance as of {summary.as_of}, by auditor {context.tool_version}.")
     if context.problems:
         _banner(form, context.problems)
     form.blank()
@@ -115,45 +115,41 @@ def write_summary(workbook: Workbook, context: ReportContext, contents: Sequence
     form.pair("As of (UTC)", evaluation.as_of, Styles.DATE)
     for label, value in scope_lines(context.source):
         form.pair(label, value)
-    form.pair("Subscriptions with machines", len(records(summary.get("by_subscription"))), Styles.COUNT)
-    form.pair("Machines in scope", summary.get("machines"), Styles.COUNT)
+    form.pair("Subscriptions with machines", len(summary.by_subscription), Styles.COUNT)
+    form.pair("Machines in scope", summary.machines, Styles.COUNT)
     form.blank()
 
     form.section("Compliance")
     form.header("Figure", "Value", "Target", "Result")
-    _figure(form, "Overall compliance rate", summary.get("compliance_rate"), limits.min_compliance_rate)
+    _figure(form, "Overall compliance rate", summary.compliance_rate, limits.min_compliance_rate)
     # Always right under the judged rate, so an exception can never raise the headline figure unremarked.
-    without, excepted = without_exceptions(summary)
+    without, excepted = without_exceptions(summary.counts)
     form.pair(WITHOUT_EXCEPTIONS, without, Styles.RATE, None, styled(ws, "for comparison", Styles.WRAP))
-    first = form.pair("Compliant", summary.get("compliant"), Styles.COUNT)
-    form.pair("Non-compliant", summary.get("non_compliant"), Styles.COUNT)
-    last = form.pair("Unknown status (no current assessment)", summary.get("unknown"), Styles.COUNT)
+    first = form.pair("Compliant", summary.counts.compliant, Styles.COUNT)
+    form.pair("Non-compliant", summary.counts.non_compliant, Styles.COUNT)
+    last = form.pair("Unknown status (no current assessment)", summary.counts.unknown, Styles.COUNT)
     form.pair("Compliant only through an exception", excepted, Styles.COUNT)
-    _figure(form, "Share of machines with unknown status", summary.get("unknown_rate"), limits.max_unknown_rate, "max")
-    form.pair("Patches of unknown age (counted as overdue)", summary.get("unknown_age_patches"), Styles.COUNT)
-    installations = summary.get("installations")
-    if isinstance(installations, Mapping):
-        days = installations.get("window_days")
-        _figure(
-            form,
-            f"Installation success rate (last {days} days)",
-            installations.get("success_rate"),
-            limits.min_installation_success_rate,
-        )
-        form.pair(f"Installation runs (last {days} days)", installations.get("runs"), Styles.COUNT)
-        form.pair("Failed installation runs", installations.get("failed"), Styles.COUNT)
-        form.pair(
-            "Machines without a successful installation", installations.get("machines_without_success"), Styles.COUNT
-        )
-    coverage = summary.get("coverage")
-    if isinstance(coverage, Mapping):
-        for key, label, limit in (
-            ("periodic_assessment_enabled", "Periodic assessment coverage", limits.min_periodic_assessment_coverage),
-            ("scheduled", "Maintenance schedule coverage", limits.min_schedule_coverage),
-        ):
-            block = coverage.get(key)
-            if isinstance(block, Mapping):
-                _figure(form, label, block.get("rate"), limit)
+    _figure(form, "Share of machines with unknown status", summary.unknown_rate, limits.max_unknown_rate, "max")
+    form.pair("Patches of unknown age (counted as overdue)", summary.unknown_age_patches, Styles.COUNT)
+    installations = summary.installations
+    days = installations.window_days
+    _figure(
+        form,
+        f"Installation success rate (last {days} days)",
+        installations.figures.success_rate,
+        limits.min_installation_success_rate,
+    )
+    form.pair(f"Installation runs (last {days} days)", installations.figures.runs, Styles.COUNT)
+    form.pair("Failed installation runs", installations.figures.failed, Styles.COUNT)
+    form.pair("Machines without a successful installation", installations.machines_without_success, Styles.COUNT)
+    coverage = summary.coverage
+    _figure(
+        form,
+        "Periodic assessment coverage",
+        coverage.periodic_assessment_enabled.rate,
+        limits.min_periodic_assessment_coverage,
+    )
+    _figure(form, "Maintenance schedule coverage", coverage.scheduled.rate, limits.min_schedule_coverage)
     form.blank()
 
     _breaches(form, context)
@@ -190,17 +186,17 @@ def _breaches(form: Form, context: ReportContext) -> None:
 
 
 def _trend(form: Form, context: ReportContext) -> None:
-    history = [scan for scan in context.history if isinstance(scan, Mapping)]
-    if not history:
+    trend = context.trend
+    if len(trend) < 2:  # this scan alone: no earlier scan to compare with
         return
     ws = form.ws
     form.section("Trend")
     form.header("As of", "Compliance rate", "Machines")
-    for scan in [*history, context.summary]:
+    for point in trend:
         form.add(
-            styled(ws, str(scan.get("as_of", "")), Styles.WRAP),
-            styled(ws, scan.get("compliance_rate"), Styles.RATE),
-            styled(ws, scan.get("machines"), Styles.COUNT),
+            styled(ws, point.as_of, Styles.WRAP),
+            styled(ws, point.compliance_rate, Styles.RATE),
+            styled(ws, point.machines, Styles.COUNT),
         )
     form.blank()
 

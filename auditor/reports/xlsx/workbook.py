@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,53 +84,44 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
         (INSTALLATIONS, "Every patch installation run in the installation window.", write_installations),
         (COVERAGE, "Periodic assessment, schedules, patch orchestration and hotpatch.", write_coverage),
     ]
-    # Blocks that newer scans add to the summary get their sheets only when present (a path into the summary).
-    optional: list[tuple[tuple[str, ...], str, str, Writer]] = [
-        (
-            ("schedules",),
-            SCHEDULES,
-            "Maintenance configurations: windows, what they install, coverage and runs.",
-            write_schedules,
-        ),
-        (
-            ("schedules", "concurrency"),
-            CONCURRENCY,
-            "Machines scheduled in each hour of the week against the limit.",
-            write_concurrency,
-        ),
-        (
-            ("failure_patterns",),
-            FAILURE_PATTERNS,
-            "Installation failure rates by dimension against the fleet's, flags and what to do.",
-            write_failure_patterns,
-        ),
-        (
-            ("remediation",),
-            REMEDIATION,
-            "Every installed enforced patch: days from publication to installation against its SLA.",
-            write_remediation,
-        ),
-        (
-            ("lifecycle",),
-            LIFECYCLE,
-            "Machines per operating system against its end of support, with ESU licences.",
-            write_lifecycle,
-        ),
-        (("policy",), POLICY, "Azure Policy's verdicts per assignment.", write_policy),
-        (
-            ("policy_mismatches",),
-            POLICY_MISMATCHES,
-            "Machines policy calls Compliant while their facts disagree.",
-            write_policy_mismatches,
-        ),
-        (
-            ("exceptions",),
-            EXCEPTIONS,
-            "Risk-acceptance exceptions: owners, expiry, reach and warnings.",
-            write_exceptions,
-        ),
+    # Sections that packs written before the schedule audit lack get their sheets only when present.
+    if summary.schedules is not None:
+        plan.append(
+            (
+                SCHEDULES,
+                "Maintenance configurations: windows, what they install, coverage and runs.",
+                write_schedules,
+            )
+        )
+        if summary.schedules.concurrency.series:
+            plan.append(
+                (CONCURRENCY, "Machines scheduled in each hour of the week against the limit.", write_concurrency)
+            )
+    if summary.failure_patterns is not None:
+        plan.append(
+            (
+                FAILURE_PATTERNS,
+                "Installation failure rates by dimension against the fleet's, flags and what to do.",
+                write_failure_patterns,
+            )
+        )
+    if summary.remediation is not None:
+        plan.append(
+            (
+                REMEDIATION,
+                "Every installed enforced patch: days from publication to installation against its SLA.",
+                write_remediation,
+            )
+        )
+    if summary.lifecycle is not None:
+        plan.append(
+            (LIFECYCLE, "Machines per operating system against its end of support, with ESU licences.", write_lifecycle)
+        )
+    plan += [
+        (POLICY, "Azure Policy's verdicts per assignment.", write_policy),
+        (POLICY_MISMATCHES, "Machines policy calls Compliant while their facts disagree.", write_policy_mismatches),
+        (EXCEPTIONS, "Risk-acceptance exceptions: owners, expiry, reach and warnings.", write_exceptions),
     ]
-    plan += [(title, about, writer) for path, title, about, writer in optional if _present(summary, path)]
     plan += [
         (BREACHES, "Every threshold, its requirement in words and whether it was breached.", write_breaches),
         (QUERIES, "Every query: version, sha256, rows and the full KQL text.", write_queries),
@@ -143,13 +134,6 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
     return plan
 
 
-def _present(summary: Mapping[str, Any], path: tuple[str, ...]) -> bool:
-    block: Any = summary
-    for key in path:
-        block = block.get(key) if isinstance(block, Mapping) else None
-    return isinstance(block, list | Mapping)
-
-
 def build_workbook(context: ReportContext) -> Workbook:
     """The whole workbook, streamed sheet by sheet (ready to save once)."""
     workbook = Workbook(write_only=True)
@@ -158,7 +142,7 @@ def build_workbook(context: ReportContext) -> Workbook:
     props = workbook.properties
     props.creator = props.lastModifiedBy = f"auditor {context.tool_version}"
     props.created = props.modified = stamp
-    props.title = f"Patch compliance audit pack, as of {context.summary.get('as_of')}"
+    props.title = f"Patch compliance audit pack, as of {context.summary.as_of}"
     props.subject = "Azure Update Manager patch compliance"
     plan = sheet_plan(context)
     layout = write_summary(workbook, context, [(title, about) for title, about, _ in plan])
