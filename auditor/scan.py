@@ -30,6 +30,7 @@ from auditor.evidence.inputs import (
     register_table,
 )
 from auditor.evidence.judge import Provenance, judge
+from auditor.evidence.sign import load_private_key
 from auditor.history import HistoryError, HistoryStore, default_path
 from auditor.kql.catalog import Catalog
 from auditor.kql.request import QueryRequest, QueryResult
@@ -170,6 +171,10 @@ def scan(
     if config is None:
         config = load_config(sample_config()) if source == "sample" else Config()
     catalog = catalog or Catalog()
+    # [evidence] sign_key signs every scan; --sign-key (the argument) wins. A bad key fails before the queries.
+    sign_key = sign_key if sign_key is not None else config.evidence.sign_key
+    if sign_key is not None:
+        load_private_key(sign_key)
     # A bad register fails before the (possibly long) queries run, not after.
     register = (
         load_register(config.exceptions_file, max_days=config.max_exception_days) if config.exceptions_file else None

@@ -8,9 +8,11 @@ import sys
 import typer
 
 from auditor import __version__
+from auditor.bounded import NestedTooDeeply
 from auditor.cli import history, keygen, policy, query, report, scan, snapshot, verify
 from auditor.cli.common import err, new_app, report_error
 from auditor.errors import AuditorError, ExitCode
+from auditor.names import terminal_text
 
 app = new_app(
     name="auditor",
@@ -20,6 +22,14 @@ app = new_app(
     add_completion=False,
 )
 _state = {"debug": False}
+
+
+class _InertFormatter(logging.Formatter):
+    """Log lines quote names from packs, snapshots and ARM (WeasyPrint quotes a refused URL): their control
+    characters are shown as escapes, as on the consoles."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return terminal_text(super().format(record), layout=True)
 
 
 def _version(value: bool) -> None:
@@ -36,11 +46,9 @@ def root(
     """Patch-compliance auditor for Azure Update Manager."""
     _state["debug"] = debug
     # Logs go to stderr, so stdout stays clean for --json; --debug also shows the Azure SDK's request log.
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_InertFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler])
     if not debug:
         logging.getLogger("azure").setLevel(logging.ERROR)
 
@@ -63,6 +71,19 @@ def main() -> None:
         if _state["debug"]:
             raise
         sys.exit(report_error(error))
+    except (RecursionError, NestedTooDeeply):
+        # Readers of packs and snapshots turn deep JSON into an error naming the file; this catches any other
+        # path (a query row's JSON parsed while judging the fleet), so it is bad input, never "tampered" (1).
+        if _state["debug"]:
+            raise
+        sys.exit(
+            report_error(
+                AuditorError(
+                    "the input holds JSON nested too deeply to parse",
+                    "a row, snapshot.json or a pack file nests thousands of levels deep; no real Azure data does",
+                )
+            )
+        )
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(int(ExitCode.INCOMPLETE))

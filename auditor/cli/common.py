@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -13,14 +12,31 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from auditor.config import Config, load_config, read_section
 from auditor.errors import AuditorError, ConfigError
+from auditor.names import terminal_text
 from auditor.timestamps import parse_timestamp
 
-out = Console(highlight=False, soft_wrap=True)
+
+class SafeConsole(Console):
+    """A Rich console that shows control characters in any string it renders as visible escapes.
+
+    Names from packs, snapshots, tags and ARM reach the terminal inside messages and table cells; an escape
+    sequence in one could recolour, overwrite or hide the lines around it (a fake `intact`). Every string passes
+    through render_str, so the text is made inert there, before markup is parsed; Rich's own styling is applied
+    afterwards and is unaffected.
+    """
+
+    def render_str(self, text: str, **kwargs: object) -> Text:
+        """Rich's render_str, on the text with its control characters made visible (newlines and tabs kept)."""
+        return super().render_str(terminal_text(text, layout=True), **kwargs)  # type: ignore[arg-type]
+
+
+out = SafeConsole(highlight=False, soft_wrap=True)
 """stdout: results."""
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
 """stderr: progress, warnings, errors."""
 
 
@@ -29,13 +45,10 @@ def pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}%"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def terminal_text(text: str) -> str:
-    """Text from outside (a message naming a file, key or value) made safe for a Rich console: control
-    characters (ANSI escapes among them) become `?` and Rich markup such as `[azure]` prints as written."""
-    return escape(_CONTROL.sub("?", text))
+def plain(text: str) -> str:
+    """Text from outside (a message naming a file, key or value) for Rich markup: `[azure]` prints as written.
+    SafeConsole makes its control characters visible."""
+    return escape(text)
 
 
 def new_app(**kwargs: Any) -> typer.Typer:
@@ -46,15 +59,15 @@ def new_app(**kwargs: Any) -> typer.Typer:
 
 def report_error(error: AuditorError) -> int:
     """Print one line of message and one of hint to stderr; return the exit code. Every sub-app uses this."""
-    err.print(f"[bold red]error:[/] {terminal_text(error.message)}", soft_wrap=True)
+    err.print(f"[bold red]error:[/] {plain(error.message)}", soft_wrap=True)
     if error.hint:
-        err.print(f"[yellow]hint:[/] {terminal_text(error.hint)}", soft_wrap=True)
+        err.print(f"[yellow]hint:[/] {plain(error.hint)}", soft_wrap=True)
     return int(error.exit_code)
 
 
 def warn(message: str) -> None:
     """Print one warning line to stderr."""
-    err.print(f"[yellow]warning:[/] {terminal_text(message)}", soft_wrap=True)
+    err.print(f"[yellow]warning:[/] {plain(message)}", soft_wrap=True)
 
 
 def parse_as_of(value: str | None) -> datetime | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, err, new_app, out, terminal_text
+from auditor.cli.common import config_or_default, err, new_app, out, plain
 from auditor.errors import ExitCode, QueryError
 from auditor.kql import lock
 from auditor.kql.catalog import Catalog
@@ -90,7 +90,7 @@ def run(
     for name, _ in request.columns:
         table.add_column(name, overflow="fold")
     for row in rows[:limit]:
-        table.add_row(*("" if row[n] is None else terminal_text(str(row[n])) for n, _ in request.columns))
+        table.add_row(*("" if row[n] is None else plain(str(row[n])) for n, _ in request.columns))
     out.print(table)
 
 
@@ -99,7 +99,7 @@ def check(queries: Path | None = typer.Option(None, "--queries", help="Catalog d
     """Fail when a released query file changed, is missing or a version is not released."""
     problems = lock.check(Catalog(queries))
     for problem in problems:
-        err.print(f"[red]error:[/] {terminal_text(problem.message())}")
+        err.print(f"[red]error:[/] {plain(problem.message())}")
     if problems:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
     out.print("query catalog matches queries.lock")

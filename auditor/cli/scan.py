@@ -10,9 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from auditor.cli.common import config_or_default, out, parse_as_of, pct, progress_bar, terminal_text, warn
+from auditor.cli.common import config_or_default, out, parse_as_of, pct, plain, progress_bar, warn
 from auditor.evidence.sign import load_private_key
-from auditor.reports.json import plain
+from auditor.reports.json import plain as as_json
 from auditor.scan import ScanResult, scan
 
 
@@ -40,10 +40,10 @@ def print_summary(result: ScanResult) -> None:
         )
     out.print(table)
     for breach in result.breaches:
-        out.print(f"[red]breach[/] {terminal_text(breach.message)}")
+        out.print(f"[red]breach[/] {plain(breach.message)}")
     if result.problems:
-        out.print("[bold red]INCOMPLETE[/]: " + terminal_text("; ".join(result.problems)))
-    out.print(f"pack: {terminal_text(str(result.pack))}")
+        out.print("[bold red]INCOMPLETE[/]: " + plain("; ".join(result.problems)))
+    out.print(f"pack: {plain(str(result.pack))}")
 
 
 def scan_command(
@@ -107,7 +107,7 @@ def result_document(result: ScanResult) -> dict[str, Any]:
         "non_compliant": s.counts.non_compliant,
         "unknown": s.counts.unknown,
         "compliance_rate": s.counts.compliance_rate,
-        "by_environment": plain(s.by_environment),
+        "by_environment": as_json(s.by_environment),
         "breaches": [b.to_json() for b in result.breaches],
         "warnings": result.warnings,
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from auditor.cli.common import err, new_app, out, terminal_text
+from auditor.cli.common import err, new_app, out, plain
 from auditor.errors import ConfigError
 
 app = new_app(no_args_is_help=True)
@@ -16,7 +16,9 @@ app = new_app(no_args_is_help=True)
 def generate(
     machines: int = typer.Option(..., "--machines", help="Fleet size."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same bytes."),
-    out_dir: Path = typer.Option(..., "--out", help="Snapshot directory to write."),
+    out_dir: Path = typer.Option(
+        ..., "--out", help="Snapshot directory to write: new, empty, or a snapshot that holds nothing else."
+    ),
 ) -> None:
     """Write a seeded synthetic fleet as an auditor-snapshot/1 directory."""
     from rich.progress import Progress
@@ -29,7 +31,7 @@ def generate(
         task = bar.add_task("generating machines", total=machines)
         snapshot = generate_fleet(machines, seed=seed, out=out_dir, progress=lambda n: bar.update(task, completed=n))
     rows = sum(t.rows for t in snapshot.tables.values())
-    out.print(f"wrote {terminal_text(str(snapshot.path))} ({machines} machines, {rows} rows)")
+    out.print(f"wrote {plain(str(snapshot.path))} ({machines} machines, {rows} rows)")
 
 
 @app.command("capture")
@@ -48,6 +50,4 @@ def capture(
     with Progress(console=err, transient=True) as bar:
         snapshot = capture_snapshot(settings, out=out_dir, progress=bar)
     rows = sum(t.rows for t in snapshot.tables.values())
-    out.print(
-        f"wrote {terminal_text(str(snapshot.path))} ({rows} rows from tenant {terminal_text(snapshot.tenant_id)})"
-    )
+    out.print(f"wrote {plain(str(snapshot.path))} ({rows} rows from tenant {plain(snapshot.tenant_id)})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -11,8 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Protocol
 
+from auditor.bounded import MAX_DOCUMENT_BYTES, MAX_INFLATED_BYTES, MAX_RATIO, MIN_RATIO_BYTES, read_capped
 from auditor.errors import PackError
 from auditor.evidence.manifest import MANIFEST_NAME
+from auditor.names import is_relative_path
 
 _NOT_A_PACK_HINT = "pass an audit pack directory (it holds manifest.json) or the .zip `scan --zip` wrote"
 
@@ -27,12 +30,13 @@ class PackFiles(Protocol):
         """Every regular file, sorted."""
         ...
 
-    def irregular(self) -> list[str]:
-        """Entries that are not regular files (symlinks, devices, duplicate or unsafe zip names)."""
+    def irregular(self) -> list[tuple[str, str]]:
+        """(entry, why) for every entry that is not a regular file of the pack: symlinks, devices, unsafe or
+        duplicate zip names, entries outside the pack folder, directories with data, bombs, bytes hidden in a zip."""
         ...
 
     def open(self, name: str) -> IO[bytes]:
-        """Open one file for reading; OSError (or zipfile errors) when it is unreadable."""
+        """Open one of `names()` for reading; OSError (or zipfile errors) when it is unreadable or not listed."""
         ...
 
     def close(self) -> None:
@@ -58,12 +62,12 @@ def digest(files: PackFiles, name: str) -> tuple[int, str]:
     return size, sha.hexdigest()
 
 
-def read_bytes(files: PackFiles, name: str) -> bytes:
-    """A whole file; UnreadableFile when it cannot be read."""
+def read_bytes(files: PackFiles, name: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """A whole file of at most `limit` bytes; UnreadableFile when it cannot be read or is larger."""
     try:
         with files.open(name) as handle:
-            return handle.read()
-    except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            return read_capped(handle, limit)
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError, ValueError) as exc:
         raise UnreadableFile(str(exc)) from exc
 
 
@@ -74,33 +78,84 @@ class DirFiles:
         self.root = root
         self.label = str(root)
         self._names: list[str] = []
-        self._irregular: list[str] = []
+        self._irregular: list[tuple[str, str]] = []
         for current, dirs, files in os.walk(root, followlinks=False):
             base = Path(current)
             for name in sorted(dirs):
                 if (base / name).is_symlink():
-                    self._irregular.append((base / name).relative_to(root).as_posix())
+                    self._irregular.append(((base / name).relative_to(root).as_posix(), "a symbolic link"))
             for name in files:
                 path = base / name
                 relative = path.relative_to(root).as_posix()
-                (self._names if path.is_file() and not path.is_symlink() else self._irregular).append(relative)
+                if not path.is_file() or path.is_symlink():
+                    self._irregular.append((relative, "not a regular file of the pack"))
+                elif not is_relative_path(relative):
+                    self._irregular.append((relative, "a file name with control characters"))
+                else:
+                    self._names.append(relative)
         self._names.sort()
         self._irregular.sort()
+        self._listed = frozenset(self._names)
 
     def names(self) -> list[str]:
         """Every regular file, sorted."""
         return list(self._names)
 
-    def irregular(self) -> list[str]:
-        """Symlinks and special files."""
+    def irregular(self) -> list[tuple[str, str]]:
+        """Symlinks, special files and names with control characters."""
         return list(self._irregular)
 
     def open(self, name: str) -> IO[bytes]:
-        """Open one file."""
-        return (self.root / name).open("rb")
+        """Open one of the regular files listed when the pack was opened, and nothing else."""
+        if name not in self._listed:
+            raise FileNotFoundError(f"{name} is not a regular file of {self.label}")
+        # O_NOFOLLOW: a file swapped for a symlink since the pack was listed is not followed out of it.
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+        return os.fdopen(os.open(self.root / name, flags), "rb")
 
     def close(self) -> None:
         """Nothing to release."""
+
+
+_LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+_DESCRIPTOR_SIGNATURE = b"PK\x07\x08"
+
+
+def _bomb(info: zipfile.ZipInfo) -> str | None:
+    """Why an entry's declared sizes make it a decompression bomb, or None."""
+    if info.file_size > MAX_INFLATED_BYTES:
+        return f"declares {info.file_size:,} bytes inflated, over the {MAX_INFLATED_BYTES:,}-byte cap"
+    if info.file_size > MIN_RATIO_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return f"inflates {info.file_size:,} bytes from {info.compress_size:,}, over {MAX_RATIO}:1"
+    return None
+
+
+def _hidden_bytes(handle: IO[bytes], infos: list[zipfile.ZipInfo], central_directory: int) -> list[str]:
+    """Where the zip holds bytes no entry accounts for: before the first local header (a script prepended to
+    make a polyglot), between entries, or between the last entry and the central directory."""
+    problems: list[str] = []
+    position = 0
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        if info.header_offset != position:
+            where = "before the first entry" if position == 0 else f"before {info.filename!r}"
+            problems.append(f"{abs(info.header_offset - position):,} unaccounted bytes {where}")
+        handle.seek(info.header_offset)
+        header = handle.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size or header[:4] != _LOCAL_SIGNATURE:
+            problems.append(f"{info.filename!r} has no local header where the central directory says")
+            return problems
+        fields = _LOCAL_HEADER.unpack(header)
+        flags, name_length, extra_length = fields[2], fields[9], fields[10]
+        position = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+        if flags & 0x08:  # a data descriptor follows the data: optional signature, crc, two sizes of 4 or 8 bytes
+            handle.seek(position)
+            head = handle.read(4)
+            position += (4 if head == _DESCRIPTOR_SIGNATURE else 0) + (20 if info.file_size > 0xFFFFFFFF else 12)
+    if position != central_directory:
+        where = "before the first entry" if not infos else "between the last entry and the central directory"
+        problems.append(f"{abs(central_directory - position):,} unaccounted bytes {where}")
+    return problems
 
 
 class ZipFiles:
@@ -110,7 +165,9 @@ class ZipFiles:
         self.label = str(path)
         try:
             self.archive = zipfile.ZipFile(path)
-        except (OSError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            with path.open("rb") as handle:
+                hidden = _hidden_bytes(handle, self.archive.infolist(), self.archive.start_dir)
+        except (OSError, zipfile.BadZipFile, zlib.error, EOFError, struct.error) as exc:
             raise PackError(f"{path} is not a readable zip: {exc}", _NOT_A_PACK_HINT) from exc
         entries = [info for info in self.archive.infolist() if not info.is_dir()]
         roots = [
@@ -123,27 +180,49 @@ class ZipFiles:
             raise PackError(f"{path} holds no single pack (no <pack>/manifest.json)", _NOT_A_PACK_HINT)
         self.prefix = roots[0][: -len(MANIFEST_NAME)]
         self._members: dict[str, zipfile.ZipInfo] = {}
-        self._irregular: list[str] = []
-        for info in entries:
-            name = info.filename
-            relative = name[len(self.prefix) :] if name.startswith(self.prefix) else None
-            unsafe = relative is None or not relative or relative.startswith("/") or ".." in relative.split("/")
-            if unsafe or relative in self._members or (info.external_attr >> 16) & 0o170000 == 0o120000:
-                self._irregular.append(name)
-            else:
-                self._members[str(relative)] = info
+        self._irregular: list[tuple[str, str]] = [("(zip)", problem) for problem in hidden]
+        for info in self.archive.infolist():
+            self._sort(info)
         self._irregular.sort()
+
+    def _sort(self, info: zipfile.ZipInfo) -> None:
+        """File one entry as a member of the pack or as irregular, with the reason."""
+        name = info.filename
+        relative = name[len(self.prefix) :] if name.startswith(self.prefix) else None
+        if info.is_dir():
+            if info.file_size or info.compress_size > 2:  # an empty deflate stream is at most 2 bytes
+                self._irregular.append((name, "a directory entry that carries data"))
+            elif relative is None or (relative and not is_relative_path(relative.rstrip("/"))):
+                self._irregular.append((name, "a directory outside the pack folder"))
+            return
+        if relative is None:
+            self._irregular.append((name, f"outside the pack folder {self.prefix or '(root)'}"))
+            return
+        why = None
+        if not is_relative_path(relative):
+            why = "an unsafe name (absolute, '..', backslash or control character)"
+        elif relative in self._members:
+            why = "a second entry of the same name"
+        elif (info.external_attr >> 16) & 0o170000 == 0o120000:
+            why = "a symbolic link"
+        else:
+            why = _bomb(info)
+        if why is None:
+            self._members[relative] = info
+        else:
+            self._irregular.append((name, why))
 
     def names(self) -> list[str]:
         """Every file entry under the pack folder, sorted."""
         return sorted(self._members)
 
-    def irregular(self) -> list[str]:
-        """Entries outside the pack folder, duplicates, unsafe names and symlinks."""
+    def irregular(self) -> list[tuple[str, str]]:
+        """Entries outside the pack folder, duplicates, unsafe names, symlinks, directories with data, bombs,
+        and bytes no entry accounts for."""
         return list(self._irregular)
 
     def open(self, name: str) -> IO[bytes]:
-        """Open one entry (its CRC is checked as it is read)."""
+        """Open one entry (its CRC is checked as it is read; it never inflates past its declared size)."""
         if name not in self._members:
             raise FileNotFoundError(f"{name} is not in {self.label}")
         return self.archive.open(self._members[name])

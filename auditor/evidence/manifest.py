@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -17,9 +18,11 @@ from typing import Any
 import jsonschema
 import pyarrow as pa
 
+from auditor.bounded import loads
 from auditor.digests import sha256_file
 from auditor.errors import PackError
 from auditor.kql.request import ARROW_TYPES
+from auditor.names import is_relative_path
 
 MANIFEST_FORMAT = "auditor-pack/1"
 MANIFEST_NAME = "manifest.json"
@@ -27,6 +30,8 @@ SIGNATURE_NAME = "manifest.sig"
 UNHASHED = frozenset({MANIFEST_NAME, SIGNATURE_NAME})
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "manifest.v1.json"
 _KIND_OF_TYPE = {arrow: kind for kind, arrow in ARROW_TYPES.items()}
+PACK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A pack id, matched whole: it names the pack's directory."""
 
 
 def file_entries(root: Path) -> list[dict[str, Any]]:
@@ -108,15 +113,43 @@ def schema_errors(manifest: Any) -> list[str]:
 def parse_manifest(data: bytes) -> dict[str, Any]:
     """Parse and schema-check manifest bytes; ValueError with one line when they are not a valid manifest."""
     try:
-        manifest = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = loads(data)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors, as is too deep a nesting
         raise ValueError(f"not valid JSON ({exc})") from exc
     if not isinstance(manifest, dict):
         raise ValueError("not a JSON object")
     if manifest.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"format is {manifest.get('format')!r}, expected {MANIFEST_FORMAT!r}")
+    unsafe = unsafe_names(manifest)
+    if unsafe:
+        raise ValueError(unsafe[0])
     problems = schema_errors(manifest)
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         raise ValueError(f"does not match the auditor-pack/1 schema: {problems[0]}{more}")
     return manifest
+
+
+def _entries(manifest: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = manifest.get(key)
+    return [e for e in value if isinstance(e, Mapping)] if isinstance(value, list) else []
+
+
+def unsafe_names(manifest: Mapping[str, Any]) -> list[str]:
+    """Each pack id or path in a manifest that is not a plain name, matched whole (any structure is accepted).
+
+    JSON Schema patterns are searched, not matched whole, so a newline can hide a `..` segment from them; these
+    names become file names when a pack is verified or re-rendered, so they are checked here first, and the
+    message names the offending value rather than a regular expression.
+    """
+    problems = []
+    pack_id = manifest.get("pack_id")
+    if isinstance(pack_id, str) and not PACK_ID.fullmatch(pack_id):
+        problems.append(f"pack_id {pack_id!r} is not a plain name")
+    paths = [("files", e.get("path")) for e in _entries(manifest, "files")]
+    paths += [("evidence", e.get("path")) for e in _entries(manifest, "evidence")]
+    paths += [("queries", q.get("evidence")) for q in _entries(manifest, "queries")]
+    for where, path in paths:
+        if isinstance(path, str) and not is_relative_path(path):
+            problems.append(f"{where}: path {path!r} is not a plain relative path")
+    return problems

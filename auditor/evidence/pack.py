@@ -28,6 +28,8 @@ import pyarrow as pa
 from isal import isal_zlib
 
 from auditor.errors import PackError
+from auditor.evidence.manifest import PACK_ID
+from auditor.names import contained
 
 TEMP_PREFIX = ".auditor-partial-"
 OWNER_NAME = "owner.json"
@@ -131,6 +133,9 @@ class PackWriter:
     """Context manager that builds a pack in a staging directory and renames it into place on commit."""
 
     def __init__(self, out_dir: Path, name: str) -> None:
+        # The name may come from a replayed pack's manifest: it must be one plain directory name.
+        if not PACK_ID.fullmatch(name):
+            raise PackError(f"pack id {name!r} is not a plain directory name", "the pack's manifest.json is damaged")
         self.out_dir = out_dir
         self.name = name
         self.final = out_dir / name
@@ -174,8 +179,14 @@ class PackWriter:
         return self._staging() / "pack.zip"
 
     def path(self, relative: str) -> Path:
-        """Where to write a file of the pack (parent directories are created)."""
-        target = self.root / relative
+        """Where to write a file of the pack (parent directories are created); PackError when `relative` is not
+        a plain relative path or would land outside the pack (a replay takes the names from a manifest)."""
+        try:
+            target = contained(self.root, relative)
+        except ValueError as exc:
+            raise PackError(
+                f"refusing to write {exc}", "the pack's manifest.json names a file outside the pack"
+            ) from exc
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 

@@ -8,8 +8,6 @@ the rebuilt summary.json is byte-identical to the original.
 
 from __future__ import annotations
 
-import gzip
-import json
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from auditor.bounded import NestedTooDeeply, gzip_lines, loads
 from auditor.config import config_from_dict
 from auditor.errors import ConfigError, PackError
 from auditor.evidence.assemble import write_pack
@@ -54,17 +53,15 @@ def read_evidence(files: PackFiles, path: str, columns: list[dict[str, str]]) ->
     names = [c["name"] for c in columns]
     values: dict[str, list[Any]] = {name: [] for name in names}
     try:
-        with files.open(path) as raw, gzip.GzipFile(fileobj=raw) as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                row = json.loads(line)
+        with files.open(path) as raw:
+            for number, line in enumerate(gzip_lines(raw), start=1):
+                row = loads(line)
                 if not isinstance(row, dict) or list(row) != names:
                     raise ValueError(f"row {number} does not have the declared columns")
                 for name in names:
                     values[name].append(row[name])
         arrays = [pa.array(values[c["name"]], type=arrow_type(c["type"])) for c in columns]
-    except (OSError, EOFError, ValueError, UnreadableFile, pa.ArrowException) as exc:
+    except (OSError, EOFError, ValueError, UnreadableFile, pa.ArrowException, NestedTooDeeply) as exc:
         raise PackError(
             f"evidence {path} cannot be read back: {exc}", "the pack is damaged; run `auditor verify`"
         ) from exc
@@ -82,7 +79,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
     try:
         data = read_bytes(files, MANIFEST_NAME)
         manifest = parse_manifest(data)
-    except (UnreadableFile, ValueError) as exc:
+    except (UnreadableFile, ValueError, NestedTooDeeply) as exc:
         raise PackError(
             f"{files.label}: {MANIFEST_NAME} is unreadable: {exc}", "the pack cannot be re-rendered"
         ) from exc
@@ -135,9 +132,14 @@ def load_pack(files: PackFiles) -> LoadedPack:
     return LoadedPack(manifest, fingerprint(data), evidence, context)
 
 
-def _refuse_if_tampered(report: VerifyReport, label: str, force: bool) -> None:
-    if report.intact or force:
+def _refuse_if_tampered(report: VerifyReport, label: str, force: bool, require_trust: bool) -> None:
+    if force or (report.intact and (report.authentic or not require_trust)):
         return
+    if report.intact:
+        raise PackError(
+            f"{label} is not signed by the given public key ({report.signature_detail}); refusing to re-render it",
+            "run `auditor verify` for details; pass --force to re-render it anyway",
+        )
     named = "; ".join(f"{f.kind} {f.path}" for f in report.findings[:5])
     more = f" (+{len(report.findings) - 5} more)" if len(report.findings) > 5 else ""
     raise PackError(
@@ -168,7 +170,7 @@ def replay_pack(
     trusted = load_public_key(public_key) if public_key is not None else None
     with pack_files(pack) as files:
         report = verify_files(files, trusted)
-        _refuse_if_tampered(report, files.label, force)
+        _refuse_if_tampered(report, files.label, force, trusted is not None)
         loaded = load_pack(files)
     replay_of = {
         "pack_id": loaded.manifest["pack_id"],

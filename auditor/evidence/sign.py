@@ -2,8 +2,8 @@
 
 `manifest.sig` is a small JSON document beside the manifest: the algorithm, the signer's public key (PEM), its
 key id (sha256 of the raw public key) and the signature (base64) over the exact bytes of manifest.json. The
-embedded key only proves the manifest was not changed since *someone* signed it; checking against a public key
-obtained separately (`verify --public-key`) proves *who* signed it. Private keys are read, used and dropped:
+embedded key only proves the manifest was not changed since *someone* signed it; finding that key among the
+trusted ones obtained separately (`verify --public-key`, `[evidence] trusted_keys`) proves *who* signed it. Private keys are read, used and dropped:
 nothing here writes or logs them except `generate_keypair`, which writes the key file itself (mode 0600).
 """
 
@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from auditor.bounded import loads
 from auditor.errors import PackError
 
 SIGNATURE_FORMAT = "auditor-signature/1"
@@ -153,16 +155,25 @@ class SignatureCheck:
     """The outcome of checking manifest.sig."""
 
     valid: bool
+    """The signature is sound: made over these manifest bytes by the key manifest.sig names."""
     key_id: str | None
-    """Fingerprint of the key the signature was checked against."""
+    """Fingerprint of the key that made the signature (None when manifest.sig is unreadable)."""
+    trusted: bool
+    """That key is one of the trusted keys: the pack is authentic, not merely unchanged since someone signed it."""
     detail: str
     """One line: why it failed, or what was checked."""
 
 
-def check_signature(sig_bytes: bytes, manifest_bytes: bytes, trusted: Ed25519PublicKey | None) -> SignatureCheck:
-    """Check manifest.sig against the manifest, with `trusted` if given, else with the key embedded in it."""
+def check_signature(
+    sig_bytes: bytes, manifest_bytes: bytes, trusted: Sequence[Ed25519PublicKey] = ()
+) -> SignatureCheck:
+    """Check manifest.sig against the manifest, then whether the key that made it is one of `trusted`.
+
+    A sound signature by a key outside `trusted` is valid but untrusted ("signed by another key"): the files may
+    be exactly what that key's holder signed, but anyone can make a key pair and sign a pack of their own.
+    """
     try:
-        document = json.loads(sig_bytes)
+        document = loads(sig_bytes)
         if not isinstance(document, dict) or document.get("format") != SIGNATURE_FORMAT:
             raise ValueError("not an auditor-signature/1 document")
         if document.get("algorithm") != ALGORITHM:
@@ -170,22 +181,26 @@ def check_signature(sig_bytes: bytes, manifest_bytes: bytes, trusted: Ed25519Pub
         signature = base64.b64decode(str(document["signature"]), validate=True)
         embedded = parse_public_key(str(document["public_key"]).encode(), "manifest.sig's public key")
     except (ValueError, KeyError, TypeError, PackError) as exc:
-        return SignatureCheck(False, None, f"manifest.sig is unreadable: {exc}")
+        return SignatureCheck(False, None, False, f"manifest.sig is unreadable: {exc}")
     # Every field of manifest.sig must hold, not only the signature: no byte of the file may change unnoticed.
     if document.get("signed_file") != "manifest.json" or document.get("key_id") != key_id(embedded):
-        return SignatureCheck(False, None, "manifest.sig's signed_file or key_id does not match its content")
+        return SignatureCheck(False, None, False, "manifest.sig's signed_file or key_id does not match its content")
     if document.get("manifest_sha256") != hashlib.sha256(manifest_bytes).hexdigest():
-        return SignatureCheck(False, None, "manifest.sig was made for another manifest.json (manifest_sha256 differs)")
+        return SignatureCheck(
+            False, None, False, "manifest.sig was made for another manifest.json (manifest_sha256 differs)"
+        )
     if set(document) != _SIGNATURE_KEYS:
-        return SignatureCheck(False, None, "manifest.sig has unexpected fields")
-    key = trusted if trusted is not None else embedded
-    fingerprint = key_id(key)
+        return SignatureCheck(False, None, False, "manifest.sig has unexpected fields")
+    signer = key_id(embedded)
     try:
-        key.verify(signature, manifest_bytes)
+        embedded.verify(signature, manifest_bytes)
     except InvalidSignature:
-        if trusted is not None and key_id(embedded) != fingerprint:
-            return SignatureCheck(
-                False, fingerprint, f"signed by key {key_id(embedded)}, not by the given public key {fingerprint}"
-            )
-        return SignatureCheck(False, fingerprint, "the signature does not match manifest.json (edited after signing)")
-    return SignatureCheck(True, fingerprint, f"Ed25519 signature valid for key {fingerprint}")
+        return SignatureCheck(False, signer, False, "the signature does not match manifest.json (edited after signing)")
+    for key in trusted:
+        if key_id(key) == signer:
+            key.verify(signature, manifest_bytes)  # the same raw key: cannot fail where the embedded copy passed
+            return SignatureCheck(True, signer, True, f"Ed25519 signature valid for trusted key {signer}")
+    if trusted:
+        ids = ", ".join(key_id(key) for key in trusted)
+        return SignatureCheck(True, signer, False, f"signed by another key, {signer}, not by a trusted key ({ids})")
+    return SignatureCheck(True, signer, False, f"signed by key {signer}, but no trusted key was given to check it")

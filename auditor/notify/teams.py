@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from auditor.notify.interface import ScanOutcome
 
 _COLOR = {"ok": "Good", "breach": "Attention", "incomplete": "Warning"}
 _PROBLEMS_SHOWN = 5
+_MARKDOWN = re.compile(r"([\\`*_\[\]()<>~!])")
+"""The characters of Teams' Markdown links, images, autolinks, emphasis and code; each is backslash-escaped in
+text that carries names from the data (problems and breach messages). The figures and ids the card shows beside
+them are auditor's own and are left as they are."""
+
+
+def escape_markdown(text: str) -> str:
+    """`text` shown literally by a Teams TextBlock or FactSet value: no link, image, emphasis or heading can come
+    from a name in the data (a maintenance configuration named `[Renew](https://…)` stays text)."""
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:
@@ -27,7 +38,7 @@ class TeamsFormatter:
         if not outcome.complete:
             shown = list(outcome.problems[:_PROBLEMS_SHOWN])
             more = len(outcome.problems) - len(shown)
-            lines = [f"- {problem}" for problem in shown] + ([f"- …and {more} more"] if more else [])
+            lines = [f"- {escape_markdown(problem)}" for problem in shown] + ([f"- …and {more} more"] if more else [])
             body.append(
                 _text(
                     "INCOMPLETE: the data is incomplete, so the figures may be wrong.\n\n" + "\n".join(lines),
@@ -35,12 +46,15 @@ class TeamsFormatter:
                 )
             )
         body.append(
-            {"type": "FactSet", "facts": [{"title": label, "value": value} for label, value in outcome.facts()]}
+            {
+                "type": "FactSet",
+                "facts": [{"title": label, "value": value} for label, value in outcome.facts()],
+            }
         )
         top = outcome.top_breaches(max_breaches)
         if top:
             body.append(_text("Top breaches", weight="Bolder", spacing="Medium"))
-            body.extend(_text(f"[{b.severity}] {b.message}", spacing="None") for b in top)
+            body.extend(_text(f"[{b.severity}] {escape_markdown(b.message)}", spacing="None") for b in top)
             if len(outcome.breaches) > len(top):
                 body.append(_text(f"…and {len(outcome.breaches) - len(top)} more in breaches.json", isSubtle=True))
         body.append(_text(f"auditor {outcome.tool_version} · run {outcome.run_id}", size="Small", isSubtle=True))

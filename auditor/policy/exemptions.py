@@ -123,7 +123,7 @@ def resolve_exemption(tree: PolicyTree, data: Mapping[str, Any]) -> ExemptionTar
     """The target of an exemption file's `assignment` (and `ring`); Unresolved says why there is none."""
     text, ring = str(data.get("assignment", "")), data.get("ring")
     ours = _ours(tree)
-    if match := ASSIGNMENT_ID.match(text):
+    if match := ASSIGNMENT_ID.fullmatch(text):
         found = [t for t in ours if id_key(t.assignment_id) == id_key(text)]
         if not found:
             try:

@@ -21,6 +21,8 @@ _RESOURCE = re.compile(
     rf"^/subscriptions/({_GUID})/resourceGroups/[\w().-]{{1,90}}/providers/[^/]+(/[^/]+/[^/]+)+$", re.I
 )
 GUID_RE = re.compile(rf"^{_GUID}$")
+_ENCODED = re.compile(r"%(?:2f|5c|2e|00)", re.IGNORECASE)
+"""Percent-encoded '/', '\\', '.' and NUL: a URL normaliser may decode them into separators or dot segments."""
 
 AUTHZ = "/providers/Microsoft.Authorization"
 POLICY_DEFINITIONS = "policyDefinitions"
@@ -48,8 +50,43 @@ class Scope:
     """The subscription the scope is in (None for a management group)."""
 
 
+def unsafe_id(text: str) -> str | None:
+    """Why an ARM id or scope may not be used as written, or None.
+
+    ARM ids become URL paths, and URLs are normalised on the way out: `vm1/../../rg-prod` reaches the resource
+    group, so a plan that shows the text would misstate the scope its reviewers approve. A `.` or `..` segment,
+    an empty segment, a backslash, a control character or a percent-encoded slash, backslash or dot is refused
+    rather than resolved, so the id that is reviewed is the id that is sent.
+    """
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in text):
+        return "holds a control character"
+    if "\\" in text:
+        return "holds a backslash"
+    if _ENCODED.search(text):
+        return "holds a percent-encoded '/', '\\', '.' or NUL"
+    segments = text.strip().rstrip("/").split("/")[1:]
+    if any(part in (".", "..") for part in segments):
+        return "has a '.' or '..' segment, which a URL normaliser would resolve to another scope"
+    if any(part == "" for part in segments):
+        return "has an empty segment ('//')"
+    return None
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why a resource name may not be a URL segment (`.`, `..`, a separator, `%` or a control character), or None."""
+    if name in (".", ".."):
+        return f"{name!r} is a dot segment, which a URL normaliser would resolve away"
+    if any(c in "/\\%" or ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
+        return f"{name!r} holds '/', '\\', '%' or a control character"
+    return None
+
+
 def parse_scope(text: str, *, allow_resource: bool = False) -> Scope:
-    """Parse a management group, subscription (or resource group / resource) id; ValueError if it is neither."""
+    """Parse a management group, subscription (or resource group / resource) id; ValueError if it is neither,
+    or if it is not canonical (see unsafe_id)."""
+    why = unsafe_id(text)
+    if why is not None:
+        raise ValueError(f"{text!r} {why}")
     value = text.strip().rstrip("/")
     if match := _MG.match(value):
         mg = match.group(1)
@@ -76,7 +113,11 @@ def id_key(value: str) -> str:
 
 
 def is_within(resource_id: str, scope_id: str) -> bool:
-    """True when resource_id is scope_id or lies under it (textually; management group nesting is unknown)."""
+    """True when resource_id is scope_id or lies under it (textually; management group nesting is unknown).
+
+    Only canonical ids can be compared as text: one with a dot segment or an encoded slash is never within."""
+    if unsafe_id(resource_id) is not None or unsafe_id(scope_id) is not None:
+        return False
     child, parent = id_key(resource_id), id_key(scope_id)
     return child == parent or child.startswith(parent + "/")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from auditor.bounded import NestedTooDeeply, loads
 from auditor.package_data import data_dir
 from auditor.policy import PolicyError
 from auditor.policy.ids import BUILTIN_PREFIX, BUILTIN_SET_PREFIX, GUID_RE, id_key
@@ -126,9 +127,11 @@ class PolicyTree:
 
 def _read_json(path: Path, problems: list[LoadProblem]) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         problems.append(LoadProblem(path, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"))
+    except NestedTooDeeply as exc:
+        problems.append(LoadProblem(path, "", str(exc)))
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(LoadProblem(path, "", f"cannot read: {exc}"))
     return None

@@ -40,6 +40,18 @@ KNOWN_EFFECTS = frozenset(
         "mutate",
     }
 )
+MODES = ("All", "Indexed")
+"""The resource manager modes of a policy definition."""
+PROVIDER_MODES = (
+    "Microsoft.Kubernetes.Data",
+    "Microsoft.KeyVault.Data",
+    "Microsoft.Network.Data",
+    "Microsoft.ManagedHSM.Data",
+    "Microsoft.DataFactory.Data",
+    "Microsoft.MachineLearningServices.v2.Data",
+    "Microsoft.LoadTestService.Data",
+)
+"""The documented Resource Provider modes (the first three generally available, the others in preview)."""
 _RULE = "/properties/policyRule"
 _DETAILS = f"{_RULE}/then/details"
 _DEPLOYMENT = f"{_DETAILS}/deployment/properties"
@@ -202,10 +214,27 @@ def effect_rules(doc: Document) -> Iterator[Finding]:
             yield Finding(doc.path, f"{_DETAILS}/operations", "modify-operations", "Modify needs details.operations")
 
 
+def mode_rules(doc: Document) -> Iterator[Finding]:
+    """properties.mode is All, Indexed or a documented Resource Provider mode (ARM ignores its case)."""
+    mode = doc.properties.get("mode")
+    if not isinstance(mode, str):
+        return  # the schema requires a string
+    valid = MODES + PROVIDER_MODES
+    if mode.casefold() not in {m.casefold() for m in valid}:
+        yield Finding(
+            doc.path,
+            "/properties/mode",
+            "definition-mode",
+            f"mode {mode!r} is not a policy mode; use All, Indexed or a Resource Provider mode "
+            f"({', '.join(PROVIDER_MODES)})",
+        )
+
+
 def definition_rules(doc: Document) -> Iterator[Finding]:
     """All rules for a policy definition."""
     if not doc.builtin:
         yield from own_rules(doc)
+    yield from mode_rules(doc)
     rule = doc.properties.get("policyRule")
     skip = frozenset({f"{_DEPLOYMENT}/template"})
     usage = usage_of(rule, _RULE, skip)

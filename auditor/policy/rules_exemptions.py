@@ -42,7 +42,7 @@ def exemption_rules(
     name = data.get("name")
     if name is not None and name != file.name:
         yield Finding(path, "/name", "name-matches-file", f"name {name!r} differs from the file name {file.name!r}")
-    if not NAME.match(file.name):
+    if not NAME.fullmatch(file.name):
         yield Finding(
             path,
             "",

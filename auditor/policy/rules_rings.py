@@ -62,7 +62,7 @@ def ring_rules(
             else:
                 scope_kind = parsed.kind if key == "scope" else scope_kind
     maintenance = data.get("maintenance_configuration_id")
-    if isinstance(maintenance, str) and not MAINTENANCE_ID.match(maintenance):
+    if isinstance(maintenance, str) and not MAINTENANCE_ID.fullmatch(maintenance):
         yield Finding(
             path,
             "/maintenance_configuration_id",

@@ -24,6 +24,7 @@ from auditor.policy.findings import Finding
 from auditor.policy.load import Document, PolicyTree, load_tree
 from auditor.policy.rules_docs import definition_rules, set_rules
 from auditor.policy.rules_exemptions import duplicate_exemptions, exemption_rules
+from auditor.policy.rules_ids import tree_id_findings
 from auditor.policy.rules_rings import ring_rules
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
@@ -133,6 +134,9 @@ def validate_tree(
                     f"ring {name!r} is configured but has no assignments file",
                 )
             )
+    # Non-canonical ids anywhere in a file; where another rule already failed the same value, its finding says it.
+    reported = {(f.path, f.pointer) for f in findings if f.severity == "error"}
+    findings.extend(f for f in tree_id_findings(tree) if (f.path, f.pointer) not in reported)
     files = len(tree.documents) + len(tree.rings) + len(tree.exemptions) + len(tree.problems)
     return ValidationReport(tree.root, files, tuple(sorted(set(findings), key=_order)))
 

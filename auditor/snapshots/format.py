@@ -8,16 +8,27 @@ compared byte for byte.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
+from auditor.bounded import (
+    MAX_DOCUMENT_BYTES,
+    InputTooLarge,
+    NestedTooDeeply,
+    gunzip_chunks,
+    gzip_lines,
+    loads,
+    read_capped,
+)
 from auditor.digests import sha256_file
 from auditor.errors import SnapshotError
 from auditor.timestamps import format_timestamp, parse_timestamp
@@ -32,6 +43,8 @@ REQUIRED_TABLES: tuple[str, ...] = (
 )
 OPTIONAL_TABLES: tuple[str, ...] = ("resourcecontainers",)
 LOG_ANALYTICS_PREFIX = "la_"
+LOG_ANALYTICS_TABLE = re.compile(r"la_[a-z0-9_]+")
+"""A Log Analytics table's snapshot name, matched whole: it becomes a file name and a SQL identifier."""
 ARG_COLUMNS: tuple[str, ...] = (
     "id",
     "name",
@@ -96,7 +109,39 @@ class Snapshot:
 
 
 def _is_known_table(name: str) -> bool:
-    return name in REQUIRED_TABLES or name in OPTIONAL_TABLES or name.startswith(LOG_ANALYTICS_PREFIX)
+    return name in REQUIRED_TABLES or name in OPTIONAL_TABLES or bool(LOG_ANALYTICS_TABLE.fullmatch(name))
+
+
+def quote_identifier(name: str) -> str:
+    """A SQL identifier in double quotes, any quote in it doubled (names are whitelisted before this too)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _HashingReader:
+    """A binary file that hashes what is read through it, so one pass both hashes and inflates."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.sha = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self.handle.read(size)
+        self.sha.update(data)
+        return data
+
+
+def check_table_file(path: Path) -> str:
+    """The sha256 of a table file, read once while it is inflated within the caps of `auditor.bounded`.
+
+    ValueError (InputTooLarge for a bomb) when the gzip data is broken or inflates past a cap: DuckDB would
+    otherwise spend minutes on gigabytes of blank lines before it got to the first row.
+    """
+    with path.open("rb") as raw:
+        reader = _HashingReader(raw)
+        for _ in gunzip_chunks(reader):
+            pass
+        reader.read()  # anything after the gzip data still counts towards the hash
+    return reader.sha.hexdigest()
 
 
 def write_table(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -127,7 +172,8 @@ def write_snapshot(
 ) -> Snapshot:
     """Write a snapshot directory atomically: into a temporary sibling, then renamed over `out`.
 
-    `out` must not exist or be an existing snapshot directory (which is replaced). Every required table must be
+    `out` must not exist, be empty, or hold a valid snapshot and nothing else (which is replaced); anything else
+    is a SnapshotError, so a folder of other files is never deleted. Every required table must be
     given. `extra` adds keys to snapshot.json (e.g. the generator's seed).
     """
     missing = [name for name in REQUIRED_TABLES if name not in tables]
@@ -139,12 +185,7 @@ def write_snapshot(
             f"cannot write snapshot {out}: unknown table(s) {', '.join(unknown)}",
             "tables are the five ARG tables, resourcecontainers, or Log Analytics tables prefixed la_",
         )
-    is_snapshot = (out / "snapshot.json").is_file()
-    if out.exists() and not is_snapshot and (not out.is_dir() or any(out.iterdir())):
-        raise SnapshotError(
-            f"cannot write snapshot to {out}: it exists and is not a snapshot",
-            "choose a new --out directory or remove it",
-        )
+    _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -174,6 +215,37 @@ def write_snapshot(
     return read_snapshot(out)
 
 
+def _check_replaceable(out: Path) -> None:
+    """SnapshotError unless `out` is absent, an empty directory, or a valid snapshot holding nothing else.
+
+    Replacing `out` deletes it, so a folder with anything besides a snapshot's own files is never replaced.
+    """
+    if not out.exists() and not out.is_symlink():
+        return
+    hint = "choose a new --out directory, or remove it yourself if it is meant to go"
+    if out.is_symlink() or not out.is_dir():
+        raise SnapshotError(f"cannot write snapshot to {out}: it exists and is not a directory", hint)
+    entries = {child.name: child for child in out.iterdir()}
+    if not entries:
+        return
+    try:
+        snapshot = read_snapshot(out, verify=False)
+    except SnapshotError as exc:
+        raise SnapshotError(
+            f"cannot write snapshot to {out}: it exists and is not a valid snapshot ({exc.message})", hint
+        ) from exc
+    own = {"snapshot.json"} | {f"{name}.jsonl.gz" for name in snapshot.tables}
+    others = sorted(name for name, child in entries.items() if name not in own or child.is_symlink() or child.is_dir())
+    if others:
+        shown = ", ".join(repr(name) for name in others[:3]) + (
+            f" (+{len(others) - 3} more)" if len(others) > 3 else ""
+        )
+        raise SnapshotError(
+            f"cannot write snapshot to {out}: it holds {shown} besides the snapshot, which replacing it would delete",
+            hint,
+        )
+
+
 def _fsync_dir_files(directory: Path) -> None:
     for child in directory.iterdir():
         with child.open("rb") as handle:
@@ -192,9 +264,12 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
     if not meta_path.is_file():
         raise SnapshotError(f"{meta_path} is missing", f"{path} is not an auditor snapshot; {_HINT}")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with meta_path.open("rb") as handle:
+            meta = loads(read_capped(handle, MAX_DOCUMENT_BYTES))
+    except (OSError, ValueError) as exc:  # ValueError: not JSON, not UTF-8 or too large
         raise SnapshotError(f"{meta_path} is not valid JSON: {exc}", _HINT) from exc
+    except NestedTooDeeply as exc:
+        raise SnapshotError(f"{meta_path} {exc}", _HINT) from exc
     if not isinstance(meta, dict):
         raise SnapshotError(f"{meta_path}: expected a JSON object", _HINT)
     if meta.get("format") != FORMAT:
@@ -221,6 +296,11 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
         raise SnapshotError(f"{meta_path}: key 'tables' must be an object of table name to rows and sha256", _HINT)
     tables: dict[str, SnapshotTable] = {}
     for name, entry in listed.items():
+        if name.startswith(LOG_ANALYTICS_PREFIX) and not _is_known_table(name):
+            raise SnapshotError(
+                f"{meta_path}: key 'tables' names table {name!r}, not a valid Log Analytics table name",
+                "Log Analytics tables are named la_ followed by lower-case letters, digits and underscores",
+            )
         if not _is_known_table(name):
             continue
         if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
@@ -233,7 +313,13 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
         if not file.is_file():
             raise SnapshotError(f"snapshot table file {file} is missing", _HINT)
         if verify:
-            actual = sha256_file(file)
+            try:
+                actual = check_table_file(file)
+            except (OSError, ValueError) as exc:
+                actual = sha256_file(file)
+                if actual == entry["sha256"]:  # a changed file is named as such before its content is judged
+                    why = str(exc) if isinstance(exc, InputTooLarge) else f"cannot read gzip data: {exc}"
+                    raise SnapshotError(f"{file}: {why}", _HINT) from exc
             if actual != entry["sha256"]:
                 raise SnapshotError(
                     f"{file}: sha256 mismatch (snapshot.json says {entry['sha256'][:12]}…, file is {actual[:12]}…)",
@@ -256,13 +342,17 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
 
 def iter_table(table: SnapshotTable) -> Iterator[dict[str, Any]]:
     """Yield the rows of one table file (used by tests and tools; scans read through DuckDB)."""
+    number = 0
     try:
-        with gzip.open(table.path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise SnapshotError(f"{table.path}: line {number} is not JSON: {exc.msg}", _HINT) from exc
-    except (OSError, EOFError) as exc:
-        raise SnapshotError(f"{table.path}: cannot read gzip data: {exc}", _HINT) from exc
+        with table.path.open("rb") as raw:
+            for line in gzip_lines(raw):
+                number += 1
+                yield loads(line)
+    except InputTooLarge as exc:
+        raise SnapshotError(f"{table.path}: {exc}", _HINT) from exc
+    except NestedTooDeeply as exc:
+        raise SnapshotError(f"{table.path}: row {number} {exc}", _HINT) from exc
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"{table.path}: row {number} is not JSON: {exc.msg}", _HINT) from exc
+    except (OSError, EOFError, ValueError) as exc:
+        raise SnapshotError(f"{table.path}: cannot read row {number + 1}: {exc}", _HINT) from exc

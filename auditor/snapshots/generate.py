@@ -79,8 +79,8 @@ def generate_fleet(
 ) -> Snapshot:
     """Generate a synthetic fleet of `machines` machines into the snapshot directory `out`.
 
-    The same `machines`, `seed` and `captured_at` always produce byte-identical files. `out` is replaced if it is
-    an existing snapshot (see `write_snapshot`). `progress(n)` is called about every 1,000 machines with how many
+    The same `machines`, `seed` and `captured_at` always produce byte-identical files. `out` is replaced only if it is
+    empty or holds a valid snapshot and nothing else (see `write_snapshot`). `progress(n)` is called about every 1,000 machines with how many
     machines' worth of work is done (building them and writing their rows), and finally with `machines`.
     snapshot.json records the generator's parameters under `generator`.
 

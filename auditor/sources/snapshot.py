@@ -15,12 +15,23 @@ import duckdb
 import duckdb_kql
 import pyarrow as pa
 
+from auditor.bounded import MAX_LINE_BYTES
 from auditor.errors import QueryError, SnapshotError
 from auditor.kql.request import ARROW_TYPES, QueryRequest, QueryResult
-from auditor.snapshots.format import ARG_COLUMNS, OPTIONAL_TABLES, Snapshot, SnapshotTable
+from auditor.snapshots.format import (
+    ARG_COLUMNS,
+    LOG_ANALYTICS_TABLE,
+    OPTIONAL_TABLES,
+    REQUIRED_TABLES,
+    Snapshot,
+    SnapshotTable,
+    quote_identifier,
+)
 
 _JSON_COLUMNS = frozenset({"sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
 _ARG_SCHEMA = ", ".join(f"'{c}': '{'JSON' if c in _JSON_COLUMNS else 'VARCHAR'}'" for c in ARG_COLUMNS)
+_READ_OPTIONS = f"format='newline_delimited', compression='gzip', maximum_object_size={MAX_LINE_BYTES}"
+"""A row longer than auditor.bounded's line cap is an error, not an allocation."""
 
 
 _T = TypeVar("_T")
@@ -53,16 +64,16 @@ def load_table(con: duckdb.DuckDBPyConnection, table: SnapshotTable) -> None:
     ARG tables get ARG's 16 columns with dynamic values as JSON; Log Analytics tables (`la_*`) are read with
     inferred columns. A corrupt file becomes a SnapshotError naming it.
     """
+    # read_snapshot admits only these names; checked again here because the name becomes SQL.
+    if table.name not in REQUIRED_TABLES + OPTIONAL_TABLES and not LOG_ANALYTICS_TABLE.fullmatch(table.name):
+        raise SnapshotError(f"{table.path}: {table.name!r} is not a snapshot table name", "see DESIGN.md's format")
     path = str(table.path).replace("'", "''")
     if table.name.startswith("la_"):
-        select = f"SELECT * FROM read_json('{path}', format='newline_delimited', compression='gzip')"
+        select = f"SELECT * FROM read_json('{path}', {_READ_OPTIONS})"
     else:
-        select = (
-            f"SELECT * FROM read_json('{path}', format='newline_delimited', compression='gzip', "
-            f"columns={{{_ARG_SCHEMA}}})"
-        )
+        select = f"SELECT * FROM read_json('{path}', {_READ_OPTIONS}, columns={{{_ARG_SCHEMA}}})"
     try:
-        con.execute(f'CREATE OR REPLACE TABLE "{table.name}" AS {select}')
+        con.execute(f"CREATE OR REPLACE TABLE {quote_identifier(table.name)} AS {select}")
     except duckdb.OutOfMemoryException:
         raise  # the caller may retry with a larger memory limit
     except duckdb.Error as exc:
@@ -75,10 +86,10 @@ def load_table(con: duckdb.DuckDBPyConnection, table: SnapshotTable) -> None:
 
 def create_missing_tables(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
     """Create each optional ARG table the snapshot lacks, empty, so queries over it return no rows."""
-    columns = ", ".join(f'"{c}" {"JSON" if c in _JSON_COLUMNS else "VARCHAR"}' for c in ARG_COLUMNS)
+    columns = ", ".join(f"{quote_identifier(c)} {'JSON' if c in _JSON_COLUMNS else 'VARCHAR'}" for c in ARG_COLUMNS)
     for name in OPTIONAL_TABLES:
         if name not in present:
-            con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" ({columns})')
+            con.execute(f"CREATE TABLE IF NOT EXISTS {quote_identifier(name)} ({columns})")
 
 
 class SnapshotSource:

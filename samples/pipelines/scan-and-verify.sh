@@ -5,6 +5,11 @@
 # Sign-in is DefaultAzureCredential: on an Azure VM or Arc server, a managed identity with Reader on the scope
 # (set AZURE_CLIENT_ID for a user-assigned one); elsewhere a service principal's AZURE_* variables.
 # Secrets (TEAMS_WEBHOOK_URL, SLACK_WEBHOOK_URL, AZURE_CLIENT_SECRET) go in /etc/auditor/auditor.env (mode 0600).
+#
+# Packs are signed and verified against a key you trust: in auditor.toml, [evidence] sign_key names the private
+# key (e.g. /etc/auditor/keys/auditor-signing.key, mode 0600, owned by the service user) and trusted_keys its
+# public key. The verify below passes only for a pack signed by a trusted key; an unsigned pack, or
+# one signed by any other key, exits 1.
 set -u
 
 CONFIG=${AUDITOR_CONFIG:-/etc/auditor/auditor.toml}
@@ -24,6 +29,6 @@ code=$?
 
 pack=$(python3 -c 'import json, sys; print(json.load(sys.stdin).get("pack", ""))' < "$result" 2>/dev/null)
 if [ -n "$pack" ]; then
-    auditor verify "$pack" || { [ "$code" -eq 0 ] && code=1; }
+    auditor verify "$pack" --config "$CONFIG" || { [ "$code" -eq 0 ] && code=1; }
 fi
 exit "$code"

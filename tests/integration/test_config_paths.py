@@ -72,4 +72,4 @@ def test_markup_and_control_characters_in_a_message_print_as_text(tmp_path: Path
     name = "[bold]x[/bold]\x1b[31m.toml"
     result = auditor("scan", "--config", name, "--quiet", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.splitlines()[0] == "error: config file [bold]x[/bold]?[31m.toml does not exist"
+    assert result.stderr.splitlines()[0] == "error: config file [bold]x[/bold]\\x1b[31m.toml does not exist"

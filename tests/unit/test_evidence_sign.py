@@ -90,14 +90,17 @@ def test_signature_round_trip_and_failures() -> None:
     key, other = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     data = b'{"format": "auditor-pack/1"}\n'
     sig = signature_bytes(signature_document(key, data))
-    assert check_signature(sig, data, None).valid
-    assert check_signature(sig, data, key.public_key()).valid
-    assert not check_signature(sig, data + b" ", None).valid
-    wrong = check_signature(sig, data, other.public_key())
-    assert not wrong.valid and "not by the given public key" in wrong.detail
+    anyone = check_signature(sig, data)
+    assert anyone.valid and not anyone.trusted and anyone.key_id == key_id(key.public_key())
+    trusted = check_signature(sig, data, [other.public_key(), key.public_key()])
+    assert trusted.valid and trusted.trusted
+    assert not check_signature(sig, data + b" ").valid
+    wrong = check_signature(sig, data, [other.public_key()])
+    assert wrong.valid and not wrong.trusted and "signed by another key" in wrong.detail
+    assert key_id(other.public_key()) in wrong.detail
     broken = json.loads(sig)
     broken["signature"] = "!!"
-    assert "unreadable" in check_signature(json.dumps(broken).encode(), data, None).detail
+    assert "unreadable" in check_signature(json.dumps(broken).encode(), data).detail
 
 
 def _needles(private: Path) -> list[bytes]:
@@ -115,7 +118,7 @@ def test_private_key_never_reaches_the_pack_zip_or_output(
     result = make_pack(tmp_path / "packs", sign_key=pair.private, zip_pack=True)
     blobs = [p.read_bytes() for p in result.pack.rglob("*") if p.is_file()]
     blobs.append(zip_path_for(result.pack).read_bytes())
-    code, out, err = run_cli(monkeypatch, capsys, "verify", str(result.pack))
+    code, out, err = run_cli(monkeypatch, capsys, "verify", str(result.pack), "--public-key", str(pair.public))
     assert code == 0
     blobs.append((out + err).encode())
     for needle in _needles(pair.private):

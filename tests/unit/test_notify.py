@@ -138,7 +138,13 @@ def test_teams_adaptive_card_exact() -> None:
                         {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in FACTS]},
                         {**text, "text": "Top breaches", "weight": "Bolder", "spacing": "Medium"},
                         {**text, "text": f"[high] {OVERALL.message}", "spacing": "None"},
-                        {**text, "text": f"[high] {PROD.message}", "spacing": "None"},
+                        {
+                            **text,
+                            # Markdown in a name from the data is escaped: it stays text, never a link or tag.
+                            "text": "[high] compliance rate of environment R&D \\<prod\\> must be at least 95.00%; "
+                            "observed 50.00%",
+                            "spacing": "None",
+                        },
                         {**text, "text": "…and 1 more in breaches.json", "isSubtle": True},
                         {**text, "text": f"auditor 0.1.0 · run {RUN}", "size": "Small", "isSubtle": True},
                     ],

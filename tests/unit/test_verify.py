@@ -78,9 +78,9 @@ def rehash(pack: Path, manifest: dict[str, Any], path: str) -> None:
 def test_untouched_packs_are_intact(signed: Path, unsigned: Path, keys: KeyPairFiles) -> None:
     assert verify_pack(unsigned).intact and verify_pack(unsigned).signature == "unsigned"
     embedded = verify_pack(signed)
-    assert embedded.intact and embedded.signature == "embedded"
+    assert embedded.intact and embedded.signature == "untrusted" and not embedded.authentic
     trusted = verify_pack(signed, keys.public)
-    assert trusted.intact and trusted.signature == "trusted"
+    assert trusted.authentic and trusted.signature == "trusted" and trusted.signer == keys.key_id
     assert verify_pack(zip_path_for(signed), keys.public).intact
 
 
@@ -171,7 +171,9 @@ def test_removed_signature_is_missing(signed: Path, tmp_path: Path, keys: KeyPai
     del manifest["signing"]
     rewrite_manifest(pack, manifest)
     assert verify_pack(pack).intact and verify_pack(pack).signature == "unsigned"
-    assert findings(verify_pack(pack, keys.public)) == {("missing", "manifest.sig")}
+    # A trusted key does not make it tampered, but it is not authentic either: `verify` exits 1 for it.
+    stripped = verify_pack(pack, keys.public)
+    assert stripped.intact and stripped.signature == "unsigned" and not stripped.authentic
 
 
 def test_resigned_by_someone_else(signed: Path, tmp_path: Path, keys: KeyPairFiles) -> None:
@@ -186,16 +188,17 @@ def test_resigned_by_someone_else(signed: Path, tmp_path: Path, keys: KeyPairFil
         signature_bytes(signature_document(forger, (pack / "manifest.json").read_bytes()))
     )
     embedded = verify_pack(pack)
-    assert embedded.intact and embedded.signature == "embedded"  # why --public-key matters
+    assert embedded.intact and embedded.signature == "untrusted"  # why a trusted key matters
     trusted = verify_pack(pack, keys.public)
-    assert not trusted.intact and "not by the given public key" in trusted.findings[0].detail
+    assert trusted.intact and not trusted.authentic and trusted.signature == "untrusted"
+    assert f"signed by another key, {key_id(forger.public_key())}" in trusted.signature_detail
 
 
 def test_wrong_public_key(signed: Path, tmp_path: Path) -> None:
     other = generate_keypair(tmp_path, "other")
     report = verify_pack(signed, other.public)
-    assert not report.intact and report.findings[0].kind == "signature"
-    assert other.key_id in report.findings[0].detail
+    assert report.intact and not report.authentic and report.signature == "untrusted"
+    assert "signed by another key" in report.signature_detail and other.key_id in report.signature_detail
 
 
 def test_corrupt_manifest_is_tampering(unsigned: Path, tmp_path: Path) -> None:
@@ -256,11 +259,14 @@ def test_cli_exit_codes_and_reports(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out, _ = run_cli(monkeypatch, capsys, "verify", str(signed), "--public-key", str(keys.public))
-    assert code == 0 and out.startswith("intact") and "authentic" in out
-    code, out, _ = run_cli(monkeypatch, capsys, "verify", str(signed))
-    assert code == 0 and "authenticity is not established" in out
-    code, out, _ = run_cli(monkeypatch, capsys, "verify", str(unsigned), "--replay")
-    assert code == 0 and "against the manifest only" in out and "byte for byte" in out
+    assert code == 0 and out.startswith("authentic") and f"trusted key {keys.key_id}" in out
+    code, out, err = run_cli(monkeypatch, capsys, "verify", str(signed))
+    assert code == 1 and out.startswith("UNTRUSTED") and "no trusted key was given" in out and "--public-key" in err
+    code, out, err = run_cli(monkeypatch, capsys, "verify", str(unsigned), "--replay")
+    assert code == 1 and out.startswith("UNSIGNED") and "byte for byte" not in out
+    code, out, err = run_cli(monkeypatch, capsys, "verify", str(unsigned), "--replay", "--integrity-only")
+    assert code == 0 and out.startswith("intact") and "byte for byte" in out
+    assert err.count("\n") == 1 and "anyone could have produced" in err
     pack = copy(unsigned, tmp_path)
     flip_byte(pack / "summary.json")
     (pack / "evidence" / "policy_states@v2.jsonl.gz").unlink()

@@ -87,7 +87,10 @@ def write_pdf(html: str, path: Path, *, files: list[tuple[str, str, bytes]], sta
     # Imported here: WeasyPrint loads Pango and fonts on import, which the rest of a scan never needs.
     from weasyprint import CSS, HTML, Attachment
 
+    from auditor.reports.pdf.fetcher import TemplateFetcher
+
     directory = templates_dir()
+    fetcher = TemplateFetcher(directory)
     embedded = [
         Attachment(
             file_obj=io.BytesIO(data),
@@ -99,8 +102,8 @@ def write_pdf(html: str, path: Path, *, files: list[tuple[str, str, bytes]], sta
         )
         for name, description, data in files
     ]
-    document = HTML(string=html, base_url=str(directory)).render(
-        stylesheets=[CSS(filename=str(directory / STYLESHEET))]
+    document = HTML(string=html, base_url=str(directory), url_fetcher=fetcher).render(
+        stylesheets=[CSS(filename=str(directory / STYLESHEET), url_fetcher=fetcher)]
     )
     document.write_pdf(str(path), pdf_variant=PDF_VARIANT, attachments=embedded)
 

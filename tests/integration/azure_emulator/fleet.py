@@ -57,12 +57,13 @@ def build_fleet(
 ) -> Snapshot:
     """Write a snapshot with VMs and Arc machines spread over `subscriptions`.
 
-    With `heartbeats`, each machine also gets that many rows in a Log Analytics `Heartbeat` table.
+    With `heartbeats`, each machine also gets that many rows in a Log Analytics `Heartbeat` table (`la_heartbeat`:
+    snapshot table names are lower case, and KQL finds `la_Heartbeat` in it since DuckDB ignores their case).
     """
     rng = random.Random(seed)
     tables: dict[str, list[dict[str, Any]]] = {name: [] for name in (*REQUIRED_TABLES, "resourcecontainers")}
     if heartbeats:
-        tables["la_Heartbeat"] = []
+        tables["la_heartbeat"] = []
     for sub in subscriptions:
         tables["resourcecontainers"].append(
             _row(tenant, f"/subscriptions/{sub}", "microsoft.resources/subscriptions", sub, "", {"state": "Enabled"})
@@ -147,7 +148,7 @@ def build_fleet(
                 _row(tenant, mid, kind, sub, rg, props, tags={"Environment": env} if env else {})
             )
             for beat in range(heartbeats):
-                tables["la_Heartbeat"].append(
+                tables["la_heartbeat"].append(
                     {
                         "TimeGenerated": _iso(AS_OF - timedelta(minutes=5 * beat + n)),
                         "Computer": mid.rsplit("/", 1)[-1],
