@@ -105,9 +105,10 @@ def test_period_pack_is_verified_and_signed(history: Path, tmp_path: Path) -> No
     }
 
     # The review re-derives byte for byte from the pack's own evidence; it is not a scan to re-render.
-    replayed = auditor("verify", str(pack), "--replay")
+    public = str(keys / "auditor-signing.pub")
+    replayed = auditor("verify", str(pack), "--replay", "--public-key", public)
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    rerender = auditor("report", str(pack), "--out", str(tmp_path / "again"))
+    rerender = auditor("report", str(pack), "--out", str(tmp_path / "again"), "--public-key", public)
     assert rerender.returncode == 2 and "is a monthly review" in rerender.stderr
     assert "Traceback" not in rerender.stderr
 
