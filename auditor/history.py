@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import duckdb
 import platformdirs
@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from auditor.compliance.metrics import DIMENSIONS
 from auditor.compliance.summary import Summary
-from auditor.compliance.summary.shape import plain
+from auditor.compliance.trend import HistoryRun
 from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError
 
@@ -62,6 +62,19 @@ _RUN_COLUMNS = (
     "p90_days",
     "end_of_support_without_esu",
 )
+
+
+class DimensionRate(TypedDict):
+    """One value of a dimension in one recorded scan."""
+
+    as_of: str
+    """The scan's as-of time."""
+    key: str
+    """The value, e.g. an environment."""
+    machines: int
+    """Its machines."""
+    compliance_rate: float | None
+    """Its compliance rate (%)."""
 
 
 class HistoryError(AuditorError):
@@ -124,12 +137,16 @@ class HistoryStore:
         fingerprint: Mapping[str, Any],
         config_sha256: str,
         summary: Summary,
+        document: str,
         breaches: Iterable[tuple[str, str]],
         statuses: Iterable[tuple[str, str]],
         sightings: Iterable[tuple[str, str]],
         complete: bool,
     ) -> str:
-        """Store one scan (replacing an earlier record of the same scan); returns its run key."""
+        """Store one scan (replacing an earlier record of the same scan); returns its run key.
+
+        `document` is the scan's summary.json text (auditor.reports.json writes it), kept whole for readers of the
+        latest summary; `summary` gives the figures the trend tables index."""
         key = json_sha256({"source": json_sha256(fingerprint), "as_of": as_of.isoformat(), "config": config_sha256})
         con = self._con
         con.execute("BEGIN TRANSACTION")
@@ -152,7 +169,7 @@ class HistoryStore:
                     summary.unknown_rate,
                     summary.breaches,
                     complete,
-                    json.dumps(plain(summary)),
+                    document,
                     remediation.within_sla_rate if remediation else None,
                     remediation.p90_days if remediation else None,
                     lifecycle.end_of_support_without_esu if lifecycle else None,
@@ -212,9 +229,7 @@ class HistoryStore:
             raise
         return key
 
-    def runs(
-        self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None
-    ) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None) -> list[HistoryRun]:
         """Recorded scans, oldest first: as_of, machines, rates, breaches; optionally of one estate (`scope`, see
         scope_key) and only those as of strictly before `before` (a report's trend never shows its own future)."""
         where: list[str] = []
@@ -241,12 +256,21 @@ class HistoryStore:
         rows = self._con.execute(
             f"SELECT {self._select(names)} FROM runs {clause}ORDER BY as_of, recorded_at LIMIT ?", [*params, limit]
         ).fetchall()
-        out = []
-        for row in rows:
-            item = dict(zip(names, row, strict=True))
-            item["as_of"] = item["as_of"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            out.append(item)
-        return out
+        return [
+            HistoryRun(
+                run_id=run_id,
+                as_of=as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                machines=machines,
+                compliance_rate=rate,
+                unknown_rate=unknown_rate,
+                breaches=breaches,
+                complete=complete,
+                scope_key=scope,
+                within_sla_rate=within,
+                p90_days=p90,
+            )
+            for run_id, as_of, machines, rate, unknown_rate, breaches, complete, scope, within, p90 in rows
+        ]
 
     def remediated(self, *, scope: str | None = None, before: datetime | None = None) -> list[dict[str, Any]]:
         """Tracked pending patches that left the pending list between two recorded scans.
@@ -329,7 +353,7 @@ class HistoryStore:
         present = self._columns(table)
         return ", ".join(name if name in present else f"NULL AS {name}" for name in names)
 
-    def dimension_trend(self, dimension: str) -> list[dict[str, Any]]:
+    def dimension_trend(self, dimension: str) -> list[DimensionRate]:
         """Per-key rates of one dimension across runs, oldest first."""
         rows = self._con.execute(
             "SELECT r.as_of, d.key, d.machines, d.compliance_rate FROM dimension_rates d JOIN runs r USING (run_key) "
@@ -337,7 +361,7 @@ class HistoryStore:
             [dimension],
         ).fetchall()
         return [
-            {"as_of": a.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "key": k, "machines": m, "compliance_rate": c}
+            DimensionRate(as_of=a.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), key=k, machines=m, compliance_rate=c)
             for a, k, m, c in rows
         ]
 

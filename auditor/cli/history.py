@@ -11,7 +11,8 @@ from rich.table import Table
 
 from auditor.cli.common import config_or_default, out, pct
 from auditor.compliance.remediation import monthly_trend
-from auditor.history import HistoryStore, default_path
+from auditor.compliance.trend import HistoryRun
+from auditor.history import DimensionRate, HistoryStore, default_path
 
 
 def history_command(
@@ -26,8 +27,8 @@ def history_command(
     settings = config_or_default(config)
     path = history or (settings.history.path if settings is not None else None) or default_path()
     if not path.exists():
-        runs: list[dict[str, Any]] = []
-        trend: list[dict[str, Any]] = []
+        runs: list[HistoryRun] = []
+        trend: list[DimensionRate] = []
         remediation: list[dict[str, Any]] = []
     else:
         with HistoryStore(path, read_only=True) as store:
@@ -62,13 +63,13 @@ def history_command(
         months = Table(title="Remediation timeliness by month", title_justify="left")
         for column in ("month", "last scan", "within SLA", "p90 days", "left pending (history)", "p90 days (history)"):
             months.add_column(column, justify="left" if column in ("month", "last scan") else "right")
-        for row in remediation:
+        for month in remediation:
             months.add_row(
-                row["month"],
-                row["as_of"] or "",
-                pct(row["within_sla_rate"]),
-                "" if row["p90_days"] is None else str(row["p90_days"]),
-                str(row["remediated_from_history"]),
-                "" if row["history_p90_days"] is None else str(row["history_p90_days"]),
+                month["month"],
+                month["as_of"] or "",
+                pct(month["within_sla_rate"]),
+                "" if month["p90_days"] is None else str(month["p90_days"]),
+                str(month["remediated_from_history"]),
+                "" if month["history_p90_days"] is None else str(month["history_p90_days"]),
             )
         out.print(months)

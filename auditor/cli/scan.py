@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from auditor.cli.common import config_or_default, out, parse_as_of, pct, plain, progress_bar, warn
@@ -30,7 +29,7 @@ def print_summary(result: ScanResult) -> None:
         table.add_column(column, justify="left" if column == "Environment" else "right")
     for row in s.by_environment:
         table.add_row(
-            escape(row.key),
+            plain(row.key),
             str(row.counts.machines),
             str(row.counts.compliant),
             str(row.counts.non_compliant),

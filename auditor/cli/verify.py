@@ -6,15 +6,13 @@ from pathlib import Path
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from rich.markup import escape
 
-from auditor.cli.common import err, out
+from auditor.cli.common import err, out, plain
 from auditor.config import load_config
 from auditor.errors import ExitCode
 from auditor.evidence.files import pack_files
 from auditor.evidence.sign import key_id, load_public_key
 from auditor.evidence.verify import VerifyReport, verify_files
-from auditor.names import terminal_text
 
 INTEGRITY_ONLY_WARNING = (
     "integrity only: the files match the manifest, but anyone could have produced a pack like this one"
@@ -23,8 +21,9 @@ _UNTRUSTED_HINT = "pass the signer's key with --public-key, or list it in [evide
 
 
 def _safe(text: str) -> str:
-    """Untrusted text (pack and file names, details quoting them) made inert for Rich and for the terminal."""
-    return escape(terminal_text(text))
+    """Untrusted text (pack and file names, details quoting them) made inert for Rich; SafeConsole shows its
+    control characters as visible escapes."""
+    return plain(text)
 
 
 def trusted_keys(public_keys: list[Path], config: Path | None) -> list[Ed25519PublicKey]:
@@ -86,7 +85,7 @@ def _who(report: VerifyReport) -> str:
 def verify_command(
     pack: Path = typer.Argument(..., help="A pack directory or the .zip `scan --zip` wrote."),
     public_key: list[Path] = typer.Option(
-        [], "--public-key", help="A trusted signer's Ed25519 public key (PEM); repeat for several."
+        [], "--public-key", metavar="FILE", help="A trusted signer's Ed25519 public key (PEM); repeat for several."
     ),
     config: Path | None = typer.Option(None, "--config", help="auditor.toml whose [evidence] trusted_keys to trust."),
     integrity_only: bool = typer.Option(

@@ -101,6 +101,13 @@ def test_trusted_keys_from_the_config(
     config.write_text(f'[evidence]\ntrusted_keys = ["{keys.public.as_posix()}"]\n', encoding="utf-8")
     code, out, _ = verify(monkeypatch, capsys, str(signed), "--config", str(config))
     assert code == 0 and out.startswith("authentic")
+    # A relative path is taken from the config file's folder, wherever verify runs.
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "signer.pub").write_bytes(keys.public.read_bytes())
+    config.write_text('[evidence]\ntrusted_keys = ["keys/signer.pub"]\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path.parent)
+    code, out, _ = verify(monkeypatch, capsys, str(signed), "--config", str(config))
+    assert code == 0 and out.startswith("authentic")
     config.write_text('[evidence]\ntrusted_keys = ["nowhere.pub"]\n', encoding="utf-8")
     code, _, err = verify(monkeypatch, capsys, str(signed), "--config", str(config))
     assert code == 2 and "cannot read public key" in err

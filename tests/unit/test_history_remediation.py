@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from auditor.cli.app import app
 from auditor.compliance.remediation import monthly_trend
 from auditor.history import HistoryStore
+from auditor.reports.json import summary_text
 from tests.summaries import typed
 
 T0 = datetime(2026, 10, 5, tzinfo=UTC)
@@ -46,7 +47,8 @@ def record(store: HistoryStore, as_of: datetime, *, seen: bool, status: str = "c
         as_of=as_of,
         fingerprint=FP,
         config_sha256="c",
-        summary=typed(summary(**figures)),
+        summary=(doc := typed(summary(**figures))),
+        document=summary_text(doc),
         breaches=[],
         statuses=[(MACHINE, status)],
         sightings=[(KEY, MACHINE)] if seen else [],
