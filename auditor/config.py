@@ -72,6 +72,12 @@ class Thresholds(_Model):
         description="Highest acceptable share of a configuration's runs that overran its maintenance window "
         "(judged on the worst configuration).",
     )
+    max_end_of_support_machines: int | None = Field(
+        None,
+        ge=0,
+        description="Most machines allowed on an operating system past its vendor's end of support without an "
+        "active Extended Security Update licence.",
+    )
 
     @field_validator("max_overdue_machines", mode="before")
     @classmethod

@@ -39,6 +39,32 @@ CREATE TABLE IF NOT EXISTS breach_counts (run_key VARCHAR, rule VARCHAR, breache
 CREATE TABLE IF NOT EXISTS machine_status (run_key VARCHAR, machine_id VARCHAR, status VARCHAR);
 CREATE TABLE IF NOT EXISTS patch_first_seen (patch_key VARCHAR PRIMARY KEY, machine_id VARCHAR, first_seen TIMESTAMPTZ);
 """
+_MIGRATIONS = """
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS within_sla_rate DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS p90_days BIGINT;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS end_of_support_without_esu BIGINT;
+ALTER TABLE patch_first_seen ADD COLUMN IF NOT EXISTS last_seen TIMESTAMPTZ;
+"""
+"""Columns added after the first release, so a history file written before them gains them on its next write
+(their values stay null for the runs recorded before); a read-only open of an older file reads null for them."""
+_RUN_COLUMNS = (
+    "run_key",
+    "run_id",
+    "as_of",
+    "recorded_at",
+    "source_fingerprint",
+    "scope_key",
+    "config_sha256",
+    "machines",
+    "compliance_rate",
+    "unknown_rate",
+    "breaches",
+    "complete",
+    "summary",
+    "within_sla_rate",
+    "p90_days",
+    "end_of_support_without_esu",
+)
 
 
 LOCK_WAIT = 30.0
@@ -119,6 +145,7 @@ class HistoryStore:
             self._con = connect(path, read_only=read_only, wait=wait)
             if not read_only:
                 self._con.execute(_SCHEMA)
+                self._con.execute(_MIGRATIONS)
         except (OSError, duckdb.Error) as exc:
             raise HistoryError(
                 f"cannot open history file {path}: {str(exc).splitlines()[0]}",
@@ -178,8 +205,9 @@ class HistoryStore:
         try:
             for table in ("runs", "dimension_rates", "breach_counts", "machine_status"):
                 con.execute(f"DELETE FROM {table} WHERE run_key = ?", [key])
+            remediation, lifecycle = summary.remediation, summary.lifecycle
             con.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(_RUN_COLUMNS))})",
                 [
                     key,
                     run_id,
@@ -194,6 +222,9 @@ class HistoryStore:
                     summary.breaches,
                     complete,
                     document,
+                    remediation.within_sla_rate if remediation else None,
+                    remediation.p90_days if remediation else None,
+                    lifecycle.end_of_support_without_esu if lifecycle else None,
                 ],
             )
             rates = [
@@ -233,18 +264,22 @@ class HistoryStore:
                     }
                 ),
             )
-            # Keep the earliest sighting: an earlier scan recorded late moves a date back, new patches are added.
-            # Not one upsert: ON CONFLICT probes the key index for every sighting, which at 100,000 machines
-            # (~170,000 undated patches) held ~240 MB more at the scan's peak; nearly all keys are known already.
+            # Keep the earliest sighting and the latest: an earlier scan recorded late moves a date back, new patches
+            # are added, and last_seen (the latest scan that saw the patch pending) lets a later scan that no longer
+            # sees it date its remediation once the installation rows have aged out of Resource Graph. Not one
+            # upsert: ON CONFLICT probes the key index for every sighting, which at 100,000 machines (~170,000
+            # undated patches) held ~240 MB more at the scan's peak; nearly all keys are known already.
             con.execute(
-                "UPDATE patch_first_seen SET first_seen = ?::TIMESTAMPTZ "
-                "WHERE first_seen > ?::TIMESTAMPTZ AND patch_key IN (SELECT patch_key FROM seen)",
-                [as_of, as_of],
+                "UPDATE patch_first_seen SET first_seen = least(first_seen, ?::TIMESTAMPTZ), "
+                "last_seen = greatest(coalesce(last_seen, ?::TIMESTAMPTZ), ?::TIMESTAMPTZ) "
+                "WHERE patch_key IN (SELECT patch_key FROM seen)",
+                [as_of, as_of, as_of],
             )
             con.execute(
-                "INSERT INTO patch_first_seen SELECT s.patch_key, first(s.machine_id), ?::TIMESTAMPTZ FROM seen AS s "
+                "INSERT INTO patch_first_seen (patch_key, machine_id, first_seen, last_seen) "
+                "SELECT s.patch_key, first(s.machine_id), ?::TIMESTAMPTZ, ?::TIMESTAMPTZ FROM seen AS s "
                 "ANTI JOIN patch_first_seen AS f ON f.patch_key = s.patch_key GROUP BY s.patch_key",
-                [as_of],
+                [as_of, as_of],
             )
             con.unregister("seen")
             con.execute("COMMIT")
@@ -265,10 +300,20 @@ class HistoryStore:
             where.append("as_of < ?")
             params.append(before)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
+        names = (
+            "run_id",
+            "as_of",
+            "machines",
+            "compliance_rate",
+            "unknown_rate",
+            "breaches",
+            "complete",
+            "scope_key",
+            "within_sla_rate",
+            "p90_days",
+        )
         rows = self._con.execute(
-            "SELECT run_id, as_of, machines, compliance_rate, unknown_rate, breaches, complete, scope_key "
-            f"FROM runs {clause}ORDER BY as_of, recorded_at LIMIT ?",
-            [*params, limit],
+            f"SELECT {self._select(names)} FROM runs {clause}ORDER BY as_of, recorded_at LIMIT ?", [*params, limit]
         ).fetchall()
         return [
             HistoryRun(
@@ -280,9 +325,92 @@ class HistoryStore:
                 breaches=breaches,
                 complete=complete,
                 scope_key=scope,
+                within_sla_rate=within,
+                p90_days=p90,
             )
-            for run_id, as_of, machines, rate, unknown_rate, breaches, complete, scope in rows
+            for run_id, as_of, machines, rate, unknown_rate, breaches, complete, scope, within, p90 in rows
         ]
+
+    def remediated(self, *, scope: str | None = None, before: datetime | None = None) -> list[dict[str, Any]]:
+        """Tracked pending patches that left the pending list between two recorded scans.
+
+        A patch last seen pending by one scan counts as remediated by the first later complete scan (of `scope`)
+        that judged its machine with a current assessment (any status but unknown) and no longer saw it; that
+        scan's as-of is its remediation date, an upper bound. Only the patches history tracks (the undated
+        enforced ones it dates) can be followed; `before` keeps the scans strictly before a time.
+        """
+        if "last_seen" not in self._columns("patch_first_seen"):
+            return []
+        where = ["f.last_seen IS NOT NULL", "r.complete", "r.as_of > f.last_seen", "m.status <> 'unknown'"]
+        params: list[Any] = []
+        if scope is not None:
+            where.append("r.scope_key = ?")
+            params.append(scope)
+        if before is not None:
+            where.append("r.as_of < ?")
+            params.append(before)
+        rows = self._con.execute(
+            "SELECT f.patch_key, f.machine_id, f.first_seen, f.last_seen, min(r.as_of) FROM patch_first_seen f "
+            "JOIN machine_status m ON m.machine_id = f.machine_id JOIN runs r ON r.run_key = m.run_key "
+            f"WHERE {' AND '.join(where)} GROUP BY f.patch_key, f.machine_id, f.first_seen, f.last_seen "
+            "ORDER BY f.patch_key",
+            params,
+        ).fetchall()
+        return [
+            {
+                "patch_key": key,
+                "machine_id": machine,
+                "first_seen": first.astimezone(UTC),
+                "last_seen": last.astimezone(UTC),
+                "remediated_by": by.astimezone(UTC),
+            }
+            for key, machine, first, last, by in rows
+        ]
+
+    def summaries(
+        self, *, scope: str | None = None, since: datetime | None = None, before: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """The recorded summary.json of each scan as of [since, before), oldest first, with its run id, scope key,
+        completeness and breach counts per rule; of several records of one as-of and scope the latest wins."""
+        where: list[str] = []
+        params: list[Any] = []
+        for clause, value in (("scope_key = ?", scope), ("as_of >= ?", since), ("as_of < ?", before)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._con.execute(
+            "SELECT run_key, run_id, as_of, scope_key, complete, summary FROM runs "
+            f"{clause}ORDER BY as_of, recorded_at",
+            params,
+        ).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for key, rule, n in self._con.execute("SELECT run_key, rule, breaches FROM breach_counts").fetchall():
+            counts.setdefault(key, {})[rule] = int(n)
+        latest: dict[tuple[datetime, str], dict[str, Any]] = {}
+        for key, run_id, as_of, scope_of, complete, summary in rows:
+            latest[(as_of, scope_of)] = {
+                "run_id": run_id,
+                "as_of": as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "scope_key": scope_of,
+                "complete": bool(complete),
+                "breach_rules": dict(sorted(counts.get(key, {}).items())),
+                "summary": json.loads(summary),
+            }
+        return [latest[k] for k in sorted(latest, key=lambda k: (k[0], k[1] or ""))]
+
+    def _columns(self, table: str) -> set[str]:
+        return {
+            row[0]
+            for row in self._con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+            ).fetchall()
+        }
+
+    def _select(self, names: Iterable[str], table: str = "runs") -> str:
+        """A select list of `names`, with NULL for the columns an older, read-only history file lacks."""
+        present = self._columns(table)
+        return ", ".join(name if name in present else f"NULL AS {name}" for name in names)
 
     def dimension_trend(self, dimension: str) -> list[DimensionRate]:
         """Per-key rates of one dimension across runs, oldest first."""

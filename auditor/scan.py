@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
+from auditor.compliance import remediation
 from auditor.compliance.evaluate import REQUIRED_QUERIES
 from auditor.compliance.facts import undated_table
 from auditor.compliance.risk_acceptance import scan_notes
@@ -112,6 +113,11 @@ def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, Any
     params: dict[str, dict[str, Any]] = {
         "installations": {"as_of": as_of, "window_days": config.installation_window_days},
         "maintenance_runs": {"as_of": as_of, "window_days": config.installation_window_days},
+        "installed_patches": {
+            "as_of": as_of,
+            "window_days": config.installation_window_days,
+            "classifications": sorted(config.sla) or ["Critical"],
+        },
         "overdue_patches": {
             "classifications": sorted(config.sla) or ["Critical"],
             "as_of": as_of,
@@ -344,8 +350,11 @@ def _finish(
     # scan: concurrent scans sharing one file then wait for each other for a moment, not for a whole scan.
     undated = undated_table({qid: r.table for qid, r in results.items()}) if history_path is not None else None
     patch_keys = undated.column("patchKey").to_pylist() if undated is not None else []
+    # Undated installed patches are dated by history as pending ones are (by the key of their pending row).
+    installed = results.get(remediation.QUERY)
+    wanted = patch_keys + remediation.undated_keys(installed.table if installed is not None else None)
     first_seen, history = (
-        read_earlier(history_path, patch_keys, as_of, scope_key(fingerprint)) if history_path is not None else ({}, [])
+        read_earlier(history_path, wanted, as_of, scope_key(fingerprint)) if history_path is not None else ({}, [])
     )
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]

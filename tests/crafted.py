@@ -75,8 +75,14 @@ class Fleet:
         patch_mode: str = "AutomaticByPlatform",
         image_sku: str = "2022-datacenter-g2",
         hotpatch: bool | None = None,
+        image_offer: str = "WindowsServer",
+        os_sku: str | None = None,
+        esu: tuple[str, str] | None = None,
     ) -> str:
-        """Add an Azure VM, an Arc machine or an Arc-enabled VMware vSphere VM (`platform`); returns its ARM id."""
+        """Add an Azure VM, an Arc machine or an Arc-enabled VMware vSphere VM (`platform`); returns its ARM id.
+
+        `os_sku` is an Arc machine's reported OS (osSku); `esu` its ESU profile as (licenseAssignmentState,
+        esuKeyState)."""
         if platform == "Azure":
             rid = f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}"
             settings: dict[str, Any] = {"patchMode": patch_mode, "assessmentMode": assessment_mode}
@@ -86,7 +92,7 @@ class Fleet:
             props: dict[str, Any] = {
                 "storageProfile": {
                     "osDisk": {"osType": os},
-                    "imageReference": {"offer": "WindowsServer", "sku": image_sku},
+                    "imageReference": {"offer": image_offer, "sku": image_sku},
                 },
                 "osProfile": {config_key: {"patchSettings": settings}},
             }
@@ -110,6 +116,16 @@ class Fleet:
                     config_key: {"patchSettings": {"patchMode": patch_mode, "assessmentMode": assessment_mode}}
                 },
             }
+            if os_sku is not None:
+                props["osSku"] = os_sku
+            if esu is not None:
+                props["licenseProfile"] = {
+                    "esuProfile": {
+                        "esuEligibility": "Eligible",
+                        "licenseAssignmentState": esu[0],
+                        "esuKeyState": esu[1],
+                    }
+                }
             kind = ARC_TYPE
         self.tables["resources"].append(
             arg_row(
@@ -179,6 +195,40 @@ class Fleet:
             props["errorDetails"] = {"code": error, "message": error}
         self.tables["patchinstallationresources"].append(
             arg_row(id=f"{machine_id}/patchInstallationResults/{run_id}", name=run_id, type=kind, properties=props)
+        )
+
+    def installed_patch(
+        self,
+        machine_id: str,
+        run_id: str,
+        patch_id: str,
+        classifications: list[str],
+        *,
+        installed: str,
+        published: str | None = None,
+        state: str = "Installed",
+        kb: str = "",
+    ) -> None:
+        """Add a `softwarepatches` row under an installation run (the run record itself is not needed)."""
+        kind = (
+            VM_TYPE if "virtualmachines" in machine_id.lower() else ARC_TYPE
+        ) + "/patchinstallationresults/softwarepatches"
+        props: dict[str, Any] = {
+            "installationState": state,
+            "classifications": classifications,
+            "patchName": patch_id,
+            "kbId": kb,
+            "lastModifiedDateTime": installed,
+        }
+        if published is not None:
+            props["publishedDateTime"] = published
+        self.tables["patchinstallationresources"].append(
+            arg_row(
+                id=f"{machine_id}/patchInstallationResults/{run_id}/softwarePatches/{patch_id}",
+                name=patch_id,
+                type=kind,
+                properties=props,
+            )
         )
 
     def assign(self, machine_id: str, config_name: str, *, sub: str = SUB) -> None:

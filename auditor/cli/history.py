@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import typer
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from auditor.cli.common import config_or_default, out, pct, print_table
 from auditor.compliance.metrics import DIMENSIONS
+from auditor.compliance.remediation import monthly_trend
 from auditor.compliance.trend import HistoryRun
 from auditor.errors import ConfigError
 from auditor.history import DimensionRate, HistoryStore, default_path
@@ -37,15 +39,18 @@ def history_command(
     if not path.exists():
         runs: list[HistoryRun] = []
         trend: list[DimensionRate] = []
+        remediation: list[dict[str, Any]] = []
     else:
         with HistoryStore(path, read_only=True) as store:
             try:
                 runs = store.runs()
                 trend = store.dimension_trend(dimension) if dimension else []
+                remediation = monthly_trend(runs, remediated=store.remediated())
             except duckdb.CatalogException:  # a DuckDB file no scan has recorded into yet
-                runs, trend = [], []
+                runs, trend, remediation = [], [], []
     if as_json:
-        typer.echo(json.dumps({"history": str(path), "runs": runs, "dimension": trend}, indent=2))
+        document = {"history": str(path), "runs": runs, "dimension": trend, "remediation": remediation}
+        typer.echo(json.dumps(document, indent=2))
         return
     table = Table(title=f"Scan history ({path})", title_justify="left")
     for column in ("as of", "machines", "compliance", "change", "unknown", "breaches", "complete"):
@@ -70,3 +75,17 @@ def history_command(
         out.print(f"no scans recorded in {path}")
     for row in trend:
         out.print(f"{row['as_of']}  {row['key']:<30} {row['machines']:>8}  {row['compliance_rate']}")
+    if remediation:
+        months = Table(title="Remediation timeliness by month", title_justify="left")
+        for column in ("month", "last scan", "within SLA", "p90 days", "left pending (history)", "p90 days (history)"):
+            months.add_column(column, justify="left" if column in ("month", "last scan") else "right")
+        for month in remediation:
+            months.add_row(
+                month["month"],
+                month["as_of"] or "",
+                pct(month["within_sla_rate"]),
+                "" if month["p90_days"] is None else str(month["p90_days"]),
+                str(month["remediated_from_history"]),
+                "" if month["history_p90_days"] is None else str(month["history_p90_days"]),
+            )
+        out.print(months)

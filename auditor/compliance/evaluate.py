@@ -20,10 +20,12 @@ from auditor.compliance import (
     coverage,
     facts,
     installs,
+    lifecycle,
     metrics,
     patterns,
     policy,
     population,
+    remediation,
     risk_acceptance,
     rules,
     thresholds,
@@ -51,12 +53,14 @@ REQUIRED_QUERIES = (
     "machine_facts",
     "policy_states",
     "installations",
+    "installed_patches",
     "overdue_patches",
     "pending_patches",
     "maintenance_runs",
     "maintenance_assignments",
     "maintenance_configurations",
     "subscriptions",
+    "machine_lifecycle",
 )
 
 
@@ -87,6 +91,10 @@ class Evaluation:
     """Exceptions about to expire, and selectors that match no machine."""
     unknown_age_only: frozenset[str] = frozenset()
     """Ids of the non-compliant machines that are so only because of patches of unknown age."""
+    remediated: list[remediation.RemediatedPatch] | None = None
+    """The installed enforced patches with their days and SLA (None when the pack predates installed_patches)."""
+    lifecycle: lifecycle.Lifecycle | None = None
+    """The fleet's operating systems against their end of support (None when the pack predates machine_lifecycle)."""
 
 
 @contextmanager
@@ -179,6 +187,15 @@ def evaluate(
             settings=config.schedules,
             window_days=config.installation_window_days,
         )
+    # Packs written before these queries carry no such tables; they replay without the figures.
+    remediated: list[remediation.RemediatedPatch] | None = None
+    if remediation.QUERY in tables:
+        remediated = remediation.judge_installed(
+            tables[remediation.QUERY], sla=config.sla, as_of=as_of, first_seen=first_seen or {}, machines=by_id
+        )
+    os_lifecycle: lifecycle.Lifecycle | None = None
+    if lifecycle.QUERY in tables:
+        os_lifecycle = lifecycle.assess_lifecycle(tables[lifecycle.QUERY], as_of=as_of)
     overall = metrics.status_counts(verdicts)
     names = facts.subscription_names(tables.get("subscriptions"))
     policy_states, mismatches = policy.policy_summary(
@@ -209,6 +226,8 @@ def evaluate(
         policy_mismatches=mismatches,
         schedules=schedule_summary(audit) if audit is not None else None,
         failure_patterns=found,
+        remediation=remediation.remediation_summary(remediated) if remediated is not None else None,
+        lifecycle=os_lifecycle.to_summary() if os_lifecycle is not None else None,
         exceptions=tuple(risk_acceptance.exception_summary(o) for o in applied.outcomes),
         exception_warnings=tuple(applied.warnings),
         exceptions_rules=tuple(
@@ -245,6 +264,8 @@ def evaluate(
         exceptions=applied.outcomes,
         exception_warnings=applied.warnings,
         unknown_age_only=unknown_age_only,
+        remediated=remediated,
+        lifecycle=os_lifecycle,
     )
 
 

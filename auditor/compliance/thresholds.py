@@ -268,6 +268,23 @@ def build_thresholds(
                 worst[1] if worst else None,
             )
         )
+    if config.max_end_of_support_machines is not None:
+        lifecycle = summary.lifecycle
+        pairs.append(
+            (
+                Threshold(
+                    "max_end_of_support_machines",
+                    "overall",
+                    None,
+                    config.max_end_of_support_machines,
+                    "max",
+                    "machines past their OS's end of support without an active ESU licence",
+                    "machines",
+                    refs.get("machine_lifecycle", "machine_lifecycle"),
+                ),
+                lifecycle.end_of_support_without_esu if lifecycle else None,
+            )
+        )
     return pairs
 
 

@@ -27,6 +27,10 @@ class HistoryRun(TypedDict, total=False):
     """Whether its data was complete."""
     scope_key: str | None
     """Which estate it scanned (tenant and scopes)."""
+    within_sla_rate: float | None
+    """Its remediation within-SLA rate (%); None before remediation figures were recorded."""
+    p90_days: int | None
+    """Its 90th percentile of days to install; None before remediation figures were recorded."""
 
 
 @dataclass(frozen=True)

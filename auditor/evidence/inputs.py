@@ -103,6 +103,8 @@ _HISTORY_COLUMNS = (
     ("breaches", pa.int64()),
     ("complete", pa.bool_()),
     ("scope_key", pa.string()),
+    ("within_sla_rate", pa.float64()),
+    ("p90_days", pa.int64()),
 )
 
 

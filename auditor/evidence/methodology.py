@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auditor.compliance import lifecycle, remediation
 from auditor.compliance.facts import UNTAGGED
 from auditor.compliance.summary import Summary
 from auditor.compliance.thresholds import Threshold
@@ -76,6 +77,12 @@ def rules_in_force(
     config: Config, checks: list[tuple[Threshold, float | None]], summary: Summary | None = None
 ) -> dict[str, Any]:
     """The manifest's `rules`: parameters, the rules in words, and each threshold's requirement sentence."""
+    added: list[str] = []
+    # Stated only where the scan judged them: packs that predate the queries replay with the rules they had.
+    if summary is not None and summary.remediation is not None:
+        added += remediation.rule_statements(config.installation_window_days, config.sla)
+    if summary is not None and summary.lifecycle is not None:
+        added += lifecycle.rule_statements(lifecycle.load_table().last_checked)
     return {
         "parameters": {
             "environment_tag": config.environment_tag,
@@ -85,7 +92,7 @@ def rules_in_force(
             "sla": dict(sorted(config.sla.items())),
             "unknown_age_counts_as_overdue": True,
         },
-        "statements": statements(config) + (derived_statements(summary) if summary is not None else []),
+        "statements": statements(config) + (derived_statements(summary) if summary is not None else []) + added,
         "thresholds": [
             {
                 "rule": t.rule,

@@ -86,6 +86,13 @@ def load_pack(files: PackFiles) -> LoadedPack:
         raise PackError(
             f"{files.label}: {MANIFEST_NAME} is unreadable: {exc}", "the pack cannot be re-rendered"
         ) from exc
+    if "period" in manifest:
+        raise PackError(
+            f"{files.label} is a monthly review: it holds recorded summaries, not query evidence, so it has no scan "
+            "to re-render",
+            "render the month again with `auditor report --period YYYY-MM --history PATH`; `auditor verify --replay` "
+            "re-derives its period-summary.json",
+        )
     try:
         config = config_from_dict(manifest["config"]["effective"], source=f"{files.label}/{MANIFEST_NAME} config")
     except ConfigError as exc:
@@ -189,7 +196,16 @@ def replay_pack(
 
 
 def replay_differences(files: PackFiles) -> list[str]:
-    """Re-derive summary.json and breaches.json in memory; name each that differs from the pack's copy."""
+    """Re-derive summary.json and breaches.json (a monthly review: period-summary.json) in memory; name each that
+    differs from the pack's copy."""
+    try:
+        manifest = parse_manifest(read_bytes(files, MANIFEST_NAME))
+    except (UnreadableFile, ValueError):
+        manifest = {}
+    if "period" in manifest:
+        from auditor.evidence.period import period_differences  # the period pack reads evidence through this module
+
+        return period_differences(files, manifest)
     context = load_pack(files).context
     expected = {"summary.json": dumps(context.summary), "breaches.json": dumps(breaches_document(context))}
     differing = []

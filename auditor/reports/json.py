@@ -16,6 +16,7 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from auditor.compliance.summary import ABSENT_KEY, INLINE_KEY, Summary
+from auditor.compliance.summary.shape import plain as plain
 from auditor.reports.interface import ReportContext
 
 BREACHES_FORMAT = "auditor-breaches/1"
@@ -32,32 +33,6 @@ def _encode(value: Any) -> Any:
     if (is_dataclass(value) and not isinstance(value, type)) or isinstance(value, Mapping):
         return plain(value)
     raise TypeError(f"{type(value).__name__} has no JSON form")
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready data: dataclasses become objects in field order, mappings objects, tuples and lists arrays."""
-    if isinstance(value, _SCALARS):
-        return value
-    if is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {}
-        _fill(out, value)
-        return out
-    if isinstance(value, Mapping):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    raise TypeError(f"summary value of type {type(value).__name__} has no JSON form")
-
-
-def _fill(out: dict[str, Any], node: Any) -> None:
-    for spec in fields(node):
-        value = getattr(node, spec.name)
-        if spec.metadata.get(INLINE_KEY):
-            _fill(out, value)
-        elif value is None and spec.metadata.get(ABSENT_KEY):
-            continue
-        else:
-            out[spec.name] = plain(value)
 
 
 def summary_text(summary: Summary) -> str:

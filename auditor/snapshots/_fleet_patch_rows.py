@@ -14,6 +14,7 @@ from auditor.snapshots._fleet_machines import Machine
 from auditor.snapshots._fleet_patches import PatchDef, ProductCatalog
 from auditor.snapshots._fleet_plan import FleetPlan
 from auditor.snapshots._fleet_rows import Ticker
+from auditor.snapshots._fleet_runs import Run
 from auditor.snapshots._fleet_util import DAY, MINUTE, Weighted, arg_row, derive, guid, ts
 
 MAX_PENDING = 25
@@ -169,12 +170,14 @@ def assessment_rows(
 def installation_rows(
     plan: FleetPlan, catalogs: dict[str, ProductCatalog], machines: list[Machine], each: Ticker
 ) -> Iterator[dict[str, Any]]:
-    """Every installation run, followed for failed runs by the patches that failed to install."""
+    """Every installation run, followed by the patches it installed and, for failed runs, those that failed."""
     tenant = plan.tenant_id
     for machine in each(machines):
         if not machine.runs:
             continue
         rng = derive(plan.seed, "installation", machine.index)
+        # A stream of its own, so adding the installed rows left every other row of the fleet as it was.
+        installed_rng = derive(plan.seed, "installed", machine.index)
         windows = machine.os == "Windows"
         mtype = machine.arm_type.lower()
         service = ("WU-WSUS" if machine.wsus else "WU") if windows else machine.product.package_manager
@@ -212,19 +215,58 @@ def installation_rows(
                     "maintenanceRunId": run.occurrence.correlation_id if run.occurrence else None,
                 },
             )
-            if not run.failed:
-                continue
-            candidates = catalogs[machine.product.catalog].candidates(run.start)
-            for _, patch in rng.sample(candidates, min(run.failed, 3, len(candidates))):
-                props = _patch_properties(patch, windows, modified)
-                props["installationState"] = "Failed"
-                yield arg_row(
-                    rid=f"{run_id}/softwarePatches/{patch.patch_id}",
-                    name=patch.name,
-                    rtype=f"{mtype}/patchinstallationresults/softwarepatches",
-                    tenant_id=tenant,
-                    location=machine.location,
-                    resource_group=machine.rg.name,
-                    subscription_id=machine.sub.id,
-                    properties=props,
-                )
+            failed: list[PatchDef] = []
+            if run.failed:
+                candidates = catalogs[machine.product.catalog].candidates(run.start)
+                failed = [patch for _, patch in rng.sample(candidates, min(run.failed, 3, len(candidates)))]
+            failed_ids = {patch.patch_id for patch in failed}
+            for patch, at in _installed(installed_rng, machine, catalogs[machine.product.catalog], run):
+                if patch.patch_id not in failed_ids:  # one row per patch and run, as ARG keys them
+                    yield _patch_row(machine, tenant, f"{run_id}/softwarePatches", patch, ts(at), "Installed")
+            for patch in failed:
+                yield _patch_row(machine, tenant, f"{run_id}/softwarePatches", patch, modified, "Failed")
+
+
+def _patch_row(
+    machine: Machine, tenant: str, parent: str, patch: PatchDef, modified: str, state: str
+) -> dict[str, Any]:
+    """One `patchinstallationresults/softwarepatches` row of a run."""
+    props = _patch_properties(patch, machine.os == "Windows", modified)
+    props["installationState"] = state
+    return arg_row(
+        rid=f"{parent}/{patch.patch_id}",
+        name=patch.name,
+        rtype=f"{machine.arm_type.lower()}/patchinstallationresults/softwarepatches",
+        tenant_id=tenant,
+        location=machine.location,
+        resource_group=machine.rg.name,
+        subscription_id=machine.sub.id,
+        properties=props,
+    )
+
+
+MAX_INSTALLED_ROWS = 8
+"""Installed patch rows per run: enough for realistic publish-to-install delays without bloating big fleets."""
+
+
+def _installed(rng: random.Random, machine: Machine, catalog: ProductCatalog, run: Run) -> list[tuple[PatchDef, int]]:
+    """The patches a finished run installed, each with its own lastModifiedDateTime within the run.
+
+    They are the applicable releases of the run's classifications published since the machine's previous
+    installation of that kind, so the delay from publication to installation follows the machine's schedule
+    (a weekly window installs within days of Patch Tuesday, a neglected machine weeks later).
+    """
+    if run.installed <= 0 or run.status == "InProgress":
+        return []
+    chosen: list[PatchDef] = []
+    for applicability, patch in catalog.candidates(run.start):
+        if run.classes is not None and not any(c in run.classes for c in patch.classifications):
+            continue
+        if applicability < 1.0 and rng.random() >= applicability:
+            continue
+        if patch.published <= machine.patched_before(run.start - 1, patch.classifications):
+            continue
+        chosen.append(patch)
+    chosen = chosen[: min(run.installed, MAX_INSTALLED_ROWS)]
+    span = max(run.end - run.start, len(chosen) + 1)
+    return [(patch, run.start + span * (k + 1) // (len(chosen) + 1)) for k, patch in enumerate(chosen)]

@@ -113,8 +113,8 @@ def history_dated(tmp: Path) -> str:
 
 
 def old_pack(tmp: Path) -> str:
-    """A pack from before the schedule audit and the overdue-patch detail: those tables are missing, so the
-    summary has no schedules or failure_patterns sections."""
+    """A pack from before the schedule audit, the overdue-patch detail, remediation and OS lifecycle: those tables
+    are missing, so the summary has no schedules, failure_patterns, remediation or lifecycle sections."""
     snap = write_small_fleet(tmp / "fleet")
     source = SnapshotSource(read_snapshot(snap))
     catalog = Catalog()
@@ -124,7 +124,13 @@ def old_pack(tmp: Path) -> str:
         tables = {qid: source.run(catalog.get(qid)[0].render(p)).table for qid, p in query_plan(config, as_of)}
     finally:
         source.close()
-    for gone in ("maintenance_configurations", "maintenance_runs", "overdue_patches"):
+    for gone in (
+        "maintenance_configurations",
+        "maintenance_runs",
+        "overdue_patches",
+        "installed_patches",
+        "machine_lifecycle",
+    ):
         del tables[gone]
     evaluation = evaluate(tables, config=config, as_of=as_of, query_refs={})
     return render_summary(evaluation)

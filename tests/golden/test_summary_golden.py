@@ -32,6 +32,8 @@ def test_the_goldens_cover_the_optional_sections() -> None:
     texts = {name: (GOLDEN / f"{name}.summary.json").read_text(encoding="utf-8") for name in CASES}
     assert '"schedules": {' in texts["schedules"] and '"schedules"' not in texts["old_pack"]
     assert '"failure_patterns"' not in texts["old_pack"]
+    assert '"remediation": {' in texts["sample"] and '"remediation"' not in texts["old_pack"]
+    assert '"lifecycle": {' in texts["sample"] and '"lifecycle"' not in texts["old_pack"]
     assert '"exception_warnings": [\n    {' in texts["exceptions"]
     assert '"breaches": 0' not in texts["crafted_breaches"]
 

@@ -352,8 +352,44 @@ def test_installation_runs(tables: dict[str, list[dict[str, Any]]], machines: di
     rates = {loc: c[True] / (c[True] + c[False]) for loc, c in by_location.items()}
     others = [rate for loc, rate in rates.items() if loc != "eastus2"]
     assert rates["eastus2"] > 2 * max(others), rates
-    failed_patches = [r for r in rows if r["type"].endswith("/softwarepatches")]
-    assert failed_patches and all(p["properties"]["installationState"] == "Failed" for p in failed_patches)
+    patches = [r for r in rows if r["type"].endswith("/softwarepatches")]
+    states = Counter(p["properties"]["installationState"] for p in patches)
+    assert set(states) == {"Installed", "Failed"} and states["Failed"] > 0
+
+
+def test_installed_patches_have_realistic_delays(
+    tables: dict[str, list[dict[str, Any]]], machines: dict[str, dict[str, Any]]
+) -> None:
+    rows = tables["patchinstallationresources"]
+    runs = {r["id"].lower(): r for r in rows if r["type"].endswith("/patchinstallationresults")}
+    installed = [r for r in rows if r["properties"].get("installationState") == "Installed"]
+    assert len(installed) > 2000
+    delays: list[float] = []
+    undated = 0
+    for row in installed:
+        props = row["properties"]
+        run = runs[row["id"].lower().rsplit("/softwarepatches/", 1)[0]]["properties"]
+        at = parse_timestamp(props["lastModifiedDateTime"])
+        # Each patch finishes within its run, and only finished runs install.
+        assert parse_timestamp(run["startDateTime"]) <= at <= parse_timestamp(run["lastModifiedDateTime"])
+        assert run["status"] != "InProgress" and run["installedPatchCount"] > 0
+        if "publishedDateTime" not in props:
+            undated += 1  # Linux packages carry no publication date, as in ARG
+            continue
+        delays.append((at - parse_timestamp(props["publishedDateTime"])) / timedelta(days=1))
+    assert undated > 0 and delays
+    delays.sort()
+    assert min(delays) >= 0  # a patch is never installed before it was published
+    median, p90 = delays[len(delays) // 2], delays[int(len(delays) * 0.9)]
+    assert 1 < median < 20 and median < p90 < 90, (median, p90)
+    # Windows Server 2012 R2 Arc machines come both with and without an active ESU key.
+    esu = [
+        m["properties"]["licenseProfile"]["esuProfile"]
+        for m in machines.values()
+        if "2012 R2" in m["properties"].get("osSku", "") and m["type"] == "microsoft.hybridcompute/machines"
+    ]
+    active = {p["licenseAssignmentState"] == "Assigned" and p["esuKeyState"] == "Active" for p in esu}
+    assert active == {True, False}
 
 
 def test_maintenance_records_correlate_with_runs(tables: dict[str, list[dict[str, Any]]]) -> None:

@@ -47,6 +47,7 @@ from auditor.compliance.summary.schedules import (
     WindowsParameters,
 )
 from auditor.compliance.summary.shape import ABSENT, ABSENT_KEY, INLINE, INLINE_KEY
+from auditor.compliance.summary.timeliness import LifecycleSummary, OsLifecycleRow, Remediation, RemediationFigures
 from auditor.compliance.summary.tree import SUMMARY_FORMAT, QuerySummary, Summary
 
 __all__ = [
@@ -77,8 +78,10 @@ __all__ = [
     "Installations",
     "KeyCount",
     "LastRun",
+    "LifecycleSummary",
     "LinuxParameters",
     "Narrowing",
+    "OsLifecycleRow",
     "Peak",
     "PolicyAssignment",
     "PolicyMismatch",
@@ -86,6 +89,8 @@ __all__ = [
     "Population",
     "PopulationGroup",
     "QuerySummary",
+    "Remediation",
+    "RemediationFigures",
     "RunFigures",
     "ScheduleProblemRow",
     "ScheduleRules",

@@ -15,7 +15,9 @@ This module imports nothing of auditor's, so the summary package stays a ground 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
 from types import MappingProxyType
+from typing import Any
 
 INLINE_KEY = "auditor.summary.inline"
 """Field metadata key: write the nested dataclass's fields in place of this one."""
@@ -26,3 +28,33 @@ INLINE: Mapping[str, bool] = MappingProxyType({INLINE_KEY: True})
 """`field(metadata=INLINE)`: the field's dataclass value is flattened into its parent's JSON object."""
 ABSENT: Mapping[str, bool] = MappingProxyType({ABSENT_KEY: True})
 """`field(default=None, metadata=ABSENT)`: an optional section, missing from the JSON (not null) while None."""
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+# The walk lives beside the markers it honours, so the history store (a floor below reports) can keep a summary as
+# JSON data; auditor.reports.json re-exports it and stays the one place that writes summary.json's bytes.
+def plain(value: Any) -> Any:
+    """JSON-ready data: dataclasses become objects in field order, mappings objects, tuples and lists arrays."""
+    if isinstance(value, _SCALARS):
+        return value
+    if is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {}
+        _fill(out, value)
+        return out
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    raise TypeError(f"summary value of type {type(value).__name__} has no JSON form")
+
+
+def _fill(out: dict[str, Any], node: Any) -> None:
+    for spec in fields(node):
+        value = getattr(node, spec.name)
+        if spec.metadata.get(INLINE_KEY):
+            _fill(out, value)
+        elif value is None and spec.metadata.get(ABSENT_KEY):
+            continue
+        else:
+            out[spec.name] = plain(value)

@@ -25,6 +25,7 @@ from auditor.compliance.summary.patterns import FailurePatterns
 from auditor.compliance.summary.risk import ExceptionSummary, ExceptionWarning
 from auditor.compliance.summary.schedules import ScheduleSummary
 from auditor.compliance.summary.shape import ABSENT, INLINE
+from auditor.compliance.summary.timeliness import LifecycleSummary, Remediation
 
 SUMMARY_FORMAT = "auditor-summary/1"
 
@@ -87,6 +88,10 @@ class Summary:
     """The schedule audit; absent in packs written before it."""
     failure_patterns: FailurePatterns | None = field(default=None, metadata=ABSENT)
     """Failure patterns; absent in packs written before the schedule audit."""
+    remediation: Remediation | None = field(default=None, metadata=ABSENT)
+    """Remediation timeliness; absent in packs written before the installed_patches query."""
+    lifecycle: LifecycleSummary | None = field(default=None, metadata=ABSENT)
+    """OS lifecycle; absent in packs written before the machine_lifecycle query."""
     exceptions: tuple[ExceptionSummary, ...]
     """The exception register and what each exception did, sorted by id."""
     exception_warnings: tuple[ExceptionWarning, ...]

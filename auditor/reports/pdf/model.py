@@ -27,6 +27,7 @@ from auditor.reports.pdf.summary_section import (
     threshold_rows,
     trend_points,
 )
+from auditor.reports.pdf.timeliness import lifecycle_view, timeliness_view
 from auditor.reports.provenance import operator_lines, scope_lines, scope_sentence, signatories
 from auditor.timestamps import format_timestamp
 
@@ -270,6 +271,8 @@ def build_view(context: ReportContext) -> dict[str, Any]:
         "schedules": schedules_view(summary),
         "policy": policy_view(summary),
         "completed_with_warnings": COMPLETED_WITH_WARNINGS,
+        "timeliness": timeliness_view(context),
+        "lifecycle": lifecycle_view(context),
         "sla": sorted(evaluation.config.sla.items(), key=lambda item: (item[1], item[0])),
         "queries": context.queries,
         "manifest": context.manifest_fingerprint,

@@ -31,6 +31,7 @@ from auditor.reports.xlsx.groups import (
     write_by_platform_os,
     write_by_subscription,
 )
+from auditor.reports.xlsx.lifecycle import LIFECYCLE, REMEDIATION, write_lifecycle, write_remediation
 from auditor.reports.xlsx.overdue import OVERDUE, write_overdue
 from auditor.reports.xlsx.patterns import FAILURE_PATTERNS, write_failure_patterns
 from auditor.reports.xlsx.population import POPULATION, write_population
@@ -107,6 +108,18 @@ def sheet_plan(context: ReportContext) -> list[tuple[str, str, Writer]]:
                 "Installation failure rates by dimension against the fleet's, flags and what to do.",
                 write_failure_patterns,
             )
+        )
+    if summary.remediation is not None:
+        plan.append(
+            (
+                REMEDIATION,
+                "Every installed enforced patch: days from publication to installation against its SLA.",
+                write_remediation,
+            )
+        )
+    if summary.lifecycle is not None:
+        plan.append(
+            (LIFECYCLE, "Machines per operating system against its end of support, with ESU licences.", write_lifecycle)
         )
     plan += [
         (POLICY, "Azure Policy's verdicts per assignment.", write_policy),

@@ -214,6 +214,27 @@ def build_fleet(
                     },
                 )
             )
+            # Two patches the run installed, one dated and one not (Linux packages carry no publication date);
+            # derived from the run's start, not drawn from rng, so the rest of the fleet stays as it was.
+            for k, classes in enumerate((["Security"], ["Critical", "Security"])):
+                patch: dict[str, Any] = {
+                    "installationState": "Installed",
+                    "patchName": f"installed-{k}",
+                    "classifications": classes,
+                    "lastModifiedDateTime": _iso(started + timedelta(minutes=10 + k)),
+                }
+                if k == 0:
+                    patch["publishedDateTime"] = _iso(started - timedelta(days=6))
+                tables["patchinstallationresources"].append(
+                    _row(
+                        tenant,
+                        f"{mid}/patchInstallationResults/{run}/softwarePatches/installed-{k}",
+                        f"{kind}/patchinstallationresults/softwarepatches",
+                        sub,
+                        rg,
+                        patch,
+                    )
+                )
             if rng.random() < 0.7:
                 tables["maintenanceresources"].append(
                     _row(
