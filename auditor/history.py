@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import duckdb
 import platformdirs
@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from auditor.compliance.metrics import DIMENSIONS
 from auditor.compliance.summary import Summary
+from auditor.compliance.trend import HistoryRun
 from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError
 
@@ -35,6 +36,19 @@ CREATE TABLE IF NOT EXISTS breach_counts (run_key VARCHAR, rule VARCHAR, breache
 CREATE TABLE IF NOT EXISTS machine_status (run_key VARCHAR, machine_id VARCHAR, status VARCHAR);
 CREATE TABLE IF NOT EXISTS patch_first_seen (patch_key VARCHAR PRIMARY KEY, machine_id VARCHAR, first_seen TIMESTAMPTZ);
 """
+
+
+class DimensionRate(TypedDict):
+    """One value of a dimension in one recorded scan."""
+
+    as_of: str
+    """The scan's as-of time."""
+    key: str
+    """The value, e.g. an environment."""
+    machines: int
+    """Its machines."""
+    compliance_rate: float | None
+    """Its compliance rate (%)."""
 
 
 class HistoryError(AuditorError):
@@ -96,14 +110,16 @@ class HistoryStore:
         fingerprint: Mapping[str, Any],
         config_sha256: str,
         summary: Summary,
-        summary_json: str,
+        document: str,
         breaches: Iterable[tuple[str, str]],
         statuses: Iterable[tuple[str, str]],
         sightings: Iterable[tuple[str, str]],
         complete: bool,
     ) -> str:
-        """Store one scan (replacing an earlier record of the same scan); returns its run key. `summary_json` is the
-        summary as JSON text, serialised by the caller: the reports floor that writes it sits above history."""
+        """Store one scan (replacing an earlier record of the same scan); returns its run key.
+
+        `document` is the scan's summary.json text (auditor.reports.json writes it), kept whole for readers of the
+        latest summary; `summary` gives the figures the trend tables index."""
         key = json_sha256({"source": json_sha256(fingerprint), "as_of": as_of.isoformat(), "config": config_sha256})
         con = self._con
         con.execute("BEGIN TRANSACTION")
@@ -125,7 +141,7 @@ class HistoryStore:
                     summary.unknown_rate,
                     summary.breaches,
                     complete,
-                    summary_json,
+                    document,
                 ],
             )
             rates = [
@@ -177,9 +193,7 @@ class HistoryStore:
             raise
         return key
 
-    def runs(
-        self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None
-    ) -> list[dict[str, Any]]:
+    def runs(self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None) -> list[HistoryRun]:
         """Recorded scans, oldest first: as_of, machines, rates, breaches; optionally of one estate (`scope`, see
         scope_key) and only those as of strictly before `before` (a report's trend never shows its own future)."""
         where: list[str] = []
@@ -196,15 +210,21 @@ class HistoryStore:
             f"FROM runs {clause}ORDER BY as_of, recorded_at LIMIT ?",
             [*params, limit],
         ).fetchall()
-        names = ("run_id", "as_of", "machines", "compliance_rate", "unknown_rate", "breaches", "complete", "scope_key")
-        out = []
-        for row in rows:
-            item = dict(zip(names, row, strict=True))
-            item["as_of"] = item["as_of"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            out.append(item)
-        return out
+        return [
+            HistoryRun(
+                run_id=run_id,
+                as_of=as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                machines=machines,
+                compliance_rate=rate,
+                unknown_rate=unknown_rate,
+                breaches=breaches,
+                complete=complete,
+                scope_key=scope,
+            )
+            for run_id, as_of, machines, rate, unknown_rate, breaches, complete, scope in rows
+        ]
 
-    def dimension_trend(self, dimension: str) -> list[dict[str, Any]]:
+    def dimension_trend(self, dimension: str) -> list[DimensionRate]:
         """Per-key rates of one dimension across runs, oldest first."""
         rows = self._con.execute(
             "SELECT r.as_of, d.key, d.machines, d.compliance_rate FROM dimension_rates d JOIN runs r USING (run_key) "
@@ -212,7 +232,7 @@ class HistoryStore:
             [dimension],
         ).fetchall()
         return [
-            {"as_of": a.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "key": k, "machines": m, "compliance_rate": c}
+            DimensionRate(as_of=a.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), key=k, machines=m, compliance_rate=c)
             for a, k, m, c in rows
         ]
 

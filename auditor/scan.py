@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -39,7 +38,7 @@ from auditor.notify import ScanOutcome, notify
 from auditor.package_data import sample_config, sample_fleet
 from auditor.publish import Publisher, publishers_for
 from auditor.reports.interface import QueryRecord, Renderer
-from auditor.reports.json import plain as json_plain
+from auditor.reports.json import summary_text
 from auditor.risk_register import Register, load_register
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.as_of import check_as_of
@@ -351,7 +350,7 @@ def _finish(
                 fingerprint=fingerprint,
                 config_sha256=config.sha256(),
                 summary=evaluation.summary,
-                summary_json=json.dumps(json_plain(evaluation.summary)),
+                document=summary_text(evaluation.summary),
                 breaches=[(b.rule, b.dimension) for b in evaluation.breaches],
                 statuses=[(v.machine.machine_id, v.status.value) for v in evaluation.verdicts],
                 sightings=zip(patch_keys, undated.column("machineId").to_pylist(), strict=True),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
 
 from auditor.cli.common import config_or_default, out, pct
-from auditor.history import HistoryStore, default_path
+from auditor.compliance.trend import HistoryRun
+from auditor.history import DimensionRate, HistoryStore, default_path
 
 
 def history_command(
@@ -25,8 +25,8 @@ def history_command(
     settings = config_or_default(config)
     path = history or (settings.history.path if settings is not None else None) or default_path()
     if not path.exists():
-        runs: list[dict[str, Any]] = []
-        trend: list[dict[str, Any]] = []
+        runs: list[HistoryRun] = []
+        trend: list[DimensionRate] = []
     else:
         with HistoryStore(path, read_only=True) as store:
             runs = store.runs()

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from auditor.cli.common import config_or_default, out, parse_as_of, pct, plain, progress_bar, warn
 from auditor.evidence.sign import load_private_key
-from auditor.reports.json import plain as json_plain
+from auditor.reports.json import plain as as_json
 from auditor.scan import ScanResult, scan
 
 
@@ -30,7 +29,7 @@ def print_summary(result: ScanResult) -> None:
         table.add_column(column, justify="left" if column == "Environment" else "right")
     for row in s.by_environment:
         table.add_row(
-            escape(row.key),
+            plain(row.key),
             str(row.counts.machines),
             str(row.counts.compliant),
             str(row.counts.non_compliant),
@@ -107,7 +106,7 @@ def result_document(result: ScanResult) -> dict[str, Any]:
         "non_compliant": s.counts.non_compliant,
         "unknown": s.counts.unknown,
         "compliance_rate": s.counts.compliance_rate,
-        "by_environment": json_plain(s.by_environment),
+        "by_environment": as_json(s.by_environment),
         "breaches": [b.to_json() for b in result.breaches],
         "warnings": result.warnings,
     }

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 import pyarrow as pa
 
 from auditor.compliance.risk_acceptance import REGISTER_EVIDENCE as REGISTER_EVIDENCE
 from auditor.compliance.summary import QuerySummary
+from auditor.compliance.trend import HistoryRun
 from auditor.errors import ConfigError, PackError
 from auditor.reports.interface import QueryRecord
 from auditor.risk_register import NARROWING_KEYS, SELECTOR_KEYS, ExceptionEntry, Register, validate_register
@@ -99,11 +101,12 @@ _HISTORY_COLUMNS = (
 )
 
 
-def history_table(runs: list[dict[str, Any]]) -> pa.Table:
+def history_table(runs: Sequence[HistoryRun]) -> pa.Table:
     """Earlier scans as evidence rows."""
     return pa.table({name: pa.array([run.get(name) for run in runs], kind) for name, kind in _HISTORY_COLUMNS})
 
 
-def history_runs(table: pa.Table | None) -> list[dict[str, Any]]:
+def history_runs(table: pa.Table | None) -> list[HistoryRun]:
     """Earlier scans from the history evidence (empty when the pack has none)."""
-    return [] if table is None else list(table.to_pylist())
+    # The evidence rows are the HistoryRun columns, as history_table wrote them.
+    return [] if table is None else [cast(HistoryRun, row) for row in table.to_pylist()]

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from auditor import __version__
 from auditor.compliance.evaluate import evaluate
+from auditor.compliance.trend import HistoryRun
 from auditor.config import Config
 from auditor.evidence.inputs import summary_queries
 from auditor.reports.interface import QueryRecord, ReportContext
@@ -36,7 +37,7 @@ class Provenance:
     """The source fingerprint (snapshot table hashes, or tenant and scopes)."""
     problems: list[str] = field(default_factory=list)
     """Why the data is incomplete; empty when complete."""
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[HistoryRun] = field(default_factory=list)
     """Earlier scans for the trend, as the history evidence records them."""
     tool_version: str = __version__
     """The auditor version writing the pack."""

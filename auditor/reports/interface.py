@@ -11,9 +11,9 @@ from typing import Any, Protocol
 
 from auditor.compliance.evaluate import Evaluation
 from auditor.compliance.summary import Summary
+from auditor.compliance.trend import HistoryRun, TrendPoint, trend_points
 from auditor.digests import scope_key
 from auditor.errors import AuditorError
-from auditor.reports.trend import TrendPoint, trend_points
 
 
 class RenderError(AuditorError):
@@ -57,7 +57,7 @@ class ReportContext:
     """The source fingerprint (snapshot table hashes, or tenant and scopes)."""
     problems: list[str] = field(default_factory=list)
     """Why the data is incomplete; empty when complete."""
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[HistoryRun] = field(default_factory=list)
     """Earlier scans (oldest first) for trend charts: as_of, compliance_rate, machines..."""
     manifest_fingerprint: str | None = None
 

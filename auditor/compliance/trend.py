@@ -3,9 +3,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
+
+
+class HistoryRun(TypedDict, total=False):
+    """An earlier scan as the history store lists it and the pack's history evidence keeps it."""
+
+    run_id: str
+    """The scan's run id."""
+    as_of: str
+    """Its as-of time (RFC 3339, UTC)."""
+    machines: int | None
+    """Machines in its scope."""
+    compliance_rate: float | None
+    """Its compliance rate (%)."""
+    unknown_rate: float | None
+    """Its share (%) of machines with unknown status."""
+    breaches: int | None
+    """Thresholds it breached."""
+    complete: bool | None
+    """Whether its data was complete."""
+    scope_key: str | None
+    """Which estate it scanned (tenant and scopes)."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +46,7 @@ class TrendPoint:
         return self.as_of[:10]
 
 
-def trend_points(history: Iterable[Mapping[str, Any]], *, scope: str, current: TrendPoint) -> tuple[TrendPoint, ...]:
+def trend_points(history: Iterable[HistoryRun], *, scope: str, current: TrendPoint) -> tuple[TrendPoint, ...]:
     """The earlier scans a trend may show, oldest first, then `current`.
 
     An earlier scan counts only when it is complete (an audit trend must not mix in, unremarked, a run whose data
