@@ -18,6 +18,9 @@ from auditor.sources.as_of import check_as_of
 from auditor.timestamps import format_timestamp
 from tests.crafted import AS_OF, Fleet
 
+JUDGED = Config.model_validate({"thresholds": {"min_compliance_rate": 0.0}})
+"""A config with a threshold, so the only warning a scan can give here is the as-of one."""
+
 
 def _fleet(path: Path) -> Path:
     fleet = Fleet()
@@ -52,7 +55,7 @@ def test_as_of_at_or_shortly_after_capture_is_accepted_silently(tmp_path: Path) 
     snapshot = _fleet(tmp_path / "snap")
     for offset in (timedelta(0), timedelta(days=7)):
         result = scan(
-            Config(),
+            JUDGED,
             source=f"snapshot:{snapshot}",
             out=tmp_path / "packs",
             as_of=AS_OF + offset,
@@ -66,7 +69,7 @@ def test_as_of_long_after_capture_warns(tmp_path: Path) -> None:
     snapshot = _fleet(tmp_path / "snap")
     late = AS_OF + timedelta(days=9)
     result = scan(
-        Config(max_assessment_age_days=7),
+        JUDGED.model_copy(update={"max_assessment_age_days": 7}),
         source=f"snapshot:{snapshot}",
         out=tmp_path / "packs",
         as_of=late,
