@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from auditor.sources.resource_graph import ResourceGraphSource
 from auditor.sources.snapshot import SnapshotSource
 from tests.integration.azure_emulator import TENANT, AzureEmulator, Fault, FaultKind
 from tests.integration.azure_emulator.fleet import AS_OF, build_fleet, subscription_ids
-from tests.summaries import js
+from tests.summaries import assert_same_figures, js
 
 SUBS = subscription_ids(5)
 
@@ -44,18 +43,6 @@ def _live_and_offline(snapshot: Snapshot, tmp_path: Path, subscriptions: list[st
     assert js(live.summary)["machines"] > 0
     assert (live.pack / "breaches.json").read_bytes() == (offline.pack / "breaches.json").read_bytes()
     assert_same_figures(live.pack, offline.pack)
-
-
-def assert_same_figures(live: Path, offline: Path) -> None:
-    """summary.json byte for byte, but for `scope`: the live scan's names what Azure showed, the snapshot's what
-    the snapshot recorded; both name the same subscriptions."""
-    texts = [(pack / "summary.json").read_text(encoding="utf-8") for pack in (live, offline)]
-    scopes = [json.loads(text).pop("scope") for text in texts]
-    assert (scopes[0]["kind"], scopes[1]["kind"]) == ("azure", "snapshot")
-    scanned = sorted(s["id"] for s in scopes[0]["subscriptions_scanned"])
-    assert scanned == sorted(scopes[1]["subscriptions"] or scanned)
-    # The figures are the same bytes: scope is the summary's last key, so everything before it matches.
-    assert texts[0].split('\n  "scope": ')[0] == texts[1].split('\n  "scope": ')[0]
 
 
 def test_live_scan_matches_offline_scan(tmp_path: Path) -> None:

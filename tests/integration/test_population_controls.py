@@ -148,8 +148,12 @@ def test_controls_judged_from_bundled_and_configured_mappings(tmp_path: Path) ->
     assert pci["status"] == "not_met"
     assert [c["observed"] for c in pci["criteria"]] == [15, 3, 3, 44.44]
     assert [c["outcome"] for c in pci["criteria"]] == ["met", "not_met", "not_met", "met"]
-    # No installation runs and no schedule coverage threshold: nothing fails, something cannot be judged.
-    assert controls[("NIST SP 800-53 Rev. 5", "SI-2(3)")]["status"] == "not_assessed"
+    # The pack measures remediation now (issue 20), but this fleet installed nothing in the window: no time to
+    # remediate is measured, which SI-2(3) requires, so it is not met (its SLA-rate criterion stays unjudged).
+    si_2_3 = controls[("NIST SP 800-53 Rev. 5", "SI-2(3)")]
+    assert si_2_3["status"] == "not_met"
+    assert [c["outcome"] for c in si_2_3["criteria"]] == ["not_met", "not_assessed"]
+    # No schedule coverage threshold: nothing fails, something cannot be judged.
     assert controls[("SOC 2 (TSC 2017)", "CC7.1")]["status"] == "not_assessed"
     house = controls[("House rules", "HR-1")]
     assert house["status"] == "met"

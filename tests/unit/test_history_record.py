@@ -18,6 +18,8 @@ class Figures:
     compliance_rate = 50.0
     unknown_rate = 0.0
     breaches = 0
+    remediation = None
+    lifecycle = None
 
     def dimension(self, _name: str) -> list[Any]:
         return []
