@@ -59,7 +59,6 @@ class ReportContext:
     """Why the data is incomplete; empty when complete."""
     history: list[HistoryRun] = field(default_factory=list)
     """Earlier scans (oldest first) for trend charts: as_of, compliance_rate, machines..."""
-    manifest_fingerprint: str | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
     """manifest.json's who-and-what keys (`operator`, `scope`, `exceptions_register`), for the cover and About."""
 

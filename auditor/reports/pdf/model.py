@@ -275,5 +275,4 @@ def build_view(context: ReportContext) -> dict[str, Any]:
         "lifecycle": lifecycle_view(context),
         "sla": sorted(evaluation.config.sla.items(), key=lambda item: (item[1], item[0])),
         "queries": context.queries,
-        "manifest": context.manifest_fingerprint,
     }

@@ -142,8 +142,6 @@ def write_about(workbook: Workbook, context: ReportContext) -> Form:
     form.pair("As of (UTC)", evaluation.as_of, Styles.DATE)
     form.pair("Generated at (UTC)", context.generated_at, Styles.DATE)
     form.pair("Data complete", "no: " + "; ".join(context.problems) if context.problems else "yes", Styles.WRAP)
-    if context.manifest_fingerprint:
-        form.pair("Manifest fingerprint", context.manifest_fingerprint)
     form.pair("Summary format", context.summary.format)
     form.blank()
     form.section("Who ran it and what it covered")
