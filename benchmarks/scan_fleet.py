@@ -21,6 +21,7 @@ seconds with a peak RSS <= 1.5 GiB, and history adding <= 10% to the scan's CPU 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -112,8 +113,19 @@ def seeded_history(snapshot: Path, work: Path) -> Path:
     if not seed.is_file():
         captured = read_snapshot(snapshot, verify=False).captured_at
         earlier = (captured - timedelta(days=7)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        timed(scan_command(snapshot, work / "seed-packs", "--history", str(seed), "--as-of", earlier))
+        # A scan may not be dated before its snapshot's capture (Resource Graph keeps only the latest assessment),
+        # so the earlier scan reads the same tables (hard links) from a snapshot captured a week before.
+        before = work / "snapshot-week-before"
+        shutil.rmtree(before, ignore_errors=True)
+        before.mkdir(parents=True)
+        for table in snapshot.glob("*.jsonl.gz"):
+            os.link(table, before / table.name)
+        document = json.loads((snapshot / "snapshot.json").read_text(encoding="utf-8"))
+        document["captured_at"] = earlier
+        (before / "snapshot.json").write_text(json.dumps(document), encoding="utf-8")
+        timed(scan_command(before, work / "seed-packs", "--history", str(seed)))
         shutil.rmtree(work / "seed-packs", ignore_errors=True)
+        shutil.rmtree(before, ignore_errors=True)
     return seed
 
 
