@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Literal, TypedDict
 
 from auditor.bounded import (
     MAX_DOCUMENT_BYTES,
@@ -31,6 +31,7 @@ from auditor.bounded import (
 )
 from auditor.digests import sha256_file
 from auditor.errors import SnapshotError
+from auditor.jsonvalue import JsonObject, JsonValue
 from auditor.timestamps import format_timestamp, parse_timestamp
 
 FORMAT = "auditor-snapshot/1"
@@ -45,24 +46,31 @@ OPTIONAL_TABLES: tuple[str, ...] = ("resourcecontainers",)
 LOG_ANALYTICS_PREFIX = "la_"
 LOG_ANALYTICS_TABLE = re.compile(r"la_[a-z0-9_]+")
 """A Log Analytics table's snapshot name, matched whole: it becomes a file name and a SQL identifier."""
-ARG_COLUMNS: tuple[str, ...] = (
-    "id",
-    "name",
-    "type",
-    "tenantId",
-    "kind",
-    "location",
-    "resourceGroup",
-    "subscriptionId",
-    "managedBy",
-    "sku",
-    "plan",
-    "properties",
-    "tags",
-    "identity",
-    "zones",
-    "extendedLocation",
-)
+
+
+class ArgRow(TypedDict):
+    """One row of an ARG table as Resource Graph returns it (`resultFormat=objectArray`), its columns in ARG's
+    order. `properties` differs by resource type: see `refdata/schemas/ARG_TABLES.md`."""
+
+    id: str
+    name: str
+    type: str
+    tenantId: str
+    kind: str
+    location: str
+    resourceGroup: str
+    subscriptionId: str
+    managedBy: str
+    sku: JsonObject | None
+    plan: JsonObject | None
+    properties: JsonObject
+    tags: dict[str, str] | None
+    identity: JsonObject | None
+    zones: list[str] | None
+    extendedLocation: JsonObject | None
+
+
+ARG_COLUMNS: tuple[str, ...] = tuple(ArgRow.__annotations__)
 """The columns of every ARG table, in ARG's order."""
 
 _HINT = "regenerate it with `auditor snapshot generate` or `auditor snapshot capture`"
@@ -91,12 +99,13 @@ class Snapshot:
     """When the data was captured (UTC)."""
     source: Literal["azure", "synthetic"]
     tenant_id: str
-    scope: Mapping[str, Any]
+    scope: JsonObject
+    """snapshot.json's `scope`, as written (readers accept keys they do not know)."""
     tables: Mapping[str, SnapshotTable]
-    meta: Mapping[str, Any] = field(repr=False)
+    meta: JsonObject = field(repr=False)
     """The parsed snapshot.json, as written."""
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> JsonObject:
         """What identifies this snapshot's content: its format, capture time and table hashes."""
         return {
             "kind": "snapshot",
@@ -148,8 +157,11 @@ def check_table_file(path: Path) -> tuple[str, int]:
     return reader.sha.hexdigest(), newlines + (last != b"\n")
 
 
-def write_table(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Write rows as deterministic gzipped JSON lines; returns the row count."""
+def write_table(path: Path, rows: Iterable[Mapping[str, object]]) -> int:
+    """Write rows as deterministic gzipped JSON lines; returns the row count.
+
+    A row is any mapping `json.dumps` can write: an `ArgRow`, a row as Resource Graph or Log Analytics returned it.
+    """
     count = 0
     with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
         buffer: list[str] = []
@@ -166,13 +178,13 @@ def write_table(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
 
 def write_snapshot(
     out: Path,
-    tables: Mapping[str, Iterable[Mapping[str, Any]]],
+    tables: Mapping[str, Iterable[Mapping[str, object]]],
     *,
     source: Literal["azure", "synthetic"],
     captured_at: datetime,
     tenant_id: str,
-    scope: Mapping[str, Any],
-    extra: Mapping[str, Any] | None = None,
+    scope: Mapping[str, JsonValue],
+    extra: Mapping[str, JsonValue] | None = None,
 ) -> Snapshot:
     """Write a snapshot directory atomically: into a temporary sibling, then renamed over `out`.
 
@@ -193,12 +205,12 @@ def write_snapshot(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        meta_tables: dict[str, dict[str, Any]] = {}
+        meta_tables: JsonObject = {}
         for name in sorted(tables):
             path = tmp / f"{name}.jsonl.gz"
             rows = write_table(path, tables[name])
             meta_tables[name] = {"rows": rows, "sha256": sha256_file(path)}
-        meta: dict[str, Any] = {
+        meta: JsonObject = {
             "format": FORMAT,
             "captured_at": format_timestamp(captured_at),
             "source": source,
@@ -269,7 +281,7 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
         raise SnapshotError(f"{meta_path} is missing", f"{path} is not an auditor snapshot; {_HINT}")
     try:
         with meta_path.open("rb") as handle:
-            meta = loads(read_capped(handle, MAX_DOCUMENT_BYTES))
+            meta: JsonValue = loads(read_capped(handle, MAX_DOCUMENT_BYTES))
     except (OSError, ValueError) as exc:  # ValueError: not JSON, not UTF-8 or too large
         raise SnapshotError(f"{meta_path} is not valid JSON: {exc}", _HINT) from exc
     except NestedTooDeeply as exc:
@@ -289,9 +301,11 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
         raise SnapshotError(
             f"{meta_path}: key 'captured_at' is {meta['captured_at']!r}, not an RFC 3339 timestamp", _HINT
         ) from exc
-    source = meta.get("source")
-    if source not in ("azure", "synthetic"):
-        raise SnapshotError(f"{meta_path}: key 'source' is {source!r}, expected 'azure' or 'synthetic'", _HINT)
+    match meta.get("source"):
+        case "azure" | "synthetic" as source:
+            pass
+        case other:
+            raise SnapshotError(f"{meta_path}: key 'source' is {other!r}, expected 'azure' or 'synthetic'", _HINT)
     scope = meta.get("scope", {})
     if not isinstance(scope, dict):
         raise SnapshotError(f"{meta_path}: key 'scope' must be an object", _HINT)
@@ -307,12 +321,12 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
             )
         if not _is_known_table(name):
             continue
-        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+        sha = entry.get("sha256") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(sha, str):
             raise SnapshotError(f"{meta_path}: key 'tables.{name}' needs 'rows' and 'sha256'", _HINT)
-        try:
-            rows = int(entry.get("rows", 0))
-        except (TypeError, ValueError) as exc:
-            raise SnapshotError(f"{meta_path}: key 'tables.{name}.rows' is not a number", _HINT) from exc
+        rows = _whole_number(entry.get("rows", 0))
+        if rows is None:
+            raise SnapshotError(f"{meta_path}: key 'tables.{name}.rows' is not a number", _HINT)
         file = path / f"{name}.jsonl.gz"
         if not file.is_file():
             raise SnapshotError(f"snapshot table file {file} is missing", _HINT)
@@ -321,13 +335,13 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
                 actual, counted = check_table_file(file)
             except (OSError, ValueError) as exc:
                 actual = sha256_file(file)
-                if actual == entry["sha256"]:  # a changed file is named as such before its content is judged
+                if actual == sha:  # a changed file is named as such before its content is judged
                     why = str(exc) if isinstance(exc, InputTooLarge) else f"cannot read gzip data: {exc}"
                     raise SnapshotError(f"{file}: {why}", _HINT) from exc
                 counted = rows
-            if actual != entry["sha256"]:
+            if actual != sha:
                 raise SnapshotError(
-                    f"{file}: sha256 mismatch (snapshot.json says {entry['sha256'][:12]}…, file is {actual[:12]}…)",
+                    f"{file}: sha256 mismatch (snapshot.json says {sha[:12]}…, file is {actual[:12]}…)",
                     "the file was changed or corrupted after capture; " + _HINT,
                 )
             if "rows" in entry and counted != rows:
@@ -335,7 +349,7 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
                     f"{meta_path}: key 'tables.{name}.rows' says {rows} rows, but {file.name} holds {counted}",
                     "snapshot.json and the table file disagree (edited or truncated after capture); " + _HINT,
                 )
-        tables[name] = SnapshotTable(name=name, path=file, rows=rows, sha256=entry["sha256"])
+        tables[name] = SnapshotTable(name=name, path=file, rows=rows, sha256=sha)
     missing = [name for name in REQUIRED_TABLES if name not in tables]
     if missing:
         raise SnapshotError(f"{meta_path}: required table(s) missing: {', '.join(missing)}", _HINT)
@@ -350,14 +364,27 @@ def read_snapshot(path: Path, *, verify: bool = True) -> Snapshot:
     )
 
 
-def iter_table(table: SnapshotTable) -> Iterator[dict[str, Any]]:
+def _whole_number(value: JsonValue) -> int | None:
+    """`value` as `int()` reads it (a number, or a number's text), or None when it is not one."""
+    if not isinstance(value, int | float | str):
+        return None
+    try:
+        return int(value)
+    except (ValueError, OverflowError):  # not a number's text, NaN, Infinity
+        return None
+
+
+def iter_table(table: SnapshotTable) -> Iterator[JsonObject]:
     """Yield the rows of one table file (used by tests and tools; scans read through DuckDB)."""
     number = 0
     try:
         with table.path.open("rb") as raw:
             for line in gzip_lines(raw):
                 number += 1
-                yield loads(line)
+                row: JsonValue = loads(line)
+                if not isinstance(row, dict):
+                    raise SnapshotError(f"{table.path}: row {number} is not a JSON object", _HINT)
+                yield row
     except InputTooLarge as exc:
         raise SnapshotError(f"{table.path}: {exc}", _HINT) from exc
     except NestedTooDeeply as exc:

@@ -49,6 +49,7 @@ def rewrite_meta(path: Path, change: dict) -> None:
         (lambda p: (p / "snapshot.json").unlink(), "snapshot.json is missing"),
         (lambda p: rewrite_meta(p, {"format": "auditor-snapshot/9"}), "key 'format' is 'auditor-snapshot/9'"),
         (lambda p: rewrite_meta(p, {"captured_at": "last tuesday"}), "key 'captured_at' is 'last tuesday'"),
+        (lambda p: rewrite_meta(p, {"source": "aws"}), "key 'source' is 'aws', expected 'azure' or 'synthetic'"),
         (lambda p: (p / "resources.jsonl.gz").write_bytes(b"garbage"), "resources.jsonl.gz: sha256 mismatch"),
     ],
 )
@@ -88,7 +89,7 @@ def test_corrupt_gzip_with_matching_hash_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "packs").exists() or not any((tmp_path / "packs").iterdir())
 
 
-def restate_rows(path: Path, table: str, rows: int) -> None:
+def restate_rows(path: Path, table: str, rows: object) -> None:
     meta = json.loads((path / "snapshot.json").read_text())
     meta["tables"][table]["rows"] = rows
     (path / "snapshot.json").write_text(json.dumps(meta))
@@ -115,3 +116,30 @@ def test_rows_are_counted_across_gzip_members_and_without_a_final_newline(tmp_pa
     file.write_bytes(gzip.compress(b'{"a":1}\n' * 5000)[:-20])
     with pytest.raises(ValueError, match="truncated"):
         check_table_file(file)
+
+
+@pytest.mark.parametrize("count", [None, [1], {"n": 1}, "one", float("inf"), float("nan")])
+def test_a_row_count_that_is_not_a_number_is_refused(tmp_path: Path, count: object) -> None:
+    path = small(tmp_path)
+    restate_rows(path, "resources", count)  # json writes inf and nan as Infinity and NaN, which it also reads
+    with pytest.raises(SnapshotError) as info:
+        read_snapshot(path)
+    assert info.value.message == f"{path / 'snapshot.json'}: key 'tables.resources.rows' is not a number"
+
+
+@pytest.mark.parametrize("count", ["1", 1.0, True])
+def test_a_row_count_is_read_as_int_reads_it(tmp_path: Path, count: object) -> None:
+    path = small(tmp_path)
+    restate_rows(path, "resources", count)
+    assert read_snapshot(path).tables["resources"].rows == 1
+
+
+def test_a_row_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    path = small(tmp_path)
+    table = read_snapshot(path).tables["resources"]
+    table.path.write_bytes(gzip.compress(b'{"id": "a"}\n[1, 2]\n'))
+    rows = iter_table(table)
+    assert next(rows) == {"id": "a"}
+    with pytest.raises(SnapshotError) as info:
+        next(rows)
+    assert info.value.message == f"{table.path}: row 2 is not a JSON object"
