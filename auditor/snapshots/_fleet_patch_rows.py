@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from typing import Any
 
+from auditor.jsonvalue import JsonObject
 from auditor.snapshots._fleet_machines import Machine
 from auditor.snapshots._fleet_patches import PatchDef, ProductCatalog
 from auditor.snapshots._fleet_plan import FleetPlan
 from auditor.snapshots._fleet_rows import Ticker
 from auditor.snapshots._fleet_runs import Run
 from auditor.snapshots._fleet_util import DAY, MINUTE, Weighted, arg_row, derive, guid, ts
+from auditor.snapshots.format import ArgRow
 
 MAX_PENDING = 25
 STALE_DAYS = 7
@@ -73,16 +74,17 @@ def _pending(rng: random.Random, machine: Machine, catalog: ProductCatalog, at: 
     return pending[:MAX_PENDING]
 
 
-def _counts(windows: bool, patches: list[PatchDef]) -> dict[str, int]:
+def _counts(windows: bool, patches: list[PatchDef]) -> JsonObject:
+    """`availablePatchCountByClassification`: every classification of every patch counted once."""
     keys = list(_COUNT_KEYS.values()) if windows else ["security", "other"]
     counts = dict.fromkeys(keys, 0)
     for patch in patches:
         for classification in patch.classifications:
             counts[_COUNT_KEYS[classification]] += 1
-    return counts
+    return dict(counts)  # a JsonObject: dict is invariant, so dict[str, int] is not
 
 
-def _patch_properties(patch: PatchDef, windows: bool, modified: str) -> dict[str, Any]:
+def _patch_properties(patch: PatchDef, windows: bool, modified: str) -> JsonObject:
     if windows:
         return {
             "patchName": patch.name,
@@ -106,7 +108,7 @@ def _patch_properties(patch: PatchDef, windows: bool, modified: str) -> dict[str
 
 def assessment_rows(
     plan: FleetPlan, catalogs: dict[str, ProductCatalog], machines: list[Machine], each: Ticker
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[ArgRow]:
     """For most machines a `latest` assessment summary followed by its pending `softwarepatches`."""
     now, tenant = plan.now, plan.tenant_id
     for machine in each(machines):
@@ -120,7 +122,7 @@ def assessment_rows(
         patches: list[PatchDef] = []
         if status in ("Succeeded", "CompletedWithWarnings"):
             patches = _pending(rng, machine, catalogs[machine.product.catalog], at)
-        error: dict[str, Any] | None = None
+        error: JsonObject | None = None
         if status == "Failed":
             code, message = rng.choice(_WINDOWS_ERRORS if windows else _LINUX_ERRORS)
             error = {"code": code, "message": message}
@@ -169,7 +171,7 @@ def assessment_rows(
 
 def installation_rows(
     plan: FleetPlan, catalogs: dict[str, ProductCatalog], machines: list[Machine], each: Ticker
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[ArgRow]:
     """Every installation run, followed by the patches it installed and, for failed runs, those that failed."""
     tenant = plan.tenant_id
     for machine in each(machines):
@@ -183,7 +185,7 @@ def installation_rows(
         service = ("WU-WSUS" if machine.wsus else "WU") if windows else machine.product.package_manager
         for run in machine.runs:
             run_id = f"{machine.patch_base}/patchInstallationResults/{run.run_id}"
-            error: dict[str, Any] | None = None
+            error: JsonObject | None = None
             if run.error is not None:
                 code, message, detail_code, detail = run.error
                 error = {"code": code, "message": message, "details": [{"code": detail_code, "message": detail}]}
@@ -227,9 +229,7 @@ def installation_rows(
                 yield _patch_row(machine, tenant, f"{run_id}/softwarePatches", patch, modified, "Failed")
 
 
-def _patch_row(
-    machine: Machine, tenant: str, parent: str, patch: PatchDef, modified: str, state: str
-) -> dict[str, Any]:
+def _patch_row(machine: Machine, tenant: str, parent: str, patch: PatchDef, modified: str, state: str) -> ArgRow:
     """One `patchinstallationresults/softwarepatches` row of a run."""
     props = _patch_properties(patch, machine.os == "Windows", modified)
     props["installationState"] = state

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any
 
 from auditor.snapshots._fleet_catalog import (
     ARC_SITES,
@@ -143,7 +142,17 @@ def _dynamic(subs: tuple[Subscription, ...], configs: tuple[MaintenanceConfig, .
     both = (VM_TYPE, ARC_TYPE)
     out = []
 
-    def sub_level(sub: Subscription, name: str, cfg: str, **filt: Any) -> DynamicAssignment:
+    def sub_level(
+        sub: Subscription,
+        name: str,
+        cfg: str,
+        *,
+        resource_types: tuple[str, ...],
+        os_types: tuple[str, ...],
+        locations: tuple[str, ...],
+        tags: dict[str, tuple[str, ...]],
+        operator: str,
+    ) -> DynamicAssignment:
         scope = f"/subscriptions/{sub.id}"
         return DynamicAssignment(
             name=name,
@@ -152,7 +161,11 @@ def _dynamic(subs: tuple[Subscription, ...], configs: tuple[MaintenanceConfig, .
             config=by_name[cfg],
             subscription=sub,
             resource_group="",
-            **filt,
+            resource_types=resource_types,
+            os_types=os_types,
+            locations=locations,
+            tags=tags,
+            operator=operator,
         )
 
     out.append(

@@ -5,13 +5,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
+from auditor.jsonvalue import JsonObject
 from auditor.snapshots._fleet_catalog import ARC_AGENT_VERSIONS, VM_SIZES
 from auditor.snapshots._fleet_machines import Machine
 from auditor.snapshots._fleet_plan import MANAGEMENT_GROUP, FleetPlan, PolicyAssignment
 from auditor.snapshots._fleet_runs import Run
 from auditor.snapshots._fleet_util import DAY, HOUR, arg_row, derive, guid, ts
+from auditor.snapshots.format import ArgRow
 
 Ticker = Callable[[Iterable[Machine]], Iterator[Machine]]
 """Wraps the machine list so that iterating it reports progress."""
@@ -39,7 +40,7 @@ def _power_state(plan: FleetPlan, machine: Machine) -> tuple[str, str] | None:
     return _POWER[machine.state]
 
 
-def resource_container_rows(plan: FleetPlan) -> Iterator[dict[str, Any]]:
+def resource_container_rows(plan: FleetPlan) -> Iterator[ArgRow]:
     """Subscriptions and resource groups, for display names in reports."""
     for sub in plan.subscriptions:
         yield arg_row(
@@ -73,9 +74,9 @@ def resource_container_rows(plan: FleetPlan) -> Iterator[dict[str, Any]]:
             )
 
 
-def _patch_settings(machine: Machine) -> dict[str, Any] | None:
+def _patch_settings(machine: Machine) -> JsonObject | None:
     if machine.arc:
-        settings: dict[str, Any] = {"patchMode": machine.patch_mode}
+        settings: JsonObject = {"patchMode": machine.patch_mode}
         if machine.assessment_mode is not None:
             settings["assessmentMode"] = machine.assessment_mode
         return settings
@@ -92,13 +93,13 @@ def _patch_settings(machine: Machine) -> dict[str, Any] | None:
     return settings
 
 
-def _vm_properties(plan: FleetPlan, machine: Machine) -> tuple[dict[str, Any], list[str] | None]:
+def _vm_properties(plan: FleetPlan, machine: Machine) -> tuple[JsonObject, list[str] | None]:
     rng = derive(plan.seed, "vm", machine.index)
     product = machine.product
     windows = product.os == "Windows"
     settings = _patch_settings(machine)
     if windows:
-        config: dict[str, Any] = {
+        config: JsonObject = {
             "provisionVMAgent": True,
             "enableAutomaticUpdates": machine.patch_mode != "Manual",
         }
@@ -109,7 +110,7 @@ def _vm_properties(plan: FleetPlan, machine: Machine) -> tuple[dict[str, Any], l
     if settings is not None:
         config["patchSettings"] = settings
     power = _power_state(plan, machine)
-    props: dict[str, Any] = {
+    props: JsonObject = {
         "vmId": guid(rng),
         "hardwareProfile": {"vmSize": VM_SIZES.pick(rng)},
         "storageProfile": {
@@ -151,13 +152,13 @@ def _vm_properties(plan: FleetPlan, machine: Machine) -> tuple[dict[str, Any], l
     return props, zones
 
 
-def _arc_properties(plan: FleetPlan, machine: Machine) -> tuple[dict[str, Any], dict[str, Any]]:
+def _arc_properties(plan: FleetPlan, machine: Machine) -> tuple[JsonObject, JsonObject]:
     rng = derive(plan.seed, "arc", machine.index)
     product = machine.product
     os_name = product.os.lower()
     changed = machine.offline_since if machine.offline_since is not None else plan.now - rng.randint(HOUR, 30 * DAY)
     settings = _patch_settings(machine)
-    props: dict[str, Any] = {
+    props: JsonObject = {
         "provisioningState": "Succeeded",
         "status": machine.state,
         "lastStatusChange": ts(changed),
@@ -184,11 +185,11 @@ def _arc_properties(plan: FleetPlan, machine: Machine) -> tuple[dict[str, Any], 
                 "esuKeyState": "Active" if assigned else "Inactive",
             }
         }
-    identity = {"type": "SystemAssigned", "principalId": guid(rng), "tenantId": plan.tenant_id}
+    identity: JsonObject = {"type": "SystemAssigned", "principalId": guid(rng), "tenantId": plan.tenant_id}
     return props, identity
 
 
-def _vsphere_properties(plan: FleetPlan, machine: Machine) -> dict[str, Any]:
+def _vsphere_properties(plan: FleetPlan, machine: Machine) -> JsonObject:
     """An Arc-enabled VMware vSphere VM (Microsoft.ConnectedVMwarevSphere/virtualMachines): the OS and the patch
     settings under osProfile, the power state in powerState."""
     rng = derive(plan.seed, "vsphere-vm", machine.index)
@@ -208,7 +209,7 @@ def _vsphere_properties(plan: FleetPlan, machine: Machine) -> dict[str, Any]:
     }
 
 
-def resource_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> Iterator[dict[str, Any]]:
+def resource_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> Iterator[ArgRow]:
     """Maintenance configurations, then every machine (Azure VM or Arc)."""
     for config in plan.configs:
         yield arg_row(
@@ -221,8 +222,8 @@ def resource_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> Ite
             subscription_id=config.subscription_id,
             properties={
                 "maintenanceScope": "InGuestPatch",
-                "maintenanceWindow": config.window,
-                "installPatches": config.install_patches,
+                "maintenanceWindow": config.maintenance_window(),
+                "installPatches": config.install_patches(),
                 "visibility": "Custom",
                 "namespace": "Microsoft.Maintenance",
                 "extensionProperties": {"InGuestPatchMode": "User"},
@@ -269,17 +270,22 @@ _SUMMARY_KEY = {
 }
 
 
+def _no_runs() -> dict[str, int]:
+    """A schedule run's `resourceUpdateSummary` counts before any machine's run, and the latest end under `end`."""
+    return {"total": 0, "succeeded": 0, "failed": 0, "inProgress": 0, "notStarted": 0, "end": 0}
+
+
 def _apply_status(run: Run) -> str:
     if run.status == "Succeeded" and not (run.installed or run.pending or run.failed):
         return "NoUpdatesPending"
     return _APPLY_STATUS[run.status]
 
 
-def maintenance_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> Iterator[dict[str, Any]]:
+def maintenance_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> Iterator[ArgRow]:
     """Dynamic-scope and static configuration assignments, per-machine and per-schedule applyUpdates records."""
     tenant = plan.tenant_id
     for dyn in plan.dynamic:
-        filt: dict[str, Any] = {
+        filt: JsonObject = {
             "resourceTypes": list(dyn.resource_types),
             "resourceGroups": [dyn.resource_group] if dyn.resource_group else [],
             "osTypes": list(dyn.os_types),
@@ -296,7 +302,7 @@ def maintenance_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> 
             properties={"maintenanceConfigurationId": dyn.config.id, "resourceId": dyn.scope_id, "filter": filt},
         )
     used: dict[str, bool] = {d.config.name: True for d in plan.dynamic}
-    summaries: dict[tuple[str, str], dict[str, Any]] = {}
+    summaries: dict[tuple[str, str], dict[str, int]] = {}
     for machine in each(machines):
         if machine.static is not None:
             used[machine.static.name] = True
@@ -314,10 +320,7 @@ def maintenance_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> 
             if run.occurrence is None or run.config is None:
                 continue
             status = _apply_status(run)
-            summary = summaries.setdefault(
-                (run.config.name, run.occurrence.run_name),
-                {"total": 0, "succeeded": 0, "failed": 0, "inProgress": 0, "notStarted": 0, "end": 0},
-            )
+            summary = summaries.setdefault((run.config.name, run.occurrence.run_name), _no_runs())
             summary["total"] += 1
             summary[_SUMMARY_KEY[status]] += 1
             summary["end"] = max(summary["end"], run.end)
@@ -343,14 +346,7 @@ def maintenance_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> 
         if config.name not in used:
             continue
         for occ in config.occurrences:
-            counts = summaries.get((config.name, occ.run_name)) or {
-                "total": 0,
-                "succeeded": 0,
-                "failed": 0,
-                "inProgress": 0,
-                "notStarted": 0,
-                "end": 0,
-            }
+            counts = summaries.get((config.name, occ.run_name)) or _no_runs()
             end = counts.pop("end") or occ.start + 2 * 60
             if counts["inProgress"]:
                 status, end_text = "InProgress", None
@@ -375,7 +371,7 @@ def maintenance_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> 
                     "status": status,
                     "startDateTime": ts(occ.start),
                     "endDateTime": end_text,
-                    "resourceUpdateSummary": counts,
+                    "resourceUpdateSummary": dict(counts),  # a JsonObject: dict is invariant, so dict[str, int] is not
                 },
             )
 
@@ -391,7 +387,7 @@ def _policy_truth(policy: PolicyAssignment, machine: Machine) -> bool | None:
     return machine.hotpatch
 
 
-def policy_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> Iterator[dict[str, Any]]:
+def policy_rows(plan: FleetPlan, machines: list[Machine], each: Ticker) -> Iterator[ArgRow]:
     """One policy state per machine and applicable assignment, with a few Exempt and a few stale Compliant."""
     tenant = plan.tenant_id
     for machine in each(machines):

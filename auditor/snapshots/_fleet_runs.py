@@ -136,7 +136,7 @@ def _settle(rng: random.Random, plan: FleetPlan, machine: Machine, run: Run, gap
     windows = machine.os == "Windows"
     config = run.config
     planned = _duration(rng, windows)
-    window = config.duration_minutes * MINUTE if config else 0
+    window = config.spec.minutes * MINUTE if config else 0
     if config:
         planned = min(planned, window - 5 * MINUTE)
     cap = 1 + min(18, max(0, int(gap_days / 2.5)))
@@ -144,7 +144,7 @@ def _settle(rng: random.Random, plan: FleetPlan, machine: Machine, run: Run, gap
         cap = int(cap * 1.5) + 1
     p_fail = 0.04 + (0.2 if machine.location == FAILURE_LOCATION else 0)
     p_fail += (0.07 if machine.product.key == "rhel8" else 0) + (0.3 if machine.flaky else 0)
-    exceeded_rate = config.exceeded_rate if config else 0.02
+    exceeded_rate = config.spec.exceeded if config else 0.02
     cause = ""
     roll = rng.random()
     exceeded = rng.random() < exceeded_rate
@@ -194,15 +194,12 @@ def _settle(rng: random.Random, plan: FleetPlan, machine: Machine, run: Run, gap
     if run.status != "NotStarted":
         limited = run.classes is not None and len(run.classes) < 5
         run.not_selected = rng.randint(0, 6) if limited else rng.randint(0, 1)
-        masks = (
-            config.install_patches.get("linuxParameters" if not windows else "windowsParameters", {}) if config else {}
-        )
-        if masks.get("kbNumbersToExclude") or masks.get("packageNameMasksToExclude"):
+        if config and config.spec.excludes(machine.os):
             run.excluded = rng.randint(0, 2)
         if cause == "RebootFailed":
             run.reboot_status = "Failed"
         elif run.installed:
-            setting = (config.install_patches["rebootSetting"] if config else machine.reboot_setting) or "IfRequired"
+            setting = (config.spec.reboot if config else machine.reboot_setting) or "IfRequired"
             run.reboot_status = {"Never": "Required", "Always": "Completed"}.get(
                 setting, "Completed" if rng.random() < 0.55 else "NotNeeded"
             )
@@ -239,8 +236,7 @@ def _schedules(machine: Machine) -> list[MaintenanceConfig]:
 
 
 def _config_classes(config: MaintenanceConfig, os: str) -> frozenset[str]:
-    params = config.install_patches.get("windowsParameters" if os == "Windows" else "linuxParameters")
-    return frozenset(params["classificationsToInclude"]) if params else frozenset()
+    return frozenset(config.spec.classes(os) or ())
 
 
 def build_runs(plan: FleetPlan, machine: Machine, rng: random.Random) -> list[Run]:

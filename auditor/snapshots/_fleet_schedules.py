@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
+from auditor.jsonvalue import JsonObject
 from auditor.snapshots._fleet_util import DAY, MINUTE, derive, guid
 
 HISTORY_DAYS = 45
@@ -28,25 +28,6 @@ class Occurrence:
     correlation_id: str
     run_name: str
     """`yyyyMMddHHmmss` of the start, used as the applyUpdates resource name."""
-
-
-@dataclass(frozen=True, slots=True)
-class MaintenanceConfig:
-    name: str
-    id: str
-    subscription_id: str
-    resource_group: str
-    location: str
-    window: dict[str, str]
-    """`properties.maintenanceWindow` as written."""
-    install_patches: dict[str, Any]
-    os_types: tuple[str, ...]
-    duration_minutes: int
-    expired: bool
-    exceeded_rate: float
-    """Chance that a run overruns the window; one configuration's window is deliberately too short."""
-    occurrences: tuple[Occurrence, ...]
-    """The most recent schedule runs in the history window (empty when expired)."""
 
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -106,7 +87,7 @@ def _utc_offset_minutes(time_zone: str, day: date) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class _Spec:
+class ConfigSpec:
     """How one maintenance configuration of the synthetic tenant is set up."""
 
     name: str
@@ -120,6 +101,7 @@ class _Spec:
     """Windows classifications to include; None = no windowsParameters."""
     linux: tuple[str, ...] | None
     exceeded: float
+    """Chance that a run overruns the window; one configuration's window is deliberately too short."""
     os_types: tuple[str, ...] = ("Windows", "Linux")
     kb_include: tuple[str, ...] = ()
     kb_exclude: tuple[str, ...] = ()
@@ -131,36 +113,93 @@ class _Spec:
         hours, minutes = self.duration.split(":")
         return int(hours) * 60 + int(minutes)
 
+    def classes(self, os: str) -> tuple[str, ...] | None:
+        """The classifications a run installs on `os`; None when the configuration has no parameters for it."""
+        return self.windows if os == "Windows" else self.linux
+
+    def excludes(self, os: str) -> bool:
+        """Whether the configuration's parameters for `os` exclude KB numbers (Windows) or package masks (Linux)."""
+        if os == "Windows":
+            return self.windows is not None and bool(self.kb_exclude)
+        return self.linux is not None and bool(self.mask_exclude)
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceConfig:
+    """A maintenance configuration of the synthetic tenant; its ARG properties are written from `spec`."""
+
+    name: str
+    id: str
+    subscription_id: str
+    resource_group: str
+    location: str
+    spec: ConfigSpec
+    """Its window, what it installs, and how often its runs overrun."""
+    expired: bool
+    occurrences: tuple[Occurrence, ...]
+    """The most recent schedule runs in the history window (empty when expired)."""
+
+    def maintenance_window(self) -> JsonObject:
+        """`properties.maintenanceWindow` as written."""
+        return {
+            "startDateTime": self.spec.start,
+            "expirationDateTime": self.spec.expires,
+            "duration": self.spec.duration,
+            "timeZone": self.spec.time_zone,
+            "recurEvery": self.spec.recur.text(),
+        }
+
+    def install_patches(self) -> JsonObject:
+        """`properties.installPatches` as written."""
+        spec = self.spec
+        patches: JsonObject = {"rebootSetting": spec.reboot}
+        if spec.windows is not None:
+            patches["windowsParameters"] = {
+                "classificationsToInclude": list(spec.windows),
+                "kbNumbersToInclude": list(spec.kb_include),
+                "kbNumbersToExclude": list(spec.kb_exclude),
+                "excludeKbsRequiringReboot": False,
+            }
+        if spec.linux is not None:
+            patches["linuxParameters"] = {
+                "classificationsToInclude": list(spec.linux),
+                "packageNameMasksToInclude": [],
+                "packageNameMasksToExclude": list(spec.mask_exclude),
+            }
+        if spec.tasks:
+            patches["tasks"] = _tasks(self.subscription_id)
+        return patches
+
 
 _ALL_WINDOWS = ("Critical", "Security", "UpdateRollup", "FeaturePack", "ServicePack", "Definition", "Tools", "Updates")
 _CRITICAL_SECURITY = ("Critical", "Security")
 _FOREVER = "9999-12-31 23:59:59"
 _SPECS = (
-    _Spec(
+    ConfigSpec(
         "cfg-weekly-sat", Recurrence("Week", weekday=5), "2026-01-03 22:00", "W. Europe Standard Time", "03:55",
         _FOREVER, "IfRequired", ("Critical", "Security", "UpdateRollup", "Definition"), _CRITICAL_SECURITY,
         exceeded=0.08, kb_exclude=("KB5034439",), mask_exclude=("docker*", "kube*"), tasks=True,
     ),
-    _Spec(
+    ConfigSpec(
         "cfg-monthly-prod", Recurrence("Month", weekday=1, nth=2), "2026-01-13 20:00", "Eastern Standard Time",
         "04:00", "2030-12-31 23:59:59", "IfRequired", _CRITICAL_SECURITY, _CRITICAL_SECURITY, exceeded=0.08,
         tasks=True,
     ),
-    _Spec(
+    ConfigSpec(
         "cfg-daily-dev", Recurrence("Day"), "2026-01-01 05:00", "UTC", "02:00", _FOREVER, "Always", _ALL_WINDOWS,
         ("Critical", "Security", "Other"), exceeded=0.05,
     ),
-    _Spec(
+    ConfigSpec(
         # The window is too short for its machines: a third of its runs overrun.
         "cfg-weekly-sun-linux", Recurrence("Week", weekday=6), "2026-02-01 01:00", "UTC", "01:30", _FOREVER,
         "IfRequired", None, ("Critical", "Security", "Other"), exceeded=0.35, os_types=("Linux",),
         mask_exclude=("kernel*", "linux-image*"),
     ),
-    _Spec(
+    ConfigSpec(
         "cfg-expired-legacy", Recurrence("Week", weekday=6), "2024-03-03 01:00", "GMT Standard Time", "03:00",
         "2026-06-30 23:59:59", "Always", _CRITICAL_SECURITY, _CRITICAL_SECURITY, exceeded=0.1,
     ),
-    _Spec(
+    ConfigSpec(
         # Assigned to no machine at all.
         "cfg-monthly-sql", Recurrence("Month", weekday=6, nth=-1), "2026-01-25 02:00", "Eastern Standard Time",
         "05:00", _FOREVER, "IfRequired", ("Critical", "Security", "ServicePack"), None, exceeded=0.05,
@@ -169,7 +208,7 @@ _SPECS = (
 )  # fmt: skip
 
 
-def _occurrences(seed: int, spec: _Spec, now: int) -> tuple[Occurrence, ...]:
+def _occurrences(seed: int, spec: ConfigSpec, now: int) -> tuple[Occurrence, ...]:
     first = datetime.strptime(spec.start, "%Y-%m-%d %H:%M")
     found: list[Occurrence] = []
     today = datetime.fromtimestamp(now, UTC).date()
@@ -186,7 +225,7 @@ def _occurrences(seed: int, spec: _Spec, now: int) -> tuple[Occurrence, ...]:
     return tuple(found[-MAX_SCHEDULE_RUNS:])
 
 
-def _tasks(subscription_id: str) -> dict[str, Any]:
+def _tasks(subscription_id: str) -> JsonObject:
     account = f"/subscriptions/{subscription_id}/resourceGroups/rg-automation-weu/providers/Microsoft.Automation"
     return {
         "preTasks": [
@@ -206,26 +245,6 @@ def _tasks(subscription_id: str) -> dict[str, Any]:
     }
 
 
-def _install_patches(spec: _Spec, subscription_id: str) -> dict[str, Any]:
-    patches: dict[str, Any] = {"rebootSetting": spec.reboot}
-    if spec.windows is not None:
-        patches["windowsParameters"] = {
-            "classificationsToInclude": list(spec.windows),
-            "kbNumbersToInclude": list(spec.kb_include),
-            "kbNumbersToExclude": list(spec.kb_exclude),
-            "excludeKbsRequiringReboot": False,
-        }
-    if spec.linux is not None:
-        patches["linuxParameters"] = {
-            "classificationsToInclude": list(spec.linux),
-            "packageNameMasksToInclude": [],
-            "packageNameMasksToExclude": list(spec.mask_exclude),
-        }
-    if spec.tasks:
-        patches["tasks"] = _tasks(subscription_id)
-    return patches
-
-
 def build_configs(seed: int, subscription_id: str, now: int) -> tuple[MaintenanceConfig, ...]:
     """The tenant's maintenance configurations, all in `subscription_id`'s rg-patching-weu, with their recent runs."""
     rg = "rg-patching-weu"
@@ -233,13 +252,6 @@ def build_configs(seed: int, subscription_id: str, now: int) -> tuple[Maintenanc
     for spec in _SPECS:
         expires = datetime.strptime(spec.expires, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
         expired = expires.timestamp() < now
-        window = {
-            "startDateTime": spec.start,
-            "expirationDateTime": spec.expires,
-            "duration": spec.duration,
-            "timeZone": spec.time_zone,
-            "recurEvery": spec.recur.text(),
-        }
         configs.append(
             MaintenanceConfig(
                 name=spec.name,
@@ -248,12 +260,8 @@ def build_configs(seed: int, subscription_id: str, now: int) -> tuple[Maintenanc
                 subscription_id=subscription_id,
                 resource_group=rg,
                 location="westeurope",
-                window=window,
-                install_patches=_install_patches(spec, subscription_id),
-                os_types=spec.os_types,
-                duration_minutes=spec.minutes,
+                spec=spec,
                 expired=expired,
-                exceeded_rate=spec.exceeded,
                 occurrences=() if expired else _occurrences(seed, spec, now),
             )
         )

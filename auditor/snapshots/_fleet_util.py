@@ -12,7 +12,10 @@ import time
 import uuid
 from collections.abc import Sequence
 from itertools import accumulate
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
+
+from auditor.jsonvalue import JsonObject
+from auditor.snapshots.format import ArgRow
 
 T = TypeVar("T")
 
@@ -68,15 +71,15 @@ def arg_row(
     name: str,
     rtype: str,
     tenant_id: str,
-    properties: dict[str, Any],
+    properties: JsonObject,
     location: str = "",
     resource_group: str = "",
     subscription_id: str = "",
     tags: dict[str, str] | None = None,
     kind: str = "",
-    identity: dict[str, Any] | None = None,
+    identity: JsonObject | None = None,
     zones: list[str] | None = None,
-) -> dict[str, Any]:
+) -> ArgRow:
     """One ARG row with exactly the 16 columns, in ARG's order (see `format.ARG_COLUMNS`)."""
     return {
         "id": rid,

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from auditor.errors import SnapshotError
 from auditor.snapshots._fleet_machines import Machine, MachineFactory
@@ -27,7 +26,7 @@ from auditor.snapshots._fleet_patch_rows import assessment_rows, installation_ro
 from auditor.snapshots._fleet_patches import build_catalog
 from auditor.snapshots._fleet_plan import plan_fleet
 from auditor.snapshots._fleet_rows import maintenance_rows, policy_rows, resource_container_rows, resource_rows
-from auditor.snapshots.format import Snapshot, write_snapshot
+from auditor.snapshots.format import ArgRow, Snapshot, write_snapshot
 
 __all__ = ["DEFAULT_CAPTURED_AT", "generate_fleet"]
 
@@ -108,7 +107,7 @@ def generate_fleet(
         if (index + 1) % 250 == 0:
             tracker.report(index + 1)
     tracker.passes_done = 1
-    tables: dict[str, Iterable[dict[str, Any]]] = {
+    tables: dict[str, Iterable[ArgRow]] = {
         "resources": resource_rows(plan, fleet, tracker.each),
         "resourcecontainers": resource_container_rows(plan),
         "patchassessmentresources": assessment_rows(plan, catalogs, fleet, tracker.each),
