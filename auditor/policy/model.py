@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from auditor.jsonvalue import JsonObject
 from auditor.policy.ids import last_segment
 
 Kind = Literal["policyDefinition", "policySetDefinition", "policyAssignment", "roleAssignment", "policyExemption"]
@@ -42,7 +43,7 @@ class DefinitionFacts:
     """What planning and remediation need to know about a policy definition, ours or built-in."""
 
     id: str
-    parameters: Mapping[str, Any]
+    parameters: JsonObject
     """Declared parameters as in the definition (type, defaultValue, allowedValues, metadata)."""
     effect: str
     """The `then.effect` value: a literal or an expression such as "[parameters('effect')]"."""
@@ -57,7 +58,7 @@ class ReferenceFacts:
 
     reference_id: str
     definition: DefinitionFacts
-    parameters: Mapping[str, Any]
+    parameters: JsonObject
     """Values passed to the member: {name: {"value": ...}}."""
 
 
