@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from auditor.jsonvalue import JsonObject
 from auditor.policy.ids import last_segment
@@ -30,7 +29,7 @@ class Resource:
     kind: Kind
     id: str
     """Full ARM id; empty for a role assignment whose principal is known only after apply."""
-    body: Mapping[str, Any]
+    body: JsonObject
 
     @property
     def name(self) -> str:
