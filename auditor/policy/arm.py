@@ -6,9 +6,8 @@ generic by-id operations, and are listed with a plain GET through the same clien
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -25,6 +24,7 @@ from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.mgmt.policyinsights.models import Remediation
 from azure.mgmt.resource.policy.models import PolicyAssignment, PolicyDefinition, PolicySetDefinition
 
+from auditor.jsonvalue import JsonObject, JsonValue
 from auditor.policy import PolicyAzureError, PolicyError
 from auditor.policy.azure import AzureClients
 from auditor.policy.exemptions import listing_scopes, ring_exemptions
@@ -38,6 +38,7 @@ from auditor.policy.ids import (
     split_child_id,
 )
 from auditor.policy.model import DeployedState, DesiredState, Kind, Resource
+from auditor.policy.narrow import as_array, as_object
 
 PERMISSION_HINT = (
     "the signed-in identity needs Resource Policy Contributor and User Access Administrator (or Owner) at the scope"
@@ -88,12 +89,15 @@ def azure_call(action: str) -> Iterator[None]:
         ) from exc
 
 
-def _rest(model: Any) -> dict[str, Any]:
-    """REST-shaped JSON of an SDK model (either SDK generation)."""
-    if hasattr(model, "as_dict") and not hasattr(model, "serialize"):
-        return dict(model.as_dict())
-    data: dict[str, Any] = model.serialize(keep_readonly=True)
-    return data
+def _rest(model: object) -> JsonObject:
+    """REST-shaped JSON of an SDK model (either SDK generation: msrest's serialize, or the newer as_dict)."""
+    serialize, as_dict = getattr(model, "serialize", None), getattr(model, "as_dict", None)
+    data: object = serialize(keep_readonly=True) if serialize else as_dict() if as_dict else None
+    if not isinstance(data, dict):
+        raise PolicyAzureError(
+            f"ARM answered with a {type(model).__name__}, which is not a REST resource", "report this as a bug"
+        )
+    return dict(data)
 
 
 def _path(scope: Scope) -> str:
@@ -114,27 +118,31 @@ class PolicyArm:
             items = [_rest(item) for item in self._pager(kind, scope)]
         if kind == "roleAssignment":
             items = [
-                item for item in items if id_key(str(item.get("properties", {}).get("scope", ""))) == id_key(scope.id)
+                item
+                for item in items
+                if id_key(str(as_object(item.get("properties")).get("scope", ""))) == id_key(scope.id)
             ]
         return [Resource(kind, str(item.get("id", "")), item) for item in items]
 
-    def _pager(self, kind: Kind, scope: Scope) -> Iterable[Any]:
-        mg = scope.kind == "managementGroup"
-        pager: Iterable[Any]
+    def _pager(self, kind: Kind, scope: Scope) -> Iterable[object]:
+        mg, exact = scope.kind == "managementGroup", "atExactScope()"
         if kind == "roleAssignment":
-            pager = self.clients.authorization(scope.subscription_id).role_assignments.list_for_scope(
-                _path(scope), filter="atScope()"
-            )
-            return pager
+            operations = self.clients.authorization(scope.subscription_id).role_assignments  # a multi-API client
+            roles: Iterable[object] = operations.list_for_scope(_path(scope), filter="atScope()")
+            return roles
         client = self.clients.policy(scope.subscription_id)
-        ops: Any = {
-            "policyDefinition": client.policy_definitions,
-            "policySetDefinition": client.policy_set_definitions,
-            "policyAssignment": client.policy_assignments,
-        }[kind]
-        at_group = ops.list_for_management_group if kind == "policyAssignment" else ops.list_by_management_group
-        pager = at_group(scope.name, filter="atExactScope()") if mg else ops.list(filter="atExactScope()")
-        return pager
+        if kind == "policyAssignment":
+            assignments = client.policy_assignments
+            return (
+                assignments.list_for_management_group(scope.name, filter=exact)
+                if mg
+                else assignments.list(filter=exact)
+            )
+        if kind == "policySetDefinition":
+            sets = client.policy_set_definitions
+            return sets.list_by_management_group(scope.name, filter=exact) if mg else sets.list(filter=exact)
+        definitions = client.policy_definitions
+        return definitions.list_by_management_group(scope.name, filter=exact) if mg else definitions.list(filter=exact)
 
     def list_exemptions(self, scope_id: str) -> list[Resource]:
         """ARM's unfiltered list of exemptions at a scope: at it, above it and (unless it is a management group) below."""
@@ -142,16 +150,17 @@ class PolicyArm:
         client = self.clients.resources(scope.subscription_id)
         url: str | None = f"{scope.id}{AUTHZ}/{POLICY_EXEMPTIONS}"
         params = {"api-version": EXEMPTION_API_VERSION}
-        items: list[dict[str, Any]] = []
+        items: list[JsonObject] = []
         with azure_call(f"list policyExemptions at {scope.id}"):
             while url:
                 response = client.send_request(HttpRequest("GET", url, params=params))
                 if response.status_code != 200:
                     map_error(status_code=response.status_code, response=response, error_map=_ERRORS)
                     raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-                page = response.json()
-                items.extend(page.get("value") or [])
-                url, params = page.get("nextLink"), {}  # the next link carries the query
+                page = as_object(response.json())
+                items.extend(item for item in as_array(page.get("value")) if isinstance(item, dict))
+                next_link = page.get("nextLink")
+                url, params = (next_link if isinstance(next_link, str) else None), {}  # the link carries the query
         return [Resource("policyExemption", str(item.get("id", "")), item) for item in items]
 
     def put(self, resource: Resource) -> Resource:
@@ -164,21 +173,21 @@ class PolicyArm:
             return self._put_role(scope, name, resource)
         client = self.clients.policy(scope.subscription_id)
         mg = scope.kind == "managementGroup"
-        result: Any
+        result: object
         with azure_call(f"write {resource.kind} {resource.id}"):
             if resource.kind == "policyDefinition":
-                body: Any = PolicyDefinition(dict(resource.body))
+                definition = PolicyDefinition(dict(resource.body))
                 result = (
-                    client.policy_definitions.create_or_update_at_management_group(scope.name, name, body)
+                    client.policy_definitions.create_or_update_at_management_group(scope.name, name, definition)
                     if mg
-                    else client.policy_definitions.create_or_update(name, body)
+                    else client.policy_definitions.create_or_update(name, definition)
                 )
             elif resource.kind == "policySetDefinition":
-                body = PolicySetDefinition(dict(resource.body))
+                initiative = PolicySetDefinition(dict(resource.body))
                 result = (
-                    client.policy_set_definitions.create_or_update_at_management_group(scope.name, name, body)
+                    client.policy_set_definitions.create_or_update_at_management_group(scope.name, name, initiative)
                     if mg
-                    else client.policy_set_definitions.create_or_update(name, body)
+                    else client.policy_set_definitions.create_or_update(name, initiative)
                 )
             else:
                 result = client.policy_assignments.create(_path(scope), name, PolicyAssignment(dict(resource.body)))
@@ -197,12 +206,13 @@ class PolicyArm:
         return Resource("policyExemption", str(stored.get("id") or resource.id), stored)
 
     def _put_role(self, scope: Scope, name: str, resource: Resource) -> Resource:
-        props = resource.body["properties"]
+        props = as_object(resource.body.get("properties"))
+        description = props.get("description")
         parameters = RoleAssignmentCreateParameters(
-            role_definition_id=props["roleDefinitionId"],
-            principal_id=props["principalId"],
+            role_definition_id=str(props["roleDefinitionId"]),
+            principal_id=str(props["principalId"]),
             principal_type="ServicePrincipal",
-            description=props.get("description"),
+            description=description if isinstance(description, str) else None,
         )
         with azure_call(f"grant role at {scope.id}"):
             try:
@@ -251,9 +261,7 @@ class PolicyArm:
             except ResourceNotFoundError:
                 return
 
-    def create_remediation(
-        self, scope_id: str, name: str, assignment_id: str, reference_id: str | None
-    ) -> dict[str, Any]:
+    def create_remediation(self, scope_id: str, name: str, assignment_id: str, reference_id: str | None) -> JsonObject:
         """Start a remediation task for existing non-compliant resources."""
         scope = parse_scope(scope_id)
         body = Remediation(
@@ -270,7 +278,7 @@ class PolicyArm:
             )
         return _rest(result)
 
-    def get_remediation(self, scope_id: str, name: str) -> dict[str, Any]:
+    def get_remediation(self, scope_id: str, name: str) -> JsonObject:
         """Current state of a remediation task."""
         scope = parse_scope(scope_id)
         with azure_call(f"read remediation {name} at {scope.id}"):
@@ -282,7 +290,7 @@ class PolicyArm:
             )
         return _rest(result)
 
-    def summarize(self, scope_id: str) -> list[dict[str, Any]]:
+    def summarize(self, scope_id: str) -> list[JsonObject]:
         """Latest policy-state summary per assignment affecting the scope."""
         scope = parse_scope(scope_id)
         with azure_call(f"summarize policy states at {scope.id}"):
@@ -292,11 +300,15 @@ class PolicyArm:
                 if scope.kind == "managementGroup"
                 else states.summarize_for_subscription("latest", scope.name)
             )
-        summaries = _rest(result).get("value") or []
-        return [dict(item) for summary in summaries for item in summary.get("policyAssignments") or []]
+        return [
+            item
+            for summary in as_array(_rest(result).get("value"))
+            for item in as_array(as_object(summary).get("policyAssignments"))
+            if isinstance(item, dict)
+        ]
 
 
-def _resource_scopes(values: Iterable[Any], ring_scope: str) -> set[str]:
+def _resource_scopes(values: Iterable[JsonValue], ring_scope: str) -> set[str]:
     """Scopes named by parameter values (such as a maintenance configuration) outside the ring scope."""
     out = set()
     for value in values:
@@ -317,8 +329,8 @@ def read_deployed(arm: PolicyArm, desired: DesiredState) -> DeployedState:
     assignments = arm.list_at("policyAssignment", desired.scope)
     scopes = {id_key(s): s for s in desired.role_scopes()}
     for assignment in assignments:
-        parameters = assignment.body.get("properties", {}).get("parameters") or {}
-        values = [wrapped.get("value") for wrapped in parameters.values() if isinstance(wrapped, Mapping)]
+        parameters = as_object(as_object(assignment.body.get("properties")).get("parameters"))
+        values = [wrapped.get("value") for wrapped in parameters.values() if isinstance(wrapped, dict)]
         for scope in _resource_scopes(values, desired.scope):
             scopes.setdefault(id_key(scope), scope)
     roles = [role for scope in scopes.values() for role in arm.list_at("roleAssignment", scope)]

@@ -104,7 +104,7 @@ def clients_from_settings(
     if credential is None:
         from azure.identity import DefaultAzureCredential
 
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, str | list[str]] = {}
         if settings.authority_host:
             kwargs["authority"] = settings.authority_host
         if settings.tenant_id:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -142,7 +143,9 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return "policy" + "".join(f"[{item}]" if isinstance(item, int) else f".{item}" for item in loc)
 
 
-def settings_from_dict(data: dict[str, Any], *, source: str = "<config>", base: Path | None = None) -> PolicySettings:
+def settings_from_dict(
+    data: Mapping[str, object], *, source: str = "<config>", base: Path | None = None
+) -> PolicySettings:
     """Validate a [policy] mapping; relative policies_dir is taken relative to `base`."""
     try:
         settings = PolicySettings.model_validate(data)

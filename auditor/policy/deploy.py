@@ -7,12 +7,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from auditor.policy import PolicyAzureError, PolicyError
 from auditor.policy.arm import PolicyArm, PrincipalNotFound, RoleAssignmentExists
 from auditor.policy.ids import ROLE_ASSIGNMENTS, child_id, id_key, role_assignment_name
 from auditor.policy.model import KINDS, Resource
+from auditor.policy.narrow import as_object
 from auditor.policy.plan import Change, Plan
 
 
@@ -46,8 +46,7 @@ class DeployResult:
 
 
 def _principal(stored: Resource) -> str | None:
-    identity = stored.body.get("identity") or {}
-    principal = identity.get("principalId")
+    principal = as_object(stored.body.get("identity")).get("principalId")
     return str(principal) if principal else None
 
 
@@ -62,7 +61,7 @@ def grant(arm: PolicyArm, role: Resource, retry: RetryPolicy, sleep: Callable[[f
             return Applied("create", "roleAssignment", role.id, "exists", attempt)
         except PrincipalNotFound as exc:
             if attempt == retry.attempts:
-                principal = role.body["properties"]["principalId"]
+                principal = as_object(role.body.get("properties")).get("principalId")
                 raise PolicyAzureError(
                     f"grant role at {role.id.rsplit('/providers/', 1)[0]}: principal {principal} still unknown after "
                     f"{attempt} tries ({exc})",
@@ -74,18 +73,19 @@ def grant(arm: PolicyArm, role: Resource, retry: RetryPolicy, sleep: Callable[[f
 
 
 def _role_resource(change: Change, principals: dict[str, str]) -> Resource:
-    body: dict[str, Any] = {"properties": dict((change.body or {}).get("properties") or {})}
-    principal = body["properties"].get("principalId") or principals.get(id_key(change.depends_on))
+    properties = dict(as_object((change.body or {}).get("properties")))
+    given = properties.get("principalId")
+    principal = given if isinstance(given, str) and given else principals.get(id_key(change.depends_on))
     if not principal:
         raise PolicyAzureError(
             f"{change.depends_on}: ARM returned no system-assigned principal",
             "check the assignment's identity in the portal, then deploy again",
         )
-    body["properties"]["principalId"] = principal
+    properties["principalId"] = principal
     role_id = change.id or child_id(
         change.scope, ROLE_ASSIGNMENTS, role_assignment_name(change.scope, change.role_guid, principal)
     )
-    return Resource("roleAssignment", role_id, body)
+    return Resource("roleAssignment", role_id, {"properties": properties})
 
 
 def apply_plan(

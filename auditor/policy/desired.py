@@ -3,9 +3,7 @@ with a system-assigned identity, the roles that identity needs, and the exemptio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
+from auditor.jsonvalue import JsonArray, JsonObject
 from auditor.policy import PolicyError
 from auditor.policy.config import PolicySettings
 from auditor.policy.exemptions import desired_exemptions
@@ -20,6 +18,7 @@ from auditor.policy.model import (
     Resource,
     RoleNeed,
 )
+from auditor.policy.narrow import as_array, as_object, to_json
 from auditor.policy.ownership import stamp
 from auditor.policy.resolve import Target, local_definition_id, resolve_target
 from auditor.policy.rules_rings import MAINTENANCE_PARAMETER
@@ -28,24 +27,20 @@ DEFINITION_KEYS = ("displayName", "description", "mode", "parameters", "policyRu
 SET_KEYS = ("displayName", "description", "parameters", "policyDefinitionGroups")
 
 
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def definition_resource(doc: Document, definition_scope: str, owner_id: str) -> Resource:
     """The PUT body of one of our definitions."""
-    properties: dict[str, Any] = {key: doc.properties[key] for key in DEFINITION_KEYS if key in doc.properties}
-    properties["metadata"] = stamp(_map(doc.properties.get("metadata")), owner_id)
+    properties: JsonObject = {key: doc.properties[key] for key in DEFINITION_KEYS if key in doc.properties}
+    properties["metadata"] = stamp(as_object(doc.properties.get("metadata")), owner_id)
     return Resource("policyDefinition", local_definition_id(definition_scope, doc), {"properties": properties})
 
 
 def set_resource(doc: Document, tree: PolicyTree, definition_scope: str, owner_id: str) -> Resource:
     """The PUT body of one of our initiatives, with references to our definitions scoped."""
-    properties: dict[str, Any] = {key: doc.properties[key] for key in SET_KEYS if key in doc.properties}
-    properties["metadata"] = stamp(_map(doc.properties.get("metadata")), owner_id)
-    members = []
-    for member in doc.properties.get("policyDefinitions") or []:
-        member = dict(member)
+    properties: JsonObject = {key: doc.properties[key] for key in SET_KEYS if key in doc.properties}
+    properties["metadata"] = stamp(as_object(doc.properties.get("metadata")), owner_id)
+    members: JsonArray = []
+    for item in as_array(doc.properties.get("policyDefinitions")):
+        member = dict(as_object(item))
         reference = str(member.get("policyDefinitionId", ""))
         if id_key(reference).startswith(BUILTIN_PREFIX.casefold()):
             local = tree.local("definition", reference.rstrip("/")[len(BUILTIN_PREFIX) :])
@@ -56,29 +51,29 @@ def set_resource(doc: Document, tree: PolicyTree, definition_scope: str, owner_i
     return Resource("policySetDefinition", local_definition_id(definition_scope, doc), {"properties": properties})
 
 
-def _members(target: Target, values: Mapping[str, Any]) -> list[tuple[str | None, DefinitionFacts, dict[str, Any]]]:
+def _members(target: Target, values: JsonObject) -> list[tuple[str | None, DefinitionFacts, JsonObject]]:
     """(reference id, definition, parameter values it receives) for each member of the target."""
     if target.definition is not None:
         return [(None, target.definition, dict(values))]
-    out: list[tuple[str | None, DefinitionFacts, dict[str, Any]]] = []
+    out: list[tuple[str | None, DefinitionFacts, JsonObject]] = []
     for ref in target.references:
-        passed: dict[str, Any] = {}
+        passed: JsonObject = {}
         for name, wrapped in ref.parameters.items():
-            known, value = resolve_value(_map(wrapped).get("value"), values, target.parameters)
+            known, value = resolve_value(as_object(wrapped).get("value"), values, target.parameters)
             if known:
                 passed[name] = value
         out.append((ref.reference_id, ref.definition, passed))
     return out
 
 
-def _role_scopes(scope: str, target: Target, values: Mapping[str, Any]) -> list[str]:
+def _role_scopes(scope: str, target: Target, values: JsonObject) -> list[str]:
     """The assignment scope, plus the scope named by each assignPermissions parameter outside it."""
     scopes = [scope]
     for name, declaration in target.parameters.items():
-        if not _map(_map(declaration).get("metadata")).get("assignPermissions"):
+        if not as_object(as_object(declaration).get("metadata")).get("assignPermissions"):
             continue
         given = lookup(values, name)
-        value = given[1] if given is not None else _map(declaration).get("defaultValue")
+        value = given[1] if given is not None else as_object(declaration).get("defaultValue")
         if not isinstance(value, str):
             continue
         try:
@@ -92,8 +87,8 @@ def _role_scopes(scope: str, target: Target, values: Mapping[str, Any]) -> list[
 
 def assignment(
     name: str,
-    spec: Mapping[str, Any],
-    ring: Mapping[str, Any],
+    spec: JsonObject,
+    ring: JsonObject,
     ring_name: str,
     tree: PolicyTree,
     definition_scope: str,
@@ -107,31 +102,36 @@ def assignment(
             f"assignments/{ring_name}.toml#/assignments/{name}/definition: cannot resolve {spec.get('definition')!r}",
             "run `auditor policy validate`",
         )
-    values: dict[str, Any] = dict(_map(spec.get("parameters")))
+    values = dict(as_object(spec.get("parameters")))
     maintenance = ring.get("maintenance_configuration_id")
     declared = lookup(target.parameters, MAINTENANCE_PARAMETER)
     if isinstance(maintenance, str) and declared is not None:
         values[declared[0]] = maintenance
-    properties: dict[str, Any] = {
+    messages: JsonArray = []
+    for item in as_array(spec.get("non_compliance_messages")):
+        given = as_object(item)
+        message: JsonObject = {"message": given["message"]}
+        if "reference_id" in given:
+            message["policyDefinitionReferenceId"] = given["reference_id"]
+        messages.append(message)
+    properties: JsonObject = {
         "displayName": spec.get("display_name"),
         "metadata": stamp({"ring": ring_name}, owner_id),
         "policyDefinitionId": target.id,
         "parameters": {key: {"value": values[key]} for key in sorted(values)},
         "enforcementMode": spec.get("enforcement_mode", "Default"),
-        "nonComplianceMessages": [
-            {
-                "message": m["message"],
-                **({"policyDefinitionReferenceId": m["reference_id"]} if "reference_id" in m else {}),
-            }
-            for m in spec.get("non_compliance_messages") or []
-        ],
-        "notScopes": [parse_scope(str(s), allow_resource=True).id for s in spec.get("not_scopes") or []],
+        "nonComplianceMessages": messages,
+        "notScopes": [parse_scope(str(s), allow_resource=True).id for s in as_array(spec.get("not_scopes"))],
     }
     if spec.get("description"):
         properties["description"] = spec["description"]
     if spec.get("definition_version"):
         properties["definitionVersion"] = spec["definition_version"]
-    body = {"identity": {"type": "SystemAssigned"}, "location": ring["identity_location"], "properties": properties}
+    body: JsonObject = {
+        "identity": {"type": "SystemAssigned"},
+        "location": ring["identity_location"],
+        "properties": properties,
+    }
     members = _members(target, values)
     guids: dict[str, None] = {}
     remediable: list[str | None] = []
@@ -155,7 +155,7 @@ def desired_state(tree: PolicyTree, settings: PolicySettings, ring: str) -> Desi
             f"{tree.root / 'assignments' / f'{ring}.toml'} does not exist",
             "create it, or remove the ring from [policy].rings",
         )
-    data = ring_file.data
+    data = as_object(to_json(ring_file.data, f"{ring_file.path}#"))
     definition_scope = parse_scope(str(data.get("definition_scope") or settings.definition_scope)).id
     owner = settings.owner_id
     definitions = tuple(
@@ -169,8 +169,8 @@ def desired_state(tree: PolicyTree, settings: PolicySettings, ring: str) -> Desi
         if doc.kind == "set" and not doc.builtin
     )
     assignments = tuple(
-        assignment(name, _map(spec), data, ring, tree, definition_scope, owner)
-        for name, spec in _map(data.get("assignments")).items()
+        assignment(name, as_object(spec), data, ring, tree, definition_scope, owner)
+        for name, spec in as_object(data.get("assignments")).items()
     )
     return DesiredState(
         ring,

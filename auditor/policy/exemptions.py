@@ -13,12 +13,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
 
+from auditor.jsonvalue import JsonObject, JsonValue
 from auditor.policy import PolicyError
 from auditor.policy.ids import POLICY_ASSIGNMENTS, POLICY_EXEMPTIONS, child_id, id_key, is_within, parse_scope
 from auditor.policy.load import ExemptionFile, PolicyTree, RingFile
 from auditor.policy.model import DesiredState, Resource
+from auditor.policy.narrow import as_items, as_object, as_table, to_json
 from auditor.policy.ownership import METADATA_MANAGED_BY, METADATA_OWNER, is_owned, stamp
 
 CATEGORIES = ("Waiver", "Mitigated")
@@ -32,7 +33,7 @@ ASSIGNMENT_ID = re.compile(
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def parse_expiry(value: Any) -> datetime:
+def parse_expiry(value: object) -> datetime:
     """expires_on as an aware UTC datetime; ValueError when it is neither a date nor a date-time with an offset."""
     if isinstance(value, datetime):
         moment = value
@@ -69,14 +70,14 @@ def describe_expiry(moment: datetime) -> str:
 
 def expiry_of(resource: Resource) -> datetime | None:
     """When a deployed or desired exemption expires; None without (or with an unreadable) expiresOn."""
-    value = (resource.body.get("properties") or {}).get("expiresOn")
+    value = as_object(resource.body.get("properties")).get("expiresOn")
     try:
         return parse_expiry(value) if value else None
     except ValueError:
         return None
 
 
-def normalized_expiry(value: Any) -> Any:
+def normalized_expiry(value: JsonValue) -> JsonValue:
     """expiresOn in auditor's spelling, so that ARM's spelling of the same instant is not drift."""
     try:
         return format_expiry(parse_expiry(value)) if value else None
@@ -101,25 +102,24 @@ class ExemptionTarget:
     assignment_scope: str
     ring_file: RingFile | None
     """The ring file declaring the assignment, when it is one of ours."""
-    spec: Mapping[str, Any] | None
+    spec: Mapping[str, object] | None
     """Its table in that ring file."""
 
 
 def _ours(tree: PolicyTree) -> list[ExemptionTarget]:
     out = []
     for ring in tree.rings:
-        assignments = ring.data.get("assignments")
         try:
             scope = parse_scope(str(ring.data.get("scope", ""))).id
         except ValueError:
             continue
-        for name, spec in (assignments if isinstance(assignments, Mapping) else {}).items():
-            spec = spec if isinstance(spec, Mapping) else {}
-            out.append(ExemptionTarget(ring.ring, child_id(scope, POLICY_ASSIGNMENTS, name), scope, ring, spec))
+        for name, spec in as_table(ring.data.get("assignments")).items():
+            target = ExemptionTarget(ring.ring, child_id(scope, POLICY_ASSIGNMENTS, name), scope, ring, as_table(spec))
+            out.append(target)
     return out
 
 
-def resolve_exemption(tree: PolicyTree, data: Mapping[str, Any]) -> ExemptionTarget:
+def resolve_exemption(tree: PolicyTree, data: Mapping[str, object]) -> ExemptionTarget:
     """The target of an exemption file's `assignment` (and `ring`); Unresolved says why there is none."""
     text, ring = str(data.get("assignment", "")), data.get("ring")
     ours = _ours(tree)
@@ -171,17 +171,17 @@ def exemption_resource(file: ExemptionFile, target: ExemptionTarget, owner_id: s
     """The PUT body of one exemption (the file must be valid)."""
     data = file.data
     scope = parse_scope(str(data["scope"]), allow_resource=True).id
-    metadata = data.get("metadata") or {}
-    properties: dict[str, Any] = {
+    metadata = as_object(to_json(data.get("metadata"), f"{file.path}#/metadata"))
+    properties: JsonObject = {
         "policyAssignmentId": target.assignment_id,
-        "exemptionCategory": data["category"],
+        "exemptionCategory": str(data["category"]),
         "expiresOn": format_expiry(parse_expiry(data["expires_on"])),
     }
-    if data.get("policy_definition_reference_ids"):
-        properties["policyDefinitionReferenceIds"] = list(data["policy_definition_reference_ids"])
+    if references := as_items(data.get("policy_definition_reference_ids")):
+        properties["policyDefinitionReferenceIds"] = [str(reference) for reference in references]
     if data.get("display_name"):
-        properties["displayName"] = data["display_name"]
-    properties["description"] = data["description"]
+        properties["displayName"] = str(data["display_name"])
+    properties["description"] = str(data["description"])
     properties["metadata"] = stamp({METADATA_RING: target.ring, **metadata}, owner_id)
     return Resource("policyExemption", child_id(scope, POLICY_EXEMPTIONS, file.name), {"properties": properties})
 
@@ -215,9 +215,8 @@ def listing_scopes(desired: DesiredState) -> tuple[str, ...]:
     return tuple(scopes)
 
 
-def _metadata(resource: Resource) -> Mapping[str, Any]:
-    metadata = (resource.body.get("properties") or {}).get("metadata")
-    return metadata if isinstance(metadata, Mapping) else {}
+def _metadata(resource: Resource) -> JsonObject:
+    return as_object(as_object(resource.body.get("properties")).get("metadata"))
 
 
 def ring_exemptions(listed: Iterable[Resource], desired: DesiredState) -> tuple[Resource, ...]:
@@ -225,11 +224,11 @@ def ring_exemptions(listed: Iterable[Resource], desired: DesiredState) -> tuple[
     of its assignments), anyone else's of its assignments or with the id of one we want. Ours of another ring are
     that ring's business."""
     assignments = {id_key(a.resource.id) for a in desired.assignments}
-    assignments |= {id_key(str(e.body["properties"]["policyAssignmentId"])) for e in desired.exemptions}
+    assignments |= {id_key(str(as_object(e.body.get("properties"))["policyAssignmentId"])) for e in desired.exemptions}
     wanted = {id_key(e.id) for e in desired.exemptions}
     out: dict[str, Resource] = {}
     for resource in listed:
-        assignment = id_key(str((resource.body.get("properties") or {}).get("policyAssignmentId", "")))
+        assignment = id_key(str(as_object(resource.body.get("properties")).get("policyAssignmentId", "")))
         ring = _metadata(resource).get(METADATA_RING)
         if is_owned(resource, desired.owner_id):
             keep = ring == desired.ring or (ring is None and assignment in assignments)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
+
+from auditor.jsonvalue import JsonObject, JsonValue
 
 _CALL = re.compile(r"\bparameters\s*\(\s*'((?:[^']|'')*)'\s*\)", re.IGNORECASE)
 _ANY_CALL = re.compile(r"\bparameters\s*\(", re.IGNORECASE)
 _WHOLE_REF = re.compile(r"^\[\s*parameters\s*\(\s*'([^']+)'\s*\)\s*\]$", re.IGNORECASE)
+V = TypeVar("V")
 
 
 def pointer_join(pointer: str, key: str | int) -> str:
@@ -28,7 +31,7 @@ def is_expression(value: str) -> bool:
     return value.startswith("[") and not value.startswith("[[") and value.endswith("]")
 
 
-def lookup(mapping: Mapping[str, Any], name: str) -> tuple[str, Any] | None:
+def lookup(mapping: Mapping[str, V], name: str) -> tuple[str, V] | None:
     """(actual key, value) of `name` in mapping, ignoring case, or None."""
     folded = name.casefold()
     return next(((key, value) for key, value in mapping.items() if key.casefold() == folded), None)
@@ -57,13 +60,13 @@ class Usage:
             self.dynamic = True
 
 
-def strings(node: Any, pointer: str, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
+def strings(node: JsonValue, pointer: str, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
     """Every string (object keys included) under node, with its pointer; subtrees at `skip` are left out."""
     if pointer in skip:
         return
     if isinstance(node, str):
         yield node, pointer
-    elif isinstance(node, Mapping):
+    elif isinstance(node, dict):
         for key, value in node.items():
             child = pointer_join(pointer, key)
             if child not in skip:
@@ -74,7 +77,7 @@ def strings(node: Any, pointer: str, skip: frozenset[str] = frozenset()) -> Iter
             yield from strings(value, pointer_join(pointer, index), skip)
 
 
-def usage_of(node: Any, pointer: str, skip: frozenset[str] = frozenset()) -> Usage:
+def usage_of(node: JsonValue, pointer: str, skip: frozenset[str] = frozenset()) -> Usage:
     """The parameters() calls under node."""
     usage = Usage()
     for text, where in strings(node, pointer, skip):
@@ -88,29 +91,29 @@ class TemplateScope:
 
     pointer: str
     """Pointer of the template object."""
-    declared: Mapping[str, Any]
+    declared: JsonObject
     usage: Usage
 
 
-def _inner_template(node: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def _inner_template(node: JsonObject) -> JsonObject | None:
     """The template of a nested deployment that evaluates in its own (inner) scope."""
     if str(node.get("type", "")).casefold() != "microsoft.resources/deployments":
         return None
     properties = node.get("properties")
-    if not isinstance(properties, Mapping):
+    if not isinstance(properties, dict):
         return None
     options = properties.get("expressionEvaluationOptions")
-    inner = isinstance(options, Mapping) and str(options.get("scope", "")).casefold() == "inner"
+    inner = isinstance(options, dict) and str(options.get("scope", "")).casefold() == "inner"
     template = properties.get("template")
-    return template if inner and isinstance(template, Mapping) else None
+    return template if inner and isinstance(template, dict) else None
 
 
-def template_scopes(template: Mapping[str, Any], pointer: str) -> list[TemplateScope]:
+def template_scopes(template: JsonObject, pointer: str) -> list[TemplateScope]:
     """The scope of `template` and, recursively, of every inner-scoped nested template in it."""
     inner: list[str] = []
 
-    def find(node: Any, where: str) -> None:
-        if isinstance(node, Mapping):
+    def find(node: JsonValue, where: str) -> None:
+        if isinstance(node, dict):
             if where != pointer and _inner_template(node) is not None:
                 inner.append(pointer_join(pointer_join(where, "properties"), "template"))
             for key, value in node.items():
@@ -123,7 +126,7 @@ def template_scopes(template: Mapping[str, Any], pointer: str) -> list[TemplateS
     declared = template.get("parameters")
     scopes = [
         TemplateScope(
-            pointer, declared if isinstance(declared, Mapping) else {}, usage_of(template, pointer, frozenset(inner))
+            pointer, declared if isinstance(declared, dict) else {}, usage_of(template, pointer, frozenset(inner))
         )
     ]
     for where in inner:
@@ -131,21 +134,22 @@ def template_scopes(template: Mapping[str, Any], pointer: str) -> list[TemplateS
     return scopes
 
 
-def _resolve(root: Any, root_pointer: str, pointer: str) -> Any:
-    node = root
+def _resolve(root: JsonObject, root_pointer: str, pointer: str) -> JsonObject:
+    """The object at `pointer` (one that template_scopes found, so it exists and is an object)."""
+    node: JsonValue = root
     for token in pointer[len(root_pointer) :].split("/")[1:]:
         key = token.replace("~1", "/").replace("~0", "~")
-        node = node[int(key)] if isinstance(node, list) else node[key]
-    return node
+        node = node[int(key)] if isinstance(node, list) else node[key] if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
 
 
-def parameter_reference(value: Any) -> str | None:
+def parameter_reference(value: JsonValue) -> str | None:
     """`x` when value is exactly "[parameters('x')]"."""
     match = _WHOLE_REF.match(value) if isinstance(value, str) else None
     return match.group(1) if match else None
 
 
-def possible_effects(effect: Any, parameters: Mapping[str, Any]) -> frozenset[str] | None:
+def possible_effects(effect: JsonValue, parameters: JsonObject) -> frozenset[str] | None:
     """Every effect (lower case) a rule may take, or None when that cannot be told."""
     if not isinstance(effect, str):
         return None
@@ -153,17 +157,18 @@ def possible_effects(effect: Any, parameters: Mapping[str, Any]) -> frozenset[st
     if name is None:
         return None if is_expression(effect) else frozenset({effect.casefold()})
     found = lookup(parameters, name)
-    if found is None or not isinstance(found[1], Mapping):
+    if found is None or not isinstance(found[1], dict):
         return None
     declaration = found[1]
-    values = list(declaration.get("allowedValues") or [])
+    allowed = declaration.get("allowedValues")
+    values = list(allowed) if isinstance(allowed, list) else []
     if "defaultValue" in declaration:
         values.append(declaration["defaultValue"])
     effects = frozenset(value.casefold() for value in values if isinstance(value, str))
     return effects or None
 
 
-def resolve_value(value: Any, values: Mapping[str, Any], declared: Mapping[str, Any]) -> tuple[bool, Any]:
+def resolve_value(value: JsonValue, values: JsonObject, declared: JsonObject) -> tuple[bool, JsonValue]:
     """Resolve a value passed down one level: "[parameters('x')]" takes x's value (or its default)."""
     name = parameter_reference(value)
     if name is None:
@@ -172,12 +177,12 @@ def resolve_value(value: Any, values: Mapping[str, Any], declared: Mapping[str, 
     if given is not None:
         return True, given[1]
     found = lookup(declared, name)
-    if found is not None and isinstance(found[1], Mapping) and "defaultValue" in found[1]:
+    if found is not None and isinstance(found[1], dict) and "defaultValue" in found[1]:
         return True, found[1]["defaultValue"]
     return False, None
 
 
-def effective_effect(effect: str, values: Mapping[str, Any], declared: Mapping[str, Any]) -> str | None:
+def effective_effect(effect: str, values: JsonObject, declared: JsonObject) -> str | None:
     """The effect (lower case) a definition takes with these parameter values, or None when unknown."""
     known, value = resolve_value(effect, values, declared)
     return value.casefold() if known and isinstance(value, str) else None

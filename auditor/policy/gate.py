@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from auditor.errors import ExitCode
 from auditor.policy import PolicyError
@@ -15,7 +15,7 @@ from auditor.policy.config import PolicySettings, RingGate
 class SummaryReader(Protocol):
     """Reads scan history (implemented by auditor.history.HistoryStore)."""
 
-    def latest_summary(self, scope_key: str | None = None) -> dict[str, Any] | None:
+    def latest_summary(self, scope_key: str | None = None) -> Mapping[str, object] | None:
         """The latest stored summary.json, or None when there is none."""
         ...
 
@@ -60,7 +60,7 @@ class GateResult:
         return lines
 
 
-def _parse_time(value: Any) -> datetime | None:
+def _parse_time(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
@@ -70,8 +70,16 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _rate(value: Any) -> float | None:
+def _rate(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _table(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _items(value: object) -> list[Mapping[str, object]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
 
 
 def _at_least(name: str, what: str, threshold: float, actual: float | None) -> GateCheck:
@@ -81,7 +89,7 @@ def _at_least(name: str, what: str, threshold: float, actual: float | None) -> G
 
 
 def evaluate_gate(
-    gate: RingGate, summary: Mapping[str, Any] | None, *, ring: str, previous: str, now: datetime
+    gate: RingGate, summary: Mapping[str, object] | None, *, ring: str, previous: str, now: datetime
 ) -> GateResult:
     """Judge one summary.json against a ring's gate."""
     if summary is None:
@@ -94,9 +102,7 @@ def evaluate_gate(
             f"no scan of ring {previous!r} in history; run `auditor scan` on its scope first",
         )
     as_of = summary.get("as_of")
-    environments = {
-        str(e.get("key", "")).casefold(): e for e in summary.get("by_environment") or [] if isinstance(e, Mapping)
-    }
+    environments = {str(e.get("key", "")).casefold(): e for e in _items(summary.get("by_environment"))}
     entry = environments.get(gate.environment.casefold())
     checks = []
     if gate.min_compliance_rate is not None:
@@ -105,7 +111,7 @@ def evaluate_gate(
             _at_least("min_compliance_rate", f"compliance of {gate.environment}", gate.min_compliance_rate, actual)
         )
     if gate.min_periodic_assessment_coverage is not None:
-        coverage = (summary.get("coverage") or {}).get("periodic_assessment_enabled") or {}
+        coverage = _table(_table(summary.get("coverage")).get("periodic_assessment_enabled"))
         checks.append(
             _at_least(
                 "min_periodic_assessment_coverage",

@@ -12,12 +12,14 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from auditor.bounded import NestedTooDeeply, loads
+from auditor.jsonvalue import JsonObject, JsonValue
 from auditor.package_data import data_dir
 from auditor.policy import PolicyError
 from auditor.policy.ids import BUILTIN_PREFIX, BUILTIN_SET_PREFIX, GUID_RE, id_key
+from auditor.policy.narrow import as_object
 
 DocKind = Literal["definition", "set"]
 LAYOUT: dict[str, DocKind] = {"definitions": "definition", "initiatives": "set"}
@@ -31,7 +33,7 @@ class Document:
 
     path: Path
     kind: DocKind
-    data: Mapping[str, Any]
+    data: JsonObject
 
     @property
     def name(self) -> str:
@@ -40,10 +42,10 @@ class Document:
         return name if isinstance(name, str) else self.path.stem
 
     @property
-    def properties(self) -> Mapping[str, Any]:
+    def properties(self) -> JsonObject:
         """The `properties` object (empty when missing or malformed)."""
         value = self.data.get("properties")
-        return value if isinstance(value, Mapping) else {}
+        return value if isinstance(value, dict) else {}
 
     @property
     def builtin(self) -> bool:
@@ -57,7 +59,8 @@ class RingFile:
 
     ring: str
     path: Path
-    data: Mapping[str, Any]
+    data: Mapping[str, object]
+    """The TOML document, as read (validate checks its shape)."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,8 @@ class ExemptionFile:
 
     name: str
     path: Path
-    data: Mapping[str, Any]
+    data: Mapping[str, object]
+    """The TOML document, as read (validate checks its shape)."""
 
 
 @dataclass(frozen=True)
@@ -83,19 +87,19 @@ class BuiltinCatalog:
     """Built-in definitions known by id (policies/builtins.json)."""
 
     path: Path | None
-    definitions: Mapping[str, Mapping[str, Any]]
-    sets: Mapping[str, Mapping[str, Any]]
+    definitions: Mapping[str, JsonObject]
+    sets: Mapping[str, JsonObject]
 
-    def definition(self, definition_id: str) -> Mapping[str, Any] | None:
+    def definition(self, definition_id: str) -> JsonObject | None:
         """The catalogue entry of a built-in definition id, if known."""
         return self._find(definition_id, BUILTIN_PREFIX, self.definitions)
 
-    def set_definition(self, set_id: str) -> Mapping[str, Any] | None:
+    def set_definition(self, set_id: str) -> JsonObject | None:
         """The catalogue entry of a built-in initiative id, if known."""
         return self._find(set_id, BUILTIN_SET_PREFIX, self.sets)
 
     @staticmethod
-    def _find(value: str, prefix: str, table: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    def _find(value: str, prefix: str, table: Mapping[str, JsonObject]) -> JsonObject | None:
         if not id_key(value).startswith(prefix.casefold()):
             return None
         name = value.rstrip("/")[len(prefix) :].lower()
@@ -125,9 +129,10 @@ class PolicyTree:
         return next((ring for ring in self.rings if ring.ring == name), None)
 
 
-def _read_json(path: Path, problems: list[LoadProblem]) -> Any:
+def _read_json(path: Path, problems: list[LoadProblem]) -> JsonValue:
     try:
-        return loads(path.read_text(encoding="utf-8"))
+        parsed: JsonValue = loads(path.read_text(encoding="utf-8"))
+        return parsed
     except json.JSONDecodeError as exc:
         problems.append(LoadProblem(path, "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"))
     except NestedTooDeeply as exc:
@@ -137,7 +142,7 @@ def _read_json(path: Path, problems: list[LoadProblem]) -> Any:
     return None
 
 
-def _read_toml(path: Path, problems: list[LoadProblem]) -> dict[str, Any] | None:
+def _read_toml(path: Path, problems: list[LoadProblem]) -> Mapping[str, object] | None:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -164,16 +169,20 @@ def load_catalog(path: Path | None = None) -> BuiltinCatalog:
     """Read builtins.json (the shipped one by default)."""
     path = path or data_dir("policies") / CATALOG_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data: JsonValue = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return BuiltinCatalog(None, {}, {})
     except (OSError, ValueError) as exc:
         raise PolicyError(
             f"{path}: cannot read the built-in catalogue: {exc}", "restore policies/builtins.json"
         ) from exc
-    definitions = {key.lower(): value for key, value in (data.get("policyDefinitions") or {}).items()}
-    sets = {key.lower(): value for key, value in (data.get("policySetDefinitions") or {}).items()}
-    return BuiltinCatalog(path, definitions, sets)
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: the built-in catalogue is not a JSON object", "restore policies/builtins.json")
+    return BuiltinCatalog(path, _entries(data.get("policyDefinitions")), _entries(data.get("policySetDefinitions")))
+
+
+def _entries(table: JsonValue) -> dict[str, JsonObject]:
+    return {key.lower(): entry for key, entry in as_object(table).items() if isinstance(entry, dict)}
 
 
 def load_tree(path: Path) -> PolicyTree:

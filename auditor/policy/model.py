@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from auditor.jsonvalue import JsonObject
 from auditor.policy.ids import last_segment
 
 Kind = Literal["policyDefinition", "policySetDefinition", "policyAssignment", "roleAssignment", "policyExemption"]
@@ -29,7 +29,7 @@ class Resource:
     kind: Kind
     id: str
     """Full ARM id; empty for a role assignment whose principal is known only after apply."""
-    body: Mapping[str, Any]
+    body: JsonObject
 
     @property
     def name(self) -> str:
@@ -42,7 +42,7 @@ class DefinitionFacts:
     """What planning and remediation need to know about a policy definition, ours or built-in."""
 
     id: str
-    parameters: Mapping[str, Any]
+    parameters: JsonObject
     """Declared parameters as in the definition (type, defaultValue, allowedValues, metadata)."""
     effect: str
     """The `then.effect` value: a literal or an expression such as "[parameters('effect')]"."""
@@ -57,7 +57,7 @@ class ReferenceFacts:
 
     reference_id: str
     definition: DefinitionFacts
-    parameters: Mapping[str, Any]
+    parameters: JsonObject
     """Values passed to the member: {name: {"value": ...}}."""
 
 

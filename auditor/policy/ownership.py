@@ -7,16 +7,17 @@ in ``properties.description`` as ``managedBy=auditor;ownerId=<id>;policyAssignme
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from auditor.jsonvalue import JsonObject, JsonValue
 from auditor.policy import MANAGED_BY
 from auditor.policy.model import Resource
+from auditor.policy.narrow import as_object
 
 METADATA_MANAGED_BY = "managedBy"
 METADATA_OWNER = "ownerId"
 
 
-def stamp(metadata: Mapping[str, Any] | None, owner_id: str) -> dict[str, Any]:
+def stamp(metadata: Mapping[str, JsonValue] | None, owner_id: str) -> JsonObject:
     """metadata plus auditor's ownership keys."""
     return {**(metadata or {}), METADATA_MANAGED_BY: MANAGED_BY, METADATA_OWNER: owner_id}
 
@@ -33,12 +34,12 @@ def _parse_description(text: str) -> dict[str, str]:
 
 def owner_of(resource: Resource) -> tuple[str | None, str | None]:
     """(managedBy, ownerId) of a deployed resource; (None, None) when it carries no marks."""
-    properties = resource.body.get("properties") or {}
+    properties = as_object(resource.body.get("properties"))
     if resource.kind == "roleAssignment":
         marks = _parse_description(str(properties.get("description") or ""))
         return marks.get(METADATA_MANAGED_BY), marks.get(METADATA_OWNER)
     metadata = properties.get("metadata") or {}
-    if not isinstance(metadata, Mapping):
+    if not isinstance(metadata, dict):
         return None, None
     managed_by, owner = metadata.get(METADATA_MANAGED_BY), metadata.get(METADATA_OWNER)
     return (str(managed_by) if managed_by is not None else None, str(owner) if owner is not None else None)

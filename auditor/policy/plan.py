@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, NotRequired, TypedDict
 
 import auditor
+from auditor.jsonvalue import JsonObject, JsonValue
 from auditor.policy import PolicyError
 from auditor.policy.exemptions import describe_expiry, expiry_of
 from auditor.policy.ids import ROLE_ASSIGNMENTS, child_id, id_key, parse_scope, role_assignment_name, role_definition_id
 from auditor.policy.ids import role_guid as guid_of
 from auditor.policy.model import DeployedState, DesiredState, Kind, Resource
-from auditor.policy.normalize import DiffEntry, comparable, diff
+from auditor.policy.narrow import as_object
+from auditor.policy.normalize import DiffEntry, DiffJson, comparable, diff
 from auditor.policy.ownership import describe_owner, is_owned, role_description
 
 PLAN_FORMAT = "auditor-policy-plan/1"
@@ -32,6 +34,48 @@ POLICY_KINDS: tuple[Kind, ...] = ("policyDefinition", "policySetDefinition", "po
 Action = Literal["create", "update", "delete", "unchanged", "conflict", "orphan"]
 CHANGING: frozenset[str] = frozenset({"create", "update", "delete", "conflict"})
 """Actions that make a plan "have changes" (conflicts too: they need a human)."""
+
+
+class ChangeJson(TypedDict):
+    """One change as written to plan.json; the optional keys are written only when set."""
+
+    action: Action
+    kind: Kind
+    id: str
+    key: str
+    note: NotRequired[str]
+    depends_on: NotRequired[str]
+    scope: NotRequired[str]
+    role_guid: NotRequired[str]
+    diff: NotRequired[list[DiffJson]]
+    body: NotRequired[JsonObject]
+
+
+class FlagJson(TypedDict):
+    """One flag as written to plan.json."""
+
+    kind: Kind
+    id: str
+    message: str
+
+
+class PlanJson(TypedDict):
+    """The plan.json document."""
+
+    format: str
+    auditor_version: str
+    generated_at: str
+    ring: str
+    scope: str
+    definition_scope: str
+    owner_id: str
+    prune: bool
+    fingerprint: str
+    summary: dict[str, int]
+    foreign: int
+    has_changes: bool
+    flags: list[FlagJson]
+    changes: list[ChangeJson]
 
 
 @dataclass(frozen=True)
@@ -45,7 +89,7 @@ class Change:
     key: str
     """Matching key: the case-folded id, or scope|role|principal for role assignments."""
     diff: tuple[DiffEntry, ...] = ()
-    body: Mapping[str, Any] | None = None
+    body: JsonObject | None = None
     """What deploy PUTs (create and update)."""
     note: str = ""
     depends_on: str = ""
@@ -61,12 +105,17 @@ class Change:
             return f"{self.role_guid} for {self.depends_on.rsplit('/', 1)[-1] or '?'}"
         return self.id.rsplit("/", 1)[-1]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ChangeJson:
         """As written to plan.json."""
-        out: dict[str, Any] = {"action": self.action, "kind": self.kind, "id": self.id, "key": self.key}
-        for name in ("note", "depends_on", "scope", "role_guid"):
-            if getattr(self, name):
-                out[name] = getattr(self, name)
+        out: ChangeJson = {"action": self.action, "kind": self.kind, "id": self.id, "key": self.key}
+        if self.note:
+            out["note"] = self.note
+        if self.depends_on:
+            out["depends_on"] = self.depends_on
+        if self.scope:
+            out["scope"] = self.scope
+        if self.role_guid:
+            out["role_guid"] = self.role_guid
         if self.diff:
             out["diff"] = [entry.to_json() for entry in self.diff]
         if self.body is not None:
@@ -87,7 +136,7 @@ class Flag:
         """Short human name."""
         return self.id.rsplit("/", 1)[-1]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> FlagJson:
         """As written to plan.json."""
         return {"kind": self.kind, "id": self.id, "message": self.message}
 
@@ -125,11 +174,11 @@ class Plan:
 
     def fingerprint(self) -> str:
         """sha256 of what the plan would do; a saved plan is stale when a fresh one differs."""
-        material: list[list[Any]] = [[c.action, c.kind, c.key, c.body] for c in self.changes if c.action in CHANGING]
+        material: list[JsonValue] = [[c.action, c.kind, c.key, c.body] for c in self.changes if c.action in CHANGING]
         material.append(["prune", self.prune, self.ring, self.owner_id])
         return hashlib.sha256(json.dumps(material, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PlanJson:
         """The plan.json document."""
         return {
             "format": PLAN_FORMAT,
@@ -176,7 +225,7 @@ def _leftover(have: Resource, owner_id: str, prune: bool, key: str) -> Change | 
 
 
 def _principal(assignment: Resource | None) -> str | None:
-    identity = (assignment.body.get("identity") or {}) if assignment else {}
+    identity = as_object(assignment.body.get("identity")) if assignment else {}
     if str(identity.get("type", "")).casefold() != "systemassigned":
         return None
     principal = identity.get("principalId")
@@ -191,7 +240,7 @@ def _role_changes(desired: DesiredState, deployed: DeployedState, blocked: set[s
     assignments = {id_key(r.id): r for r in deployed.assignments}
     have = {}
     for role in deployed.role_assignments:
-        props = role.body.get("properties") or {}
+        props = as_object(role.body.get("properties"))
         have[
             _role_key(
                 str(props.get("scope", "")),
@@ -207,13 +256,12 @@ def _role_changes(desired: DesiredState, deployed: DeployedState, blocked: set[s
         principal = _principal(assignments.get(id_key(assignment_id)))
         for need in wanted.role_needs:
             scope = parse_scope(need.scope, allow_resource=True)
-            body = {
-                "properties": {
-                    "roleDefinitionId": role_definition_id(scope, need.role_guid),
-                    "principalType": "ServicePrincipal",
-                    "description": role_description(desired.owner_id, assignment_id),
-                }
+            properties: JsonObject = {
+                "roleDefinitionId": role_definition_id(scope, need.role_guid),
+                "principalType": "ServicePrincipal",
+                "description": role_description(desired.owner_id, assignment_id),
             }
+            body: JsonObject = {"properties": properties}
             if principal is None:
                 key = f"{id_key(scope.id)}|{need.role_guid}|pending:{id_key(assignment_id)}"
                 out.append(
@@ -247,7 +295,7 @@ def _role_changes(desired: DesiredState, deployed: DeployedState, blocked: set[s
                     )
                 )
                 continue
-            body["properties"]["principalId"] = principal
+            properties["principalId"] = principal
             role_id = child_id(scope.id, ROLE_ASSIGNMENTS, role_assignment_name(scope.id, need.role_guid, principal))
             out.append(
                 Change(
@@ -336,10 +384,10 @@ def write_plan(plan: Plan, path: Path) -> None:
     temp.replace(path)
 
 
-def read_plan(path: Path) -> dict[str, Any]:
+def read_plan(path: Path) -> JsonObject:
     """Read a plan.json written by `auditor policy plan`."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data: JsonValue = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise PolicyError(f"{path} does not exist", "run `auditor policy plan --out` first") from exc
     except (OSError, ValueError) as exc:
@@ -351,7 +399,7 @@ def read_plan(path: Path) -> dict[str, Any]:
     return data
 
 
-def check_saved(saved: Mapping[str, Any], fresh: Plan, path: Path) -> None:
+def check_saved(saved: JsonObject, fresh: Plan, path: Path) -> None:
     """Refuse a saved plan that no longer matches what a fresh plan would do."""
     for key in ("ring", "owner_id", "prune"):
         if saved.get(key) != getattr(fresh, key):

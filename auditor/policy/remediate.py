@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from auditor.jsonvalue import JsonObject
 from auditor.policy.arm import PolicyArm
 from auditor.policy.ids import id_key, last_segment
 from auditor.policy.model import DesiredState, Resource
+from auditor.policy.narrow import as_count, as_object
 from auditor.policy.ownership import is_owned
 
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "cancelled", "complete", "completed"})
@@ -43,18 +44,18 @@ def task_name(assignment_id: str, reference_id: str | None, now: datetime) -> st
 
 
 def _outcome(
-    assignment_id: str, reference_id: str | None, name: str, body: Mapping[str, Any], state: str | None = None
+    assignment_id: str, reference_id: str | None, name: str, body: JsonObject, state: str | None = None
 ) -> RemediationOutcome:
-    props = body.get("properties") or {}
-    status = props.get("deploymentStatus") or {}
+    props = as_object(body.get("properties"))
+    status = as_object(props.get("deploymentStatus"))
     return RemediationOutcome(
         assignment_id,
         reference_id,
         name,
         state or str(props.get("provisioningState") or "Unknown"),
-        int(status.get("totalDeployments") or 0),
-        int(status.get("successfulDeployments") or 0),
-        int(status.get("failedDeployments") or 0),
+        as_count(status.get("totalDeployments")),
+        as_count(status.get("successfulDeployments")),
+        as_count(status.get("failedDeployments")),
     )
 
 
@@ -88,7 +89,7 @@ def remediate(
         still: list[tuple[str, str | None, str]] = []
         for assignment_id, reference_id, name in running:
             body = arm.get_remediation(desired.scope, name)
-            state = str((body.get("properties") or {}).get("provisioningState") or "")
+            state = str(as_object(body.get("properties")).get("provisioningState") or "")
             if state.casefold() in TERMINAL:
                 outcomes.append(_outcome(assignment_id, reference_id, name, body))
             elif clock() >= deadline:

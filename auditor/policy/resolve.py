@@ -8,10 +8,10 @@ built-in's id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from auditor.jsonvalue import JsonObject
 from auditor.policy.ids import (
     BUILTIN_PREFIX,
     BUILTIN_SET_PREFIX,
@@ -23,10 +23,7 @@ from auditor.policy.ids import (
 )
 from auditor.policy.load import Document, PolicyTree
 from auditor.policy.model import DefinitionFacts, ReferenceFacts
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+from auditor.policy.narrow import as_array, as_object
 
 
 def local_definition_id(definition_scope: str, doc: Document) -> str:
@@ -37,28 +34,27 @@ def local_definition_id(definition_scope: str, doc: Document) -> str:
 
 def facts_of_document(doc: Document, definition_id: str) -> DefinitionFacts:
     """Facts of a definition file."""
-    rule = _mapping(doc.properties.get("policyRule"))
-    then = _mapping(rule.get("then"))
-    details = then.get("details")
-    roles = _mapping(details).get("roleDefinitionIds") if isinstance(details, Mapping) else None
-    role_ids = [role for role in roles if isinstance(role, str)] if isinstance(roles, list) else []
+    rule = as_object(doc.properties.get("policyRule"))
+    then = as_object(rule.get("then"))
+    roles = as_array(as_object(then.get("details")).get("roleDefinitionIds"))
+    role_ids = [role for role in roles if isinstance(role, str)]
     return DefinitionFacts(
         id=definition_id,
-        parameters=_mapping(doc.properties.get("parameters")),
+        parameters=as_object(doc.properties.get("parameters")),
         effect=str(then.get("effect", "")),
         role_guids=tuple(dict.fromkeys(role_guid(role) for role in role_ids)),
         builtin=doc.builtin,
     )
 
 
-def facts_of_builtin(definition_id: str, entry: Mapping[str, Any]) -> DefinitionFacts:
+def facts_of_builtin(definition_id: str, entry: JsonObject) -> DefinitionFacts:
     """Facts of a catalogue entry."""
-    roles = entry.get("roleDefinitionIds") or []
+    roles = as_array(entry.get("roleDefinitionIds"))
     return DefinitionFacts(
         id=definition_id,
-        parameters=_mapping(entry.get("parameters")),
+        parameters=as_object(entry.get("parameters")),
         effect=str(entry.get("effect", "")),
-        role_guids=tuple(dict.fromkeys(role_guid(role) for role in roles)),
+        role_guids=tuple(dict.fromkeys(role_guid(role) for role in roles if isinstance(role, str))),
         builtin=True,
     )
 
@@ -83,7 +79,7 @@ class Target:
 
     kind: Literal["definition", "set"]
     id: str
-    parameters: Mapping[str, Any]
+    parameters: JsonObject
     """Parameters the target declares."""
     definition: DefinitionFacts | None
     """For a plain definition."""
@@ -95,16 +91,15 @@ class Target:
 
 def references_of(tree: PolicyTree, doc: Document, definition_scope: str) -> tuple[ReferenceFacts, ...]:
     """The resolvable members of one of our initiatives."""
-    members = doc.properties.get("policyDefinitions")
     out: list[ReferenceFacts] = []
-    for member in members if isinstance(members, list) else []:
-        if not isinstance(member, Mapping):
+    for member in as_array(doc.properties.get("policyDefinitions")):
+        if not isinstance(member, dict):
             continue
         facts = resolve_reference(tree, str(member.get("policyDefinitionId", "")), definition_scope)
         if facts is not None:
             out.append(
                 ReferenceFacts(
-                    str(member.get("policyDefinitionReferenceId", "")), facts, _mapping(member.get("parameters"))
+                    str(member.get("policyDefinitionReferenceId", "")), facts, as_object(member.get("parameters"))
                 )
             )
     return tuple(out)
@@ -116,7 +111,7 @@ def resolve_target(tree: PolicyTree, text: str, definition_scope: str) -> Target
     if doc is not None:
         full_id = local_definition_id(definition_scope, doc)
         if doc.kind == "set":
-            params = _mapping(doc.properties.get("parameters"))
+            params = as_object(doc.properties.get("parameters"))
             return Target("set", full_id, params, None, references_of(tree, doc, definition_scope), doc)
         facts = facts_of_document(doc, full_id)
         return Target("definition", full_id, facts.parameters, facts, (), doc)
@@ -126,5 +121,5 @@ def resolve_target(tree: PolicyTree, text: str, definition_scope: str) -> Target
         return Target("definition", text, facts.parameters, facts, (), None)
     if tree.catalog.set_definition(text) is not None and id_key(text).startswith(BUILTIN_SET_PREFIX.casefold()):
         entry = tree.catalog.set_definition(text) or {}
-        return Target("set", text, _mapping(entry.get("parameters")), None, (), None)
+        return Target("set", text, as_object(entry.get("parameters")), None, (), None)
     return None

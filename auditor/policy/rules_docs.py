@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
+from auditor.jsonvalue import JsonObject
 from auditor.policy.expressions import (
     Usage,
     is_expression,
@@ -19,6 +19,7 @@ from auditor.policy.findings import Finding
 from auditor.policy.ids import BUILTIN_PREFIX, id_key
 from auditor.policy.load import Document, PolicyTree
 from auditor.policy.model import REMEDIABLE_EFFECTS
+from auditor.policy.narrow import as_array, as_object
 from auditor.policy.resolve import resolve_reference
 
 SEMVER = re.compile(
@@ -57,17 +58,13 @@ _DETAILS = f"{_RULE}/then/details"
 _DEPLOYMENT = f"{_DETAILS}/deployment/properties"
 
 
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def value_allowed(value: Any, declaration: Mapping[str, Any]) -> bool:
+def value_allowed(value: object, declaration: JsonObject) -> bool:
     """True when value is among allowedValues (each element, for an array of scalars); strings ignore case."""
     allowed = declaration.get("allowedValues")
     if not isinstance(allowed, list) or not allowed:
         return True
 
-    def same(left: Any, right: Any) -> bool:
+    def same(left: object, right: object) -> bool:
         if isinstance(left, str) and isinstance(right, str):
             return left.casefold() == right.casefold()
         return bool(left == right)
@@ -88,7 +85,7 @@ def own_rules(doc: Document) -> Iterator[Finding]:
         yield Finding(
             doc.path, "/name", "name-matches-file", f"name {name!r} differs from the file name {doc.path.stem!r}"
         )
-    version = _map(doc.properties.get("metadata")).get("version")
+    version = as_object(doc.properties.get("metadata")).get("version")
     if not isinstance(version, str) or not SEMVER.match(version):
         shown = "is missing" if version is None else f"{version!r} is not semver (MAJOR.MINOR.PATCH)"
         yield Finding(doc.path, "/properties/metadata/version", "version-semver", f"metadata.version {shown}")
@@ -96,7 +93,7 @@ def own_rules(doc: Document) -> Iterator[Finding]:
 
 def parameter_rules(
     doc: Document,
-    declared: Mapping[str, Any],
+    declared: JsonObject,
     usage: Usage,
     base: str,
     *,
@@ -123,8 +120,8 @@ def parameter_rules(
                     f"parameter {key!r} is declared but never used",
                     "warning" if unused_severity == "warning" else "error",
                 )
-    for key, declaration in declared.items():
-        declaration = _map(declaration)
+    for key, item in declared.items():
+        declaration = as_object(item)
         if "defaultValue" in declaration and not value_allowed(declaration["defaultValue"], declaration):
             yield Finding(
                 doc.path,
@@ -134,10 +131,10 @@ def parameter_rules(
             )
 
 
-def _deployment_rules(doc: Document, deployment: Mapping[str, Any]) -> Iterator[Finding]:
-    properties = _map(deployment.get("properties"))
+def _deployment_rules(doc: Document, deployment: JsonObject) -> Iterator[Finding]:
+    properties = as_object(deployment.get("properties"))
     template = properties.get("template")
-    if not isinstance(template, Mapping) or not isinstance(properties.get("mode"), str):
+    if not isinstance(template, dict) or not isinstance(properties.get("mode"), str):
         yield Finding(
             doc.path, _DEPLOYMENT, "dine-deployment", "deployment needs properties.mode and properties.template"
         )
@@ -151,8 +148,8 @@ def _deployment_rules(doc: Document, deployment: Mapping[str, Any]) -> Iterator[
             template=True,
             unused_severity="warning",
         )
-    declared = _map(template.get("parameters"))
-    passed = _map(properties.get("parameters"))
+    declared = as_object(template.get("parameters"))
+    passed = as_object(properties.get("parameters"))
     for name in passed:
         if lookup(declared, name) is None:
             yield Finding(
@@ -162,7 +159,7 @@ def _deployment_rules(doc: Document, deployment: Mapping[str, Any]) -> Iterator[
                 f"the deployment passes {name!r}, which the template does not declare",
             )
     for name, declaration in declared.items():
-        if "defaultValue" not in _map(declaration) and lookup(passed, name) is None:
+        if "defaultValue" not in as_object(declaration) and lookup(passed, name) is None:
             yield Finding(
                 doc.path,
                 f"{_DEPLOYMENT}/template/parameters/{name}",
@@ -173,8 +170,8 @@ def _deployment_rules(doc: Document, deployment: Mapping[str, Any]) -> Iterator[
 
 def effect_rules(doc: Document) -> Iterator[Finding]:
     """DeployIfNotExists and Modify need roleDefinitionIds; DINE also an existenceCondition and a deployment."""
-    then = _map(_map(doc.properties.get("policyRule")).get("then"))
-    effects = possible_effects(then.get("effect"), _map(doc.properties.get("parameters")))
+    then = as_object(as_object(doc.properties.get("policyRule")).get("then"))
+    effects = possible_effects(then.get("effect"), as_object(doc.properties.get("parameters")))
     if effects is None:
         yield Finding(
             doc.path,
@@ -188,8 +185,7 @@ def effect_rules(doc: Document) -> Iterator[Finding]:
         yield Finding(
             doc.path, f"{_RULE}/then/effect", "effect-unknown", f"{effect!r} is not a known effect", "warning"
         )
-    details = then.get("details")
-    details = details if isinstance(details, Mapping) else {}
+    details = as_object(then.get("details"))
     if effects & REMEDIABLE_EFFECTS:
         roles = details.get("roleDefinitionIds")
         if not isinstance(roles, list) or not roles:
@@ -200,14 +196,14 @@ def effect_rules(doc: Document) -> Iterator[Finding]:
                 f"effect {'/'.join(sorted(effects & REMEDIABLE_EFFECTS))} needs roleDefinitionIds",
             )
     if "deployifnotexists" in effects:
-        if not isinstance(details.get("existenceCondition"), Mapping):
+        if not isinstance(details.get("existenceCondition"), dict):
             yield Finding(
                 doc.path,
                 f"{_DETAILS}/existenceCondition",
                 "dine-existence-condition",
                 "DeployIfNotExists needs an existenceCondition",
             )
-        yield from _deployment_rules(doc, _map(details.get("deployment")))
+        yield from _deployment_rules(doc, as_object(details.get("deployment")))
     if "modify" in effects:
         operations = details.get("operations")
         if not isinstance(operations, list) or not operations:
@@ -238,7 +234,7 @@ def definition_rules(doc: Document) -> Iterator[Finding]:
     rule = doc.properties.get("policyRule")
     skip = frozenset({f"{_DEPLOYMENT}/template"})
     usage = usage_of(rule, _RULE, skip)
-    yield from parameter_rules(doc, _map(doc.properties.get("parameters")), usage, "/properties/parameters")
+    yield from parameter_rules(doc, as_object(doc.properties.get("parameters")), usage, "/properties/parameters")
     yield from effect_rules(doc)
 
 
@@ -246,17 +242,17 @@ def set_rules(doc: Document, tree: PolicyTree) -> Iterator[Finding]:
     """All rules for an initiative."""
     if not doc.builtin:
         yield from own_rules(doc)
-    declared = _map(doc.properties.get("parameters"))
-    members = doc.properties.get("policyDefinitions")
-    members = members if isinstance(members, list) else []
+    declared = as_object(doc.properties.get("parameters"))
+    members = as_array(doc.properties.get("policyDefinitions"))
     usage = usage_of(members, "/properties/policyDefinitions")
     yield from parameter_rules(doc, declared, usage, "/properties/parameters")
     groups = {
-        str(_map(group).get("name", "")).casefold() for group in doc.properties.get("policyDefinitionGroups") or []
+        str(as_object(group).get("name", "")).casefold()
+        for group in as_array(doc.properties.get("policyDefinitionGroups"))
     }
     seen: set[str] = set()
-    for index, member in enumerate(members):
-        member = _map(member)
+    for index, item in enumerate(members):
+        member = as_object(item)
         base = f"/properties/policyDefinitions/{index}"
         reference_id = str(member.get("policyDefinitionReferenceId", ""))
         if reference_id.casefold() in seen:
@@ -267,7 +263,7 @@ def set_rules(doc: Document, tree: PolicyTree) -> Iterator[Finding]:
                 f"policyDefinitionReferenceId {reference_id!r} is used twice",
             )
         seen.add(reference_id.casefold())
-        for group_index, group in enumerate(member.get("groupNames") or []):
+        for group_index, group in enumerate(as_array(member.get("groupNames"))):
             if str(group).casefold() not in groups:
                 yield Finding(
                     doc.path,
@@ -278,7 +274,7 @@ def set_rules(doc: Document, tree: PolicyTree) -> Iterator[Finding]:
         yield from _member_rules(doc, tree, member, base)
 
 
-def _member_rules(doc: Document, tree: PolicyTree, member: Mapping[str, Any], base: str) -> Iterator[Finding]:
+def _member_rules(doc: Document, tree: PolicyTree, member: JsonObject, base: str) -> Iterator[Finding]:
     reference = str(member.get("policyDefinitionId", ""))
     facts = resolve_reference(tree, reference, "")
     if facts is None:
@@ -303,7 +299,7 @@ def _member_rules(doc: Document, tree: PolicyTree, member: Mapping[str, Any], ba
             f"{reference} is neither a file in definitions/ nor a known built-in{hint}",
         )
         return
-    passed = _map(member.get("parameters"))
+    passed = as_object(member.get("parameters"))
     for name, value in passed.items():
         found = lookup(facts.parameters, name)
         if found is None:
@@ -314,8 +310,10 @@ def _member_rules(doc: Document, tree: PolicyTree, member: Mapping[str, Any], ba
                 f"{reference} declares no parameter {name!r}",
             )
             continue
-        literal = _map(value).get("value")
-        if not (isinstance(literal, str) and is_expression(literal)) and not value_allowed(literal, _map(found[1])):
+        literal = as_object(value).get("value")
+        if not (isinstance(literal, str) and is_expression(literal)) and not value_allowed(
+            literal, as_object(found[1])
+        ):
             yield Finding(
                 doc.path,
                 f"{base}/parameters/{name}/value",
@@ -323,7 +321,7 @@ def _member_rules(doc: Document, tree: PolicyTree, member: Mapping[str, Any], ba
                 f"{literal!r} is not among the allowedValues of {name!r}",
             )
     for name, declaration in facts.parameters.items():
-        if "defaultValue" not in _map(declaration) and lookup(passed, name) is None:
+        if "defaultValue" not in as_object(declaration) and lookup(passed, name) is None:
             yield Finding(
                 doc.path,
                 f"{base}/parameters",

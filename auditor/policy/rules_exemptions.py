@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from auditor.policy.exemptions import (
     CATEGORIES,
@@ -19,14 +18,11 @@ from auditor.policy.exemptions import (
 from auditor.policy.findings import Finding
 from auditor.policy.ids import id_key, is_within, parse_scope
 from auditor.policy.load import ExemptionFile, PolicyTree
+from auditor.policy.narrow import as_array, as_items, as_object, as_table
 from auditor.policy.resolve import resolve_target
 
 NAME = re.compile(r"^[^<>*%&:\\?+/#]{0,63}[^<>*%&:\\?+/#. ]$")
 """ARM's policy exemption names: 1-64 characters, none of <>*%&:\\?+/#, not ending in a dot or a space."""
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def exemption_rules(
@@ -66,7 +62,7 @@ def exemption_rules(
             path, "/category", "exemption-category", f"category must be Waiver or Mitigated, not {category!r}{hint}"
         )
     yield from _expiry_rules(file, max_days, now)
-    for key in _map(data.get("metadata")):
+    for key in as_table(data.get("metadata")):
         if key.casefold() in RESERVED_METADATA:
             yield Finding(path, f"/metadata/{key}", "metadata-reserved", f"auditor writes metadata.{key} itself")
     if target is not None:
@@ -122,7 +118,7 @@ def _expiry_rules(file: ExemptionFile, max_days: int, now: datetime) -> Iterator
 def _reference_rules(
     file: ExemptionFile, tree: PolicyTree, target: ExemptionTarget, default_definition_scope: str | None
 ) -> Iterator[Finding]:
-    references = file.data.get("policy_definition_reference_ids") or []
+    references = as_items(file.data.get("policy_definition_reference_ids"))
     if not references or target.spec is None or target.ring_file is None:
         return  # someone else's assignment: auditor cannot see its members
     definition_scope = str(target.ring_file.data.get("definition_scope") or default_definition_scope or "")
@@ -139,8 +135,8 @@ def _reference_rules(
         return
     known = {ref.reference_id.casefold() for ref in resolved.references}
     if resolved.document is not None:
-        members = resolved.document.properties.get("policyDefinitions") or []
-        known |= {str(_map(member).get("policyDefinitionReferenceId", "")).casefold() for member in members}
+        members = as_array(resolved.document.properties.get("policyDefinitions"))
+        known |= {str(as_object(member).get("policyDefinitionReferenceId", "")).casefold() for member in members}
     if not known:
         return  # a built-in initiative whose members auditor does not know
     for index, reference in enumerate(references):

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 from auditor.policy.expressions import pointer_join
 from auditor.policy.findings import Finding
 from auditor.policy.ids import unsafe_id, unsafe_name
 from auditor.policy.load import PolicyTree
+from auditor.policy.narrow import as_table
 
 _ID_STARTS = ("/subscriptions/", "/providers/")
 
@@ -23,7 +23,7 @@ def _looks_like_id(value: str) -> bool:
     return value.strip().casefold().startswith(_ID_STARTS)
 
 
-def id_findings(path: Path, data: Any, pointer: str = "") -> Iterator[Finding]:
+def id_findings(path: Path, data: object, pointer: str = "") -> Iterator[Finding]:
     """An `id-unsafe` finding for every string in `data` that is an ARM id and is not canonical."""
     if isinstance(data, str):
         why = unsafe_id(data) if _looks_like_id(data) else None
@@ -46,8 +46,7 @@ def tree_id_findings(tree: PolicyTree) -> Iterator[Finding]:
             yield Finding(doc.path, "/name", "name-unsafe", why)
     for ring in tree.rings:
         yield from id_findings(ring.path, ring.data)
-        assignments = ring.data.get("assignments")
-        for name in assignments if isinstance(assignments, Mapping) else ():
+        for name in as_table(ring.data.get("assignments")):
             why = unsafe_name(str(name))
             if why is not None:
                 yield Finding(ring.path, pointer_join("/assignments", str(name)), "name-unsafe", why)

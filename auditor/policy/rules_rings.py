@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from pathlib import Path
 
 from auditor.policy.expressions import is_expression, lookup
 from auditor.policy.findings import Finding
 from auditor.policy.ids import parse_scope
 from auditor.policy.load import PolicyTree, RingFile
+from auditor.policy.narrow import as_array, as_items, as_object, as_table
 from auditor.policy.resolve import Target, resolve_target
 from auditor.policy.rules_docs import value_allowed
 
@@ -24,11 +25,7 @@ NAME_LIMITS = {"managementGroup": 24, "subscription": 64}
 """Longest policy assignment name ARM accepts at each scope."""
 
 
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def type_matches(declared_type: str, value: Any) -> bool:
+def type_matches(declared_type: str, value: object) -> bool:
     """True when value fits an Azure Policy parameter type."""
     kind = declared_type.casefold()
     checks: dict[str, bool] = {
@@ -54,9 +51,9 @@ def ring_rules(
         )
     scope_kind = None
     for key in ("scope", "definition_scope"):
-        if isinstance(data.get(key), str):
+        if isinstance(text := data.get(key), str):
             try:
-                parsed = parse_scope(data[key])
+                parsed = parse_scope(text)
             except ValueError as exc:
                 yield Finding(path, f"/{key}", "scope-invalid", str(exc))
             else:
@@ -72,7 +69,7 @@ def ring_rules(
         )
     definition_scope = str(data.get("definition_scope") or default_definition_scope or "")
     wants_maintenance = False
-    for name, assignment in _map(data.get("assignments")).items():
+    for name, table in as_table(data.get("assignments")).items():
         base = f"/assignments/{name}"
         limit = NAME_LIMITS.get(scope_kind or "")
         if limit is not None and len(name) > limit:
@@ -82,7 +79,7 @@ def ring_rules(
                 "assignment-name-length",
                 f"assignment name {name!r} is {len(name)} characters; at this scope ARM allows {limit}",
             )
-        assignment = _map(assignment)
+        assignment = as_table(table)
         text = str(assignment.get("definition", ""))
         target = resolve_target(tree, text, definition_scope)
         if target is None:
@@ -96,7 +93,7 @@ def ring_rules(
         wants_maintenance |= lookup(target.parameters, MAINTENANCE_PARAMETER) is not None
         yield from _parameter_rules(path, base, assignment, target, isinstance(maintenance, str))
         yield from _message_rules(path, base, assignment, target)
-        for index, not_scope in enumerate(assignment.get("not_scopes") or []):
+        for index, not_scope in enumerate(as_items(assignment.get("not_scopes"))):
             try:
                 parse_scope(str(not_scope), allow_resource=True)
             except ValueError as exc:
@@ -112,9 +109,9 @@ def ring_rules(
 
 
 def _parameter_rules(
-    path: Any, base: str, assignment: Mapping[str, Any], target: Target, ring_has_maintenance: bool
+    path: Path, base: str, assignment: Mapping[str, object], target: Target, ring_has_maintenance: bool
 ) -> Iterator[Finding]:
-    given = _map(assignment.get("parameters"))
+    given = as_table(assignment.get("parameters"))
     for name, value in given.items():
         where = f"{base}/parameters/{name}"
         found = lookup(target.parameters, name)
@@ -128,7 +125,7 @@ def _parameter_rules(
                 "maintenance-parameter-twice",
                 "set the maintenance configuration once: the ring's maintenance_configuration_id fills it",
             )
-        declaration = _map(found[1])
+        declaration = as_object(found[1])
         if isinstance(value, str) and is_expression(value):
             continue
         if not type_matches(str(declaration.get("type", "")), value):
@@ -145,9 +142,9 @@ def _parameter_rules(
                 "assignment-parameter-allowed",
                 f"{value!r} is not among the allowedValues of {name!r}: {declaration.get('allowedValues')}",
             )
-    for name, declaration in target.parameters.items():
+    for name, declared in target.parameters.items():
         filled = ring_has_maintenance and name.casefold() == MAINTENANCE_PARAMETER.casefold()
-        if "defaultValue" not in _map(declaration) and lookup(given, name) is None and not filled:
+        if "defaultValue" not in as_object(declared) and lookup(given, name) is None and not filled:
             yield Finding(
                 path,
                 f"{base}/parameters",
@@ -156,13 +153,13 @@ def _parameter_rules(
             )
 
 
-def _message_rules(path: Any, base: str, assignment: Mapping[str, Any], target: Target) -> Iterator[Finding]:
+def _message_rules(path: Path, base: str, assignment: Mapping[str, object], target: Target) -> Iterator[Finding]:
     known = {ref.reference_id.casefold() for ref in target.references}
     if target.document is not None and target.kind == "set":
-        members = target.document.properties.get("policyDefinitions") or []
-        known |= {str(_map(member).get("policyDefinitionReferenceId", "")).casefold() for member in members}
-    for index, message in enumerate(assignment.get("non_compliance_messages") or []):
-        reference = _map(message).get("reference_id")
+        members = as_array(target.document.properties.get("policyDefinitions"))
+        known |= {str(as_object(member).get("policyDefinitionReferenceId", "")).casefold() for member in members}
+    for index, message in enumerate(as_items(assignment.get("non_compliance_messages"))):
+        reference = as_table(message).get("reference_id")
         if reference is None:
             continue
         if target.kind != "set":

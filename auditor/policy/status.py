@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
+from auditor.jsonvalue import JsonObject
 from auditor.policy.arm import PolicyArm
 from auditor.policy.ids import id_key
+from auditor.policy.narrow import as_array, as_count, as_object
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,12 @@ class AssignmentCompliance:
         return float(rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
-def _counts(results: Mapping[str, Any]) -> dict[str, int]:
+def _counts(results: JsonObject) -> dict[str, int]:
     out: dict[str, int] = {}
-    for detail in results.get("resourceDetails") or []:
+    for item in as_array(results.get("resourceDetails")):
+        detail = as_object(item)
         state = str(detail.get("complianceState", "")).casefold()
-        out[state] = out.get(state, 0) + int(detail.get("count") or 0)
+        out[state] = out.get(state, 0) + as_count(detail.get("count"))
     return out
 
 
@@ -47,7 +48,7 @@ def compliance_status(arm: PolicyArm, scope: str, owned_ids: set[str]) -> tuple[
     """One row per assignment that evaluates resources under the scope."""
     rows = []
     for item in arm.summarize(scope):
-        results = item.get("results") or {}
+        results = as_object(item.get("results"))
         counts = _counts(results)
         compliant, non_compliant = counts.pop("compliant", 0), counts.pop("noncompliant", 0)
         assignment_id = str(item.get("policyAssignmentId", ""))
@@ -59,7 +60,7 @@ def compliance_status(arm: PolicyArm, scope: str, owned_ids: set[str]) -> tuple[
                 compliant,
                 non_compliant,
                 sum(counts.values()),
-                int(results.get("nonCompliantPolicies") or 0),
+                as_count(results.get("nonCompliantPolicies")),
             )
         )
     return tuple(sorted(rows, key=lambda r: (not r.owned, id_key(r.assignment_id))))

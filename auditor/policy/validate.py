@@ -48,7 +48,7 @@ def _validators() -> dict[str, Draft202012Validator]:
     return {key: Draft202012Validator(schema, registry=registry) for key, schema in loaded.items()}
 
 
-def schema_findings(path: Path, data: Any, which: str) -> Iterator[Finding]:
+def schema_findings(path: Path, data: object, which: str) -> Iterator[Finding]:
     """One finding per JSON Schema violation, at the pointer of the offending value."""
     for error in sorted(_validators()[which].iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         pointer = ""
@@ -90,7 +90,7 @@ def _duplicates(documents: Sequence[Document]) -> Iterator[Finding]:
         seen.setdefault(key, doc.path)
 
 
-def _order(finding: Finding) -> tuple[Any, ...]:
+def _order(finding: Finding) -> tuple[str, tuple[tuple[int, int, str], ...], str, str]:
     tokens = tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in finding.pointer.split("/"))
     return (str(finding.path), tokens, finding.rule, finding.message)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from auditor.jsonvalue import JsonValue
 from auditor.policy.deploy import Applied
 from auditor.policy.gate import GateResult
 from auditor.policy.plan import Change, Plan
@@ -35,7 +35,7 @@ ROLE_NAMES = {
 SIGNS = {"create": "+", "update": "~", "delete": "-", "conflict": "!", "orphan": "?", "unchanged": "="}
 
 
-def _short(value: Any, limit: int = 70) -> str:
+def _short(value: JsonValue, limit: int = 70) -> str:
     text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else json.dumps(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from auditor.policy.arm import PolicyArm, read_deployed
 from auditor.policy.config import PolicySettings
@@ -169,7 +169,7 @@ class HistoryFile:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def latest_summary(self, scope_key: str | None = None) -> dict[str, Any] | None:
+    def latest_summary(self, scope_key: str | None = None) -> Mapping[str, object] | None:
         """The latest complete scan's summary.json (of one estate, if scope_key is given)."""
         if not self.path.is_file():
             return None

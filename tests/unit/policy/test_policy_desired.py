@@ -92,3 +92,15 @@ def test_ring_errors(tmp_path: Path) -> None:
     (policies / "assignments" / "prod.toml").unlink()
     with pytest.raises(PolicyError, match=r"assignments/prod\.toml does not exist"):
         desired_state(load_tree(policies), settings(policies), "prod")
+
+
+def test_a_toml_date_in_a_parameter_value_is_named_not_sent(tmp_path: Path) -> None:
+    policies = copy_policies(tmp_path)
+    ring = policies / "assignments" / "dev.toml"
+    ring.write_text(ring.read_text().replace('hotpatchEffect = "Audit"', "operatingSystemTypes = [2027-01-15]"))
+    with pytest.raises(PolicyError) as caught:
+        desired_state(load_tree(policies), settings(policies), "dev")
+    assert caught.value.message == (
+        f"{ring}#/assignments/aum-baseline-dev/parameters/operatingSystemTypes/0: a TOML date is not a JSON value"
+    )
+    assert caught.value.hint == 'write it as a string, e.g. "2027-01-15"'

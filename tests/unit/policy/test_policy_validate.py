@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from auditor.policy import PolicyError
 from auditor.policy.findings import Finding
 from auditor.policy.validate import validate_path
 from tests.refdata import needs_refdata
@@ -238,6 +241,15 @@ def test_syntax_errors_name_the_line(tmp_path: Path) -> None:
         "definitions/broken.json#: error [syntax] invalid JSON at line 4 column 1: Expecting property name enclosed "
         "in double quotes",
     ]
+
+
+def test_a_catalogue_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    policies = copy_policies(tmp_path)
+    (policies / "builtins.json").write_text("[]")
+    with pytest.raises(PolicyError) as caught:
+        validate_path(policies)
+    assert caught.value.message == f"{policies / 'builtins.json'}: the built-in catalogue is not a JSON object"
+    assert caught.value.hint == "restore policies/builtins.json"
 
 
 def test_finding_render() -> None:
