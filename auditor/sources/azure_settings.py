@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from auditor.config import Config, read_section
 from auditor.errors import ConfigError
+from auditor.jsonvalue import JsonObject
 
 CloudName = Literal["AzurePublic", "AzureUSGovernment", "AzureChina", "Custom"]
 """The clouds auditor knows the endpoints of, or `Custom` (Azure Stack Hub, private endpoints)."""
@@ -204,7 +205,7 @@ class AzureSettings(BaseModel):
                 raise ValueError(f'cloud = "Custom" needs {", ".join(missing)}')
         return self
 
-    def scope(self) -> dict[str, list[str]]:
+    def scope(self) -> JsonObject:
         """The scope as recorded in fingerprints and snapshots (both lists empty: the whole tenant)."""
         return {"subscriptions": list(self.subscriptions), "management_groups": list(self.management_groups)}
 
