@@ -1,7 +1,7 @@
-"""JSON values as `json.loads` returns them, for documents whose shape auditor does not fix.
+"""JSON as the type checker sees it: any value `json.loads` can return and `json.dumps` can write.
 
-A value of these types is narrowed with isinstance checks where it is read. Ground floor: imports nothing of
-auditor's.
+Code that reads a JsonValue narrows it (isinstance) before it uses it; code that builds one is checked to build
+nothing JSON cannot hold.
 """
 
 from __future__ import annotations
@@ -9,8 +9,5 @@ from __future__ import annotations
 from typing import TypeAlias
 
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
-"""Any JSON value."""
 JsonObject: TypeAlias = dict[str, JsonValue]
-"""A JSON object."""
 JsonArray: TypeAlias = list[JsonValue]
-"""A JSON array."""
