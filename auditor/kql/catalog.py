@@ -5,23 +5,37 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, TypeGuard, TypeVar
 
 from auditor.errors import QueryError
-from auditor.kql.render import partition_filter, render
+from auditor.kql.render import ParamValue, partition_filter, render
 from auditor.kql.request import ARROW_TYPES, QueryRequest
 from auditor.package_data import data_dir
 from auditor.timestamps import parse_timestamp
 
 ParamType = Literal["string", "string_list", "int", "days", "datetime"]
 _PARAM_TYPES: tuple[str, ...] = ("string", "string_list", "int", "days", "datetime")
+_TARGETS: tuple[Literal["arg", "law"], ...] = ("arg", "law")
 _VERSION_FILE = re.compile(r"^v(\d+)\.kql\.j2$")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_T = TypeVar("_T")
+
+
+def _is_param_type(value: object) -> TypeGuard[ParamType]:
+    return value in _PARAM_TYPES
+
+
+def _field(table: Mapping[str, object], key: str, kind: type[_T], where: str) -> _T:
+    """`table[key]` if it is a `kind`, else a QueryError naming `where`: the file and the key's path."""
+    value = table.get(key)
+    if not isinstance(value, kind):
+        raise QueryError(f"{where} must be a {kind.__name__}", "see queries/README.md")
+    return value
 
 
 @dataclass(frozen=True)
@@ -31,11 +45,12 @@ class Param:
     name: str
     type: ParamType
     description: str
-    default: Any = None
+    default: object = None
+    """The default as query.toml writes it (checked by `coerce` when used), or None when required."""
     min: int | None = None
     max: int | None = None
 
-    def coerce(self, value: Any, *, query: str) -> Any:
+    def coerce(self, value: object, *, query: str) -> ParamValue:
         """Turn a Python or command-line value into this parameter's type, or raise QueryError."""
         where = f"query {query}: parameter {self.name}"
         try:
@@ -46,9 +61,13 @@ class Param:
             if self.type == "string_list":
                 if isinstance(value, str):
                     return [v.strip() for v in value.split(",") if v.strip()]
-                if not all(isinstance(v, str) for v in value):
+                if not isinstance(value, Iterable):
                     raise TypeError
-                return list(value)
+                items = list(value)
+                strings = [v for v in items if isinstance(v, str)]
+                if len(strings) != len(items):
+                    raise TypeError
+                return strings
             if self.type in ("int", "days"):
                 number = int(value) if isinstance(value, str) else value
                 if isinstance(number, bool) or not isinstance(number, int):
@@ -126,7 +145,7 @@ class Query:
             raise QueryError(f"query {self.id} has no version v{wanted}", f"known versions: {known}")
         return self.versions[wanted]
 
-    def render(self, params: Mapping[str, Any] | None = None, *, version: int | None = None) -> QueryRequest:
+    def render(self, params: Mapping[str, object] | None = None, *, version: int | None = None) -> QueryRequest:
         """Render a version with parameters (defaults fill the gaps); raises QueryError on a bad value."""
         given = dict(params or {})
         unknown = sorted(set(given) - set(self.params))
@@ -135,7 +154,7 @@ class Query:
                 f"query {self.id}: unknown parameter(s) {', '.join(unknown)}",
                 f"declared: {', '.join(sorted(self.params)) or 'none'}",
             )
-        values: dict[str, Any] = {}
+        values: dict[str, ParamValue] = {}
         for name, param in self.params.items():
             if name in given:
                 values[name] = param.coerce(given[name], query=self.id)
@@ -195,7 +214,7 @@ class Catalog:
 def _load_query(folder: Path) -> Query:
     meta_path = folder / "query.toml"
     try:
-        meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
+        meta: dict[str, object] = tomllib.loads(meta_path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise QueryError(f"{meta_path} is missing", "every query folder needs a query.toml") from exc
     except tomllib.TOMLDecodeError as exc:
@@ -204,32 +223,38 @@ def _load_query(folder: Path) -> Query:
     if not _ID.match(query_id):
         raise QueryError(f"{folder}: query id {query_id!r} must be lower_snake_case", "rename the folder")
 
-    def need(key: str, kind: type) -> Any:
-        if not isinstance(meta.get(key), kind):
-            raise QueryError(f"{meta_path}: key {key!r} must be a {kind.__name__}", "see queries/README.md")
-        return meta[key]
+    def need(key: str, kind: type[_T]) -> _T:
+        return _field(meta, key, kind, f"{meta_path}: key {key!r}")
 
-    target = need("target", str)
-    if target not in ("arg", "law"):
-        raise QueryError(f"{meta_path}: key 'target' is {target!r}, expected 'arg' or 'law'", "fix query.toml")
+    written = need("target", str)
+    target = next((known for known in _TARGETS if known == written), None)
+    if target is None:
+        raise QueryError(f"{meta_path}: key 'target' is {written!r}, expected 'arg' or 'law'", "fix query.toml")
     params: dict[str, Param] = {}
-    for name, spec in dict(meta.get("params", {})).items():
+    for name, spec in (need("params", dict) if "params" in meta else {}).items():
+        where = f"{meta_path}: params.{name}"
+        if not isinstance(spec, dict):
+            raise QueryError(f"{where} must be a table", "see queries/README.md")
         kind = spec.get("type")
-        if kind not in _PARAM_TYPES:
-            raise QueryError(f"{meta_path}: params.{name}.type is {kind!r}", f"use one of {', '.join(_PARAM_TYPES)}")
-        params[name] = Param(
-            name, kind, spec.get("description", ""), spec.get("default"), spec.get("min"), spec.get("max")
+        if not _is_param_type(kind):
+            raise QueryError(f"{where}.type is {kind!r}", f"use one of {', '.join(_PARAM_TYPES)}")
+        low, high = (
+            _field(spec, bound, int, f"{where}.{bound}") if bound in spec else None for bound in ("min", "max")
         )
+        description = _field(spec, "description", str, f"{where}.description") if "description" in spec else ""
+        params[name] = Param(name, kind, description, spec.get("default"), low, high)
 
     def column_list(key: str) -> tuple[tuple[str, str], ...]:
         columns: list[tuple[str, str]] = []
         for index, column in enumerate(need(key, list)):
+            if not isinstance(column, dict):
+                raise QueryError(f"{meta_path}: {key}[{index}] must be a table", "see queries/README.md")
             if column.get("type") not in ARROW_TYPES:
                 raise QueryError(
                     f"{meta_path}: {key}[{index}].type is {column.get('type')!r}",
                     f"use one of {', '.join(ARROW_TYPES)}",
                 )
-            columns.append((str(column["name"]), str(column["type"])))
+            columns.append((_field(column, "name", str, f"{meta_path}: {key}[{index}].name"), str(column["type"])))
         return tuple(columns)
 
     older = {int(k.removeprefix("columns_v")): column_list(k) for k in meta if re.fullmatch(r"columns_v\d+", k)}
@@ -242,13 +267,17 @@ def _load_query(folder: Path) -> Query:
     if current not in versions:
         raise QueryError(f"{meta_path}: current = {current} but v{current}.kql.j2 is missing", "add the template")
     partition_key = _partition_key(meta, meta_path, column_list("columns"), versions[current])
+    listed = need("tables", list) if "tables" in meta else []
+    tables = tuple(name for name in listed if isinstance(name, str))
+    if len(tables) != len(listed):
+        raise QueryError(f"{meta_path}: key 'tables' must be a list of table names", "see queries/README.md")
     return Query(
         id=query_id,
         title=need("title", str),
         description=need("description", str),
         target=target,
         current=current,
-        tables=tuple(meta.get("tables", ())),
+        tables=tables,
         params=params,
         columns=column_list("columns"),
         versions=versions,
@@ -258,7 +287,7 @@ def _load_query(folder: Path) -> Query:
 
 
 def _partition_key(
-    meta: Mapping[str, Any], meta_path: Path, columns: tuple[tuple[str, str], ...], current: QueryVersion
+    meta: Mapping[str, object], meta_path: Path, columns: tuple[tuple[str, str], ...], current: QueryVersion
 ) -> str | None:
     """`[partition] key`, checked: an output column of the current version, whose template places
     `{{ partition_filter }}`. Cutting on an output column keeps every output row (and every group of a

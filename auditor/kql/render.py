@@ -8,9 +8,9 @@ re-formatted from parsed values).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypeAlias
 
 import jinja2
 from markupsafe import Markup
@@ -20,6 +20,8 @@ from auditor.errors import QueryError
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 INT_BOUNDS = (-(2**53), 2**53)
+ParamValue: TypeAlias = str | list[str] | int | datetime
+"""A query parameter's value once checked against its declared type (and the partition filter's text)."""
 
 
 class _KqlLiteral(Markup):
@@ -87,7 +89,7 @@ def partition_filter(key: str | None, index: int = 0, count: int = 1) -> str:
     return _KqlLiteral(f"| where hash({key}) % {count} == {index}\n")
 
 
-def _finalize(value: Any) -> Any:
+def _finalize(value: object) -> _KqlLiteral:
     if isinstance(value, _KqlLiteral):
         return value
     raise QueryError(
@@ -114,7 +116,7 @@ def make_environment() -> jinja2.Environment:
     return env
 
 
-def render(template_text: str, params: dict[str, Any], *, name: str = "<query>") -> str:
+def render(template_text: str, params: Mapping[str, ParamValue], *, name: str = "<query>") -> str:
     """Render a template with already-typed parameters."""
     env = make_environment()
     try:

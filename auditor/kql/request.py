@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pyarrow as pa
+
+from auditor.jsonvalue import JsonValue
 
 ARROW_TYPES: Mapping[str, pa.DataType] = {
     "string": pa.string(),
@@ -75,7 +76,7 @@ class QueryResult:
     """For live sources: the requests the result was read in (scopes, partitions, rows); empty offline."""
 
 
-def rows_to_table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...]) -> pa.Table:
+def rows_to_table(rows: Sequence[Mapping[str, JsonValue]], columns: tuple[tuple[str, str], ...]) -> pa.Table:
     """Build an Arrow table of the declared columns from JSON rows (live sources), coercing each value."""
     arrays = []
     for name, kind in columns:
@@ -84,17 +85,18 @@ def rows_to_table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ..
     return pa.Table.from_arrays(arrays, names=[name for name, _ in columns])
 
 
-def _coerce(value: Any, kind: str) -> Any:
+def _coerce(value: JsonValue, kind: str) -> str | int | float | bool | None:
+    """A JSON value as the declared column type; raises ValueError or TypeError when it is not one."""
     if value is None:
         return None
     if kind == "string":
         if isinstance(value, str):
             return value
         return json.dumps(value, separators=(",", ":"))
-    if kind == "long":
-        return int(value)
-    if kind == "real":
-        return float(value)
+    if kind in ("long", "real"):
+        if isinstance(value, list | dict):
+            raise TypeError(f"a JSON {type(value).__name__} is not a {kind}")
+        return int(value) if kind == "long" else float(value)
     if kind == "bool":
         if isinstance(value, str):
             return value.lower() == "true"

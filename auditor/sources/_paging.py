@@ -9,20 +9,21 @@ while paging) is marked retryable; the caller re-reads it or reports it incomple
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from rich.progress import Progress, TaskID
 
 from auditor import digests
+from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.sources.interface import SourceError
 
 
 @dataclass(frozen=True)
 class Page:
     """One Resource Graph response, as far as completeness is concerned."""
 
-    rows: list[dict[str, Any]]
+    rows: list[JsonObject]
     count: int | None
     """The response's `count` (rows in this page)."""
     total_records: int | None
@@ -38,7 +39,7 @@ class Page:
 class BatchOutcome:
     """The rows of one read of a batch and what is wrong with them."""
 
-    rows: list[dict[str, Any]]
+    rows: list[JsonObject]
     problems: tuple[str, ...] = ()
     """Why the rows cannot be trusted, one line each (empty when complete)."""
     retryable: bool = False
@@ -53,12 +54,12 @@ class BatchOutcome:
     """totalRecords of the first page."""
 
 
-def canonical_json(value: Any) -> str:
+def canonical_json(value: object) -> str:
     """Compact JSON with sorted keys and unescaped text: the form response hashes are taken over."""
     return digests.canonical_json(value, ensure_ascii=False)
 
 
-def rows_sha256(rows: list[dict[str, Any]]) -> str:
+def rows_sha256(rows: Sequence[JsonObject]) -> str:
     """sha256 of the canonical JSON of a list of rows."""
     return digests.sha256_hex(canonical_json(rows))
 
@@ -74,8 +75,8 @@ class BatchReader:
     def __init__(self, key: str | None) -> None:
         self.key = key
         self.pages = 0
-        self._all: list[dict[str, Any]] = []
-        self._deduped: list[dict[str, Any]] = []
+        self._all: list[JsonObject] = []
+        self._deduped: list[JsonObject] = []
         self._first_page: dict[str, tuple[int, str]] = {}
         self._duplicates = 0
         self._conflict: str | None = None
@@ -136,7 +137,7 @@ class BatchReader:
             self._problems.append(problem)
         self._retryable = False
 
-    def _take(self, row: dict[str, Any], number: int) -> None:
+    def _take(self, row: JsonObject, number: int) -> None:
         self._all.append(row)
         body = canonical_json(row)
         key = body if self.key is None else str(row.get(self.key))
@@ -180,16 +181,23 @@ class BatchReader:
         )
 
 
-def page_rows(data: Any) -> list[dict[str, Any]]:
+def page_rows(data: object) -> list[JsonObject]:
     """A page's rows as objects, whether Resource Graph answered as objectArray or (older APIs' default) as a
-    table of columns and rows."""
+    table of columns and rows. `data` is the response's JSON as the SDK decoded it."""
     if isinstance(data, dict) and "columns" in data:
         names = [column["name"] for column in data["columns"]]
         return [dict(zip(names, row, strict=True)) for row in data.get("rows", [])]
-    return list(data or [])
+    if data is None:
+        return []
+    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+        raise SourceError(
+            "Resource Graph sent a page whose data is not a list of objects",
+            "the response does not follow resultFormat=objectArray; report it with the query's text",
+        )
+    return data
 
 
-def batch_clash(rows: list[dict[str, Any]], group: list[str], label: str, seen: dict[str, str]) -> str | None:
+def batch_clash(rows: Sequence[JsonObject], group: list[str], label: str, seen: dict[str, str]) -> str | None:
     """A line naming the first group (values of the `group` columns) of batch `label` that an earlier batch also
     returned: the query combined subscriptions, and its rows cannot be merged. `seen` carries groups across."""
     for value in sorted({canonical_json([row.get(column) for column in group]) for row in rows}):
@@ -239,7 +247,7 @@ def parse_order(text: str) -> tuple[OrderKey, ...] | None:
     return tuple(keys)
 
 
-def merge_batches(rows: list[dict[str, Any]], order: tuple[OrderKey, ...] | None) -> list[dict[str, Any]]:
+def merge_batches(rows: list[JsonObject], order: tuple[OrderKey, ...] | None) -> list[JsonObject]:
     """The rows of several batches in the order one request over the whole scope gives them: by the query's
     final `order by`, ties (which the query leaves in no particular order) by canonical JSON.
 
@@ -256,11 +264,11 @@ def merge_batches(rows: list[dict[str, Any]], order: tuple[OrderKey, ...] | None
     return merged
 
 
-def _sort_key(key: OrderKey) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+def _sort_key(key: OrderKey) -> Callable[[JsonObject], tuple[bool, JsonValue]]:
     # The flag puts nulls below every value, or above it, so that after `reverse` they land where KQL puts them.
     nulls_low = key.nulls_first != key.descending
 
-    def sort_key(row: dict[str, Any]) -> tuple[bool, Any]:
+    def sort_key(row: JsonObject) -> tuple[bool, JsonValue]:
         value = row.get(key.column)
         return (value is not None if nulls_low else value is None), value
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
+from azure.core.credentials import TokenCredential
 from rich.progress import Progress
 
 from auditor import __version__
+from auditor.jsonvalue import JsonObject
 from auditor.operator import operator_record
 from auditor.snapshots.format import ARG_COLUMNS, Snapshot, write_snapshot
 from auditor.sources._paging import ProgressCallback
 from auditor.sources.azure_settings import AzureSettings
+from auditor.sources.clouds import ClientOptions
 from auditor.sources.interface import SourceError
 from auditor.sources.resource_graph import ResourceGraphSource
 
@@ -57,10 +60,8 @@ class CaptureIncompleteError(SourceError):
         self.problems = tuple(problems)
 
 
-def _reconciliation(scope: Any) -> dict[str, Any]:
+def _reconciliation(scope: JsonObject) -> JsonObject:
     """The live scope's subscription reconciliation, without what snapshot.json records elsewhere."""
-    if not isinstance(scope, dict):
-        return {}
     return {
         k: v for k, v in scope.items() if k not in ("kind", "tenant_id", "cloud", "subscriptions", "management_groups")
     }
@@ -70,9 +71,9 @@ def capture_snapshot(
     settings: AzureSettings,
     *,
     out: Path,
-    credential: Any = None,
+    credential: TokenCredential | None = None,
     progress: Progress | ProgressCallback | None = None,
-    **client_kwargs: Any,
+    **client_kwargs: Unpack[ClientOptions],
 ) -> Snapshot:
     """Capture the live tenant in `settings`' scope into a new snapshot at `out` (source "azure").
 
@@ -81,7 +82,7 @@ def capture_snapshot(
     """
     captured_at = datetime.now(UTC).replace(microsecond=0)
     source = ResourceGraphSource.from_settings(settings, credential=credential, progress=progress, **client_kwargs)
-    tables: dict[str, list[dict[str, Any]]] = {}
+    tables: dict[str, list[JsonObject]] = {}
     problems: list[str] = []
     pages = 0
     try:
@@ -110,7 +111,7 @@ def capture_snapshot(
         tenant_id=settings.tenant_id,
         # The live scope's reconciliation (subscriptions seen but not captured) travels with the snapshot, so a
         # scan of it later still says what was left out.
-        scope={**settings.scope(), **_reconciliation(provenance.get("scope"))},
+        scope={**settings.scope(), **_reconciliation(provenance.get("scope", {}))},
         extra={
             "capture": {
                 "tool": f"auditor {__version__}",

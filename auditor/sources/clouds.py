@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Generic, Protocol, Self, TypedDict, TypeVar, Unpack
 
 from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.pipeline.policies import HTTPPolicy, SansIOHTTPPolicy
 from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
+from azure.core.rest import HttpRequest, HttpResponse
 from rich.progress import Progress
 
 from auditor import __version__
@@ -128,6 +130,23 @@ class TenantPinnedCredential:
             close()
 
 
+class ClientOptions(TypedDict, total=False):
+    """The azure-core keywords auditor gives an SDK client."""
+
+    user_agent: str
+    retry_policy: SdkRetryPolicy[HttpRequest, HttpResponse]
+    """auditor's sources pace and retry themselves, so their clients get `no_retries()`."""
+    per_call_policies: Sequence[SansIOHTTPPolicy[HttpRequest, HttpResponse] | HTTPPolicy[HttpRequest, HttpResponse]]
+    """Extra pipeline policies (tests add one that lets the bearer token go to a loopback emulator)."""
+
+
+class _Client(Protocol):
+    def close(self) -> None: ...
+
+
+_ClientT = TypeVar("_ClientT", bound=_Client)
+
+
 def default_credential(endpoints: CloudEndpoints, tenant_id: str) -> TenantPinnedCredential:
     """DefaultAzureCredential (environment, workload or managed identity, Azure CLI, ...) for the cloud's
     authority, pinned to `tenant_id`."""
@@ -136,7 +155,7 @@ def default_credential(endpoints: CloudEndpoints, tenant_id: str) -> TenantPinne
     return TenantPinnedCredential(DefaultAzureCredential(authority=endpoints.authority_host), tenant_id)
 
 
-class AzureSource:
+class AzureSource(Generic[_ClientT]):
     """What the live sources share: settings, endpoints, a credential (made here unless one is lent), retry
     knobs, progress, and the SDK client options auditor insists on. Subclasses create `_client`.
 
@@ -144,21 +163,21 @@ class AzureSource:
     `sleep` is injectable so tests need not wait for real.
     """
 
-    _client: Any
+    _client: _ClientT
 
     def __init__(
         self,
         settings: AzureSettings,
         *,
-        credential: Any = None,
+        credential: TokenCredential | None = None,
         progress: Progress | ProgressCallback | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        **client_kwargs: Any,
+        **client_kwargs: Unpack[ClientOptions],
     ) -> None:
         self.settings = settings
         self.endpoints = resolve_endpoints(settings)
         self._own_credential = credential is None
-        self.credential = (
+        self.credential: TokenCredential = (
             credential if credential is not None else default_credential(self.endpoints, settings.tenant_id)
         )
         self.retry = RetryPolicy.from_settings(settings)
@@ -171,7 +190,7 @@ class AzureSource:
             self._close_credential()
             raise
 
-    def _connect(self, options: dict[str, Any]) -> Any:
+    def _connect(self, options: ClientOptions) -> _ClientT:
         """The SDK client of this source, built with `options` (each source overrides it)."""
         raise NotImplementedError
 
@@ -180,15 +199,15 @@ class AzureSource:
         cls,
         settings: AzureSettings,
         *,
-        credential: Any = None,
+        credential: TokenCredential | None = None,
         progress: Progress | ProgressCallback | None = None,
-        **client_kwargs: Any,
+        **client_kwargs: Unpack[ClientOptions],
     ) -> Self:
         """The source for `[azure]`; the credential defaults to DefaultAzureCredential for its cloud."""
         return cls(settings, credential=credential, progress=progress, **client_kwargs)
 
     @staticmethod
-    def client_options(client_kwargs: dict[str, Any]) -> dict[str, Any]:
+    def client_options(client_kwargs: ClientOptions) -> ClientOptions:
         """SDK client keywords: auditor's user agent and no SDK retries (the sources retry, pacing themselves
         by the quota headers the SDK ignores), then whatever the caller passed."""
         return {"user_agent": f"auditor/{__version__}", "retry_policy": SdkRetryPolicy.no_retries(), **client_kwargs}
@@ -197,7 +216,7 @@ class AzureSource:
         """Live data is as of now."""
         return None
 
-    def principal(self) -> dict[str, Any] | None:
+    def principal(self) -> Mapping[str, object] | None:
         """The Azure principal this source's access token was issued to, read from its claims (not verified).
 
         The SDK client already holds a token for this scope, and the credential caches it, so this asks for no

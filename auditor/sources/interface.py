@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, TypedDict, runtime_checkable
 
 from auditor.errors import AuditorError, ExitCode
+from auditor.jsonvalue import JsonObject
 from auditor.kql.request import QueryRequest, QueryResult
 
 
@@ -13,6 +15,15 @@ class SourceError(AuditorError):
     """A source failed to run a query. Live failures are data-incomplete (exit 3)."""
 
     exit_code = ExitCode.INCOMPLETE
+
+
+class SourceProvenance(TypedDict, total=False):
+    """Who read a source's data and what it covered, as a source that knows says so in `provenance()`."""
+
+    azure_principal: Mapping[str, object] | None
+    """The principal a live source's access token was issued to (None when the token does not say)."""
+    scope: JsonObject
+    """manifest.json's `scope`: the subscriptions scanned and not scanned, or what a snapshot recorded."""
 
 
 @runtime_checkable
@@ -30,7 +41,7 @@ class Source(Protocol):
         """The as-of time the data implies (a snapshot's captured_at), or None for "now"."""
         ...
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> JsonObject:
         """What identifies the data this source reads (table hashes, or tenant and scopes)."""
         ...
 

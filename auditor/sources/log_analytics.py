@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any
 
 from azure.core.exceptions import HttpResponseError
-from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult, LogsTable
+from azure.monitor.query import LogsQueryClient, LogsQueryPartialResult, LogsQueryResult, LogsTable
 
 from auditor.errors import QueryError
+from auditor.jsonvalue import JsonObject, JsonValue
 from auditor.kql.request import QueryRequest, QueryResult, rows_to_table
 from auditor.sources._paging import ProgressEvent, rows_sha256
 from auditor.sources._quota import AccessDenied, GaveUp, Rejected, call_with_retries, describe_error
-from auditor.sources.clouds import AzureSource
+from auditor.sources.clouds import AzureSource, ClientOptions
 from auditor.sources.interface import SourceError
 
 _LOG = logging.getLogger(__name__)
@@ -33,26 +33,32 @@ class _TimedOut(Exception):
     """HTTP 504: the query ran past its server timeout. Not retried as is; the caller gives it more time."""
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> JsonValue:
+    """A cell as JSON: the SDK decodes the response's JSON and turns datetime columns into datetimes."""
     if isinstance(value, datetime):
         value = value if value.tzinfo else value.replace(tzinfo=UTC)
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
-    return value
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    raise SourceError(
+        f"Log Analytics returned a {type(value).__name__} value, which is not JSON",
+        "report it with the query's text; the azure-monitor-query version may decode results differently",
+    )
 
 
-def _rows(table: LogsTable) -> list[dict[str, Any]]:
+def _rows(table: LogsTable) -> list[JsonObject]:
     names = list(table.columns)
     return [{name: _plain(value) for name, value in zip(names, row, strict=True)} for row in table.rows]
 
 
-class LogAnalyticsSource(AzureSource):
+class LogAnalyticsSource(AzureSource[LogsQueryClient]):
     """Runs `law` queries against the workspace in `[azure]` (`log_analytics_workspace_id`)."""
 
     name = "log_analytics"
 
-    def _connect(self, options: dict[str, Any]) -> Any:
+    def _connect(self, options: ClientOptions) -> LogsQueryClient:
         """A LogsQueryClient for the configured workspace's cloud."""
         settings = self.settings
         if settings.log_analytics_workspace_id is None:
@@ -78,7 +84,7 @@ class LogAnalyticsSource(AzureSource):
             )
         self._progress.update(ProgressEvent(request.ref, 0, 0, None, "running"))
         problems: list[str] = []
-        rows: list[dict[str, Any]] = []
+        rows: list[JsonObject] = []
         try:
             response = self._query(request)
         except GaveUp as exc:
@@ -114,12 +120,12 @@ class LogAnalyticsSource(AzureSource):
             response_sha256=rows_sha256(rows),
         )
 
-    def _query(self, request: QueryRequest) -> Any:
+    def _query(self, request: QueryRequest) -> LogsQueryResult | LogsQueryPartialResult:
         """The SDK's answer, after retries; a 504 doubles the server timeout until the 10-minute maximum."""
         server_timeout = self.settings.log_analytics_server_timeout_seconds
         what = f"workspace {self.workspace_id}"
 
-        def attempt() -> Any:
+        def attempt() -> LogsQueryResult | LogsQueryPartialResult:
             try:
                 return self._client.query_workspace(
                     self.workspace_id,
@@ -165,7 +171,7 @@ class LogAnalyticsSource(AzureSource):
                     "render it with `auditor query render` and try it in the workspace's Logs blade",
                 ) from exc
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> JsonObject:
         """The tenant, cloud and workspace the data came from."""
         return {
             "kind": "azure-log-analytics",

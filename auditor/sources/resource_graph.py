@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 from azure.core.pipeline import PipelineResponse
+from azure.core.rest import HttpRequest, HttpResponse
 from azure.mgmt.resourcegraph import ResourceGraphClient
 from azure.mgmt.resourcegraph.models import QueryRequest as ArgQueryRequest
 from azure.mgmt.resourcegraph.models import QueryRequestOptions
 
 from auditor.errors import QueryError
+from auditor.jsonvalue import JsonObject
 from auditor.kql.request import Piece, QueryRequest, QueryResult, rows_to_table
 from auditor.sources._paging import (
     BatchOutcome,
@@ -35,8 +36,8 @@ from auditor.sources._paging import (
 from auditor.sources._quota import AccessDenied, GaveUp, QuotaGovernor, Rejected, call_with_retries
 from auditor.sources._split import Scope, read_scope
 from auditor.sources.azure_settings import AzureSettings
-from auditor.sources.clouds import AzureSource
-from auditor.sources.interface import SourceError
+from auditor.sources.clouds import AzureSource, ClientOptions
+from auditor.sources.interface import SourceError, SourceProvenance
 from auditor.sources.scope import live_scope, visible_or_error
 
 _LOG = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class _Tally:
 class FetchResult:
     """Every row a query returned over the whole scope, and whether that is all of them."""
 
-    rows: list[dict[str, Any]]
+    rows: list[JsonObject]
     problems: tuple[str, ...]
     batches: int
     pages: int
@@ -95,12 +96,12 @@ def plan_scopes(settings: AzureSettings) -> list[Scope]:
     ]
 
 
-class ResourceGraphSource(AzureSource):
+class ResourceGraphSource(AzureSource[ResourceGraphClient]):
     """Runs `arg` queries on Azure Resource Graph for the scope in `[azure]`."""
 
     name = "azure"
 
-    def _connect(self, options: dict[str, Any]) -> Any:
+    def _connect(self, options: ClientOptions) -> ResourceGraphClient:
         """A ResourceGraphClient for the configured cloud, plus the quota governor and the scope plan."""
         self.governor = QuotaGovernor(margin=self.settings.quota_margin_seconds, sleep=self._sleep)
         self.scopes = plan_scopes(self.settings)
@@ -172,7 +173,7 @@ class ResourceGraphSource(AzureSource):
         if order is not None and columns is not None and any(k.column not in columns for k in order):
             order = None
         group = [k.column for k in order] if order else list(columns or [])[:1]
-        rows: list[dict[str, Any]] = []
+        rows: list[JsonObject] = []
         problems: list[str] = []
         tally = _Tally(label)
         seen: dict[str, str] = {}
@@ -259,7 +260,7 @@ class ResourceGraphSource(AzureSource):
     def _page(self, text: str, scope: Scope, skip_token: str | None, what: str, label: str) -> Page:
         headers: dict[str, str] = {}
 
-        def hook(response: PipelineResponse[Any, Any]) -> None:
+        def hook(response: PipelineResponse[HttpRequest, HttpResponse]) -> None:
             received = response.http_response.headers
             self.governor.observe(received)
             headers.clear()
@@ -295,14 +296,15 @@ class ResourceGraphSource(AzureSource):
             subscription_limit_hit=headers.get(SUBSCRIPTION_LIMIT_HEADER, "").lower() == "true",
         )
 
-    def provenance(self) -> dict[str, Any]:
+    def provenance(self) -> SourceProvenance:
         """Who ran the scan (the token's principal) and its scope against the subscriptions the identity sees."""
         # SDK retries are off for the queries (they pace themselves); this one call may use the SDK's own.
-        options = {key: value for key, value in self._options.items() if key != "retry_policy"}
+        options = self._options.copy()
+        options.pop("retry_policy", None)
         visible, error = visible_or_error(self.credential, self.endpoints, self.settings.tenant_id, options)
         return {"azure_principal": self.principal(), "scope": live_scope(self.settings, visible, error)}
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> JsonObject:
         """The tenant, cloud and scope the data came from."""
         return {
             "kind": "azure",

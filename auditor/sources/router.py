@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from auditor.errors import ConfigError
+from auditor.jsonvalue import JsonObject
 from auditor.kql.request import QueryRequest, QueryResult
-from auditor.sources.interface import Source
+from auditor.sources.interface import Source, SourceProvenance
 
 
 class TargetRouter:
@@ -33,16 +33,16 @@ class TargetRouter:
         """Live data is as of now."""
         return None
 
-    def provenance(self) -> dict[str, Any]:
+    def provenance(self) -> SourceProvenance:
         """The Resource Graph source's provenance (principal and scope); the first target's that has one."""
         for _, source in sorted(self.targets.items()):
             described = getattr(source, "provenance", None)
             if callable(described):
-                found: dict[str, Any] = described()
+                found: SourceProvenance = described()
                 return found
         return {}
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> JsonObject:
         """The Resource Graph fingerprint, with each other target's under its name."""
         base = dict(self.targets["arg"].fingerprint()) if "arg" in self.targets else {}
         for target, source in sorted(self.targets.items()):

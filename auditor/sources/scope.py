@@ -8,19 +8,40 @@ scan keeps the scope its snapshot recorded when it was captured.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from azure.core.exceptions import AzureError
 
+from auditor.jsonvalue import JsonObject, JsonValue
+
 if TYPE_CHECKING:  # a snapshot scan reads its scope here without loading the Azure SDK's clients
+    from azure.core.credentials import TokenCredential
+
     from auditor.sources.azure_settings import AzureSettings
-    from auditor.sources.clouds import CloudEndpoints
+    from auditor.sources.clouds import ClientOptions, CloudEndpoints
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A subscription as Resource Manager's subscriptions list shows it."""
+
+    id: str
+    """The subscription id, in lower case."""
+    name: str
+    """Its display name ('' when none is given)."""
+    state: str
+    """Its state as Resource Manager spells it (`Enabled`, `Disabled`, ...)."""
+
+    def record(self) -> JsonObject:
+        """The scope record's `{id, name, state}`."""
+        return {"id": self.id, "name": self.name, "state": self.state}
 
 
 def list_subscriptions(
-    credential: Any, endpoints: CloudEndpoints, tenant_id: str, options: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    """Every subscription of `tenant_id` the credential can see ({id, name, state}), sorted by id.
+    credential: TokenCredential, endpoints: CloudEndpoints, tenant_id: str, options: ClientOptions
+) -> list[Subscription]:
+    """Every subscription of `tenant_id` the credential can see, sorted by id.
 
     Resource Manager's subscriptions list (GET /subscriptions) is paged; the SDK follows its nextLink. A
     subscription of another tenant (a guest identity sees its home tenant's too) is left out.
@@ -37,13 +58,13 @@ def list_subscriptions(
                 continue
             # Model enums are str subclasses: str() would give the enum's name, so take the value as text.
             state = getattr(item.state, "value", item.state) or ""
-            found[ident] = {"id": ident, "name": item.display_name or "", "state": f"{state}"}
+            found[ident] = Subscription(ident, item.display_name or "", f"{state}")
     return [found[key] for key in sorted(found)]
 
 
 def visible_or_error(
-    credential: Any, endpoints: CloudEndpoints, tenant_id: str, options: Mapping[str, Any]
-) -> tuple[list[dict[str, Any]] | None, str | None]:
+    credential: TokenCredential, endpoints: CloudEndpoints, tenant_id: str, options: ClientOptions
+) -> tuple[list[Subscription] | None, str | None]:
     """list_subscriptions, or (None, why) when Resource Manager refused or could not be reached.
 
     The scope record is informational: a scan whose queries succeeded is not failed because the identity may not
@@ -55,9 +76,7 @@ def visible_or_error(
         return None, f"the subscriptions list failed ({reason})"
 
 
-def live_scope(
-    settings: AzureSettings, visible: Sequence[Mapping[str, Any]] | None, error: str | None = None
-) -> dict[str, Any]:
+def live_scope(settings: AzureSettings, visible: Sequence[Subscription] | None, error: str | None = None) -> JsonObject:
     """The scope of a live scan: what `[azure]` asked for, and how it compares with what the identity can see.
 
     - subscriptions: `subscriptions_scanned` are those configured (with their names where visible),
@@ -67,9 +86,9 @@ def live_scope(
     - management groups: the list API does not say which group holds a subscription, so the scanned and not
       scanned subscriptions are null and `visible_subscriptions` is the count the identity can see.
     """
-    by_id = {str(item["id"]).lower(): dict(item) for item in visible or []}
+    by_id = {item.id.lower(): item.record() for item in visible or []}
     configured = [s.lower() for s in settings.subscriptions]
-    record: dict[str, Any] = {
+    record: JsonObject = {
         "kind": "azure",
         "tenant_id": settings.tenant_id,
         "cloud": settings.cloud,
@@ -94,15 +113,19 @@ def live_scope(
     return record
 
 
-def snapshot_scope(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """The scope a snapshot recorded (its snapshot.json `scope`, with the tenant and where it came from)."""
+def snapshot_scope(meta: Mapping[str, JsonValue]) -> JsonObject:
+    """The scope a snapshot recorded (its snapshot.json `scope`, with the tenant and where it came from).
+
+    The recorded scope's keys are kept as written, those auditor does not know too; its two lists are lists.
+    """
     scope = meta.get("scope")
-    recorded = dict(scope) if isinstance(scope, Mapping) else {}
+    recorded = dict(scope) if isinstance(scope, dict) else {}
+    subscriptions, groups = (recorded.get(key) for key in ("subscriptions", "management_groups"))
     return {
         "kind": "snapshot",
         "origin": meta.get("source"),
         "tenant_id": meta.get("tenant_id"),
         **recorded,
-        "subscriptions": list(recorded.get("subscriptions") or []),
-        "management_groups": list(recorded.get("management_groups") or []),
+        "subscriptions": list(subscriptions) if isinstance(subscriptions, list) else [],
+        "management_groups": list(groups) if isinstance(groups, list) else [],
     }

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import duckdb
 import duckdb_kql
@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from auditor.bounded import MAX_LINE_BYTES
 from auditor.errors import QueryError, SnapshotError
+from auditor.jsonvalue import JsonObject
 from auditor.kql.request import ARROW_TYPES, QueryRequest, QueryResult
 from auditor.snapshots.format import (
     ARG_COLUMNS,
@@ -28,6 +29,7 @@ from auditor.snapshots.format import (
     SnapshotTable,
     quote_identifier,
 )
+from auditor.sources.interface import SourceProvenance
 from auditor.sources.scope import snapshot_scope
 
 _JSON_COLUMNS = frozenset({"sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"})
@@ -197,11 +199,11 @@ class SnapshotSource:
         """A snapshot's data is as of its capture time."""
         return self.snapshot.captured_at
 
-    def provenance(self) -> dict[str, Any]:
+    def provenance(self) -> SourceProvenance:
         """The scope the snapshot recorded when it was captured (no Azure principal: nothing was signed in)."""
         return {"scope": snapshot_scope(self.snapshot.meta)}
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> JsonObject:
         """The snapshot's table hashes."""
         return self.snapshot.fingerprint()
 

@@ -220,3 +220,21 @@ def test_a_partition_key_must_be_an_output_column(tmp_path: Path) -> None:
     template.write_text(template.read_text().replace("{{ partition_filter }}", ""))
     with pytest.raises(QueryError, match=re.escape("has no {{ partition_filter }}")):
         Catalog(root)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("min = 1\n", 'min = "1"\n', r"installations/query\.toml: params\.window_days\.min must be a int"),
+        ('tables = ["patchinstallationresources"]', "tables = [1]", r"key 'tables' must be a list of table names"),
+        ('[[columns]]\nname = "id"', "[[columns]]\nname = 7", r"columns\[0\]\.name must be a str"),
+        ("[params.window_days]\ntype", "[params]\nwindow_days = 3\n[params.x]\ntype", r"params\.window_days must be a"),
+    ],
+)
+def test_a_malformed_query_toml_is_named_not_a_traceback(tmp_path: Path, old: str, new: str, message: str) -> None:
+    root = copy_catalog(tmp_path)
+    meta = root / "installations" / "query.toml"
+    assert old in meta.read_text()
+    meta.write_text(meta.read_text().replace(old, new, 1))
+    with pytest.raises(QueryError, match=message):
+        Catalog(root)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import pyarrow as pa
 import pytest
 
 from auditor.errors import ConfigError
+from auditor.jsonvalue import JsonObject
 from auditor.kql.request import QueryRequest, QueryResult
 from auditor.sources.router import TargetRouter
 
@@ -26,7 +26,7 @@ class Fake:
     def default_as_of(self) -> datetime | None:
         return None
 
-    def fingerprint(self) -> dict[str, Any]:
+    def fingerprint(self) -> JsonObject:
         return {"kind": self.name}
 
     def close(self) -> None:
