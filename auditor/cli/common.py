@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markup import escape
 from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -36,6 +37,12 @@ class SafeConsole(Console):
     def render_str(self, text: str, **kwargs: object) -> Text:
         """Rich's render_str, on the text with its control characters made visible (newlines and tabs kept)."""
         return super().render_str(terminal_text(text, layout=True), **kwargs)  # type: ignore[arg-type]
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        """Rich's render, with the text of every segment made inert: a `Text` built from outside data never passes
+        through render_str. Rich's own control segments (cursor moves of a progress bar) pass as they are."""
+        for segment in super().render(renderable, options):
+            yield segment if segment.control else Segment(terminal_text(segment.text, layout=True), segment.style)
 
 
 PIPE_WIDTH = 160

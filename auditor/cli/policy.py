@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
-from auditor.cli.common import new_app, report_error
+from auditor.cli.common import new_app, out, report_error
 from auditor.config import load_config
 from auditor.errors import AuditorError, ExitCode
 from auditor.package_data import data_dir
@@ -34,8 +33,6 @@ from auditor.policy.view import (
 )
 
 app = new_app(help="Patch policy as code: validate, plan, deploy, remediate, status.", no_args_is_help=True)
-out = Console()
-err = Console(stderr=True)
 DEFAULT_CONFIG = Path("auditor.toml")
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.crafted import Fleet
 from tests.unit.test_history_lock import HOLD
 
@@ -71,6 +73,7 @@ def test_scan_fail_on_breach_exit_1_and_writes_pack(tmp_path: Path) -> None:
     assert "breach compliance rate must be at least 90.00%; observed 0.00%" in result.stdout
 
 
+@pytest.mark.slow
 def test_query_commands(tmp_path: Path) -> None:
     assert auditor("query", "check", cwd=tmp_path).returncode == 0
     shown = auditor("query", "show", "pending_patches@v1", cwd=tmp_path)
@@ -122,6 +125,7 @@ def with_threshold(tmp_path: Path) -> Path:
     return tmp_path / "auditor.toml"
 
 
+@pytest.mark.slow
 def test_quiet_prints_the_pack_path_and_nothing_on_stderr(tmp_path: Path) -> None:
     with_threshold(tmp_path)
     args = ("scan", "--source", "snapshot:snap", "--config", "auditor.toml", "--out", "packs", "--no-history")
@@ -166,6 +170,7 @@ def test_a_snapshot_row_count_off_by_one_is_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr and not (tmp_path / "audit-packs").exists()
 
 
+@pytest.mark.slow
 def test_two_concurrent_scans_share_one_history(tmp_path: Path) -> None:
     config = with_threshold(tmp_path)
     env = {**os.environ, "COLUMNS": "200"}

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.crafted import Fleet
 
 
@@ -19,6 +21,7 @@ def auditor(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_history_path_is_the_config_folders_for_scan_and_history(tmp_path: Path) -> None:
     fleet = Fleet()
     fleet.assessment(fleet.machine("vm1", tags={"Environment": "prod"}))

@@ -91,6 +91,7 @@ def test_conservative_emulator_refuses_to_page_summaries_and_id_less_results(fle
     assert sum(piece.rows for piece in result.pieces) == len(rows)
 
 
+@pytest.mark.slow
 def test_conservative_live_scan_equals_offline_and_records_its_partitions(fleet: Snapshot, tmp_path: Path) -> None:
     """The fast variant of the 3,000-machine acceptance test: 150 machines, 40-row pages."""
     as_of = SnapshotSource(fleet).default_as_of()

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from auditor.config import Config
 from auditor.errors import ExitCode
 from auditor.reports.json import SummaryRenderer
@@ -83,6 +85,7 @@ def test_live_resource_graph_reads_vsphere_vms_like_the_snapshot(tmp_path: Path)
     assert_same_figures(live.pack, offline.pack)
 
 
+@pytest.mark.slow
 def test_generated_fleet_with_vsphere_vms_scans_the_same_live_and_offline(tmp_path: Path) -> None:
     from auditor.snapshots.format import iter_table
     from auditor.snapshots.generate import generate_fleet

@@ -48,6 +48,22 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store
 
 
+@pytest.fixture(scope="module")
+def one_scan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A history with one scan in the month: enough for the period checks that fail before any pack is read."""
+    root = tmp_path_factory.mktemp("one-scan")
+    fleet().write(root / "snap", captured_at=MONTH_SCANS[0])
+    scan(
+        config_from_dict({}),
+        source=f"snapshot:{root / 'snap'}",
+        out=root / "packs",
+        history=root / "history.duckdb",
+        use_history=True,
+        renderers=[SummaryRenderer()],
+    )
+    return root / "history.duckdb"
+
+
 @pytest.mark.slow
 def test_period_pack_is_verified_and_signed(history: Path, tmp_path: Path) -> None:
     keys = tmp_path / "keys"
@@ -122,8 +138,8 @@ def test_period_pack_is_verified_and_signed(history: Path, tmp_path: Path) -> No
     ("period", "needle"),
     [("2026-13", "is not a month written YYYY-MM"), ("2025-01", "records no scan as of within 2025-01")],
 )
-def test_bad_period_is_one_line_and_exit_2(history: Path, tmp_path: Path, period: str, needle: str) -> None:
-    done = auditor("report", "--period", period, "--history", str(history), "--out", str(tmp_path / "out"))
+def test_bad_period_is_one_line_and_exit_2(one_scan: Path, tmp_path: Path, period: str, needle: str) -> None:
+    done = auditor("report", "--period", period, "--history", str(one_scan), "--out", str(tmp_path / "out"))
     assert done.returncode == 2
     assert needle in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

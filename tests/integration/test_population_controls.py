@@ -141,6 +141,7 @@ def test_machines_non_compliant_only_through_unknown_age(tmp_path: Path) -> None
     assert summary["pending_patches"] == 7
 
 
+@pytest.mark.slow
 def test_controls_judged_from_bundled_and_configured_mappings(tmp_path: Path) -> None:
     summary, pack = run(tmp_path)
     controls = {(c["framework"], c["id"]): c for c in summary["controls"]}

@@ -101,6 +101,7 @@ def test_replay_is_byte_identical(
     assert_replays_identically(result.pack, tmp_path / "replayed", default_renderers() if full else json_only())
 
 
+@pytest.mark.slow
 def test_replay_uses_the_first_seen_dates_in_the_pack(fleet: Path, tmp_path: Path) -> None:
     history = tmp_path / "history.duckdb"
     # The same fleet captured a week earlier (a snapshot cannot be judged as of a time before its capture).

@@ -177,6 +177,7 @@ def test_breaches_without_fail_on_breach_exit_zero(tmp_path: Path, flag: bool | 
     assert result.exit_code is ExitCode.OK  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_history_dates_undated_patches_from_earlier_scans_only(tmp_path: Path) -> None:
     snap = crafted(tmp_path)
     config = config_from_dict(CONFIG)
@@ -227,6 +228,7 @@ def json_rows(path: Path) -> list[dict]:
         return [json.loads(line) for line in handle]
 
 
+@pytest.mark.slow
 def test_history_trend_in_reports_is_earlier_scans_of_the_same_estate(tmp_path: Path) -> None:
     from auditor.digests import scope_key
     from auditor.history import HistoryStore

@@ -94,3 +94,21 @@ def test_log_lines_show_control_characters_as_escapes() -> None:
     record = logging.LogRecord("weasyprint", logging.ERROR, __file__, 1, "Failed to load %s", (FAKE,), None)
     line = InertFormatter("%(levelname)s %(name)s: %(message)s").format(record)
     assert line.startswith("ERROR weasyprint: Failed to load x\\x1b[2K") and "\x1b" not in line
+
+
+def test_policy_output_shows_a_hostile_file_name_inert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`auditor policy` prints through the same safe console as every other command: a definition file named with
+    ANSI sequences cannot repaint `policy validate`'s verdict."""
+    import shutil
+
+    from auditor.package_data import data_dir
+
+    policies = tmp_path / "policies"
+    shutil.copytree(data_dir("policies"), policies)
+    (policies / "definitions" / f"{FAKE}.json").write_text("{}")
+    code, out, err = run_cli(monkeypatch, capsys, "policy", "validate", str(policies))
+    assert code == 2
+    assert not any(c in out + err for c in "\x1b\r\u202e")
+    assert "\\x1b[32mintact\\x1b[0m pack-ok \\u202eshown-backwards.json#: error [schema]" in out  # named, inert

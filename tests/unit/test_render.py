@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from auditor.errors import QueryError
 from auditor.kql.render import kql_datetime, kql_int, kql_string, render
 
-_CON = duckdb_kql.connect()
 # Any text KQL can carry: everything but the control characters it has no escape for.
 safe_text = st.text(
     alphabet=st.characters(
@@ -40,7 +39,8 @@ def tree_shape(text: str) -> str:
 @given(value=st.one_of(safe_text, hostile, st.lists(hostile, min_size=1).map("".join)))
 def test_string_literal_round_trips_exactly(value: str) -> None:
     literal = kql_string(value)
-    assert duckdb_kql.kql(_CON, f"print x = {literal}").fetchall() == [(value,)]
+    with duckdb_kql.connect() as con:
+        assert duckdb_kql.kql(con, f"print x = {literal}").fetchall() == [(value,)]
 
 
 @pytest.mark.slow
