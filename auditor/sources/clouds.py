@@ -19,7 +19,7 @@ from azure.core.pipeline.policies import RetryPolicy as SdkRetryPolicy
 from rich.progress import Progress
 
 from auditor import __version__
-from auditor.operator import principal_from_claims, token_claims
+from auditor.operator import AzurePrincipal, principal_from_claims, token_claims
 from auditor.sources._paging import ProgressCallback, ProgressReporter
 from auditor.sources._quota import RetryPolicy
 from auditor.sources.azure_settings import AzureSettings
@@ -197,7 +197,7 @@ class AzureSource:
         """Live data is as of now."""
         return None
 
-    def principal(self) -> dict[str, Any] | None:
+    def principal(self) -> AzurePrincipal | None:
         """The Azure principal this source's access token was issued to, read from its claims (not verified).
 
         The SDK client already holds a token for this scope, and the credential caches it, so this asks for no
