@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -19,6 +19,7 @@ from auditor.digests import sha256_file
 from auditor.evidence.assemble import query_entry
 from auditor.evidence.manifest import SCHEMA_PATH, parse_manifest, schema_errors
 from auditor.kql.catalog import Catalog
+from auditor.reports.interface import QueryRecord
 from tests.summaries import typed
 from tests.unit.test_evidence_pack import THRESHOLDS, make_pack
 
@@ -129,7 +130,7 @@ def test_unsigned_pack_has_no_signing_block(pack: Path, manifest: dict[str, Any]
 
 
 def test_query_entry_records_the_live_response_hash_when_present() -> None:
-    record = SimpleNamespace(
+    record = QueryRecord(
         id="q",
         version=1,
         template_sha256="a" * 64,
@@ -140,8 +141,7 @@ def test_query_entry_records_the_live_response_hash_when_present() -> None:
         text="resources",
     )
     assert "response_sha256" not in query_entry(record)
-    record.response_sha256 = "c" * 64
-    assert query_entry(record)["response_sha256"] == "c" * 64
+    assert query_entry(replace(record, response_sha256="c" * 64))["response_sha256"] == "c" * 64
 
 
 def test_manifest_rules_include_the_evaluations_own_rules() -> None:
