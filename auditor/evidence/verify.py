@@ -35,7 +35,6 @@ from auditor.evidence.manifest import (
     UNHASHED,
     FileEntry,
     Manifest,
-    QueryEntry,
     fingerprint,
     parse_manifest,
 )
@@ -307,8 +306,7 @@ def check_consistency(pack: OpenedPack) -> CheckResult:
 
 def _check_reports(files: PackFiles, manifest: Manifest, intact: set[str]) -> list[str]:
     problems: list[str] = []
-    # Keyed by what summary.json says, which may be anything: a key of another type simply matches no query.
-    queries: dict[tuple[JsonValue, JsonValue], QueryEntry] = {(q["id"], q["version"]): q for q in manifest["queries"]}
+    queries = {(q["id"], q["version"]): q for q in manifest["queries"]}
     for name in ("summary.json", "breaches.json"):
         if name not in intact:
             continue
@@ -329,7 +327,9 @@ def _check_reports(files: PackFiles, manifest: Manifest, intact: set[str]) -> li
             if not isinstance(item, dict):
                 problems.append(f"{name}: a query entry is not an object")
                 continue
-            query = queries.get((item.get("id"), item.get("version")))
+            ident, version = item.get("id"), item.get("version")
+            # What summary.json says may be anything; an id or version of another type matches no query.
+            query = queries.get((ident, version)) if isinstance(ident, str) and isinstance(version, int) else None
             if query is None or query["rows"] != item.get("rows") or query["template_sha256"] != item.get("sha256"):
                 problems.append(f"query {item.get('id')}@v{item.get('version')} differs from summary.json's")
     return problems
