@@ -54,6 +54,21 @@ def test_manifest_validates(pack: Path, manifest: dict[str, Any]) -> None:
         (lambda m: m.update(as_of="yesterday"), "as_of"),
         (lambda m: m["queries"][0].pop("text"), "queries/0"),
         (lambda m: m["evidence"][0]["columns"][0].pop("type"), "evidence/0/columns/0"),
+        # Keys auditor writes beyond the required ones have their types too (the Manifest type relies on it).
+        (lambda m: m["rules"]["parameters"].update(unknown_age_counts_as_overdue="yes"), "rules/parameters/unknown"),
+        (lambda m: m["rules"]["thresholds"][0].update(severity=1), "rules/thresholds/0/severity"),
+        (lambda m: m.update(period={"format": "auditor-period/1", "period": "2026-11"}), "period"),
+        (
+            lambda m: m.update(
+                operator={
+                    "host": "h",
+                    "os_user": None,
+                    "azure_principal": None,
+                    "ci": {"system": "github_actions", "url": "u", "run_id": "1", "attempt": 2},
+                }
+            ),
+            "operator/ci/attempt",
+        ),
     ],
 )
 def test_schema_rejects_broken_manifests(manifest: dict[str, Any], edit: Any, where: str) -> None:
