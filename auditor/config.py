@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -34,8 +35,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _canonical_classes(value: dict[str, Any], what: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _canonical_classes(value: Mapping[str, object], what: str) -> dict[str, object]:
+    """`value` with each classification key in Update Manager's spelling; its values are validated after."""
+    out: dict[str, object] = {}
     for key, item in value.items():
         if not is_known(key):
             raise ValueError(f"unknown classification {key!r} in {what}; expected one of {', '.join(CLASSIFICATIONS)}")
@@ -81,7 +83,7 @@ class Thresholds(_Model):
 
     @field_validator("max_overdue_machines", mode="before")
     @classmethod
-    def _known_classes(cls, value: Any) -> Any:
+    def _known_classes(cls, value: object) -> object:
         return _canonical_classes(value, "max_overdue_machines") if isinstance(value, dict) else value
 
 
@@ -336,11 +338,11 @@ class Config(_Model):
     history: HistorySettings = Field(default_factory=HistorySettings)
     evidence: EvidenceSettings = Field(default_factory=EvidenceSettings, description="Signing, time stamps, trust.")
     report: ReportSettings = Field(default_factory=ReportSettings, description="Sign-off block of the reports.")
-    azure: dict[str, Any] | None = Field(
+    azure: dict[str, object] | None = Field(
         None,
         description="Live scope and cloud for `--source azure` and capture; checked by the live sources (see [azure]).",
     )
-    policy: dict[str, Any] | None = Field(
+    policy: dict[str, object] | None = Field(
         None,
         description="Settings of `auditor policy` (policy as code); checked by the policy commands (see [policy]).",
     )
@@ -352,7 +354,7 @@ class Config(_Model):
 
     @field_validator("sla", mode="before")
     @classmethod
-    def _sla_classes(cls, value: Any) -> Any:
+    def _sla_classes(cls, value: object) -> object:
         return _canonical_classes(value, "sla") if isinstance(value, dict) else value
 
     @field_validator("environment_aliases")
@@ -428,10 +430,10 @@ def load_config(path: Path) -> Config:
     return config_from_dict(data, source=str(path))
 
 
-def _resolve(data: dict[str, Any], keys: tuple[str, ...], base: Path) -> None:
+def _resolve(data: dict[str, object], keys: tuple[str, ...], base: Path) -> None:
     """Make the path at `keys` absolute against `base` (in place); values of the wrong type are left to validation."""
     *parents, last = keys
-    table: Any = data
+    table: object = data
     for key in parents:
         table = table.get(key) if isinstance(table, dict) else None
     if not isinstance(table, dict) or last not in table:
@@ -443,7 +445,7 @@ def _resolve(data: dict[str, Any], keys: tuple[str, ...], base: Path) -> None:
         table[last] = [str(base / Path(item).expanduser()) if isinstance(item, str) else item for item in value]
 
 
-def config_from_dict(data: dict[str, Any], *, source: str = "<config>") -> Config:
+def config_from_dict(data: Mapping[str, object], *, source: str = "<config>") -> Config:
     """Validate a config mapping (already parsed); `source` names it in errors."""
     try:
         config = Config.model_validate(data)

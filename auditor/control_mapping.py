@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -95,7 +95,8 @@ class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     framework: str = Field(min_length=1)
-    control: list[dict[str, Any]] = Field(min_length=1)
+    control: list[dict[str, object]] = Field(min_length=1)
+    """Each `[[control]]` table as written; ControlDefinition checks it, with the framework added."""
 
 
 def _files(paths: Iterable[Path]) -> list[Path]:
@@ -111,12 +112,12 @@ def _files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def _label(raw: dict[str, Any], index: int) -> str:
+def _label(raw: Mapping[str, object], index: int) -> str:
     ident = raw.get("id")
     return f"control {ident!r}" if isinstance(ident, str) else f"control #{index + 1}"
 
 
-def parse_controls(data: dict[str, Any], *, source: str) -> list[ControlDefinition]:
+def parse_controls(data: Mapping[str, object], *, source: str) -> list[ControlDefinition]:
     """Validate one mapping file's content; errors name the file, the control and the key."""
     try:
         parsed = _File.model_validate(data)

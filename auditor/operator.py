@@ -14,10 +14,40 @@ import json
 import os
 import socket
 from collections.abc import Mapping
-from typing import Any
+from typing import Final, Literal, Required, TypedDict
 from urllib.parse import quote
 
-_PRINCIPAL_CLAIMS = (
+from auditor.jsonvalue import JsonObject
+
+IdentityType = Literal["managed_identity", "service_principal", "user"]
+"""What kind of Azure principal a token was issued to."""
+PrincipalKey = Literal["tenant_id", "object_id", "app_id", "upn", "display_name", "managed_identity_id"]
+"""The keys of operator.azure_principal read from claims."""
+
+
+class AzurePrincipal(TypedDict, total=False):
+    """operator.azure_principal: the identity type, and each id or name the token's claims carry."""
+
+    type: Required[IdentityType]
+    tenant_id: str
+    object_id: str
+    app_id: str
+    upn: str
+    display_name: str
+    managed_identity_id: str
+
+
+class Operator(TypedDict):
+    """manifest.json's `operator`."""
+
+    host: str
+    os_user: str | None
+    ci: dict[str, str] | None
+    """ci_run(): system, url and run_id, and what else the CI names (attempt, workflow, pipeline, commit)."""
+    azure_principal: AzurePrincipal | None
+
+
+_PRINCIPAL_CLAIMS: Final[tuple[tuple[PrincipalKey, str | tuple[str, ...]], ...]] = (
     ("tenant_id", "tid"),
     ("object_id", "oid"),
     ("app_id", ("appid", "azp")),
@@ -28,7 +58,7 @@ _PRINCIPAL_CLAIMS = (
 """operator.azure_principal key -> the claim(s) it is read from, first present wins (v1 and v2 tokens differ)."""
 
 
-def token_claims(token: str) -> dict[str, Any]:
+def token_claims(token: str) -> JsonObject:
     """The payload of a JWT, decoded without verifying it; empty when `token` is not a JWT (an opaque token)."""
     parts = token.split(".")
     if len(parts) != 3:
@@ -41,7 +71,7 @@ def token_claims(token: str) -> dict[str, Any]:
     return claims if isinstance(claims, dict) else {}
 
 
-def _first(claims: Mapping[str, Any], names: str | tuple[str, ...]) -> str | None:
+def _first(claims: Mapping[str, object], names: str | tuple[str, ...]) -> str | None:
     for name in (names,) if isinstance(names, str) else names:
         value = claims.get(name)
         if isinstance(value, str) and value.strip():
@@ -49,7 +79,7 @@ def _first(claims: Mapping[str, Any], names: str | tuple[str, ...]) -> str | Non
     return None
 
 
-def identity_type(claims: Mapping[str, Any]) -> str:
+def identity_type(claims: Mapping[str, object]) -> IdentityType:
     """`managed_identity`, `user` or `service_principal`, from the token's claims."""
     if _first(claims, "xms_mirid"):
         return "managed_identity"
@@ -58,15 +88,19 @@ def identity_type(claims: Mapping[str, Any]) -> str:
     return "service_principal"
 
 
-def principal_from_claims(claims: Mapping[str, Any]) -> dict[str, Any] | None:
+def principal_from_claims(claims: Mapping[str, object]) -> AzurePrincipal | None:
     """operator.azure_principal from token claims: ids, name where the token carries one, and the identity type.
 
     None when the claims name no principal (no `oid` and no `tid`), e.g. an opaque token.
     """
-    found = {key: _first(claims, names) for key, names in _PRINCIPAL_CLAIMS}
-    if found["object_id"] is None and found["tenant_id"] is None:
+    principal: AzurePrincipal = {"type": identity_type(claims)}
+    for key, names in _PRINCIPAL_CLAIMS:
+        value = _first(claims, names)
+        if value is not None:
+            principal[key] = value
+    if "object_id" not in principal and "tenant_id" not in principal:
         return None
-    return {"type": identity_type(claims), **{key: value for key, value in found.items() if value is not None}}
+    return principal
 
 
 def ci_run(env: Mapping[str, str]) -> dict[str, str] | None:
@@ -103,11 +137,11 @@ def os_user() -> str | None:
         return None
 
 
-def operator_record(principal: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+def operator_record(principal: AzurePrincipal | None = None, env: Mapping[str, str] | None = None) -> Operator:
     """manifest.json's `operator`: host, OS user, CI run (or null) and Azure principal (null offline)."""
     return {
         "host": socket.gethostname(),
         "os_user": os_user(),
         "ci": ci_run(os.environ if env is None else env),
-        "azure_principal": dict(principal) if principal is not None else None,
+        "azure_principal": principal.copy() if principal is not None else None,
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, TypedDict
 
 from auditor import __version__
 from auditor.compliance.summary import StatusCounts
@@ -22,6 +22,7 @@ from auditor.notify.webhook import host_of
 from auditor.sources.azure_settings import AzureSettings, azure_settings
 
 if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
     from azure.core.exceptions import HttpResponseError
 
 _LOG = logging.getLogger(__name__)
@@ -61,6 +62,34 @@ MONITOR_SCOPES: dict[str, str] = {
 """OAuth scope of Logs Ingestion tokens, per cloud (a Custom cloud must set credential_scope)."""
 
 
+class LogRow(TypedDict, total=False):
+    """One row of the table (COLUMNS): the columns every row has, then a metric's or a breach's."""
+
+    TimeGenerated: str
+    AsOf: str
+    RecordType: Literal["metric", "breach"]
+    Dimension: str
+    Key: str | None
+    Machines: int
+    Compliant: int
+    NonCompliant: int
+    Unknown: int
+    ComplianceRate: float | None
+    Target: float | None
+    Breaches: int
+    Rule: str
+    Severity: str
+    Observed: float
+    Threshold: float
+    Message: str
+    Query: str
+    Complete: bool
+    PackId: str
+    RunId: str
+    ManifestSha256: str
+    ToolVersion: str
+
+
 class PublishError(AuditorError):
     """A scan's figures could not be published. A scan turns it into a warning: it never sets the exit code."""
 
@@ -76,10 +105,10 @@ class Publisher(Protocol):
         ...
 
 
-def rows(outcome: ScanOutcome, environment_targets: Mapping[str, float] | None = None) -> list[dict[str, Any]]:
+def rows(outcome: ScanOutcome, environment_targets: Mapping[str, float] | None = None) -> list[LogRow]:
     """The table rows of one scan: metric rows (overall, then each environment and subscription), then breaches."""
     targets = environment_targets or {}
-    common = {
+    common: LogRow = {
         "TimeGenerated": outcome.as_of,
         "AsOf": outcome.as_of,
         "Complete": outcome.complete,
@@ -89,9 +118,7 @@ def rows(outcome: ScanOutcome, environment_targets: Mapping[str, float] | None =
         "ToolVersion": outcome.tool_version,
     }
 
-    def metric(
-        dimension: str, key: str | None, counts: StatusCounts, target: float | None, breaches: int
-    ) -> dict[str, Any]:
+    def metric(dimension: str, key: str | None, counts: StatusCounts, target: float | None, breaches: int) -> LogRow:
         return {
             **common,
             "RecordType": "metric",
@@ -160,8 +187,8 @@ class LogAnalyticsPublisher:
         *,
         azure: AzureSettings | None = None,
         environment_targets: Mapping[str, float] | None = None,
-        credential: Any = None,
-        **client_kwargs: Any,
+        credential: TokenCredential | None = None,
+        **client_kwargs: object,
     ) -> None:
         self.settings = settings
         self.azure = azure
@@ -175,7 +202,9 @@ class LogAnalyticsPublisher:
         self.scope = scope
 
     @classmethod
-    def from_config(cls, config: Config, **kwargs: Any) -> LogAnalyticsPublisher | None:
+    def from_config(
+        cls, config: Config, *, credential: TokenCredential | None = None, **client_kwargs: object
+    ) -> LogAnalyticsPublisher | None:
         """The publisher `config` asks for, or None without `[publish.log_analytics]`."""
         settings = config.publish.log_analytics
         if settings is None:
@@ -186,9 +215,10 @@ class LogAnalyticsPublisher:
                 f"{config.origin}: key 'publish.log_analytics.credential_scope' is required when [azure].cloud is Custom",
                 "set credential_scope to the Logs Ingestion scope of your cloud",
             )
-        return cls(settings, azure=azure, environment_targets=config.thresholds.by_environment, **kwargs)
+        targets = config.thresholds.by_environment
+        return cls(settings, azure=azure, environment_targets=targets, credential=credential, **client_kwargs)
 
-    def _default_credential(self) -> Any:
+    def _default_credential(self) -> TokenCredential:
         if self.azure is not None:
             from auditor.sources.clouds import default_credential, resolve_endpoints
 
@@ -204,9 +234,10 @@ class LogAnalyticsPublisher:
         from azure.monitor.ingestion import LogsIngestionClient, LogsUploadError
 
         settings = self.settings
-        data: list[MutableMapping[str, Any]] = list(rows(outcome, self.environment_targets))
+        # The SDK takes mutable mappings; each row is copied into a plain dict for it.
+        data: list[MutableMapping[str, object]] = [dict(row) for row in rows(outcome, self.environment_targets)]
         credential = self.credential if self.credential is not None else self._default_credential()
-        options: dict[str, Any] = {
+        options: dict[str, object] = {
             "credential_scopes": [self.scope],
             "user_agent": f"auditor/{__version__}",
             "retry_total": settings.max_retries,

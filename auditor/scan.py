@@ -35,7 +35,7 @@ from auditor.evidence.inputs import (
 from auditor.evidence.judge import Provenance, judge
 from auditor.evidence.manifest import PARTITIONING_KEY, partitioning_entries
 from auditor.evidence.pack import PackWriter
-from auditor.evidence.register_record import register_record
+from auditor.evidence.register_record import RegisterRecord, register_record
 from auditor.evidence.sign import load_private_key
 from auditor.history import HistoryError, HistoryStore, default_path, read_earlier
 from auditor.kql.catalog import Catalog
@@ -303,7 +303,7 @@ def query_records(results: dict[str, QueryResult], catalog: Catalog) -> list[Que
     return records
 
 
-def scan_provenance(src: Source, register_info: dict[str, Any] | None) -> dict[str, Any]:
+def scan_provenance(src: Source, register_info: RegisterRecord | None) -> dict[str, Any]:
     """manifest.json's `operator`, `scope` and `exceptions_register`: who ran the scan, over what, with which
     register. A live source adds the token's principal and the subscriptions it could see; a snapshot its scope."""
     described = getattr(src, "provenance", None)

@@ -12,26 +12,26 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import pyarrow as pa
 
 from auditor.evidence import manifest as manifest_mod
+from auditor.evidence.manifest import ManifestExtras, ManifestHeader, QueryEntry
 from auditor.evidence.methodology import rules_in_force
 from auditor.evidence.pack import PackWriter, write_table_jsonl_gz
 from auditor.evidence.sign import ALGORITHM, key_id, load_private_key, signature_bytes, signature_document
 from auditor.evidence.timestamp import TimestampError, request_stamp
 from auditor.evidence.zipped import write_zip
-from auditor.reports.interface import Renderer, ReportContext
+from auditor.reports.interface import QueryRecord, Renderer, ReportContext
 from auditor.reports.registry import default_renderers
 from auditor.timestamps import format_timestamp
 
 _LOG = logging.getLogger(__name__)
 
 
-def query_entry(record: Any) -> dict[str, Any]:
-    """A query's manifest entry, from a QueryRecord (with `response_sha256` when the record has one)."""
-    entry: dict[str, Any] = {
+def query_entry(record: QueryRecord) -> QueryEntry:
+    """A query's manifest entry (with `response_sha256` when the record has one)."""
+    entry: QueryEntry = {
         "id": record.id,
         "version": record.version,
         "template_sha256": record.template_sha256,
@@ -41,18 +41,17 @@ def query_entry(record: Any) -> dict[str, Any]:
         "complete": record.complete,
         "text": record.text,
     }
-    # Live sources hash the rows they received; QueryRecord carries it once the scan records it.
-    response = getattr(record, "response_sha256", None)
-    if response:
-        entry["response_sha256"] = response
+    if record.response_sha256:  # live sources hash the rows they received
+        entry["response_sha256"] = record.response_sha256
     return entry
 
 
-def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | None = None) -> dict[str, Any]:
-    """The manifest's description of the run: tool, times, source, config, rules, queries and evidence columns."""
+def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | None = None) -> ManifestHeader:
+    """The manifest's description of the run: tool, times, source, config, rules, queries and evidence columns,
+    then the provenance the context recorded (operator, scope, exceptions register)."""
     evaluation = context.evaluation
     config = evaluation.config
-    return {
+    header: ManifestHeader = {
         "tool": {"name": "auditor", "version": context.tool_version},
         "run_id": context.run_id,
         "pack_id": context.pack_id,
@@ -65,8 +64,11 @@ def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | N
         "rules": rules_in_force(config, evaluation.threshold_checks, context.summary),
         "queries": [query_entry(r) for r in context.queries],
         "evidence": manifest_mod.evidence_entries(evidence or {}),
-        **{key: context.provenance[key] for key in manifest_mod.PROVENANCE_KEYS if key in context.provenance},
     }
+    for key in manifest_mod.PROVENANCE_KEYS:
+        if key in context.provenance:
+            header[key] = context.provenance[key]
+    return header
 
 
 def _stamp(target: Path, url: str, manifest: bytes, warnings: list[str] | None) -> None:
@@ -130,7 +132,7 @@ class StagedPack:
         *,
         renderers: list[Renderer] | None = None,
         zip_pack: bool = False,
-        extra_header: Mapping[str, Any] | None = None,
+        extra_header: ManifestExtras | None = None,
         timestamp_url: str | None = None,
         warnings: list[str] | None = None,
     ) -> Path:
@@ -146,8 +148,7 @@ class StagedPack:
             renderer.render(context, pack.path(renderer.filename))
         for write in self._writes:
             write.result()
-        header = manifest_header(context, self._evidence)
-        header.update(extra_header or {})
+        header: ManifestHeader = {**manifest_header(context, self._evidence), **(extra_header or {})}
         if self._signer is not None:
             header["signing"] = {"algorithm": ALGORITHM, "key_id": key_id(self._signer.public_key())}
         data = manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, header))
@@ -168,7 +169,7 @@ def write_pack(
     renderers: list[Renderer] | None = None,
     sign_key: Path | None = None,
     zip_pack: bool = False,
-    extra_header: Mapping[str, Any] | None = None,
+    extra_header: ManifestExtras | None = None,
 ) -> Path:
     """Write evidence (pack-relative path -> rows), every report of the built `context` and the manifest; return
     the pack directory.

@@ -6,13 +6,12 @@ of the pack needs nothing else to know what "compliant" meant.
 
 from __future__ import annotations
 
-from typing import Any
-
 from auditor.compliance import lifecycle, remediation
 from auditor.compliance.facts import UNTAGGED
 from auditor.compliance.summary import Summary
 from auditor.compliance.thresholds import Threshold
 from auditor.config import Config
+from auditor.evidence.manifest import Rules
 
 
 def _days(n: int) -> str:
@@ -75,7 +74,7 @@ def derived_statements(summary: Summary) -> list[str]:
 
 def rules_in_force(
     config: Config, checks: list[tuple[Threshold, float | None]], summary: Summary | None = None
-) -> dict[str, Any]:
+) -> Rules:
     """The manifest's `rules`: parameters, the rules in words, and each threshold's requirement sentence."""
     added: list[str] = []
     # Stated only where the scan judged them: packs that predate the queries replay with the rules they had.

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
@@ -23,6 +22,7 @@ from auditor.config import Config
 from auditor.errors import AuditorError, PackError
 from auditor.evidence import manifest as manifest_mod
 from auditor.evidence.files import PackFiles, UnreadableFile, read_bytes
+from auditor.evidence.manifest import Manifest, ManifestHeader
 from auditor.evidence.methodology import rules_in_force
 from auditor.evidence.pack import PackWriter, write_table_jsonl_gz
 from auditor.evidence.replay import read_evidence
@@ -41,7 +41,7 @@ class PeriodError(AuditorError):
     """The period or its history cannot give a review (bad input: exit 2)."""
 
 
-def scans_table(scans: Sequence[Mapping[str, Any]]) -> pa.Table:
+def scans_table(scans: Sequence[Mapping[str, object]]) -> pa.Table:
     """The recorded scans as evidence rows: their ids, times and whole summary.json (as JSON text)."""
     return pa.table(
         {
@@ -55,37 +55,37 @@ def scans_table(scans: Sequence[Mapping[str, Any]]) -> pa.Table:
     )
 
 
-def remediated_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+def _instant(row: Mapping[str, object], name: str) -> str:
+    value = row[name]
+    if not isinstance(value, datetime):
+        raise TypeError(f"remediated patch {row.get('patch_key')!r}: {name} is not a time")
+    return format_timestamp(value)
+
+
+def remediated_table(rows: Sequence[Mapping[str, object]]) -> pa.Table:
     """Patches history saw leave the pending list, as evidence rows."""
     names = ("patch_key", "machine_id")
     times = ("first_seen", "last_seen", "remediated_by")
     return pa.table(
         {
             **{name: pa.array([r[name] for r in rows], pa.string()) for name in names},
-            **{name: pa.array([format_timestamp(r[name]) for r in rows], pa.string()) for name in times},
+            **{name: pa.array([_instant(r, name) for r in rows], pa.string()) for name in times},
         }
     )
 
 
-def read_period(history: Path, period: str, *, scope: str | None = None) -> tuple[list[dict[str, Any]], list[Any]]:
-    """The scans as of within the month and the remediations history can date up to its end."""
+def _month(history: Path, period: str) -> tuple[datetime, datetime]:
+    """The month's bounds; PeriodError when the period is malformed or the history file is missing."""
     try:
-        start, end = month_bounds(period)
+        bounds = month_bounds(period)
     except ValueError as exc:
         raise PeriodError(str(exc), "write the month as --period 2026-11") from exc
     if not history.is_file():
         raise PeriodError(f"history file {history} does not exist", "pass --history PATH of the scans' history")
-    with HistoryStore(history, read_only=True) as store:
-        scans = store.summaries(scope=scope, since=start, before=end)
-        remediated = [r for r in store.remediated(scope=scope, before=end) if r["remediated_by"] >= start]
-    if not scans:
-        raise PeriodError(
-            f"{history} records no scan as of within {period}", "run `auditor history` to see the recorded scans"
-        )
-    return scans, remediated
+    return bounds
 
 
-def period_differences(files: PackFiles, manifest: Mapping[str, Any]) -> list[str]:
+def period_differences(files: PackFiles, manifest: Manifest) -> list[str]:
     """Re-derive period-summary.json from the pack's own evidence; ["period-summary.json"] when it differs."""
     columns = {entry["path"]: entry["columns"] for entry in manifest["evidence"]}
     try:
@@ -106,8 +106,10 @@ def period_differences(files: PackFiles, manifest: Mapping[str, Any]) -> list[st
     return [] if actual == expected else [SUMMARY_NAME]
 
 
-def _typed(summary: Mapping[str, Any]) -> Summary | None:
+def _typed(summary: object) -> Summary | None:
     """The last scan's summary as a typed tree, for the rules it states; None when an older version wrote it."""
+    if not isinstance(summary, Mapping):
+        return None
     try:
         return load_summary(summary)
     except (ValueError, TypeError):
@@ -126,7 +128,15 @@ def write_period_pack(
 ) -> Path:
     """Render the monthly review of `period` (YYYY-MM) from `history` into a new pack under `out_dir`."""
     signer = load_private_key(sign_key) if sign_key is not None else None  # fail before any work is done
-    scans, remediated = read_period(history, period, scope=scope)
+    start, end = _month(history, period)
+    # The scans as of within the month, and the remediations history can date up to its end.
+    with HistoryStore(history, read_only=True) as store:
+        scans = store.summaries(scope=scope, since=start, before=end)
+        remediated = [r for r in store.remediated(scope=scope, before=end) if r["remediated_by"] >= start]
+    if not scans:
+        raise PeriodError(
+            f"{history} records no scan as of within {period}", "run `auditor history` to see the recorded scans"
+        )
     config = config or Config()
     review = build_review(period, scans, remediated)
     run_id = str(uuid.uuid4())
@@ -140,7 +150,7 @@ def write_period_pack(
         pack.path(SUMMARY_NAME).write_text(dumps(review), encoding="utf-8")
         write_period_workbook(review, pack.path(WORKBOOK_NAME), generated)
         write_period_pdf(review, pack.path(PDF_NAME), pack_id=pack_id, generated_at=generated)
-        header: dict[str, Any] = {
+        header: ManifestHeader = {
             "tool": {"name": "auditor", "version": __version__},
             "run_id": run_id,
             "pack_id": pack_id,

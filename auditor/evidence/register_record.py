@@ -10,12 +10,30 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from auditor.digests import sha256_file
 
 GIT_TIMEOUT = 10.0
 """Seconds a git call may take; a hung git (a network file system, a lock) must not hold up the scan."""
+
+
+class GitRecord(TypedDict):
+    """Where the register lives in git: the work tree's commit, the file's path in it, and its state."""
+
+    commit: str
+    path: str
+    tracked: bool
+    modified: bool | None
+    """None when the file is untracked: it is in no commit to compare with."""
+
+
+class RegisterRecord(TypedDict):
+    """manifest.json's `exceptions_register`."""
+
+    file: str
+    sha256: str
+    git: GitRecord | None
 
 
 def _git(directory: Path, *args: str) -> str | None:
@@ -32,7 +50,7 @@ def _git(directory: Path, *args: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def git_record(path: Path) -> dict[str, Any] | None:
+def git_record(path: Path) -> GitRecord | None:
     """The commit of the work tree holding `path`, the file's path in it, and whether it is tracked or modified.
 
     None when git is absent or `path` is not in a work tree with at least one commit.
@@ -57,6 +75,6 @@ def git_record(path: Path) -> dict[str, Any] | None:
     }
 
 
-def register_record(path: Path) -> dict[str, Any]:
+def register_record(path: Path) -> RegisterRecord:
     """manifest.json's `exceptions_register` for the register file at `path` (already validated by the scan)."""
     return {"file": path.name, "sha256": sha256_file(path), "git": git_record(path)}

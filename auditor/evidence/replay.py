@@ -9,10 +9,9 @@ the rebuilt summary.json is byte-identical to the original.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
@@ -32,9 +31,19 @@ from auditor.evidence.inputs import (
     register_map,
 )
 from auditor.evidence.judge import Provenance, judge
-from auditor.evidence.manifest import MANIFEST_NAME, PROVENANCE_KEYS, arrow_type, fingerprint, parse_manifest
+from auditor.evidence.manifest import (
+    MANIFEST_NAME,
+    PROVENANCE_KEYS,
+    Column,
+    Manifest,
+    ReplayOf,
+    arrow_type,
+    fingerprint,
+    parse_manifest,
+)
 from auditor.evidence.sign import load_public_key
 from auditor.evidence.verify import VerifyReport, verify_files
+from auditor.jsonvalue import JsonValue
 from auditor.reports.interface import QueryRecord, Renderer, ReportContext
 from auditor.reports.json import breaches_document, dumps
 from auditor.reports.registry import default_renderers
@@ -45,16 +54,16 @@ from auditor.timestamps import format_timestamp, parse_timestamp
 class LoadedPack:
     """A pack's evidence and the context evaluated from it."""
 
-    manifest: dict[str, Any]
+    manifest: Manifest
     manifest_sha256: str
     evidence: dict[str, pa.Table]
     context: ReportContext
 
 
-def read_evidence(files: PackFiles, path: str, columns: list[dict[str, str]]) -> pa.Table:
+def read_evidence(files: PackFiles, path: str, columns: list[Column]) -> pa.Table:
     """One evidence file back as Arrow, with exactly its declared columns and types."""
     names = [c["name"] for c in columns]
-    values: dict[str, list[Any]] = {name: [] for name in names}
+    values: dict[str, list[JsonValue]] = {name: [] for name in names}
     try:
         with files.open(path) as raw:
             for number, line in enumerate(gzip_lines(raw), start=1):
@@ -69,12 +78,6 @@ def read_evidence(files: PackFiles, path: str, columns: list[dict[str, str]]) ->
             f"evidence {path} cannot be read back: {exc}", "the pack is damaged; run `auditor verify`"
         ) from exc
     return pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
-
-
-def _optional_record_fields(query: dict[str, Any]) -> dict[str, Any]:
-    """Manifest query keys that QueryRecord also has beyond the required ones (e.g. a live response hash)."""
-    known = {f.name for f in fields(QueryRecord)}
-    return {key: query[key] for key in ("response_sha256",) if key in query and key in known}
 
 
 def load_pack(files: PackFiles) -> LoadedPack:
@@ -112,7 +115,7 @@ def load_pack(files: PackFiles) -> LoadedPack:
             text=q["text"],
             evidence=q["evidence"],
             complete=q["complete"],
-            **_optional_record_fields(q),
+            response_sha256=q.get("response_sha256"),
         )
         for q in queries
     ]
@@ -177,7 +180,7 @@ def replay_pack(
         report = verify_files(files, trusted)
         _refuse_if_tampered(report, files.label, force, trusted is not None)
         loaded = load_pack(files)
-    replay_of = {
+    replay_of: ReplayOf = {
         "pack_id": loaded.manifest["pack_id"],
         "run_id": loaded.manifest["run_id"],
         "manifest_sha256": loaded.manifest_sha256,
@@ -199,10 +202,10 @@ def replay_differences(files: PackFiles) -> list[str]:
     """Re-derive summary.json and breaches.json (a monthly review: period-summary.json) in memory; name each that
     differs from the pack's copy."""
     try:
-        manifest = parse_manifest(read_bytes(files, MANIFEST_NAME))
+        manifest: Manifest | None = parse_manifest(read_bytes(files, MANIFEST_NAME))
     except (UnreadableFile, ValueError):
-        manifest = {}
-    if "period" in manifest:
+        manifest = None
+    if manifest is not None and "period" in manifest:
         from auditor.evidence.period import period_differences  # the period pack reads evidence through this module
 
         return period_differences(files, manifest)

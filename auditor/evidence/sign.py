@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -28,9 +28,23 @@ from auditor.errors import PackError
 
 SIGNATURE_FORMAT = "auditor-signature/1"
 ALGORITHM = "ed25519"
-_SIGNATURE_KEYS = frozenset(
-    {"format", "algorithm", "signed_file", "manifest_sha256", "key_id", "public_key", "signature"}
-)
+
+
+class SignatureDocument(TypedDict):
+    """manifest.sig (auditor-signature/1): every field is checked, none may change unnoticed."""
+
+    format: str
+    algorithm: str
+    signed_file: str
+    manifest_sha256: str
+    key_id: str
+    public_key: str
+    """The signer's public key, PEM."""
+    signature: str
+    """Base64 of the Ed25519 signature over the exact bytes of manifest.json."""
+
+
+_SIGNATURE_KEYS = SignatureDocument.__required_keys__
 PASSPHRASE_ENV = "AUDITOR_SIGN_KEY_PASSPHRASE"
 """Environment variable holding the passphrase of an encrypted private key (keygen writes unencrypted keys)."""
 
@@ -131,7 +145,7 @@ def parse_public_key(data: bytes, where: str) -> Ed25519PublicKey:
     return key
 
 
-def signature_document(key: Ed25519PrivateKey, manifest_bytes: bytes) -> dict[str, Any]:
+def signature_document(key: Ed25519PrivateKey, manifest_bytes: bytes) -> SignatureDocument:
     """manifest.sig's content: a detached signature over the exact manifest bytes."""
     public = key.public_key()
     return {
@@ -145,7 +159,7 @@ def signature_document(key: Ed25519PrivateKey, manifest_bytes: bytes) -> dict[st
     }
 
 
-def signature_bytes(document: dict[str, Any]) -> bytes:
+def signature_bytes(document: SignatureDocument) -> bytes:
     """manifest.sig as written."""
     return (json.dumps(document, indent=2) + "\n").encode()
 

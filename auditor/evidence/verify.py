@@ -19,10 +19,9 @@ findings and notes, so a further check (an RFC 3161 time stamp, say) is one more
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -30,8 +29,17 @@ from auditor.bounded import MAX_SIGNATURE_BYTES, NestedTooDeeply, gzip_lines, lo
 from auditor.digests import canonical_json, sha256_hex
 from auditor.errors import PackError
 from auditor.evidence.files import PackFiles, UnreadableFile, digest, pack_files, read_bytes
-from auditor.evidence.manifest import MANIFEST_NAME, SIGNATURE_NAME, UNHASHED, fingerprint, parse_manifest
+from auditor.evidence.manifest import (
+    MANIFEST_NAME,
+    SIGNATURE_NAME,
+    UNHASHED,
+    FileEntry,
+    Manifest,
+    fingerprint,
+    parse_manifest,
+)
 from auditor.evidence.sign import SignatureCheck, check_signature, load_public_key
+from auditor.jsonvalue import JsonValue
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,7 @@ class OpenedPack:
 
     files: PackFiles
     manifest_bytes: bytes
-    manifest: dict[str, Any] | None
+    manifest: Manifest | None
     signature: SignatureCheck | None
     """None when the pack is unsigned."""
     trusted_keys: tuple[Ed25519PublicKey, ...]
@@ -93,7 +101,7 @@ class VerifyReport:
     signer: str | None = None
     """Key id of the key that signed the manifest, when the signature is sound."""
     notes: list[str] = field(default_factory=list)
-    manifest: Mapping[str, Any] | None = field(default=None, repr=False)
+    manifest: Manifest | None = field(default=None, repr=False)
 
     @property
     def intact(self) -> bool:
@@ -159,7 +167,7 @@ def _verify(
     # The signature first, over the raw bytes: nothing else of the pack has been parsed yet.
     sig_bytes, sig_problem = _read_signature(files)
     check = check_signature(sig_bytes, data, keys) if sig_bytes is not None else None
-    manifest: dict[str, Any] | None = None
+    manifest: Manifest | None = None
     if data:
         try:
             manifest = parse_manifest(data)
@@ -199,10 +207,10 @@ def _read_signature(files: PackFiles) -> tuple[bytes | None, Finding | None]:
 
 
 def _signature_verdict(
-    check: SignatureCheck | None, problem: Finding | None, manifest: Mapping[str, Any] | None
+    check: SignatureCheck | None, problem: Finding | None, manifest: Manifest | None
 ) -> tuple[str, str, list[Finding]]:
     """(state, detail, findings) of the signature; findings only for tampering, not for an untrusted signer."""
-    declared = (manifest or {}).get("signing")
+    declared = manifest.get("signing") if manifest is not None else None
     if problem is not None:
         return "invalid", problem.detail, [problem]
     if check is None:
@@ -212,7 +220,7 @@ def _signature_verdict(
         return "unsigned", "unsigned: the files match the manifest, but nothing proves the manifest itself", []
     if not check.valid:
         return "invalid", check.detail, [Finding(f"{MANIFEST_NAME}, {SIGNATURE_NAME}", "signature", check.detail)]
-    if declared is not None and declared.get("key_id") != check.key_id:
+    if declared is not None and declared["key_id"] != check.key_id:
         detail = f"signed by {check.key_id}, the manifest names {declared['key_id']}"
         return "invalid", "key mismatch", [Finding(SIGNATURE_NAME, "signature", detail)]
     return ("trusted" if check.trusted else "untrusted"), check.detail, []
@@ -223,7 +231,7 @@ def check_hashes(pack: OpenedPack) -> CheckResult:
     if pack.manifest is None:
         return CheckResult()
     findings: list[Finding] = []
-    listed: dict[str, Mapping[str, Any]] = {}
+    listed: dict[str, FileEntry] = {}
     for entry in pack.manifest["files"]:
         if entry["path"] in listed or entry["path"] in UNHASHED:
             findings.append(Finding(MANIFEST_NAME, "inconsistent", f"lists {entry['path']} more than once or wrongly"))
@@ -256,8 +264,9 @@ def _count_lines(files: PackFiles, path: str) -> int:
         return sum(1 for _ in gzip_lines(raw))
 
 
-def _json_file(files: PackFiles, path: str) -> Any:
-    return loads(read_bytes(files, path))
+def _json_file(files: PackFiles, path: str) -> JsonValue:
+    document: JsonValue = loads(read_bytes(files, path))
+    return document
 
 
 def check_consistency(pack: OpenedPack) -> CheckResult:
@@ -295,7 +304,7 @@ def check_consistency(pack: OpenedPack) -> CheckResult:
     return CheckResult([Finding(MANIFEST_NAME, "inconsistent", problem) for problem in problems], notes)
 
 
-def _check_reports(files: PackFiles, manifest: Mapping[str, Any], intact: set[str]) -> list[str]:
+def _check_reports(files: PackFiles, manifest: Manifest, intact: set[str]) -> list[str]:
     problems: list[str] = []
     queries = {(q["id"], q["version"]): q for q in manifest["queries"]}
     for name in ("summary.json", "breaches.json"):
@@ -310,11 +319,17 @@ def _check_reports(files: PackFiles, manifest: Mapping[str, Any], intact: set[st
             continue
         if document.get("as_of") != manifest["as_of"]:
             problems.append(f"as_of {manifest['as_of']} differs from {name}'s {document.get('as_of')}")
-        for item in document.get("queries", []) if name == "summary.json" else []:
+        entries = document.get("queries", []) if name == "summary.json" else []
+        if not isinstance(entries, list):
+            problems.append(f"{name}: queries is not a list")
+            continue
+        for item in entries:
             if not isinstance(item, dict):
                 problems.append(f"{name}: a query entry is not an object")
                 continue
-            query = queries.get((item.get("id"), item.get("version")))
+            ident, version = item.get("id"), item.get("version")
+            # What summary.json says may be anything; an id or version of another type matches no query.
+            query = queries.get((ident, version)) if isinstance(ident, str) and isinstance(version, int) else None
             if query is None or query["rows"] != item.get("rows") or query["template_sha256"] != item.get("sha256"):
                 problems.append(f"query {item.get('id')}@v{item.get('version')} differs from summary.json's")
     return problems

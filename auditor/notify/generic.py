@@ -2,11 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TypedDict
 
-from auditor.notify.interface import ScanOutcome
+from auditor.notify.interface import ScanOutcome, Status
 
 FORMAT = "auditor-notification/1"
+
+
+class Tool(TypedDict):
+    """The tool that sent the notification."""
+
+    name: str
+    version: str
+
+
+class Notification(TypedDict):
+    """An auditor-notification/1 body."""
+
+    format: str
+    status: Status
+    headline: str
+    as_of: str
+    complete: bool
+    problems: list[str]
+    compliance_rate: float | None
+    compliance_rate_without_exceptions: float | None
+    compliant_with_exception: int
+    target: float | None
+    machines: int
+    compliant: int
+    non_compliant: int
+    unknown: int
+    breaches_total: int
+    breaches: list[Mapping[str, object]]
+    """The most severe breaches, at most max_breaches, each as its breaches.json row."""
+    pack_id: str
+    run_id: str
+    manifest_sha256: str
+    tool: Tool
 
 
 class GenericFormatter:
@@ -14,7 +48,7 @@ class GenericFormatter:
 
     kind = "generic"
 
-    def payload(self, outcome: ScanOutcome, *, max_breaches: int) -> dict[str, Any]:
+    def payload(self, outcome: ScanOutcome, *, max_breaches: int) -> Notification:
         """One flat JSON object; `breaches_total` is the full count, `breaches` at most `max_breaches` rows."""
         top = outcome.top_breaches(max_breaches)
         return {

@@ -7,10 +7,10 @@ fingerprint), so a message never describes a pack other than the one on disk.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from auditor import __version__
 from auditor.compliance.summary import Summary
@@ -142,6 +142,6 @@ class Formatter(Protocol):
     kind: str
     """The `kind` value in `[[notify.webhooks]]`."""
 
-    def payload(self, outcome: ScanOutcome, *, max_breaches: int) -> dict[str, Any]:
-        """The request body, listing at most `max_breaches` breaches."""
+    def payload(self, outcome: ScanOutcome, *, max_breaches: int) -> Mapping[str, object]:
+        """The request body (a JSON object), listing at most `max_breaches` breaches."""
         ...

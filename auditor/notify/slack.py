@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from auditor.jsonvalue import JsonArray, JsonObject
 from auditor.notify.interface import ScanOutcome
 
 HEADER_LIMIT = 150
@@ -22,7 +21,7 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _section(text: str) -> dict[str, Any]:
+def _section(text: str) -> JsonObject:
     return {"type": "section", "text": {"type": "mrkdwn", "text": _clip(text, SECTION_LIMIT)}}
 
 
@@ -31,10 +30,10 @@ class SlackFormatter:
 
     kind = "slack"
 
-    def payload(self, outcome: ScanOutcome, *, max_breaches: int) -> dict[str, Any]:
+    def payload(self, outcome: ScanOutcome, *, max_breaches: int) -> JsonObject:
         """Header, the figures as ten fields, the incomplete-data notice and the top breaches."""
         headline = outcome.headline()
-        blocks: list[dict[str, Any]] = [
+        blocks: JsonArray = [
             {"type": "header", "text": {"type": "plain_text", "text": _clip(headline, HEADER_LIMIT)}},
             {
                 "type": "section",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from auditor.jsonvalue import JsonArray, JsonObject
 from auditor.notify.interface import ScanOutcome
 
 _COLOR = {"ok": "Good", "breach": "Attention", "incomplete": "Warning"}
@@ -21,7 +21,7 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
-def _text(text: str, **style: Any) -> dict[str, Any]:
+def _text(text: str, **style: str | bool) -> JsonObject:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
@@ -30,9 +30,9 @@ class TeamsFormatter:
 
     kind = "teams"
 
-    def payload(self, outcome: ScanOutcome, *, max_breaches: int) -> dict[str, Any]:
+    def payload(self, outcome: ScanOutcome, *, max_breaches: int) -> JsonObject:
         """The card: headline, incomplete-data notice, a fact set, then the top breaches."""
-        body: list[dict[str, Any]] = [
+        body: JsonArray = [
             _text(outcome.headline(), size="Medium", weight="Bolder", color=_COLOR[outcome.status], style="heading"),
         ]
         if not outcome.complete:
@@ -58,7 +58,7 @@ class TeamsFormatter:
             if len(outcome.breaches) > len(top):
                 body.append(_text(f"…and {len(outcome.breaches) - len(top)} more in breaches.json", isSubtle=True))
         body.append(_text(f"auditor {outcome.tool_version} · run {outcome.run_id}", size="Small", isSubtle=True))
-        card = {
+        card: JsonObject = {
             "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
             "type": "AdaptiveCard",
             "version": "1.4",

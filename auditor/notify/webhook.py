@@ -12,11 +12,11 @@ import logging
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import IO
 from urllib.parse import urlsplit
 
 from auditor import __version__
@@ -31,7 +31,15 @@ MAX_RETRY_AFTER_SECONDS = 60.0
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: http.client.HTTPMessage,
+        newurl: str,
+    ) -> None:
         return None  # the 3xx then surfaces as an HTTPError
 
 
@@ -70,7 +78,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 def post_json(
     url: str,
-    body: dict[str, Any],
+    body: Mapping[str, object],
     *,
     timeout: float,
     retries: int,

@@ -184,7 +184,7 @@ def write_snapshot(
     captured_at: datetime,
     tenant_id: str,
     scope: Mapping[str, JsonValue],
-    extra: Mapping[str, JsonValue] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> Snapshot:
     """Write a snapshot directory atomically: into a temporary sibling, then renamed over `out`.
 
@@ -210,7 +210,7 @@ def write_snapshot(
             path = tmp / f"{name}.jsonl.gz"
             rows = write_table(path, tables[name])
             meta_tables[name] = {"rows": rows, "sha256": sha256_file(path)}
-        meta: JsonObject = {
+        meta: dict[str, object] = {
             "format": FORMAT,
             "captured_at": format_timestamp(captured_at),
             "source": source,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, Self, TypedDict, TypeVar, Unpack
@@ -21,7 +21,7 @@ from azure.core.rest import HttpRequest, HttpResponse
 from rich.progress import Progress
 
 from auditor import __version__
-from auditor.operator import principal_from_claims, token_claims
+from auditor.operator import AzurePrincipal, principal_from_claims, token_claims
 from auditor.sources._paging import ProgressCallback, ProgressReporter
 from auditor.sources._quota import RetryPolicy
 from auditor.sources.azure_settings import AzureSettings
@@ -216,7 +216,7 @@ class AzureSource(Generic[_ClientT]):
         """Live data is as of now."""
         return None
 
-    def principal(self) -> Mapping[str, object] | None:
+    def principal(self) -> AzurePrincipal | None:
         """The Azure principal this source's access token was issued to, read from its claims (not verified).
 
         The SDK client already holds a token for this scope, and the credential caches it, so this asks for no

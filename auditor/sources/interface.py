@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol, TypedDict, runtime_checkable
 
 from auditor.errors import AuditorError, ExitCode
 from auditor.jsonvalue import JsonObject
 from auditor.kql.request import QueryRequest, QueryResult
+from auditor.operator import AzurePrincipal
 
 
 class SourceError(AuditorError):
@@ -20,7 +20,7 @@ class SourceError(AuditorError):
 class SourceProvenance(TypedDict, total=False):
     """Who read a source's data and what it covered, as a source that knows says so in `provenance()`."""
 
-    azure_principal: Mapping[str, object] | None
+    azure_principal: AzurePrincipal | None
     """The principal a live source's access token was issued to (None when the token does not say)."""
     scope: JsonObject
     """manifest.json's `scope`: the subscriptions scanned and not scanned, or what a snapshot recorded."""

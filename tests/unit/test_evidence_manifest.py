@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -19,6 +19,7 @@ from auditor.digests import sha256_file
 from auditor.evidence.assemble import query_entry
 from auditor.evidence.manifest import SCHEMA_PATH, parse_manifest, schema_errors
 from auditor.kql.catalog import Catalog
+from auditor.reports.interface import QueryRecord
 from tests.summaries import typed
 from tests.unit.test_evidence_pack import THRESHOLDS, make_pack
 
@@ -53,6 +54,21 @@ def test_manifest_validates(pack: Path, manifest: dict[str, Any]) -> None:
         (lambda m: m.update(as_of="yesterday"), "as_of"),
         (lambda m: m["queries"][0].pop("text"), "queries/0"),
         (lambda m: m["evidence"][0]["columns"][0].pop("type"), "evidence/0/columns/0"),
+        # Keys auditor writes beyond the required ones have their types too (the Manifest type relies on it).
+        (lambda m: m["rules"]["parameters"].update(unknown_age_counts_as_overdue="yes"), "rules/parameters/unknown"),
+        (lambda m: m["rules"]["thresholds"][0].update(severity=1), "rules/thresholds/0/severity"),
+        (lambda m: m.update(period={"format": "auditor-period/1", "period": "2026-11"}), "period"),
+        (
+            lambda m: m.update(
+                operator={
+                    "host": "h",
+                    "os_user": None,
+                    "azure_principal": None,
+                    "ci": {"system": "github_actions", "url": "u", "run_id": "1", "attempt": 2},
+                }
+            ),
+            "operator/ci/attempt",
+        ),
     ],
 )
 def test_schema_rejects_broken_manifests(manifest: dict[str, Any], edit: Any, where: str) -> None:
@@ -129,7 +145,7 @@ def test_unsigned_pack_has_no_signing_block(pack: Path, manifest: dict[str, Any]
 
 
 def test_query_entry_records_the_live_response_hash_when_present() -> None:
-    record = SimpleNamespace(
+    record = QueryRecord(
         id="q",
         version=1,
         template_sha256="a" * 64,
@@ -140,8 +156,7 @@ def test_query_entry_records_the_live_response_hash_when_present() -> None:
         text="resources",
     )
     assert "response_sha256" not in query_entry(record)
-    record.response_sha256 = "c" * 64
-    assert query_entry(record)["response_sha256"] == "c" * 64
+    assert query_entry(replace(record, response_sha256="c" * 64))["response_sha256"] == "c" * 64
 
 
 def test_manifest_rules_include_the_evaluations_own_rules() -> None:

@@ -153,6 +153,28 @@ def test_unsigned_forgery_is_beyond_verify_but_not_beyond_replay(unsigned: Path,
         assert replay_differences(files) == ["summary.json"]
 
 
+@pytest.mark.parametrize(
+    ("queries", "problem"),
+    [
+        (7, "summary.json: queries is not a list"),
+        ([{"id": ["a"], "version": {"v": 1}, "rows": 0}], "query ['a']@v{'v': 1} differs from summary.json's"),
+    ],
+)
+def test_a_rehashed_summary_with_odd_query_entries_is_a_finding(
+    unsigned: Path, tmp_path: Path, queries: object, problem: str
+) -> None:
+    """summary.json's queries are read as untrusted JSON: values of any type are findings, not a crash."""
+    pack = copy(unsigned, tmp_path)
+    summary = json.loads((pack / "summary.json").read_text())
+    summary["queries"] = queries
+    (pack / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    manifest = load(pack)
+    rehash(pack, manifest, "summary.json")
+    rewrite_manifest(pack, manifest)
+    details = [f.detail for f in verify_pack(pack).findings]
+    assert details == [problem]
+
+
 def test_signed_manifest_edit_is_caught_by_the_signature(signed: Path, tmp_path: Path) -> None:
     pack = copy(signed, tmp_path)
     (pack / "summary.json").write_text((pack / "summary.json").read_text().replace('"compliant": 1', '"compliant": 2'))
