@@ -14,17 +14,20 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import duckdb
 import platformdirs
 import pyarrow as pa
 
 from auditor.compliance.metrics import DIMENSIONS
+from auditor.compliance.period import RecordedScan
+from auditor.compliance.remediation import RemediatedRow
 from auditor.compliance.summary import Summary
 from auditor.compliance.trend import HistoryRun
 from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError, ExitCode
+from auditor.jsonvalue import JsonObject, JsonValue
 
 STATE_ENV = "AUDITOR_STATE_DIR"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -186,7 +189,7 @@ class HistoryStore:
         *,
         run_id: str,
         as_of: datetime,
-        fingerprint: Mapping[str, Any],
+        fingerprint: Mapping[str, object],
         config_sha256: str,
         summary: Summary,
         document: str,
@@ -292,7 +295,7 @@ class HistoryStore:
         """Recorded scans, oldest first: as_of, machines, rates, breaches; optionally of one estate (`scope`, see
         scope_key) and only those as of strictly before `before` (a report's trend never shows its own future)."""
         where: list[str] = []
-        params: list[Any] = []
+        params: list[object] = []
         if scope is not None:
             where.append("scope_key = ?")
             params.append(scope)
@@ -331,7 +334,7 @@ class HistoryStore:
             for run_id, as_of, machines, rate, unknown_rate, breaches, complete, scope, within, p90 in rows
         ]
 
-    def remediated(self, *, scope: str | None = None, before: datetime | None = None) -> list[dict[str, Any]]:
+    def remediated(self, *, scope: str | None = None, before: datetime | None = None) -> list[RemediatedRow]:
         """Tracked pending patches that left the pending list between two recorded scans.
 
         A patch last seen pending by one scan counts as remediated by the first later complete scan (of `scope`)
@@ -342,7 +345,7 @@ class HistoryStore:
         if "last_seen" not in self._columns("patch_first_seen"):
             return []
         where = ["f.last_seen IS NOT NULL", "r.complete", "r.as_of > f.last_seen", "m.status <> 'unknown'"]
-        params: list[Any] = []
+        params: list[object] = []
         if scope is not None:
             where.append("r.scope_key = ?")
             params.append(scope)
@@ -357,23 +360,23 @@ class HistoryStore:
             params,
         ).fetchall()
         return [
-            {
-                "patch_key": key,
-                "machine_id": machine,
-                "first_seen": first.astimezone(UTC),
-                "last_seen": last.astimezone(UTC),
-                "remediated_by": by.astimezone(UTC),
-            }
+            RemediatedRow(
+                patch_key=key,
+                machine_id=machine,
+                first_seen=first.astimezone(UTC),
+                last_seen=last.astimezone(UTC),
+                remediated_by=by.astimezone(UTC),
+            )
             for key, machine, first, last, by in rows
         ]
 
     def summaries(
         self, *, scope: str | None = None, since: datetime | None = None, before: datetime | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[RecordedScan]:
         """The recorded summary.json of each scan as of [since, before), oldest first, with its run id, scope key,
         completeness and breach counts per rule; of several records of one as-of and scope the latest wins."""
         where: list[str] = []
-        params: list[Any] = []
+        params: list[object] = []
         for clause, value in (("scope_key = ?", scope), ("as_of >= ?", since), ("as_of < ?", before)):
             if value is not None:
                 where.append(clause)
@@ -387,17 +390,27 @@ class HistoryStore:
         counts: dict[str, dict[str, int]] = {}
         for key, rule, n in self._con.execute("SELECT run_key, rule, breaches FROM breach_counts").fetchall():
             counts.setdefault(key, {})[rule] = int(n)
-        latest: dict[tuple[datetime, str], dict[str, Any]] = {}
+        latest: dict[tuple[datetime, str], RecordedScan] = {}
         for key, run_id, as_of, scope_of, complete, summary in rows:
-            latest[(as_of, scope_of)] = {
-                "run_id": run_id,
-                "as_of": as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "scope_key": scope_of,
-                "complete": bool(complete),
-                "breach_rules": dict(sorted(counts.get(key, {}).items())),
-                "summary": json.loads(summary),
-            }
+            latest[(as_of, scope_of)] = RecordedScan(
+                run_id=run_id,
+                as_of=as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                scope_key=scope_of,
+                complete=bool(complete),
+                breach_rules=dict(sorted(counts.get(key, {}).items())),
+                summary=self._recorded(summary),
+            )
         return [latest[k] for k in sorted(latest, key=lambda k: (k[0], k[1] or ""))]
+
+    def _recorded(self, text: str) -> JsonObject:
+        """A recorded summary.json (the runs table's `summary` column) as a JSON object."""
+        value: JsonValue = json.loads(text)
+        if not isinstance(value, dict):
+            raise HistoryError(
+                f"history file {self.path}: a recorded summary is {type(value).__name__}, not a JSON object",
+                "the file is damaged: pass --history PATH to use another file",
+            )
+        return value
 
     def _columns(self, table: str) -> set[str]:
         return {
@@ -424,15 +437,16 @@ class HistoryStore:
             for a, k, m, c in rows
         ]
 
-    def latest_summary(self, scope_key: str | None = None) -> dict[str, Any] | None:
-        """The summary.json of the latest complete scan (optionally of one estate), or None."""
+    def latest_summary(self, scope_key: str | None = None) -> JsonObject | None:
+        """The summary.json of the latest complete scan (optionally of one estate), or None. As recorded: any
+        version's, so its reader narrows what it reads."""
         sql = "SELECT summary FROM runs WHERE complete"
-        params: list[Any] = []
+        params: list[object] = []
         if scope_key is not None:
             sql += " AND scope_key = ?"
             params.append(scope_key)
         row = self._con.execute(sql + " ORDER BY as_of DESC, recorded_at DESC LIMIT 1", params).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else self._recorded(row[0])
 
 
 def read_earlier(

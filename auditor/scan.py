@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from auditor import __version__
 from auditor.compliance import remediation
@@ -50,7 +50,7 @@ from auditor.reports.registry import renderers_for
 from auditor.risk_register import Register, load_register
 from auditor.snapshots.format import read_snapshot
 from auditor.sources.as_of import check_as_of
-from auditor.sources.interface import Source
+from auditor.sources.interface import Source, SourceProvenance
 from auditor.sources.snapshot import SnapshotSource
 
 Progress = Callable[[str, int, int], None]
@@ -108,9 +108,9 @@ def open_source(spec: str | Source, config: Config, *, spill_dir: Path | None = 
     raise ConfigError(f"unknown source {spec!r}", "use sample, snapshot:DIR or azure")
 
 
-def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, Any]]]:
+def query_plan(config: Config, as_of: datetime) -> list[tuple[str, dict[str, datetime | int | list[str]]]]:
     """The queries a scan runs and their parameters, derived from the config and the as-of time."""
-    params: dict[str, dict[str, Any]] = {
+    params: dict[str, dict[str, datetime | int | list[str]]] = {
         "installations": {"as_of": as_of, "window_days": config.installation_window_days},
         "maintenance_runs": {"as_of": as_of, "window_days": config.installation_window_days},
         "installed_patches": {
@@ -303,14 +303,24 @@ def query_records(results: dict[str, QueryResult], catalog: Catalog) -> list[Que
     return records
 
 
-def scan_provenance(src: Source, register_info: RegisterRecord | None) -> dict[str, Any]:
+class ScanProvenance(TypedDict, total=False):
+    """manifest.json's `operator`, `scope` and `exceptions_register`, as a scan records them. They are written
+    as their producers (auditor.operator, the source, auditor.evidence.register_record) made them."""
+
+    operator: Mapping[str, object]
+    scope: Mapping[str, object]
+    exceptions_register: Mapping[str, object]
+
+
+def scan_provenance(src: Source, register_info: RegisterRecord | None) -> ScanProvenance:
     """manifest.json's `operator`, `scope` and `exceptions_register`: who ran the scan, over what, with which
     register. A live source adds the token's principal and the subscriptions it could see; a snapshot its scope."""
     described = getattr(src, "provenance", None)
-    found: dict[str, Any] = described() if callable(described) else {}
-    record: dict[str, Any] = {"operator": operator_record(found.get("azure_principal"))}
-    if found.get("scope") is not None:
-        record["scope"] = found["scope"]
+    found: SourceProvenance = described() if callable(described) else {}
+    record = ScanProvenance(operator=operator_record(found.get("azure_principal")))
+    scope = found.get("scope")
+    if scope is not None:
+        record["scope"] = scope
     if register_info is not None:
         record["exceptions_register"] = register_info
     return record
@@ -331,7 +341,7 @@ def _finish(
     *,
     as_of: datetime,
     catalog: Catalog,
-    fingerprint: dict[str, Any],
+    fingerprint: Mapping[str, object],
     staging: PackWriter,
     fail_on_breach: bool,
     report: Progress,
@@ -341,7 +351,7 @@ def _finish(
     sign_key: Path | None = None,
     zip_pack: bool = False,
     register: Register | None = None,
-    provenance: dict[str, Any] | None = None,
+    provenance: ScanProvenance | None = None,
     controls: tuple[ControlDefinition, ...] | None = None,
 ) -> ScanResult:
     run_id = str(uuid.uuid4())

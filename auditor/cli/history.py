@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import typer
@@ -12,7 +11,7 @@ from rich.table import Table
 
 from auditor.cli.common import config_or_default, out, pct, print_table
 from auditor.compliance.metrics import DIMENSIONS
-from auditor.compliance.remediation import monthly_trend
+from auditor.compliance.remediation import MonthTrend, monthly_trend
 from auditor.compliance.trend import HistoryRun
 from auditor.errors import ConfigError
 from auditor.history import DimensionRate, HistoryStore, default_path
@@ -39,7 +38,7 @@ def history_command(
     if not path.exists():
         runs: list[HistoryRun] = []
         trend: list[DimensionRate] = []
-        remediation: list[dict[str, Any]] = []
+        remediation: list[MonthTrend] = []
     else:
         with HistoryStore(path, read_only=True) as store:
             try:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import typer
 from rich.table import Table
 
 from auditor.cli.common import config_or_default, out, parse_as_of, pct, plain, print_table, progress_bar, warn
+from auditor.compliance.thresholds import BreachRow
 from auditor.evidence.sign import load_private_key
+from auditor.jsonvalue import JsonValue
 from auditor.reports.json import plain as as_json_value
 from auditor.scan import ScanResult, scan
 
@@ -105,22 +107,42 @@ def scan_command(
     raise typer.Exit(int(result.exit_code))
 
 
-def result_document(result: ScanResult) -> dict[str, Any]:
+class ResultDocument(TypedDict):
+    """What `scan --json` prints (auditor-scan-result/1)."""
+
+    format: str
+    pack: str
+    exit_code: int
+    complete: bool
+    problems: list[str]
+    as_of: str
+    machines: int
+    compliant: int
+    non_compliant: int
+    unknown: int
+    compliance_rate: float | None
+    by_environment: JsonValue
+    """summary.json's `by_environment`."""
+    breaches: list[BreachRow]
+    warnings: list[str]
+
+
+def result_document(result: ScanResult) -> ResultDocument:
     """The machine-readable result of `scan --json`."""
     s = result.summary
-    return {
-        "format": "auditor-scan-result/1",
-        "pack": str(result.pack),
-        "exit_code": int(result.exit_code),
-        "complete": result.complete,
-        "problems": result.problems,
-        "as_of": s.as_of,
-        "machines": s.counts.machines,
-        "compliant": s.counts.compliant,
-        "non_compliant": s.counts.non_compliant,
-        "unknown": s.counts.unknown,
-        "compliance_rate": s.counts.compliance_rate,
-        "by_environment": as_json_value(s.by_environment),
-        "breaches": [b.to_json() for b in result.breaches],
-        "warnings": [*result.notes, *result.warnings],
-    }
+    return ResultDocument(
+        format="auditor-scan-result/1",
+        pack=str(result.pack),
+        exit_code=int(result.exit_code),
+        complete=result.complete,
+        problems=result.problems,
+        as_of=s.as_of,
+        machines=s.counts.machines,
+        compliant=s.counts.compliant,
+        non_compliant=s.counts.non_compliant,
+        unknown=s.counts.unknown,
+        compliance_rate=s.counts.compliance_rate,
+        by_environment=as_json_value(s.by_environment),
+        breaches=[b.to_json() for b in result.breaches],
+        warnings=[*result.notes, *result.warnings],
+    )

@@ -51,6 +51,18 @@ def counts(table: pa.Table, name: str) -> list[int]:
     return converted(table, name, _count)
 
 
+def reals(table: pa.Table, name: str) -> list[float | None]:
+    """One real-number column, None for null."""
+    return converted(table, name, _real)
+
+
+def text_rows(table: pa.Table) -> list[dict[str, str]]:
+    """The rows of a table whose columns are all text, as dicts ('' for null). For small tables (configurations,
+    subscriptions): at fleet scale, read column-wise."""
+    names = table.column_names
+    return [dict(zip(names, row, strict=True)) for row in zip(*(texts(table, name) for name in names), strict=True)]
+
+
 def mapped(items: Sequence[K], convert: Callable[[K], T]) -> list[T]:
     """convert(item) for each item, computed once per distinct item (for values derived from several columns)."""
     once = {item: convert(item) for item in set(items)}
@@ -67,3 +79,7 @@ def _text(value: str | None) -> str:
 
 def _count(value: int | None) -> int:
     return int(value or 0)
+
+
+def _real(value: float | None) -> float | None:
+    return None if value is None else float(value)

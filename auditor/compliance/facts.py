@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -81,13 +80,6 @@ class UndatedPatch:
     name: str
     version: str
     classifications_text: str
-
-
-def rows(table: pa.Table) -> Iterator[dict[str, Any]]:
-    """Rows of an Arrow table as dicts, converted a batch at a time so a large table never exists twice in
-    Python form. For small tables: a dict per row is slow at fleet scale, where columns.py reads column-wise."""
-    for batch in table.to_batches(max_chunksize=16384):
-        yield from batch.to_pylist()
 
 
 def _bool(text: str | None) -> bool | None:
@@ -345,4 +337,4 @@ def subscription_names(table: pa.Table | None) -> dict[str, str]:
     """Lower-cased subscription id -> display name, from the subscriptions query (empty without one)."""
     if table is None:
         return {}
-    return {row["subscriptionId"]: row["name"] or "" for row in rows(table) if row["subscriptionId"]}
+    return {row["subscriptionId"]: row["name"] for row in columns.text_rows(table) if row["subscriptionId"]}

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 import pyarrow as pa
 
@@ -31,9 +31,42 @@ from auditor.compliance.facts import parse_classifications
 from auditor.compliance.metrics import rate
 from auditor.compliance.rules import effective_sla
 from auditor.compliance.summary import Remediation, RemediationFigures, Summary
+from auditor.compliance.trend import HistoryRun
 from auditor.timestamps import parse_arg_time
 
 QUERY = "installed_patches"
+
+
+class RemediatedRow(TypedDict):
+    """A tracked pending patch that history saw leave the pending list (HistoryStore.remediated)."""
+
+    patch_key: str
+    """The pending patch's key."""
+    machine_id: str
+    """Its machine."""
+    first_seen: datetime
+    """The first recorded scan that saw it pending."""
+    last_seen: datetime
+    """The last recorded scan that saw it pending."""
+    remediated_by: datetime
+    """The as-of time of the first later complete scan that judged its machine and no longer saw it."""
+
+
+class MonthTrend(TypedDict):
+    """One month of the remediation trend: its last complete scan's figures and what history saw remediated."""
+
+    month: str
+    """`YYYY-MM`."""
+    as_of: str | None
+    """The as-of time of the month's last complete scan with remediation figures; None when there is none."""
+    within_sla_rate: float | None
+    """That scan's within-SLA rate (%)."""
+    p90_days: int | None
+    """That scan's 90th percentile of days to install."""
+    remediated_from_history: int
+    """Tracked patches history saw leave the pending list during the month."""
+    history_p90_days: int | None
+    """Their 90th percentile of days from first sighting to remediation."""
 
 
 @dataclass(frozen=True)
@@ -218,12 +251,12 @@ def rule_statements(window_days: int, sla: Mapping[str, int]) -> list[str]:
 
 
 def monthly_trend(
-    runs: Sequence[Mapping[str, Any]],
+    runs: Sequence[HistoryRun],
     *,
     scope: str | None = None,
     latest: Summary | None = None,
-    remediated: Iterable[Mapping[str, Any]] = (),
-) -> list[dict[str, Any]]:
+    remediated: Iterable[RemediatedRow] = (),
+) -> list[MonthTrend]:
     """Per month, the remediation figures of its last complete scan (of `scope`, when runs record one), and the
     time to remediate that history shows for the patches that left the pending list that month.
 
@@ -231,43 +264,38 @@ def monthly_trend(
     (this scan's as_of and remediation block) replaces an earlier scan of its month. `remediated` are
     HistoryStore.remediated() rows: days from first sighting to the scan that no longer saw the patch.
     """
-    months: dict[str, dict[str, Any]] = {}
+    months: dict[str, MonthTrend] = {}
     for run in sorted(runs, key=lambda r: str(r.get("as_of", ""))):
         if run.get("complete") is False or (scope is not None and run.get("scope_key", scope) != scope):
             continue
         if run.get("within_sla_rate") is None and run.get("p90_days") is None:
             continue
         when = str(run.get("as_of", ""))
-        months[when[:7]] = {
-            "month": when[:7],
-            "as_of": when,
-            "within_sla_rate": run.get("within_sla_rate"),
-            "p90_days": run.get("p90_days"),
-        }
+        months[when[:7]] = _month(when[:7], when, run.get("within_sla_rate"), run.get("p90_days"))
     if latest is not None and latest.remediation is not None:
         when = latest.as_of
-        months[when[:7]] = {
-            "month": when[:7],
-            "as_of": when,
-            "within_sla_rate": latest.remediation.within_sla_rate,
-            "p90_days": latest.remediation.p90_days,
-        }
+        months[when[:7]] = _month(when[:7], when, latest.remediation.within_sla_rate, latest.remediation.p90_days)
     from_history: dict[str, list[int]] = defaultdict(list)
     for row in remediated:
-        by: datetime = row["remediated_by"]
+        by = row["remediated_by"]
         from_history[by.strftime("%Y-%m")].append(days_between(row["first_seen"], by))
     for month, days in from_history.items():
         days.sort()
-        entry = months.setdefault(month, {"month": month, "as_of": None, "within_sla_rate": None, "p90_days": None})
+        entry = months.setdefault(month, _month(month, None, None, None))
         entry["remediated_from_history"] = len(days)
         entry["history_p90_days"] = nearest_rank(days, 0.9)
-    out = []
-    for month in sorted(months):
-        entry = months[month]
-        entry.setdefault("remediated_from_history", 0)
-        entry.setdefault("history_p90_days", None)
-        out.append(entry)
-    return out
+    return [months[month] for month in sorted(months)]
+
+
+def _month(month: str, as_of: str | None, within_sla_rate: float | None, p90_days: int | None) -> MonthTrend:
+    return MonthTrend(
+        month=month,
+        as_of=as_of,
+        within_sla_rate=within_sla_rate,
+        p90_days=p90_days,
+        remediated_from_history=0,
+        history_p90_days=None,
+    )
 
 
 def undated_keys(table: pa.Table | None) -> list[str]:

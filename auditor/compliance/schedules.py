@@ -12,14 +12,14 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from typing import Any
+from functools import cache, partial
 
 import pyarrow as pa
 
+from auditor.compliance import columns
 from auditor.compliance import recurrence as rec
 from auditor.compliance.coverage import Assignment, DynamicFilter
-from auditor.compliance.facts import Machine, rows
+from auditor.compliance.facts import Machine
 from auditor.compliance.installs import FAILED as RUN_FAILED
 from auditor.compliance.installs import SUCCEEDED as RUN_SUCCEEDED
 from auditor.compliance.installs import Run
@@ -38,6 +38,7 @@ from auditor.compliance.summary import (
     WindowsParameters,
 )
 from auditor.config import ScheduleSettings
+from auditor.jsonvalue import JsonValue
 from auditor.timestamps import format_timestamp, parse_arg_time
 
 APPLY_SUCCEEDED = frozenset({"completed", "noupdatespending", "succeeded"})
@@ -89,23 +90,24 @@ class MaintenanceConfiguration:
     post_tasks: tuple[Task, ...]
 
 
-def _json(text: str | None) -> Any:
+def _json(text: str) -> JsonValue:
     if not text:
         return None
     try:
-        return json.loads(text)
+        value: JsonValue = json.loads(text)
     except json.JSONDecodeError:
         return text
+    return value
 
 
-def _names(text: str | None) -> tuple[str, ...]:
+def _names(text: str) -> tuple[str, ...]:
     value = _json(text)
     if isinstance(value, str):
         value = [value]
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
-def _tasks(text: str | None) -> tuple[Task, ...]:
+def _tasks(text: str) -> tuple[Task, ...]:
     value = _json(text)
     items = value if isinstance(value, list) else []
     return tuple(
@@ -118,13 +120,13 @@ def _tasks(text: str | None) -> tuple[Task, ...]:
 def build_configurations(table: pa.Table) -> list[MaintenanceConfiguration]:
     """Configurations from maintenance_configurations rows, sorted by name then id."""
     found: dict[str, MaintenanceConfiguration] = {}
-    for row in rows(table):
+    for row in columns.text_rows(table):
         windows = linux = None
         if any(
             row[k]
             for k in ("windowsClassifications", "kbNumbersToInclude", "kbNumbersToExclude", "excludeKbsRequiringReboot")
         ):
-            flag = (row["excludeKbsRequiringReboot"] or "").lower()
+            flag = row["excludeKbsRequiringReboot"].lower()
             windows = WindowsParameters(
                 classifications=_names(row["windowsClassifications"]),
                 kb_include=_names(row["kbNumbersToInclude"]),
@@ -140,16 +142,16 @@ def build_configurations(table: pa.Table) -> list[MaintenanceConfiguration]:
         config = MaintenanceConfiguration(
             configuration_id=row["configurationId"],
             id=row["id"],
-            name=row["name"] or "",
-            subscription_id=(row["subscriptionId"] or "").lower(),
-            resource_group=row["resourceGroup"] or "",
-            scope=row["maintenanceScope"] or "",
-            start=row["startDateTime"] or "",
-            expiration=row["expirationDateTime"] or "",
-            duration=row["duration"] or "",
-            time_zone=row["timeZone"] or "",
-            recur_every=row["recurEvery"] or "",
-            reboot_setting=row["rebootSetting"] or "",
+            name=row["name"],
+            subscription_id=row["subscriptionId"].lower(),
+            resource_group=row["resourceGroup"],
+            scope=row["maintenanceScope"],
+            start=row["startDateTime"],
+            expiration=row["expirationDateTime"],
+            duration=row["duration"],
+            time_zone=row["timeZone"],
+            recur_every=row["recurEvery"],
+            reboot_setting=row["rebootSetting"],
             windows=windows,
             linux=linux,
             pre_tasks=_tasks(row["preTasks"]),
@@ -263,20 +265,34 @@ class RunGroup:
 
 def build_run_groups(table: pa.Table) -> list[RunGroup]:
     """RunGroups from maintenance_runs rows."""
+    text = partial(columns.texts, table)
+    found = zip(
+        text("level"),
+        text("configurationId"),
+        text("correlationId"),
+        text("status"),
+        columns.counts(table, "runs"),
+        columns.counts(table, "finished"),
+        columns.reals(table, "totalMinutes"),
+        columns.reals(table, "maxMinutes"),
+        text("firstStart"),
+        text("lastEnd"),
+        strict=True,
+    )
     return [
         RunGroup(
-            level=row["level"],
-            configuration_id=(row["configurationId"] or "").lower(),
-            correlation_id=(row["correlationId"] or "").lower(),
-            status=row["status"] or "",
-            runs=int(row["runs"] or 0),
-            finished=int(row["finished"] or 0),
-            total_minutes=float(row["totalMinutes"] or 0.0),
-            max_minutes=None if row["maxMinutes"] is None else float(row["maxMinutes"]),
-            first_start=parse_arg_time(row["firstStart"]),
-            last_end=parse_arg_time(row["lastEnd"]),
+            level=level,
+            configuration_id=configuration_id.lower(),
+            correlation_id=correlation_id.lower(),
+            status=status,
+            runs=runs,
+            finished=finished,
+            total_minutes=total or 0.0,
+            max_minutes=longest,
+            first_start=parse_arg_time(first),
+            last_end=parse_arg_time(last),
         )
-        for row in rows(table)
+        for level, configuration_id, correlation_id, status, runs, finished, total, longest, first, last in found
     ]
 
 

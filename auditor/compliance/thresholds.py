@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal, TypedDict
 
 from auditor.compliance.summary import Summary
 from auditor.config import Thresholds
+
+
+class BreachRow(TypedDict):
+    """A row of breaches.json's `breaches` (Breach.to_json)."""
+
+    rule: str
+    dimension: str
+    key: str | None
+    observed: float
+    threshold: float
+    severity: str
+    message: str
+    query: str
+    queries: list[str]
 
 
 @dataclass(frozen=True)
@@ -26,9 +40,19 @@ class Breach:
     queries: tuple[str, ...] = ()
     """id@vN of every query the figure rests on."""
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> BreachRow:
         """The breaches.json row; `queries` names `query` at least."""
-        return {**asdict(self), "queries": list(self.queries or (self.query,))}
+        return BreachRow(
+            rule=self.rule,
+            dimension=self.dimension,
+            key=self.key,
+            observed=self.observed,
+            threshold=self.threshold,
+            severity=self.severity,
+            message=self.message,
+            query=self.query,
+            queries=list(self.queries or (self.query,)),
+        )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from auditor import __version__
-from auditor.compliance.period import PERIOD_FORMAT, build_review, month_bounds
+from auditor.compliance.period import PERIOD_FORMAT, RecordedScan, build_review, month_bounds
+from auditor.compliance.remediation import RemediatedRow
 from auditor.compliance.summary import Summary
 from auditor.config import Config
 from auditor.errors import AuditorError, PackError
@@ -92,11 +93,24 @@ def period_differences(files: PackFiles, manifest: Manifest) -> list[str]:
         scan_rows = read_evidence(files, SCANS_EVIDENCE, columns[SCANS_EVIDENCE]).to_pylist()
         fixed_rows = read_evidence(files, REMEDIATED_EVIDENCE, columns[REMEDIATED_EVIDENCE]).to_pylist()
         scans = [
-            {**row, "breach_rules": json.loads(row["breach_rules"]), "summary": json.loads(row["summary"])}
+            RecordedScan(
+                run_id=row["run_id"],
+                as_of=row["as_of"],
+                scope_key=row["scope_key"],
+                complete=row["complete"],
+                breach_rules=json.loads(row["breach_rules"]),
+                summary=json.loads(row["summary"]),
+            )
             for row in scan_rows
         ]
         remediated = [
-            {**row, **{k: parse_timestamp(row[k]) for k in ("first_seen", "last_seen", "remediated_by")}}
+            RemediatedRow(
+                patch_key=row["patch_key"],
+                machine_id=row["machine_id"],
+                first_seen=parse_timestamp(row["first_seen"]),
+                last_seen=parse_timestamp(row["last_seen"]),
+                remediated_by=parse_timestamp(row["remediated_by"]),
+            )
             for row in fixed_rows
         ]
         expected = dumps(build_review(manifest["period"]["period"], scans, remediated)).encode()

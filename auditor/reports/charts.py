@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from auditor.compliance.metrics import rate
+from auditor.compliance.summary import StatusCounts
 
 WIDTH = 680.0
 """ViewBox width of every chart; the stylesheet scales it to the text column."""
@@ -164,12 +164,12 @@ def _bar_frame(count: int, *, labelled: bool) -> tuple[float, float]:
 
 
 def rate_bars(
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[tuple[str, float | None]],
     *,
     threshold: float | None,
     targets: Mapping[str, float] | None = None,
 ) -> BarChart:
-    """Compliance rate per group on a 0-100 % axis with the threshold line.
+    """Compliance rate per group (key, rate) on a 0-100 % axis with the threshold line.
 
     A bar is `bad` when its rate is under its own target (the group's entry in `targets`, else the threshold),
     `ok` otherwise, and `empty` when the group has no rate.
@@ -184,9 +184,7 @@ def rate_bars(
         return left + span * max(0.0, min(value, 100.0)) / 100.0
 
     bars = []
-    for index, row in enumerate(shown):
-        key = str(row["key"])
-        value = row.get("compliance_rate")
+    for index, (key, value) in enumerate(shown):
         target = targets.get(key, threshold)
         if value is None:
             tone, width, text = "empty", 0.0, "n/a"
@@ -289,28 +287,28 @@ def slice_path(cx: float, cy: float, outer: float, inner: float, start: float, e
     return " ".join(parts) + " Z"
 
 
-def status_donut(summary: Mapping[str, Any]) -> Donut:
+def status_donut(counts: StatusCounts) -> Donut:
     """Compliant / compliant through an exception / non-compliant / unknown machines as a donut, the overall rate
     in its middle. Every share is rounded as the rate is (half-up, 2 decimals), so the legend and the centre agree:
     the first two shares add up to the centre's rate give or take the last digit."""
-    total = int(summary.get("machines") or 0)
-    excepted = int(summary.get("compliant_with_exception") or 0)
-    counts = {
-        "compliant": int(summary.get("compliant") or 0) - excepted,
+    total = counts.machines
+    excepted = counts.compliant_with_exception
+    values = {
+        "compliant": counts.compliant - excepted,
         "compliant_with_exception": excepted,
-        "non_compliant": int(summary.get("non_compliant") or 0),
-        "unknown": int(summary.get("unknown") or 0),
+        "non_compliant": counts.non_compliant,
+        "unknown": counts.unknown,
     }
     cx, cy, outer, inner = 100.0, 75.0, 68.0, 42.0
     slices, turn = [], 0.0
     for key, label in STATUS_ORDER:
-        value = counts[key]
+        value = values[key]
         fraction = value / total if total else 0.0
         path = slice_path(cx, cy, outer, inner, turn, turn + fraction) if value else ""
         share = f"{rate(value, total):.2f}%" if total else "n/a"
         slices.append(Slice(key, label, value, share, path))
         turn += fraction
-    overall = summary.get("compliance_rate")
+    overall = counts.compliance_rate
     return Donut(
         height=150.0,
         cx=cx,

@@ -13,22 +13,46 @@ from dataclasses import MISSING, fields, is_dataclass
 from functools import cache
 from pathlib import Path
 from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import TypedDict, Union, get_args, get_origin, get_type_hints
 
 from auditor.compliance.summary import ABSENT_KEY, INLINE_KEY, Summary
 from auditor.compliance.summary.shape import plain as plain
+from auditor.compliance.summary.shape import plain_object as plain_object
+from auditor.compliance.thresholds import BreachRow
+from auditor.jsonvalue import JsonValue
 from auditor.reports.interface import ReportContext
 
 BREACHES_FORMAT = "auditor-breaches/1"
 _SCALARS = (str, int, float, bool, type(None))
 
 
-def dumps(data: Any) -> str:
+class ThresholdRecord(TypedDict):
+    """A row of breaches.json's `thresholds`: a threshold the scan judged and the figure it saw."""
+
+    rule: str
+    dimension: str
+    key: str | None
+    requirement: str
+    observed: float | None
+    """None when the figure could not be measured."""
+    queries: list[str]
+
+
+class BreachesDocument(TypedDict):
+    """breaches.json (auditor-breaches/1)."""
+
+    format: str
+    as_of: str
+    breaches: list[BreachRow]
+    thresholds: list[ThresholdRecord]
+
+
+def dumps(data: object) -> str:
     """Canonical pretty JSON: 2-space indent, keys in insertion order, UTF-8, trailing newline."""
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False, default=_encode) + "\n"
 
 
-def _encode(value: Any) -> Any:
+def _encode(value: object) -> JsonValue:
     # json calls this only for what it cannot write itself: the summary's dataclasses and read-only mappings.
     if (is_dataclass(value) and not isinstance(value, type)) or isinstance(value, Mapping):
         return plain(value)
@@ -40,26 +64,30 @@ def summary_text(summary: Summary) -> str:
     return dumps(summary)
 
 
-Filler = Callable[[str, Any], Any]
+Filler = Callable[[str, object], object]
 """fill(key path, declared type) -> the value for a key the data lacks."""
 
 
-def load_summary(data: Mapping[str, Any], *, fill: Filler | None = None) -> Summary:
+def load_summary(data: Mapping[str, object], *, fill: Filler | None = None) -> Summary:
     """A typed summary back from summary.json's data (e.g. a stored history entry): the writer's walk in reverse.
 
     Keys the data lacks are an error naming the key path, unless the field is an optional section (then None) or
     `fill` supplies them; keys the tree does not know (written by a newer version) are ignored.
     """
-    loaded: Summary = load_tree(Summary, data, fill=fill)
+    loaded = load_tree(Summary, data, fill=fill)
+    if not isinstance(loaded, Summary):
+        raise TypeError(f"summary data loaded as {type(loaded).__name__}")
     return loaded
 
 
-def load_tree(kind: Any, value: Any, *, fill: Filler | None = None, path: str = "summary") -> Any:
-    """A value of the declared type `kind` (a summary dataclass, tuple, mapping, optional or scalar) from JSON data."""
+def load_tree(kind: object, value: object, *, fill: Filler | None = None, path: str = "summary") -> object:
+    """A value of the declared type `kind` (a summary dataclass, tuple, mapping, optional or scalar) from JSON data.
+
+    Its type is what `kind` declares, which a type hint cannot say for every `kind`: the caller narrows it."""
     return _load(kind, value, path, fill)
 
 
-def _load(kind: Any, value: Any, path: str, fill: Filler | None) -> Any:
+def _load(kind: object, value: object, path: str, fill: Filler | None) -> object:
     origin, args = get_origin(kind), get_args(kind)
     if is_dataclass(kind) and isinstance(kind, type):
         if not isinstance(value, Mapping):
@@ -85,12 +113,14 @@ def _load(kind: Any, value: Any, path: str, fill: Filler | None) -> Any:
     return value
 
 
-def _fields_of(kind: type, data: Mapping[str, Any], path: str, fill: Filler | None) -> dict[str, Any]:
+def _fields_of(kind: type, data: Mapping[str, object], path: str, fill: Filler | None) -> dict[str, object]:
     hints = _hints(kind)
-    found: dict[str, Any] = {}
+    found: dict[str, object] = {}
     for spec in fields(kind):
         where, declared = f"{path}.{spec.name}", hints[spec.name]
         if spec.metadata.get(INLINE_KEY):
+            if not isinstance(declared, type):
+                raise TypeError(f"{where} is written in place, so it must be a summary dataclass")
             found[spec.name] = declared(**_fields_of(declared, data, path, fill))
         elif spec.name in data:
             found[spec.name] = _load(declared, data[spec.name], where, fill)
@@ -106,29 +136,29 @@ def _fields_of(kind: type, data: Mapping[str, Any], path: str, fill: Filler | No
 
 
 @cache
-def _hints(kind: type) -> dict[str, Any]:
+def _hints(kind: type) -> dict[str, object]:
     return get_type_hints(kind)
 
 
-def breaches_document(context: ReportContext) -> dict[str, Any]:
+def breaches_document(context: ReportContext) -> BreachesDocument:
     """breaches.json's content."""
     evaluation = context.evaluation
-    return {
-        "format": BREACHES_FORMAT,
-        "as_of": context.summary.as_of,
-        "breaches": [b.to_json() for b in evaluation.breaches],
-        "thresholds": [
-            {
-                "rule": t.rule,
-                "dimension": t.dimension,
-                "key": t.key,
-                "requirement": t.requirement(),
-                "observed": observed,
-                "queries": list(t.queries or (t.query,)),
-            }
+    return BreachesDocument(
+        format=BREACHES_FORMAT,
+        as_of=context.summary.as_of,
+        breaches=[b.to_json() for b in evaluation.breaches],
+        thresholds=[
+            ThresholdRecord(
+                rule=t.rule,
+                dimension=t.dimension,
+                key=t.key,
+                requirement=t.requirement(),
+                observed=observed,
+                queries=list(t.queries or (t.query,)),
+            )
             for t, observed in evaluation.threshold_checks
         ],
-    }
+    )
 
 
 class SummaryRenderer:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from openpyxl.workbook import Workbook
 
+from auditor.compliance.period import PeriodReview
+from auditor.jsonvalue import JsonObject, JsonValue
 from auditor.reports.interface import RenderError
 from auditor.reports.json import dumps
 from auditor.reports.pdf.document import environment, templates_dir, write_pdf
@@ -39,7 +40,7 @@ _SCAN_COLUMNS = [
 ]
 
 
-def write_period_workbook(review: dict[str, Any], path: Path, stamp: datetime) -> None:
+def write_period_workbook(review: PeriodReview, path: Path, stamp: datetime) -> None:
     """The review's workbook: scans, environments, remediation, failure causes, exceptions and breaches."""
     workbook = Workbook(write_only=True)
     Styles(workbook)
@@ -88,10 +89,12 @@ def write_period_workbook(review: dict[str, Any], path: Path, stamp: datetime) -
     )
     last = review["remediation"]["last_scan"] or {}
     left = review["remediation"]["left_pending_list"]
-    rem_rows: list[list[Any]] = []
+    rem_rows: list[list[JsonValue]] = []
     if last:
-        rem_rows.append(["All enforced", *(last.get(k) for k in _FIGURES)])
-        rem_rows += [[name, *(f.get(k) for k in _FIGURES)] for name, f in sorted(last["by_classification"].items())]
+        rem_rows.append(["All enforced", *_figures(last)])
+        by_classification = last.get("by_classification")
+        if isinstance(by_classification, dict):
+            rem_rows += [[name, *_figures(f)] for name, f in sorted(by_classification.items())]
     write_table(
         workbook,
         "Remediation",
@@ -155,11 +158,17 @@ def write_period_workbook(review: dict[str, Any], path: Path, stamp: datetime) -
 _FIGURES = ("installed", "dated", "within_sla", "within_sla_rate", "p50_days", "p90_days")
 
 
-def _text(value: Any) -> str:
+def _figures(block: JsonValue) -> list[JsonValue]:
+    """A recorded remediation block's figures (the last scan's, or one classification's), in _FIGURES order."""
+    figures: JsonObject = block if isinstance(block, dict) else {}
+    return [figures.get(key) for key in _FIGURES]
+
+
+def _text(value: int | None) -> str:
     return "n/a" if value is None else str(value)
 
 
-def write_period_pdf(review: dict[str, Any], path: Path, *, pack_id: str, generated_at: datetime) -> None:
+def write_period_pdf(review: PeriodReview, path: Path, *, pack_id: str, generated_at: datetime) -> None:
     """The review's PDF/A-3b, with period-summary.json attached."""
     try:
         html = (

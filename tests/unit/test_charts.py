@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from auditor.compliance.summary import StatusCounts
 from auditor.reports import charts
 from auditor.reports.pdf.document import environment, templates_dir
 from auditor.reports.pdf.heatmap import heat_map
@@ -29,24 +30,28 @@ def test_full_turn_is_two_half_arcs() -> None:
     assert path.count("M") == 2 and path.count("A80.00") == 2
 
 
-def test_status_donut_shares_and_empty_slices() -> None:
-    donut = charts.status_donut(
-        {"machines": 4, "compliant": 3, "non_compliant": 0, "unknown": 1, "compliance_rate": 75.0}
+def counts(
+    machines: int, compliant: int, non_compliant: int, unknown: int, rate: float | None, excepted: int = 0
+) -> StatusCounts:
+    return StatusCounts(
+        machines=machines,
+        compliant=compliant,
+        non_compliant=non_compliant,
+        unknown=unknown,
+        compliance_rate=rate,
+        compliant_with_exception=excepted,
+        compliance_rate_without_exceptions=None,
+        exception_rate=None,
     )
+
+
+def test_status_donut_shares_and_empty_slices() -> None:
+    donut = charts.status_donut(counts(4, 3, 0, 1, 75.0))
     assert [s.share for s in donut.slices] == ["75.00%", "0.00%", "0.00%", "25.00%"]
     assert donut.slices[2].path == ""
     assert donut.centre == "75.00%"
     # Machines compliant through an exception are a slice of their own; shares round as the rate does.
-    split = charts.status_donut(
-        {
-            "machines": 3,
-            "compliant": 2,
-            "compliant_with_exception": 1,
-            "non_compliant": 1,
-            "unknown": 0,
-            "compliance_rate": 66.67,
-        }
-    )
+    split = charts.status_donut(counts(3, 2, 1, 0, 66.67, excepted=1))
     assert [(s.key, s.value, s.share) for s in split.slices] == [
         ("compliant", 1, "33.33%"),
         ("compliant_with_exception", 1, "33.33%"),
@@ -54,18 +59,12 @@ def test_status_donut_shares_and_empty_slices() -> None:
         ("unknown", 0, "0.00%"),
     ]
     assert split.centre == "66.67%"
-    empty = charts.status_donut(
-        {"machines": 0, "compliant": 0, "non_compliant": 0, "unknown": 0, "compliance_rate": None}
-    )
+    empty = charts.status_donut(counts(0, 0, 0, 0, None))
     assert empty.centre == "n/a" and all(s.path == "" for s in empty.slices)
 
 
 def test_rate_bars_mark_groups_below_their_target() -> None:
-    rows = [
-        {"key": "Production", "compliance_rate": 96.0},
-        {"key": "Test", "compliance_rate": 85.0},
-        {"key": "Empty", "compliance_rate": None},
-    ]
+    rows = [("Production", 96.0), ("Test", 85.0), ("Empty", None)]
     chart = charts.rate_bars(rows, threshold=90.0, targets={"Production": 98.0})
     assert [b.tone for b in chart.bars] == ["bad", "bad", "empty"]
     assert chart.bars[0].target_x is not None and chart.bars[0].target_label == "98%"
@@ -75,7 +74,7 @@ def test_rate_bars_mark_groups_below_their_target() -> None:
 
 
 def test_bar_charts_are_capped() -> None:
-    rows = [{"key": f"env-{i:02d}", "compliance_rate": float(i)} for i in range(40)]
+    rows: list[tuple[str, float | None]] = [(f"env-{i:02d}", float(i)) for i in range(40)]
     chart = charts.rate_bars(rows, threshold=None)
     assert len(chart.bars) == charts.MAX_BARS and chart.hidden == 40 - charts.MAX_BARS
     assert chart.threshold_x is None
@@ -111,7 +110,7 @@ def test_trend_needs_two_scans_and_keeps_the_latest() -> None:
 
 
 def test_chart_templates_escape_labels() -> None:
-    chart = charts.rate_bars([{"key": "<b>&", "compliance_rate": 50.0}], threshold=90.0)
+    chart = charts.rate_bars([("<b>&", 50.0)], threshold=90.0)
     svg = environment(templates_dir()).get_template("charts/bars.svg.j2").render(chart=chart)
     assert "&lt;b&gt;&amp;" in svg and "<b>" not in svg
 

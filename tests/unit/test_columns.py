@@ -76,3 +76,16 @@ def test_machine_ids_are_the_machines_own_strings() -> None:
     ids = facts.machine_ids(table, "machineId", {machine.machine_id: machine})
     assert ids == [known, "/unknown", known]
     assert ids[0] is machine.machine_id and ids[2] is machine.machine_id
+
+
+def test_reals_and_text_rows() -> None:
+    table = pa.table({"minutes": pa.array([1.5, None, 2.0]), "n": pa.array([2, 3, None])})
+    assert columns.reals(table, "minutes") == [1.5, None, 2.0]
+    assert [type(v) for v in columns.reals(table, "n")] == [float, float, type(None)]
+    names = pa.table({"subscriptionId": ["s1", None, "s2"], "name": ["One", "x", None]})
+    assert columns.text_rows(names) == [
+        {"subscriptionId": "s1", "name": "One"},
+        {"subscriptionId": "", "name": "x"},
+        {"subscriptionId": "s2", "name": ""},
+    ]
+    assert facts.subscription_names(names) == {"s1": "One", "s2": ""}

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from auditor.history import HistoryStore
+import pytest
+
+from auditor.history import HistoryError, HistoryStore
 
 T = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 
@@ -74,3 +76,25 @@ def test_recording_the_same_scan_again_changes_nothing(tmp_path: Path) -> None:
         assert dates(store) == before
         assert len(store.runs()) == 1
         assert store._con.execute("SELECT count(*) FROM machine_status").fetchone() == (2,)
+
+
+def test_a_recorded_summary_that_is_no_object_is_a_one_line_error(tmp_path: Path) -> None:
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        store.record(
+            run_id="r",
+            as_of=T,
+            fingerprint={"tenant_id": "t"},
+            config_sha256="c",
+            summary=cast(Any, Figures()),
+            document='{"machines": 2}',
+            breaches=[("min_compliance_rate", "overall")],
+            statuses=[],
+            sightings=[],
+            complete=True,
+        )
+        assert store.latest_summary() == {"machines": 2}
+        (scan,) = store.summaries()
+        assert scan["summary"] == {"machines": 2} and scan["breach_rules"] == {"min_compliance_rate": 1}
+        store._con.execute("UPDATE runs SET summary = '[1, 2]'")
+        with pytest.raises(HistoryError, match=r"h\.duckdb: a recorded summary is list, not a JSON object"):
+            store.latest_summary()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from auditor.compliance.facts import Machine, PatchGroup
 from auditor.compliance.rules import AssessmentState, GroupVerdict, MachineVerdict, OverduePatch, Status
+from auditor.compliance.summary import Dimension, StatusCounts
 from auditor.reports.pdf.model import TOP_MACHINES, cap, group_table, top_machines
 from auditor.reports.pdf.operations import failure_patterns, policy_view, schedules_view
 from auditor.reports.pdf.scope import source_details, source_tables
 from auditor.reports.pdf.summary_section import measure
+from tests.summaries import typed
 
 
 def machine(i: int) -> Machine:
@@ -74,27 +76,30 @@ def test_oldest_overdue_group_gives_the_classifications() -> None:
     assert result.rows[0].oldest_classifications == ("Critical", "Security")
 
 
-def row(key: str, machines: int, non_compliant: int) -> dict[str, object]:
-    return {
-        "key": key,
-        "machines": machines,
-        "compliant": machines - non_compliant,
-        "non_compliant": non_compliant,
-        "unknown": 0,
-        "compliance_rate": 0.0,
-    }
+def row(key: str, machines: int, non_compliant: int) -> Dimension:
+    counts = StatusCounts(
+        machines=machines,
+        compliant=machines - non_compliant,
+        non_compliant=non_compliant,
+        unknown=0,
+        compliance_rate=0.0,
+        compliant_with_exception=0,
+        compliance_rate_without_exceptions=0.0,
+        exception_rate=0.0,
+    )
+    return Dimension(key=key, counts=counts)
 
 
 def test_group_table_keeps_key_order_when_it_fits() -> None:
     table = group_table("Environment", "Environment", [row("a", 5, 1), row("b", 5, 4)], limit=30)
-    assert [r["key"] for r in table.rows.rows] == ["a", "b"] and not table.ranked and table.rows.more == 0
+    assert [r.key for r in table.rows.rows] == ["a", "b"] and not table.ranked and table.rows.more == 0
 
 
 def test_group_table_ranks_and_caps_long_lists() -> None:
     rows = [row(f"sub-{i:04d}", 100, i % 50) for i in range(1000)]
     table = group_table("Subscription", "Subscription id", rows, limit=25, always_rank=True)
     assert len(table.rows.rows) == 25 and table.rows.more == 975 and table.ranked
-    assert all(r["non_compliant"] == 49 for r in table.rows.rows[:20])
+    assert all(r.counts.non_compliant == 49 for r in table.rows.rows[:20])
     assert table.hidden_machines == 975 * 100
 
 
@@ -103,22 +108,22 @@ def test_cap() -> None:
     assert capped.rows == [0, 1, 2] and capped.total == 10 and capped.more == 7
 
 
-def test_policy_view_is_defensive() -> None:
-    assert policy_view({}) is None
+def test_policy_view_ranks_and_caps() -> None:
+    empty = policy_view(typed({}))
+    assert empty.assignments.rows == [] and empty.mismatches.total == 0 and empty.mismatch_count == 0
     view = policy_view(
-        {
-            "policy": {
-                "assignments": [{"assignment": "a", "non_compliant": 1}, {"assignment": "b", "non_compliant": 9}],
-                "mismatches": 60,
-            },
-            "policy_mismatches": [{"name": f"vm{i}"} for i in range(60)],
-        }
+        typed(
+            {
+                "policy": {
+                    "assignments": [{"assignment": "a", "non_compliant": 1}, {"assignment": "b", "non_compliant": 9}],
+                    "mismatches": 60,
+                },
+                "policy_mismatches": [{"name": f"vm{i}"} for i in range(60)],
+            }
+        )
     )
-    assert view is not None
-    assert [a["assignment"] for a in view["assignments"].rows] == ["b", "a"]
-    assert len(view["mismatches"].rows) == 25 and view["mismatches"].more == 35 and view["mismatch_count"] == 60
-    odd = policy_view({"policy": "unexpected", "policy_mismatches": [1, {"name": "x"}]})
-    assert odd is not None and [m["name"] for m in odd["mismatches"].rows] == ["x"]
+    assert [a.assignment for a in view.assignments.rows] == ["b", "a"]
+    assert len(view.mismatches.rows) == 25 and view.mismatches.more == 35 and view.mismatch_count == 60
 
 
 def test_source_details_and_tables() -> None:
@@ -135,25 +140,30 @@ def test_source_details_and_tables() -> None:
     assert source_tables({"tenant_id": "t"}) == []
 
 
-def test_schedules_and_failure_patterns_are_defensive() -> None:
-    assert schedules_view({}) is None and failure_patterns({"failure_patterns": "n/a"}) is None
+def test_schedules_and_failure_patterns() -> None:
+    # Sections a pack written before the schedule audit lacks.
+    assert schedules_view(typed({})) is None and failure_patterns(typed({})) is None
     view = schedules_view(
-        {
-            "schedules": {
-                "configurations": [{"key": "small", "machines": 2}, {"key": "big", "machines": 90}, "junk"]
-                + [{"key": f"c{i}", "machines": 1} for i in range(40)],
-                "unscheduled_machines": 7,
-                "expired_configurations": ["old"],
-                "rules": {"expiry": "text", "odd": 3},
+        typed(
+            {
+                "schedules": {
+                    "configurations": [{"key": "small", "machines": 2}, {"key": "big", "machines": 90}]
+                    + [{"key": f"c{i}", "machines": 1} for i in range(40)],
+                    "unscheduled_machines": 7,
+                    "expired_configurations": ["old"],
+                    "rules": {"expiry": "text", "runs": "r", "concurrency": "c"},
+                }
             }
-        }
+        )
     )
     assert view is not None
-    assert [c["key"] for c in view["configurations"].rows[:2]] == ["big", "small"]
-    assert view["configurations"].total == 42 and view["configurations"].more == 17
-    assert view["unscheduled"] == 7 and view["expired"].rows == ["old"] and view["rules"] == [("expiry", "text")]
-    patterns = failure_patterns({"failure_patterns": {"rule": "r", "flags": [{"key": "eastus2"}, None]}})
-    assert patterns is not None and [f["key"] for f in patterns["flags"].rows] == ["eastus2"]
+    assert [c.key for c in view.configurations.rows[:2]] == ["big", "small"]
+    assert view.configurations.total == 42 and view.configurations.more == 17
+    assert view.unscheduled == 7 and view.expired.rows == ["old"]
+    assert view.rules == [("expiry", "text"), ("runs", "r"), ("concurrency", "c")]
+    assert view.concurrency is None  # no 168-hour series, no heat map
+    patterns = failure_patterns(typed({"failure_patterns": {"rule": "r", "flags": [{"key": "eastus2"}]}}))
+    assert patterns is not None and [f.key for f in patterns.flags.rows] == ["eastus2"] and patterns.rule == "r"
 
 
 def test_threshold_figures_in_their_unit() -> None:

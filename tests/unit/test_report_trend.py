@@ -56,7 +56,7 @@ def workbook_trend(context: ReportContext, path: Path) -> list[tuple[str, float 
 
 def pdf_trend(context: ReportContext) -> list[tuple[str, float | None]]:
     """(as-of date, rate) of the points of the PDF's trend chart."""
-    chart = build_view(context)["charts"]["trend"]
+    chart = build_view(context)["charts"].trend
     return [(point.label, float(point.value.rstrip("%"))) for point in chart.points]
 
 

@@ -1,5 +1,5 @@
 """The typed summary of a scan (summary.json as a frozen dataclass tree). It imports nothing of auditor's beyond
-itself, so every floor above compliance can read it."""
+itself and the ground floor, so every floor above compliance can read it."""
 
 from auditor.compliance.summary.evidence import (
     ControlResult,

@@ -9,7 +9,8 @@ walk:
 - `field(default=None, metadata=ABSENT)`: an optional section that is left out of the JSON entirely while it is None (sections that packs
   written before them lack, such as `schedules`). A plain `X | None` field is written as null instead.
 
-This module imports nothing of auditor's, so the summary package stays a ground floor.
+This module imports nothing of auditor's but the ground floor's JSON value type, so the summary package stays a
+floor every reader above compliance can use.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING
+
+from auditor.jsonvalue import JsonObject, JsonValue
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 INLINE_KEY = "auditor.summary.inline"
 """Field metadata key: write the nested dataclass's fields in place of this one."""
@@ -34,14 +40,12 @@ _SCALARS = (str, int, float, bool, type(None))
 
 # The walk lives beside the markers it honours, so the history store (a floor below reports) can keep a summary as
 # JSON data; auditor.reports.json re-exports it and stays the one place that writes summary.json's bytes.
-def plain(value: Any) -> Any:
+def plain(value: object) -> JsonValue:
     """JSON-ready data: dataclasses become objects in field order, mappings objects, tuples and lists arrays."""
     if isinstance(value, _SCALARS):
         return value
     if is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {}
-        _fill(out, value)
-        return out
+        return plain_object(value)
     if isinstance(value, Mapping):
         return {str(key): plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -49,7 +53,14 @@ def plain(value: Any) -> Any:
     raise TypeError(f"summary value of type {type(value).__name__} has no JSON form")
 
 
-def _fill(out: dict[str, Any], node: Any) -> None:
+def plain_object(node: DataclassInstance) -> JsonObject:
+    """One summary dataclass as the JSON object summary.json writes for it (its keys in field order)."""
+    out: JsonObject = {}
+    _fill(out, node)
+    return out
+
+
+def _fill(out: JsonObject, node: DataclassInstance) -> None:
     for spec in fields(node):
         value = getattr(node, spec.name)
         if spec.metadata.get(INLINE_KEY):

@@ -1,7 +1,7 @@
 """The PDF's view model: what each template section shows, cut to bounded top-N lists.
 
-Everything here reads the ReportContext (summary.json's figures, the verdicts, the thresholds) and returns plain
-data; the wording lives in the templates. Every list is capped, so the page count and render time stay flat as the
+Everything here reads the ReportContext (the typed summary, the verdicts, the thresholds) and returns typed data
+that the templates read by attribute; the wording lives in the templates. Every list is capped, so the page count and render time stay flat as the
 fleet grows: full detail is in the workbook and the evidence files.
 """
 
@@ -10,26 +10,53 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from auditor.compliance.rules import COMPLETED_WITH_WARNINGS, GroupVerdict, MachineVerdict, OverduePatch, Status
+from auditor.compliance.summary import (
+    AssessmentCounts,
+    ClassificationRow,
+    ControlResult,
+    Coverage,
+    Dimension,
+    FailureCode,
+    InstallationGroup,
+    Installations,
+    KeyCount,
+    Population,
+    SubscriptionDimension,
+    Summary,
+)
+from auditor.config import Config
 from auditor.reports import charts
-from auditor.reports.interface import ReportContext
-from auditor.reports.json import plain as as_json
+from auditor.reports.interface import QueryRecord, ReportContext
 from auditor.reports.pdf.caps import TOP_BREACHES, TOP_GROUPS, TOP_MACHINES, TOP_ROWS, Capped, cap
-from auditor.reports.pdf.operations import failure_patterns, policy_view, schedules_view
-from auditor.reports.pdf.risk_acceptance import exceptions_view, honesty
+from auditor.reports.pdf.operations import (
+    PatternsView,
+    PolicyView,
+    SchedulesView,
+    failure_patterns,
+    policy_view,
+    schedules_view,
+)
+from auditor.reports.pdf.risk_acceptance import ExceptionsView, Honesty, exceptions_view, honesty
 from auditor.reports.pdf.scope import source_details, source_tables
 from auditor.reports.pdf.summary_section import (
+    BreachRow,
+    Headline,
+    ThresholdRow,
     breach_rows,
     environment_targets,
     headline,
     threshold_rows,
     trend_points,
 )
-from auditor.reports.pdf.timeliness import lifecycle_view, timeliness_view
-from auditor.reports.provenance import operator_lines, scope_lines, scope_sentence, signatories
+from auditor.reports.pdf.timeliness import LifecycleView, TimelinessView, lifecycle_view, timeliness_view
+from auditor.reports.provenance import Signatory, operator_lines, scope_lines, scope_sentence, signatories
 from auditor.timestamps import format_timestamp
+
+GroupRow = Dimension | SubscriptionDimension
+"""A row of a dimension table: a group's status counts, with a subscription's name where it has one."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +65,7 @@ class GroupTable:
 
     title: str
     column: str
-    rows: Capped[Mapping[str, Any]]
+    rows: Capped[GroupRow]
     ranked: bool
     """True when the rows are the groups with the most machines not compliant rather than every group."""
     hidden_machines: int
@@ -69,15 +96,15 @@ class MachineRow:
     """Non-compliant only because of patches of unknown age (shown as "age unknown")."""
 
 
-def not_compliant(row: Mapping[str, Any]) -> int:
+def not_compliant(row: GroupRow) -> int:
     """Machines of a group that are not compliant (non-compliant or unknown)."""
-    return int(row.get("non_compliant") or 0) + int(row.get("unknown") or 0)
+    return row.counts.non_compliant + row.counts.unknown
 
 
 def group_table(
     title: str,
     column: str,
-    rows: Sequence[Mapping[str, Any]],
+    rows: Sequence[GroupRow],
     *,
     limit: int,
     always_rank: bool = False,
@@ -85,13 +112,9 @@ def group_table(
 ) -> GroupTable:
     """Rows in key order when they fit; otherwise (or when `always_rank`) the ones with most machines not compliant."""
     ranked = always_rank or len(rows) > limit
-    ordered = (
-        sorted(rows, key=lambda r: (-not_compliant(r), -int(r.get("machines") or 0), str(r["key"])))
-        if ranked
-        else list(rows)
-    )
+    ordered = sorted(rows, key=lambda r: (-not_compliant(r), -r.counts.machines, r.key)) if ranked else list(rows)
     shown = cap(ordered, limit)
-    hidden = sum(int(r.get("machines") or 0) for r in ordered[limit:])
+    hidden = sum(r.counts.machines for r in ordered[limit:])
     return GroupTable(title, column, shown, ranked and shown.more > 0, hidden, targets or {})
 
 
@@ -188,91 +211,143 @@ def _group_rank(group: GroupVerdict) -> tuple[int, int]:
     return (1 if group.oldest_age_days is not None else 0, group.oldest_age_days or 0)
 
 
-def classification_chart(rows: Sequence[Mapping[str, Any]]) -> charts.BarChart:
+def classification_chart(rows: Sequence[ClassificationRow]) -> charts.BarChart:
     """Pending patches per classification; enforced classifications (with an SLA) stand out."""
     return charts.count_bars(
-        [
-            (
-                str(r["classification"]),
-                int(r.get("pending_patches") or 0),
-                "info" if r.get("sla_days") is not None else "muted",
-            )
-            for r in rows
-        ]
+        [(r.classification, r.pending_patches, "info" if r.sla_days is not None else "muted") for r in rows]
     )
 
 
-def build_view(context: ReportContext) -> dict[str, Any]:
-    """Everything the templates read."""
+@dataclass(frozen=True)
+class Charts:
+    """The four charts of "Compliance at a glance"."""
+
+    environments: charts.BarChart
+    classifications: charts.BarChart
+    status: charts.Donut
+    trend: charts.TrendChart | None
+
+
+class PdfView(TypedDict):
+    """Everything the templates read (report_templates/audit-pack.html.j2 and its partials)."""
+
+    title: str
+    scope: str
+    scope_lines: list[tuple[str, str]]
+    operator_lines: list[tuple[str, str]]
+    signoff: list[Signatory]
+    source_details: list[tuple[str, str]]
+    source_tables: list[tuple[str, object, str]]
+    as_of: str
+    generated_at: str
+    context: ReportContext
+    config: Config
+    summary: Summary
+    status: str
+    headline: Headline
+    thresholds: Capped[ThresholdRow]
+    breaches: Capped[BreachRow]
+    charts: Charts
+    dimensions: list[GroupTable]
+    classifications: Capped[ClassificationRow]
+    machines: Capped[MachineRow]
+    installations: Installations
+    failure_codes: Capped[FailureCode]
+    installations_by_environment: Capped[InstallationGroup]
+    coverage: Coverage
+    patch_modes: Capped[KeyCount]
+    assessment: list[tuple[str, int]]
+    failure_patterns: PatternsView | None
+    exceptions: ExceptionsView
+    honesty: Honesty
+    population: Population
+    controls: tuple[ControlResult, ...]
+    schedules: SchedulesView | None
+    policy: PolicyView
+    completed_with_warnings: str
+    timeliness: TimelinessView | None
+    lifecycle: LifecycleView | None
+    sla: list[tuple[str, int]]
+    queries: list[QueryRecord]
+
+
+def _assessment(counts: AssessmentCounts) -> list[tuple[str, int]]:
+    # Machines per assessment state, in summary.json's order.
+    return [("none", counts.none), ("failed", counts.failed), ("stale", counts.stale), ("current", counts.current)]
+
+
+def _rates(rows: Sequence[GroupRow]) -> list[tuple[str, float | None]]:
+    return [(r.key, r.counts.compliance_rate) for r in rows]
+
+
+def build_view(context: ReportContext) -> PdfView:
+    """Everything the templates read: the typed summary itself, and the capped lists and charts drawn from it."""
     evaluation = context.evaluation
-    # The templates (data files) read the summary as summary.json spells it; the typed tree is walked once here.
-    summary: dict[str, Any] = as_json(context.summary)
+    summary = context.summary
     target = evaluation.config.thresholds.min_compliance_rate
     targets = environment_targets(context)
     trend = trend_points(context)
-    installations = summary["installations"]
+    installations = summary.installations
     breaches = evaluation.breaches
-    return {
-        "title": "Patch compliance audit pack",
-        "scope": scope_sentence(context.provenance.get("scope"), context.source),
-        "scope_lines": scope_lines(context.provenance.get("scope")),
-        "operator_lines": operator_lines(context.provenance.get("operator")),
-        "signoff": signatories(context.evaluation.config.report),
-        "source_details": source_details(context.source),
-        "source_tables": source_tables(context.source),
-        "as_of": context.summary.as_of or format_timestamp(evaluation.as_of),
-        "generated_at": format_timestamp(context.generated_at),
-        "context": context,
-        "config": evaluation.config,
-        "summary": summary,
-        "status": "FAIL" if breaches else "PASS",
-        "headline": headline(context, trend),
-        "thresholds": cap(threshold_rows(context), TOP_BREACHES),
-        "breaches": cap(breach_rows(context), TOP_BREACHES),
-        "charts": {
-            "environments": charts.rate_bars(summary.get("by_environment", []), threshold=target, targets=targets),
-            "classifications": classification_chart(summary.get("by_classification", [])),
-            "status": charts.status_donut(summary),
-            "trend": charts.trend_chart(trend, threshold=target),
-        },
-        "dimensions": [
-            group_table(
-                "Environment", "Environment", summary.get("by_environment", []), limit=TOP_ROWS, targets=targets
-            ),
+    return PdfView(
+        title="Patch compliance audit pack",
+        scope=scope_sentence(context.provenance.get("scope"), context.source),
+        scope_lines=scope_lines(context.provenance.get("scope")),
+        operator_lines=operator_lines(context.provenance.get("operator")),
+        signoff=signatories(context.evaluation.config.report),
+        source_details=source_details(context.source),
+        source_tables=source_tables(context.source),
+        as_of=summary.as_of or format_timestamp(evaluation.as_of),
+        generated_at=format_timestamp(context.generated_at),
+        context=context,
+        config=evaluation.config,
+        summary=summary,
+        status="FAIL" if breaches else "PASS",
+        headline=headline(context, trend),
+        thresholds=cap(threshold_rows(context), TOP_BREACHES),
+        breaches=cap(breach_rows(context), TOP_BREACHES),
+        charts=Charts(
+            environments=charts.rate_bars(_rates(summary.by_environment), threshold=target, targets=targets),
+            classifications=classification_chart(summary.by_classification),
+            status=charts.status_donut(summary.counts),
+            trend=charts.trend_chart(trend, threshold=target),
+        ),
+        dimensions=[
+            group_table("Environment", "Environment", summary.by_environment, limit=TOP_ROWS, targets=targets),
             group_table(
                 "Subscription",
                 "Subscription (name and id)",
-                summary.get("by_subscription", []),
+                summary.by_subscription,
                 limit=TOP_GROUPS,
                 always_rank=True,
             ),
-            group_table("Platform", "Platform", summary.get("by_platform", []), limit=TOP_ROWS),
-            group_table("Operating system", "OS", summary.get("by_os", []), limit=TOP_ROWS),
+            group_table("Platform", "Platform", summary.by_platform, limit=TOP_ROWS),
+            group_table("Operating system", "OS", summary.by_os, limit=TOP_ROWS),
         ],
-        "classifications": cap(summary.get("by_classification", []), TOP_ROWS),
-        "machines": top_machines(
+        classifications=cap(summary.by_classification, TOP_ROWS),
+        machines=top_machines(
             evaluation.verdicts,
             evaluation.groups,
             evaluation.overdue_patches,
             unknown_age_only=evaluation.unknown_age_only,
         ),
-        "installations": installations,
-        "failure_codes": cap(installations.get("top_failure_codes") or [], TOP_ROWS),
-        "installations_by_environment": cap(installations.get("by_environment") or [], TOP_ROWS),
-        "coverage": summary.get("coverage") or {},
-        "patch_modes": cap((summary.get("coverage") or {}).get("patch_mode") or [], TOP_ROWS),
-        "assessment": summary.get("assessment") or {},
-        "failure_patterns": failure_patterns(summary),
-        "exceptions": exceptions_view(summary),
-        "honesty": honesty(summary),
-        # Sections newer scans add; a re-rendered older pack has neither.
-        "population": summary.get("population"),
-        "controls": summary.get("controls") or [],
-        "schedules": schedules_view(summary),
-        "policy": policy_view(summary),
-        "completed_with_warnings": COMPLETED_WITH_WARNINGS,
-        "timeliness": timeliness_view(context),
-        "lifecycle": lifecycle_view(context),
-        "sla": sorted(evaluation.config.sla.items(), key=lambda item: (item[1], item[0])),
-        "queries": context.queries,
-    }
+        installations=installations,
+        failure_codes=cap(installations.figures.top_failure_codes, TOP_ROWS),
+        installations_by_environment=cap(installations.by_environment, TOP_ROWS),
+        coverage=summary.coverage,
+        patch_modes=cap(summary.coverage.patch_mode, TOP_ROWS),
+        assessment=_assessment(summary.assessment),
+        failure_patterns=failure_patterns(summary),
+        exceptions=exceptions_view(summary),
+        honesty=honesty(summary.counts),
+        population=summary.population,
+        # Sections newer scans add; a re-rendered older pack has none.
+        controls=summary.controls or (),
+        schedules=schedules_view(summary),
+        policy=policy_view(summary),
+        completed_with_warnings=COMPLETED_WITH_WARNINGS,
+        timeliness=timeliness_view(context),
+        lifecycle=lifecycle_view(context),
+        sla=sorted(evaluation.config.sla.items(), key=lambda item: (item[1], item[0])),
+        queries=context.queries,
+    )

@@ -1,112 +1,124 @@
 """Installation health, maintenance schedules (with the concurrency heat map) and the policy cross-check, as the PDF
 shows them.
 
-These summary.json blocks are newer than its required keys and may gain fields, so everything here reads with
-`.get()`, skips rows of an unexpected shape, and returns None for a block the scan did not produce.
+Read from the typed summary. The schedule audit and failure patterns are optional sections (a pack written before
+them has neither), so their views are None then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from auditor.reports.pdf.caps import TOP_GROUPS, TOP_ROWS, cap
-from auditor.reports.pdf.heatmap import heat_map
-
-
-def _mappings(value: Any) -> list[Mapping[str, Any]]:
-    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
-
-
-def failure_patterns(summary: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Where installations fail (or overrun their window) markedly more often than the fleet, and the rule."""
-    block = summary.get("failure_patterns")
-    if not isinstance(block, Mapping):
-        return None
-    return {
-        "rule": str(block.get("rule") or ""),
-        "window_rule": str(block.get("window_rule") or ""),
-        "fleet_failure_rate": block.get("fleet_failure_rate"),
-        "flags": cap(_mappings(block.get("flags")), TOP_ROWS),
-    }
+from auditor.compliance.summary import (
+    ConcurrencySummary,
+    ConfigurationSummary,
+    FailurePatterns,
+    Flag,
+    HourLoad,
+    PolicyAssignment,
+    PolicyMismatch,
+    Summary,
+)
+from auditor.reports.pdf.caps import TOP_GROUPS, TOP_ROWS, Capped, cap
+from auditor.reports.pdf.heatmap import HeatMap, heat_map
 
 
-def schedules_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class PatternsView:
+    """Where installations fail (or overrun their window) markedly more often than the fleet, and the rules."""
+
+    rule: str
+    window_rule: str
+    fleet_failure_rate: float | None
+    flags: Capped[Flag]
+
+
+@dataclass(frozen=True)
+class ConcurrencyView:
+    """The concurrency heat map and what the figures behind it say."""
+
+    chart: HeatMap
+    limit: int
+    week_start: str
+    peak: HourLoad
+    recommendation: str | None
+
+
+@dataclass(frozen=True)
+class SchedulesView:
     """Maintenance configurations (largest first, capped), the machines they miss, and the rules applied."""
-    block = summary.get("schedules")
-    if not isinstance(block, Mapping):
+
+    configurations: Capped[ConfigurationSummary]
+    concurrency: ConcurrencyView | None
+    unscheduled: int
+    multiple: int
+    only_expired: int
+    unassigned: Capped[str]
+    expired: Capped[str]
+    problems: Capped[str]
+    rules: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """The policy cross-check: per-assignment counts (most non-compliant first) and the mismatches."""
+
+    assignments: Capped[PolicyAssignment]
+    mismatches: Capped[PolicyMismatch]
+    mismatch_count: int
+
+
+def failure_patterns(summary: Summary) -> PatternsView | None:
+    """The failure-pattern block for the templates; None for a pack written before the schedule audit."""
+    block: FailurePatterns | None = summary.failure_patterns
+    if block is None:
         return None
-    configurations = sorted(
-        _mappings(block.get("configurations")), key=lambda c: (-int(c.get("machines") or 0), str(c.get("key") or ""))
+    return PatternsView(block.rule, block.window_rule, block.fleet_failure_rate, cap(block.flags, TOP_ROWS))
+
+
+def schedules_view(summary: Summary) -> SchedulesView | None:
+    """The schedule audit for the templates; None for a pack written before it."""
+    block = summary.schedules
+    if block is None:
+        return None
+    configurations = sorted(block.configurations, key=lambda c: (-c.machines, c.key))
+    rules = block.rules
+    return SchedulesView(
+        configurations=cap(configurations, TOP_GROUPS),
+        concurrency=concurrency_view(block.concurrency),
+        unscheduled=block.unscheduled_machines,
+        multiple=block.multiple_configurations_machines,
+        only_expired=block.only_expired_configurations_machines,
+        unassigned=cap(block.unassigned_configurations, TOP_ROWS),
+        expired=cap(block.expired_configurations, TOP_ROWS),
+        problems=cap([f"{p.key}: {p.message}" for p in block.problems], TOP_ROWS),
+        rules=[("expiry", rules.expiry), ("runs", rules.runs), ("concurrency", rules.concurrency)],
     )
-    rules = block.get("rules")
-    return {
-        "configurations": cap(configurations, TOP_GROUPS),
-        "concurrency": concurrency_view(block.get("concurrency")),
-        "unscheduled": block.get("unscheduled_machines"),
-        "multiple": block.get("multiple_configurations_machines"),
-        "only_expired": block.get("only_expired_configurations_machines"),
-        "unassigned": cap([str(n) for n in block.get("unassigned_configurations") or []], TOP_ROWS),
-        "expired": cap([str(n) for n in block.get("expired_configurations") or []], TOP_ROWS),
-        "problems": cap(
-            [
-                f"{p.get('key')}: {p.get('message')}" if isinstance(p, Mapping) else str(p)
-                for p in block.get("problems") or []
-            ],
-            TOP_ROWS,
-        ),
-        "rules": [(str(k), str(v)) for k, v in rules.items() if isinstance(v, str)]
-        if isinstance(rules, Mapping)
-        else [],
-    }
 
 
-def concurrency_view(block: Any) -> dict[str, Any] | None:
+def concurrency_view(block: ConcurrencySummary) -> ConcurrencyView | None:
     """The concurrency heat map and what the figures behind it say, or None without a 168-hour series."""
-    if not isinstance(block, Mapping) or not isinstance(block.get("series"), list):
-        return None
-    series = [int(v) if isinstance(v, int | float) else 0 for v in block["series"]]
-    limit = block.get("limit")
-    limit = int(limit) if isinstance(limit, int | float) else max(series, default=0)
     try:
-        monday: date | None = datetime.fromisoformat(str(block.get("week_start")).replace("Z", "+00:00")).date()
+        monday: date | None = datetime.fromisoformat(block.week_start.replace("Z", "+00:00")).date()
     except ValueError:
         monday = None
-    chart = heat_map(series, limit=limit, week_start=monday)
+    chart = heat_map(block.series, limit=block.limit, week_start=monday)
     if chart is None:
         return None
-    peak = block.get("peak") if isinstance(block.get("peak"), Mapping) else {}
-    return {
-        "chart": chart,
-        "limit": limit,
-        "week_start": block.get("week_start"),
-        "peak": peak,
-        "peaks": len(_mappings(block.get("peaks"))),
-        "recommendation": block.get("recommendation"),
-        "rule": block.get("rule"),
-    }
+    return ConcurrencyView(chart, block.limit, block.week_start, block.peak, block.recommendation)
 
 
-def policy_view(summary: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The policy cross-check (per-assignment counts and mismatches), or None when the scan has none.
-
-    Read with `.get()` throughout: the block is newer than summary.json's required keys and may gain fields.
-    """
-    policy, mismatches = summary.get("policy"), summary.get("policy_mismatches")
-    if not isinstance(policy, Mapping) and not isinstance(mismatches, list):
-        return None
-    policy = policy if isinstance(policy, Mapping) else {}
-    assignments = [a for a in policy.get("assignments") or [] if isinstance(a, Mapping)]
-    rows = [m for m in mismatches or [] if isinstance(m, Mapping)]
-    count = policy.get("mismatches")
-    return {
-        "assignments": cap(sorted(assignments, key=_assignment_rank), TOP_GROUPS),
-        "mismatches": cap(rows, TOP_GROUPS),
-        "mismatch_count": count if isinstance(count, int) else len(rows),
-    }
+def policy_view(summary: Summary) -> PolicyView:
+    """The policy cross-check (per-assignment counts and mismatches)."""
+    policy = summary.policy
+    return PolicyView(
+        assignments=cap(sorted(policy.assignments, key=_assignment_rank), TOP_GROUPS),
+        mismatches=cap(summary.policy_mismatches, TOP_GROUPS),
+        mismatch_count=policy.mismatches,
+    )
 
 
-def _assignment_rank(row: Mapping[str, Any]) -> tuple[int, str]:
+def _assignment_rank(row: PolicyAssignment) -> tuple[int, str]:
     # The assignments with most non-compliant machines first, so a capped list keeps the ones that matter.
-    return (-int(row.get("non_compliant") or 0), str(row.get("assignment") or ""))
+    return (-row.non_compliant, row.assignment)

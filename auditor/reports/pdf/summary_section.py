@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from auditor.compliance.risk_acceptance import EXPIRY_RULE
 from auditor.compliance.rules import Status
+from auditor.compliance.summary import ClassificationRow
 from auditor.compliance.thresholds import configured as thresholds_configured
 from auditor.reports.interface import ReportContext
-from auditor.reports.json import plain as as_json
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,44 @@ class ThresholdRow:
     observed: str
     outcome: str
     """`met`, `breached` or `not measured`."""
+
+
+@dataclass(frozen=True)
+class RatedGroup:
+    """An environment with a compliance rate (an empty one has none)."""
+
+    key: str
+    compliance_rate: float
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The figures the executive summary's conclusion is written from."""
+
+    rate: float | None
+    target: float | None
+    gap: float | None
+    """Percentage points above (positive) or below the target."""
+    met: bool | None
+    """Whether the rate meets the target; None without either."""
+    worst_environment: RatedGroup | None
+    environments_rated: int
+    below_target: list[RatedGroup]
+    """Rated environments below their own target (else the overall one), in key order."""
+    oldest_overdue_days: int | None
+    pending_patches: int
+    """summary.json's own figure (by_classification counts a patch once under each of its classifications)."""
+    unknown_age_only: int
+    longest_sla: int | None
+    enforced_overdue: list[ClassificationRow]
+    previous: tuple[str, float | None] | None
+    """(as-of date, rate) of the previous scan on the trend."""
+    delta: float | None
+    thresholds: int
+    threshold_breaches: int
+    expired_exceptions: int
+    thresholds_configured: bool
+    """False when nothing could have breached: a reader must not take "0 breaches" for a pass then."""
 
 
 def measure(value: float, unit: str) -> str:
@@ -87,19 +124,18 @@ def environment_targets(context: ReportContext) -> dict[str, float]:
     return dict(context.evaluation.config.thresholds.by_environment)
 
 
-def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
+def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) -> Headline:
     """The figures the executive summary's conclusion is written from."""
     summary = context.summary
     target = context.evaluation.config.thresholds.min_compliance_rate
     rate = summary.compliance_rate
     targets = environment_targets(context)
-    # The templates read these rows as summary.json spells them (key, compliance_rate, ...).
     environments = [
-        {"key": r.key, **as_json(r.counts)} for r in summary.by_environment if r.counts.compliance_rate is not None
+        RatedGroup(r.key, r.counts.compliance_rate)
+        for r in summary.by_environment
+        if r.counts.compliance_rate is not None
     ]
-    below = [
-        r for r in environments if (t := targets.get(str(r["key"]), target)) is not None and r["compliance_rate"] < t
-    ]
+    below = [r for r in environments if (t := targets.get(r.key, target)) is not None and r.compliance_rate < t]
     # Only non-compliant machines: an unknown machine's patches are not judged, and an excepted machine's overdue
     # patches are covered, so neither may name "the oldest overdue patch" of the conclusion.
     ages = [
@@ -112,32 +148,29 @@ def headline(context: ReportContext, trend: Sequence[tuple[str, float | None]]) 
     breaches = context.evaluation.breaches
     expired = sum(1 for b in breaches if b.rule == EXPIRY_RULE)
     sla = context.evaluation.config.sla
-    classes = summary.by_classification
     previous = [(label, value) for label, value in trend[:-1] if value is not None]
-    return {
-        "rate": rate,
-        "target": target,
-        "gap": round(rate - target, 2) if rate is not None and target is not None else None,
-        "met": None if rate is None or target is None else rate >= target,
-        "worst_environment": min(environments, key=lambda r: (r["compliance_rate"], str(r["key"])), default=None),
-        "environments_rated": len(environments),
-        "below_target": below,
-        "oldest_overdue_days": max(ages, default=None),
-        # summary.json's own figure (by_classification counts a patch once under each of its classifications).
-        "pending_patches": summary.pending_patches,
-        "unknown_age_only": summary.non_compliant_unknown_age_only,
-        "longest_sla": max(sla.values(), default=None),
-        "enforced_overdue": [r for r in classes if r.overdue_machines],
-        "previous": previous[-1] if previous and rate is not None else None,
-        "delta": round(rate - previous[-1][1], 2)
+    return Headline(
+        rate=rate,
+        target=target,
+        gap=round(rate - target, 2) if rate is not None and target is not None else None,
+        met=None if rate is None or target is None else rate >= target,
+        worst_environment=min(environments, key=lambda r: (r.compliance_rate, r.key), default=None),
+        environments_rated=len(environments),
+        below_target=below,
+        oldest_overdue_days=max(ages, default=None),
+        pending_patches=summary.pending_patches,
+        unknown_age_only=summary.non_compliant_unknown_age_only,
+        longest_sla=max(sla.values(), default=None),
+        enforced_overdue=[r for r in summary.by_classification if r.overdue_machines],
+        previous=previous[-1] if previous and rate is not None else None,
+        delta=round(rate - previous[-1][1], 2)
         if previous and rate is not None and previous[-1][1] is not None
         else None,
-        "thresholds": len(configured),
-        "threshold_breaches": len(breaches) - expired,
-        "expired_exceptions": expired,
-        # A reader must not take "0 breaches" for a pass when nothing could have breached.
-        "thresholds_configured": thresholds_configured(context.evaluation.config.thresholds),
-    }
+        thresholds=len(configured),
+        threshold_breaches=len(breaches) - expired,
+        expired_exceptions=expired,
+        thresholds_configured=thresholds_configured(context.evaluation.config.thresholds),
+    )
 
 
 def trend_points(context: ReportContext) -> list[tuple[str, float | None]]:

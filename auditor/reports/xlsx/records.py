@@ -9,8 +9,9 @@ from typing import Any
 from openpyxl.workbook import Workbook
 
 from auditor.compliance.metrics import rate
+from auditor.jsonvalue import JsonValue
 from auditor.reports.interface import ReportContext
-from auditor.reports.json import plain as as_json
+from auditor.reports.json import plain_object
 from auditor.reports.xlsx.fleet import PortalLinks, evidence_of, links_note
 from auditor.reports.xlsx.sheet import Column, Table, fit, flag_against, flag_text, write_table
 from auditor.reports.xlsx.style import BAD, GOOD, Styles, safe, styled, unit_style
@@ -91,24 +92,24 @@ def _header(key: str) -> str:
     return key.replace("_", " ").capitalize()
 
 
-def plain(value: Any) -> Any:
-    """A summary value for one cell: scalars as they are, lists and mappings described in words."""
-    if isinstance(value, list | Mapping):
+def plain(value: JsonValue) -> str | int | float | bool | None:
+    """A summary value for one cell: scalars as they are, lists and objects described in words."""
+    if isinstance(value, list | dict):
         return describe(value) or None
     return value
 
 
-def describe(value: Any) -> str:
-    """Nested lists and mappings as `key: a, b; key: c`, leaving out what is empty."""
-    if isinstance(value, Mapping):
+def describe(value: JsonValue) -> str:
+    """Nested lists and objects as `key: a, b; key: c`, leaving out what is empty."""
+    if isinstance(value, dict):
         parts = ((key, describe(item)) for key, item in value.items())
-        return "; ".join(f"{str(key).replace('_', ' ')}: {text}" for key, text in parts if text)
+        return "; ".join(f"{key.replace('_', ' ')}: {text}" for key, text in parts if text)
     if isinstance(value, list):
         return ", ".join(text for text in (describe(item) for item in value) if text)
     return "" if value is None else str(value)
 
 
-def record_columns(rows: Sequence[Mapping[str, Any]], known: Mapping[str, Column]) -> list[tuple[str, Column]]:
+def record_columns(rows: Sequence[Mapping[str, JsonValue]], known: Mapping[str, Column]) -> list[tuple[str, Column]]:
     """Columns for summary records: the known keys first, in order, then any key added since (by its name)."""
     keys = [key for key in known if not rows or any(key in row for row in rows)]
     for row in rows:
@@ -140,7 +141,7 @@ MISMATCH_KNOWN = {
 def write_policy(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
     """Policy: machines per assignment by their worst policy state."""
     policy = context.summary.policy
-    assignments = [as_json(row) for row in policy.assignments]
+    assignments = [plain_object(row) for row in policy.assignments]
     keyed = record_columns(assignments, POLICY_KNOWN)
     rows = [[plain(row.get(key)) for key, _ in keyed] for row in assignments]
     told = (
@@ -159,7 +160,7 @@ def write_policy(workbook: Workbook, context: ReportContext, suffix: str) -> Tab
 
 def write_policy_mismatches(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
     """Machines that policy calls Compliant while the facts show otherwise."""
-    items = [as_json(row) for row in context.summary.policy_mismatches]
+    items = [plain_object(row) for row in context.summary.policy_mismatches]
     keyed = record_columns(items, MISMATCH_KNOWN)
     ids = {v.machine.machine_id: v.machine.resource_id for v in context.evaluation.verdicts}
     link = PortalLinks(context)

@@ -15,7 +15,7 @@ from openpyxl.workbook import Workbook
 
 from auditor.compliance.summary import Summary
 from auditor.reports.interface import ReportContext
-from auditor.reports.json import plain as as_json
+from auditor.reports.json import plain_object
 from auditor.reports.xlsx.groups import without_exceptions
 from auditor.reports.xlsx.records import plain, record_columns
 from auditor.reports.xlsx.sheet import Column, Form, Table, fit, sheet_location, write_table
@@ -64,7 +64,7 @@ def warnings_by_exception(summary: Summary) -> dict[str, list[str]]:
 def write_exceptions(workbook: Workbook, context: ReportContext, suffix: str) -> Table | None:
     """Exceptions: every entry of the register as the scan applied it."""
     summary = context.summary
-    items = [as_json(row) for row in summary.exceptions]
+    items = [plain_object(row) for row in summary.exceptions]
     # Machine id lists can run to thousands of ids; the Machines sheet (status) and Overdue patches (covering
     # exceptions) show who is covered.
     keyed = [(k, c) for k, c in record_columns(items, EXCEPTION_KNOWN) if not k.endswith("_ids")]

@@ -11,12 +11,13 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 from weakref import WeakKeyDictionary
 
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.styles.differential import DifferentialStyle
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.hyperlink import Hyperlink
@@ -59,6 +60,16 @@ def naive_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=None)
 
 
+class StyleSpec(TypedDict, total=False):
+    """The attributes of one named style (NamedStyle's keyword arguments)."""
+
+    font: Font
+    fill: PatternFill
+    alignment: Alignment
+    border: Border
+    number_format: str
+
+
 class Styles:
     """The workbook's named styles, registered once per workbook and applied by name."""
 
@@ -82,7 +93,7 @@ class Styles:
         thin = Side(style="thin", color=DARK)
         # Top-aligned, so figures line up with the first line of wrapped text beside them.
         top = Alignment(vertical="top")
-        specs: dict[str, dict[str, Any]] = {
+        specs: dict[str, StyleSpec] = {
             self.HEADER: {
                 "font": Font(bold=True, color="FFFFFF"),
                 "fill": PatternFill("solid", fgColor=DARK),
@@ -118,7 +129,7 @@ class Styles:
         _ARRAYS[workbook] = arrays
 
 
-_ARRAYS: WeakKeyDictionary[Workbook, dict[str, Any]] = WeakKeyDictionary()
+_ARRAYS: WeakKeyDictionary[Workbook, dict[str, StyleArray]] = WeakKeyDictionary()
 
 
 UNIT_STYLES = {"%": Styles.RATE, "machines": Styles.MACHINES, "days": Styles.DAYS}
