@@ -132,8 +132,12 @@ def run_queries(src: Source, requests: list[QueryRequest], report: Progress, tot
 
     A source that sets `concurrency` above 1 (a snapshot: DuckDB leaves cores idle within one query) runs that
     many at once; live sources run one at a time, as their rate limits are shared. The first failure to arrive
-    is raised, and the queries not yet started are cancelled.
+    is raised, and the queries not yet started are cancelled. A source with `expect` (a snapshot) is told the
+    requests first, so it can free each table once no request left reads it.
     """
+    expect = getattr(src, "expect", None)
+    if callable(expect):
+        expect(requests)
     workers = max(1, int(getattr(src, "concurrency", 1)))
     if workers == 1:
         results: dict[str, QueryResult] = {}
