@@ -74,3 +74,13 @@ def test_recording_the_same_scan_again_changes_nothing(tmp_path: Path) -> None:
         assert dates(store) == before
         assert len(store.runs()) == 1
         assert store._con.execute("SELECT count(*) FROM machine_status").fetchone() == (2,)
+
+
+def test_first_seen_dates_are_keyed_by_the_callers_own_strings(tmp_path: Path) -> None:
+    # At 100,000 machines a copy of every key would hold ~170,000 more strings for the whole scan.
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        record(store, T - timedelta(days=7), [("vm-a|p1", "vm-a"), ("vm-b|p2", "vm-b")])
+        wanted = ["".join(["vm-a|", "p1"]), "".join(["vm-b|", "p2"]), "vm-x|p9"]
+        found = store.first_seen(wanted, T)
+    assert found == {"vm-a|p1": T - timedelta(days=7), "vm-b|p2": T - timedelta(days=7)}
+    assert [any(key is mine for mine in wanted) for key in found] == [True, True]
