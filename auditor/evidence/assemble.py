@@ -48,8 +48,9 @@ def query_entry(record: Any) -> dict[str, Any]:
     return entry
 
 
-def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | None = None) -> dict[str, Any]:
-    """The manifest's description of the run: tool, times, source, config, rules, queries and evidence columns."""
+def manifest_header(context: ReportContext, evidence: list[dict[str, Any]]) -> dict[str, Any]:
+    """The manifest's description of the run: tool, times, source, config, rules, queries and `evidence` (the
+    evidence files' entries, manifest.evidence_entries)."""
     evaluation = context.evaluation
     config = evaluation.config
     return {
@@ -64,7 +65,7 @@ def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | N
         "config": {"sha256": config.sha256(), "effective": config.model_dump(mode="json")},
         "rules": rules_in_force(config, evaluation.threshold_checks, context.summary),
         "queries": [query_entry(r) for r in context.queries],
-        "evidence": manifest_mod.evidence_entries(evidence or {}),
+        "evidence": evidence,
         **{key: context.provenance[key] for key in manifest_mod.PROVENANCE_KEYS if key in context.provenance},
     }
 
@@ -88,6 +89,9 @@ class StagedPack:
     share the machine's cores instead of queueing. `finish(context)` then takes the built context: it renders the
     reports, waits for the evidence, writes the manifest (and signature, and zip) and renames the pack into place.
     Leaving the block without `finish` removes the staging directory, so no partial pack is ever left.
+
+    It keeps no reference to a table once that table is written (the manifest needs only its rows and columns),
+    so a caller that lets go of its own frees each table's memory as soon as both are done with it.
     """
 
     def __init__(
@@ -100,7 +104,8 @@ class StagedPack:
         writer: PackWriter | None = None,
     ) -> None:
         self.pack_id = pack_id
-        self._evidence = evidence
+        self._evidence: Mapping[str, pa.Table] | None = evidence
+        self._entries = manifest_mod.evidence_entries(evidence)
         self._out_dir = out_dir
         self._sign_key = sign_key
         self._writer = writer
@@ -113,8 +118,9 @@ class StagedPack:
             # directory); that writer stays the scan's to close.
             self._pack = self._writer or stack.enter_context(PackWriter(self._out_dir, self.pack_id))
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=2))
+            evidence, self._evidence = self._evidence or {}, None
             self._writes = [
-                pool.submit(write_table_jsonl_gz, self._pack.path(rel), table) for rel, table in self._evidence.items()
+                pool.submit(write_table_jsonl_gz, self._pack.path(rel), table) for rel, table in evidence.items()
             ]
             self._stack = stack.pop_all()
         return self
@@ -146,7 +152,7 @@ class StagedPack:
             renderer.render(context, pack.path(renderer.filename))
         for write in self._writes:
             write.result()
-        header = manifest_header(context, self._evidence)
+        header = manifest_header(context, self._entries)
         header.update(extra_header or {})
         if self._signer is not None:
             header["signing"] = {"algorithm": ALGORITHM, "key_id": key_id(self._signer.public_key())}
