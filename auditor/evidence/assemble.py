@@ -16,7 +16,7 @@ from types import TracebackType
 import pyarrow as pa
 
 from auditor.evidence import manifest as manifest_mod
-from auditor.evidence.manifest import ManifestExtras, ManifestHeader, QueryEntry
+from auditor.evidence.manifest import EvidenceEntry, ManifestExtras, ManifestHeader, QueryEntry
 from auditor.evidence.methodology import rules_in_force
 from auditor.evidence.pack import PackWriter, write_table_jsonl_gz
 from auditor.evidence.sign import ALGORITHM, key_id, load_private_key, signature_bytes, signature_document
@@ -46,9 +46,10 @@ def query_entry(record: QueryRecord) -> QueryEntry:
     return entry
 
 
-def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | None = None) -> ManifestHeader:
-    """The manifest's description of the run: tool, times, source, config, rules, queries and evidence columns,
-    then the provenance the context recorded (operator, scope, exceptions register)."""
+def manifest_header(context: ReportContext, evidence: list[EvidenceEntry]) -> ManifestHeader:
+    """The manifest's description of the run: tool, times, source, config, rules, queries and `evidence` (the
+    evidence files' entries, manifest.evidence_entries), then the provenance the context recorded (operator, scope,
+    exceptions register)."""
     evaluation = context.evaluation
     config = evaluation.config
     header: ManifestHeader = {
@@ -63,7 +64,7 @@ def manifest_header(context: ReportContext, evidence: Mapping[str, pa.Table] | N
         "config": {"sha256": config.sha256(), "effective": config.model_dump(mode="json")},
         "rules": rules_in_force(config, evaluation.threshold_checks, context.summary),
         "queries": [query_entry(r) for r in context.queries],
-        "evidence": manifest_mod.evidence_entries(evidence or {}),
+        "evidence": evidence,
     }
     for key in manifest_mod.PROVENANCE_KEYS:
         if key in context.provenance:
@@ -90,6 +91,9 @@ class StagedPack:
     share the machine's cores instead of queueing. `finish(context)` then takes the built context: it renders the
     reports, waits for the evidence, writes the manifest (and signature, and zip) and renames the pack into place.
     Leaving the block without `finish` removes the staging directory, so no partial pack is ever left.
+
+    It keeps no reference to a table once that table is written (the manifest needs only its rows and columns),
+    so a caller that lets go of its own frees each table's memory as soon as both are done with it.
     """
 
     def __init__(
@@ -102,7 +106,8 @@ class StagedPack:
         writer: PackWriter | None = None,
     ) -> None:
         self.pack_id = pack_id
-        self._evidence = evidence
+        self._evidence: Mapping[str, pa.Table] | None = evidence
+        self._entries = manifest_mod.evidence_entries(evidence)
         self._out_dir = out_dir
         self._sign_key = sign_key
         self._writer = writer
@@ -115,8 +120,9 @@ class StagedPack:
             # directory); that writer stays the scan's to close.
             self._pack = self._writer or stack.enter_context(PackWriter(self._out_dir, self.pack_id))
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=2))
+            evidence, self._evidence = self._evidence or {}, None
             self._writes = [
-                pool.submit(write_table_jsonl_gz, self._pack.path(rel), table) for rel, table in self._evidence.items()
+                pool.submit(write_table_jsonl_gz, self._pack.path(rel), table) for rel, table in evidence.items()
             ]
             self._stack = stack.pop_all()
         return self
@@ -148,7 +154,7 @@ class StagedPack:
             renderer.render(context, pack.path(renderer.filename))
         for write in self._writes:
             write.result()
-        header: ManifestHeader = {**manifest_header(context, self._evidence), **(extra_header or {})}
+        header: ManifestHeader = {**manifest_header(context, self._entries), **(extra_header or {})}
         if self._signer is not None:
             header["signing"] = {"algorithm": ALGORITHM, "key_id": key_id(self._signer.public_key())}
         data = manifest_mod.write_manifest(pack.root, manifest_mod.build_manifest(pack.root, header))

@@ -57,10 +57,12 @@ def judge(
     register: Register | None,
     provenance: Provenance,
     controls: tuple[ControlDefinition, ...] | None = None,
+    consume: bool = False,
 ) -> ReportContext:
     """Evaluate the fleet from `tables` (query id -> rows, one per record) and wrap it with its provenance.
 
-    `controls` are the control mappings to judge (None for a pack that predates them)."""
+    `controls` are the control mappings to judge (None for a pack that predates them). With `consume`, `tables`
+    (a dict) is emptied as the fleet is judged (see compliance.evaluate)."""
     evaluation = evaluate(
         tables,
         config=config,
@@ -71,6 +73,7 @@ def judge(
         register=register,
         scope=provenance.recorded.get("scope"),
         controls=controls,
+        consume=consume,
     )
     context = ReportContext(
         evaluation=evaluation,

@@ -98,3 +98,13 @@ def test_a_recorded_summary_that_is_no_object_is_a_one_line_error(tmp_path: Path
         store._con.execute("UPDATE runs SET summary = '[1, 2]'")
         with pytest.raises(HistoryError, match=r"h\.duckdb: a recorded summary is list, not a JSON object"):
             store.latest_summary()
+
+
+def test_first_seen_dates_are_keyed_by_the_callers_own_strings(tmp_path: Path) -> None:
+    # At 100,000 machines a copy of every key would hold ~170,000 more strings for the whole scan.
+    with HistoryStore(tmp_path / "h.duckdb") as store:
+        record(store, T - timedelta(days=7), [("vm-a|p1", "vm-a"), ("vm-b|p2", "vm-b")])
+        wanted = ["".join(["vm-a|", "p1"]), "".join(["vm-b|", "p2"]), "vm-x|p9"]
+        found = store.first_seen(wanted, T)
+    assert found == {"vm-a|p1": T - timedelta(days=7), "vm-b|p2": T - timedelta(days=7)}
+    assert [any(key is mine for mine in wanted) for key in found] == [True, True]

@@ -14,7 +14,7 @@ from auditor.errors import SnapshotError
 from auditor.kql.catalog import Catalog
 from auditor.package_data import sample_fleet
 from auditor.snapshots.format import read_snapshot
-from auditor.sources.snapshot import SnapshotSource
+from auditor.sources.snapshot import MEMORY_LIMIT_MIB, SnapshotSource
 from tests.crafted import Fleet
 
 
@@ -35,6 +35,57 @@ def test_a_table_missing_from_the_declaration_is_loaded_and_the_query_retried() 
     try:
         request = replace(Catalog().get("machine_facts")[0].render({}), tables=("resources",))
         assert source.run(request).table.column("assessmentStatus").null_count < 1500
+        assert source._loaded == set(source.snapshot.tables)
+    finally:
+        source.close()
+
+
+def test_duckdb_is_capped_and_spills_into_the_given_directory(tmp_path: Path) -> None:
+    source = SnapshotSource(read_snapshot(sample_fleet()), spill_dir=tmp_path)
+    try:
+        limit, spill = source._con.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+        ).fetchone() or ("", "")
+        assert (limit, Path(spill).parent) == (f"{MEMORY_LIMIT_MIB:.1f} MiB", tmp_path)
+    finally:
+        source.close()
+    assert list(tmp_path.iterdir()) == []  # the spill directory goes with the source
+
+
+def test_an_expected_table_is_dropped_once_the_last_query_declaring_it_has_run() -> None:
+    catalog = Catalog()
+    facts, pending, policy = (
+        catalog.get(q)[0].render({}) for q in ("machine_facts", "pending_patches", "policy_states")
+    )
+    source = SnapshotSource(read_snapshot(sample_fleet()))
+
+    def tables() -> set[str]:
+        return {row[0] for row in source._con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+    try:
+        source.expect([facts, pending, policy])
+        source.run(facts)
+        # resources is read by no query still expected; patchassessmentresources is, by pending_patches
+        assert {"resources", "patchassessmentresources"} - tables() == {"resources"}
+        source.run(pending)
+        assert "patchassessmentresources" not in tables()
+        assert source.run(policy).table.num_rows > 0
+        assert source._loaded == set()
+        # a query nobody announced still runs: it loads what it needs again
+        assert source.run(facts).table.num_rows == 1500
+    finally:
+        source.close()
+
+
+def test_nothing_is_dropped_after_a_query_that_read_every_table() -> None:
+    catalog = Catalog()
+    undeclared = replace(catalog.get("machine_facts")[0].render({}), tables=())
+    pending = catalog.get("pending_patches")[0].render({})
+    source = SnapshotSource(read_snapshot(sample_fleet()))
+    try:
+        source.expect([undeclared, pending])
+        source.run(undeclared)
+        source.run(pending)
         assert source._loaded == set(source.snapshot.tables)
     finally:
         source.close()
