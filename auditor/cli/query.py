@@ -84,7 +84,7 @@ def run(
     rows = result.table.to_pylist()
     if limit == 0:
         for row in rows:
-            typer.echo(json.dumps(row, ensure_ascii=False))
+            typer.echo(json.dumps(row))  # ASCII only: a C1 or bidi character in a name reaches no terminal raw
         return
     table = Table(title=f"{request.ref}: {len(rows)} rows")
     cells = [["" if row[n] is None else plain(str(row[n])) for n, _ in request.columns] for row in rows[:limit]]

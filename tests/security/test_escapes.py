@@ -112,3 +112,22 @@ def test_policy_output_shows_a_hostile_file_name_inert(
     assert code == 2
     assert not any(c in out + err for c in "\x1b\r\u202e")
     assert "\\x1b[32mintact\\x1b[0m pack-ok \\u202eshown-backwards.json#: error [schema]" in out  # named, inert
+
+
+def test_query_run_json_lines_carry_no_raw_control_or_bidi_character(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`query run --limit 0` prints rows as JSON lines: a C1 CSI or a bidi override in a tag value stays an escape
+    there too, and the line still parses back to the value as written."""
+    from tests.crafted import Fleet
+
+    hostile = "prod\x9b2J\u202eevil"
+    f = Fleet()
+    f.machine("vm-a", tags={"Environment": hostile})
+    f.write(tmp_path / "snap")
+    source = f"snapshot:{tmp_path / 'snap'}"
+    code, out, err = run_cli(monkeypatch, capsys, "query", "run", "machine_facts", "--source", source, "--limit", "0")
+    assert code == 0, err
+    assert not any(c in out for c in "\x1b\x9b\u202e")
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert hostile in row["tags"]  # the tags column is the tags object as JSON text
