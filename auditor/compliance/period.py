@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TypedDict
 
 from auditor.compliance.remediation import RemediatedRow, days_between, nearest_rank
-from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.jsonvalue import JsonObject, JsonValue, as_object, objects
 
 PERIOD_FORMAT = "auditor-period/1"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -153,16 +153,6 @@ PeriodReview = TypedDict(
 """period-summary.json (auditor-period/1). Functional syntax: `from` is a Python keyword."""
 
 
-def _object(value: JsonValue) -> JsonObject:
-    """A JSON object, or an empty one for anything else (a section the recording version did not write)."""
-    return value if isinstance(value, dict) else {}
-
-
-def _objects(value: JsonValue) -> list[JsonObject]:
-    """The objects of a JSON array; anything else reads as none."""
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
 def _count(value: JsonValue) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -189,9 +179,9 @@ def month_bounds(period: str) -> tuple[datetime, datetime]:
 
 def _scan_row(scan: RecordedScan) -> ScanRow:
     summary = scan["summary"]
-    installs = _object(summary.get("installations"))
-    remediation = _object(summary.get("remediation"))
-    lifecycle = _object(summary.get("lifecycle"))
+    installs = as_object(summary.get("installations"))
+    remediation = as_object(summary.get("remediation"))
+    lifecycle = as_object(summary.get("lifecycle"))
     return ScanRow(
         as_of=scan["as_of"],
         run_id=scan["run_id"],
@@ -219,7 +209,7 @@ def _scan_row(scan: RecordedScan) -> ScanRow:
 def _environment_rates(scan: RecordedScan) -> dict[str, float | None]:
     """Environment -> its rate in one scan (the first row of a key wins, as it always has)."""
     rates: dict[str, float | None] = {}
-    for row in _objects(scan["summary"].get("by_environment")):
+    for row in objects(scan["summary"].get("by_environment")):
         key = _text(row.get("key"))
         if key is not None and key not in rates:
             rates[key] = _number(row.get("compliance_rate"))
@@ -247,9 +237,9 @@ def _environments(scans: Sequence[RecordedScan]) -> list[EnvironmentRates]:
 
 def _failure_codes(scan: RecordedScan) -> list[tuple[str, int | None]]:
     """(code, failed runs) of a scan's top failure codes."""
-    installs = _object(scan["summary"].get("installations"))
+    installs = as_object(scan["summary"].get("installations"))
     codes = (
-        (_text(item.get("code")), _count(item.get("count"))) for item in _objects(installs.get("top_failure_codes"))
+        (_text(item.get("code")), _count(item.get("count"))) for item in objects(installs.get("top_failure_codes"))
     )
     return [(code, count) for code, count in codes if code is not None]
 
@@ -275,7 +265,7 @@ def _exceptions(scans: Sequence[RecordedScan], start: datetime, end: datetime) -
     expired: set[str] = set()
     for scan in scans:
         summary = scan["summary"]
-        for item in _objects(summary.get("exceptions")):
+        for item in objects(summary.get("exceptions")):
             key = _text(item.get("id"))
             if key is None:
                 continue
@@ -285,7 +275,7 @@ def _exceptions(scans: Sequence[RecordedScan], start: datetime, end: datetime) -
             expires = _text(item.get("expires_on")) or ""
             if first_day <= expires < last_day and expires < scan["as_of"][:10]:
                 expired.add(key)
-        for warning in _objects(summary.get("exception_warnings")):
+        for warning in objects(summary.get("exception_warnings")):
             warned = _text(warning.get("exception"))
             if warning.get("kind") == "expiring" and warned is not None:
                 expiring.add(warned)
@@ -319,7 +309,7 @@ def build_review(period: str, scans: Sequence[RecordedScan], remediated: Iterabl
     """The period summary (auditor-period/1) of the scans as of within the month, oldest first."""
     start, end = month_bounds(period)
     last: JsonObject = scans[-1]["summary"] if scans else {}
-    installs = _object(last.get("installations"))
+    installs = as_object(last.get("installations"))
     remediation = last.get("remediation")
     return {
         "format": PERIOD_FORMAT,

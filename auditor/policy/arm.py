@@ -24,7 +24,7 @@ from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.mgmt.policyinsights.models import Remediation
 from azure.mgmt.resource.policy.models import PolicyAssignment, PolicyDefinition, PolicySetDefinition
 
-from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.jsonvalue import JsonObject, JsonValue, as_array, as_object
 from auditor.policy import PolicyAzureError, PolicyError
 from auditor.policy.azure import AzureClients
 from auditor.policy.exemptions import listing_scopes, ring_exemptions
@@ -38,7 +38,6 @@ from auditor.policy.ids import (
     split_child_id,
 )
 from auditor.policy.model import DeployedState, DesiredState, Kind, Resource
-from auditor.policy.narrow import as_array, as_object
 
 PERMISSION_HINT = (
     "the signed-in identity needs Resource Policy Contributor and User Access Administrator (or Owner) at the scope"

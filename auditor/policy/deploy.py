@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from auditor.jsonvalue import as_object
 from auditor.policy import PolicyAzureError, PolicyError
 from auditor.policy.arm import PolicyArm, PrincipalNotFound, RoleAssignmentExists
 from auditor.policy.ids import ROLE_ASSIGNMENTS, child_id, id_key, role_assignment_name
 from auditor.policy.model import KINDS, Resource
-from auditor.policy.narrow import as_object
 from auditor.policy.plan import Change, Plan
 
 

@@ -3,7 +3,7 @@ with a system-assigned identity, the roles that identity needs, and the exemptio
 
 from __future__ import annotations
 
-from auditor.jsonvalue import JsonArray, JsonObject
+from auditor.jsonvalue import JsonArray, JsonObject, as_array, as_object
 from auditor.policy import PolicyError
 from auditor.policy.config import PolicySettings
 from auditor.policy.exemptions import desired_exemptions
@@ -18,7 +18,7 @@ from auditor.policy.model import (
     Resource,
     RoleNeed,
 )
-from auditor.policy.narrow import as_array, as_object, to_json
+from auditor.policy.narrow import to_json
 from auditor.policy.ownership import stamp
 from auditor.policy.resolve import Target, local_definition_id, resolve_target
 from auditor.policy.rules_rings import MAINTENANCE_PARAMETER

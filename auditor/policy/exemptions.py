@@ -14,12 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.jsonvalue import JsonObject, JsonValue, as_object
 from auditor.policy import PolicyError
 from auditor.policy.ids import POLICY_ASSIGNMENTS, POLICY_EXEMPTIONS, child_id, id_key, is_within, parse_scope
 from auditor.policy.load import ExemptionFile, PolicyTree, RingFile
 from auditor.policy.model import DesiredState, Resource
-from auditor.policy.narrow import as_items, as_object, as_table, to_json
+from auditor.policy.narrow import as_items, as_table, to_json
 from auditor.policy.ownership import METADATA_MANAGED_BY, METADATA_OWNER, is_owned, stamp
 
 CATEGORIES = ("Waiver", "Mitigated")

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.jsonvalue import JsonObject, JsonValue, as_object
 
 _CALL = re.compile(r"\bparameters\s*\(\s*'((?:[^']|'')*)'\s*\)", re.IGNORECASE)
 _ANY_CALL = re.compile(r"\bparameters\s*\(", re.IGNORECASE)
@@ -140,7 +140,7 @@ def _resolve(root: JsonObject, root_pointer: str, pointer: str) -> JsonObject:
     for token in pointer[len(root_pointer) :].split("/")[1:]:
         key = token.replace("~1", "/").replace("~0", "~")
         node = node[int(key)] if isinstance(node, list) else node[key] if isinstance(node, dict) else None
-    return node if isinstance(node, dict) else {}
+    return as_object(node)
 
 
 def parameter_reference(value: JsonValue) -> str | None:

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Literal
 
 from auditor.bounded import NestedTooDeeply, loads
-from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.jsonvalue import JsonObject, JsonValue, as_object
 from auditor.package_data import data_dir
 from auditor.policy import PolicyError
 from auditor.policy.ids import BUILTIN_PREFIX, BUILTIN_SET_PREFIX, GUID_RE, id_key
-from auditor.policy.narrow import as_object
 
 DocKind = Literal["definition", "set"]
 LAYOUT: dict[str, DocKind] = {"definitions": "definition", "initiatives": "set"}
@@ -44,8 +43,7 @@ class Document:
     @property
     def properties(self) -> JsonObject:
         """The `properties` object (empty when missing or malformed)."""
-        value = self.data.get("properties")
-        return value if isinstance(value, dict) else {}
+        return as_object(self.data.get("properties"))
 
     @property
     def builtin(self) -> bool:

@@ -8,19 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from auditor.jsonvalue import JsonArray, JsonObject, JsonValue
+from auditor.jsonvalue import JsonValue
 from auditor.policy import PolicyError
 from auditor.policy.expressions import pointer_join
-
-
-def as_object(value: JsonValue) -> JsonObject:
-    """value when it is a JSON object, else a new empty one."""
-    return value if isinstance(value, dict) else {}
-
-
-def as_array(value: JsonValue) -> JsonArray:
-    """value when it is a JSON array, else a new empty one."""
-    return value if isinstance(value, list) else []
 
 
 def as_table(value: object) -> Mapping[str, object]:

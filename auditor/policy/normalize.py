@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal, NotRequired, TypeAlias, TypedDict
 
-from auditor.jsonvalue import JsonArray, JsonObject, JsonValue
+from auditor.jsonvalue import JsonArray, JsonObject, JsonValue, as_array, as_object
 from auditor.policy.exemptions import normalized_expiry
 from auditor.policy.expressions import pointer_join
 from auditor.policy.ids import id_key, role_guid
 from auditor.policy.model import Resource
-from auditor.policy.narrow import as_array, as_object
 
 SERVER_METADATA = frozenset({"createdby", "createdon", "updatedby", "updatedon"})
 """metadata keys ARM writes itself."""

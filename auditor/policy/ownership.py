@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.jsonvalue import JsonObject, JsonValue, as_object
 from auditor.policy import MANAGED_BY
 from auditor.policy.model import Resource
-from auditor.policy.narrow import as_object
 
 METADATA_MANAGED_BY = "managedBy"
 METADATA_OWNER = "ownerId"

@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Literal, NotRequired, TypedDict
 
 import auditor
-from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.jsonvalue import JsonObject, JsonValue, as_object
 from auditor.policy import PolicyError
 from auditor.policy.exemptions import describe_expiry, expiry_of
 from auditor.policy.ids import ROLE_ASSIGNMENTS, child_id, id_key, parse_scope, role_assignment_name, role_definition_id
 from auditor.policy.ids import role_guid as guid_of
 from auditor.policy.model import DeployedState, DesiredState, Kind, Resource
-from auditor.policy.narrow import as_object
 from auditor.policy.normalize import DiffEntry, DiffJson, comparable, diff
 from auditor.policy.ownership import describe_owner, is_owned, role_description
 

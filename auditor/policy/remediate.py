@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from auditor.jsonvalue import JsonObject
+from auditor.jsonvalue import JsonObject, as_object
 from auditor.policy.arm import PolicyArm
 from auditor.policy.ids import id_key, last_segment
 from auditor.policy.model import DesiredState, Resource
-from auditor.policy.narrow import as_count, as_object
+from auditor.policy.narrow import as_count
 from auditor.policy.ownership import is_owned
 
 TERMINAL = frozenset({"succeeded", "failed", "canceled", "cancelled", "complete", "completed"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from auditor.jsonvalue import JsonObject
+from auditor.jsonvalue import JsonObject, as_array, as_object
 from auditor.policy.ids import (
     BUILTIN_PREFIX,
     BUILTIN_SET_PREFIX,
@@ -23,7 +23,6 @@ from auditor.policy.ids import (
 )
 from auditor.policy.load import Document, PolicyTree
 from auditor.policy.model import DefinitionFacts, ReferenceFacts
-from auditor.policy.narrow import as_array, as_object
 
 
 def local_definition_id(definition_scope: str, doc: Document) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from auditor.jsonvalue import JsonObject
+from auditor.jsonvalue import JsonObject, as_array, as_object
 from auditor.policy.expressions import (
     Usage,
     is_expression,
@@ -19,7 +19,6 @@ from auditor.policy.findings import Finding
 from auditor.policy.ids import BUILTIN_PREFIX, id_key
 from auditor.policy.load import Document, PolicyTree
 from auditor.policy.model import REMEDIABLE_EFFECTS
-from auditor.policy.narrow import as_array, as_object
 from auditor.policy.resolve import resolve_reference
 
 SEMVER = re.compile(

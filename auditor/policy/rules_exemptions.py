@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
+from auditor.jsonvalue import as_array, as_object
 from auditor.policy.exemptions import (
     CATEGORIES,
     RESERVED_METADATA,
@@ -18,7 +19,7 @@ from auditor.policy.exemptions import (
 from auditor.policy.findings import Finding
 from auditor.policy.ids import id_key, is_within, parse_scope
 from auditor.policy.load import ExemptionFile, PolicyTree
-from auditor.policy.narrow import as_array, as_items, as_object, as_table
+from auditor.policy.narrow import as_items, as_table
 from auditor.policy.resolve import resolve_target
 
 NAME = re.compile(r"^[^<>*%&:\\?+/#]{0,63}[^<>*%&:\\?+/#. ]$")

@@ -6,11 +6,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from auditor.jsonvalue import as_array, as_object
 from auditor.policy.expressions import is_expression, lookup
 from auditor.policy.findings import Finding
 from auditor.policy.ids import parse_scope
 from auditor.policy.load import PolicyTree, RingFile
-from auditor.policy.narrow import as_array, as_items, as_object, as_table
+from auditor.policy.narrow import as_items, as_table
 from auditor.policy.resolve import Target, resolve_target
 from auditor.policy.rules_docs import value_allowed
 

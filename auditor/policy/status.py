@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from auditor.jsonvalue import JsonObject
+from auditor.jsonvalue import JsonObject, as_array, as_object
 from auditor.policy.arm import PolicyArm
 from auditor.policy.ids import id_key
-from auditor.policy.narrow import as_array, as_count, as_object
+from auditor.policy.narrow import as_count
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import jinja2
 from openpyxl.workbook import Workbook
 
 from auditor.compliance.period import PeriodReview
-from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.jsonvalue import JsonValue, as_object
 from auditor.reports.interface import RenderError
 from auditor.reports.json import dumps
 from auditor.reports.pdf.document import environment, templates_dir, write_pdf
@@ -160,7 +160,7 @@ _FIGURES = ("installed", "dated", "within_sla", "within_sla_rate", "p50_days", "
 
 def _figures(block: JsonValue) -> list[JsonValue]:
     """A recorded remediation block's figures (the last scan's, or one classification's), in _FIGURES order."""
-    figures: JsonObject = block if isinstance(block, dict) else {}
+    figures = as_object(block)
     return [figures.get(key) for key in _FIGURES]
 
 
