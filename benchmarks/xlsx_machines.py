@@ -29,6 +29,7 @@ from auditor.config import Config
 from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx.fleet import machine_columns, machine_rows, write_machines
 from auditor.reports.xlsx.rows import Link, RowWriter
+from auditor.reports.xlsx.sheet import SafeTexts
 from auditor.reports.xlsx.style import Styles
 from auditor.reports.xlsx.workbook import save_workbook
 
@@ -98,12 +99,14 @@ def synthetic_context(machines: int, seed: int = 7) -> ReportContext:
 
 
 def prepared_rows(context: ReportContext) -> list[list[Any]]:
-    """The Machines sheet's cells exactly as the renderer hands them to the writer (portal links included), built
-    beforehand: what the bare loop writes, so that both write the same sheet and the ratio is the renderer's own cost
-    of building its rows (safety checks, labels, links) over the writer's."""
+    """The Machines sheet's cells exactly as the renderer hands them to the writer (portal links included, texts
+    through the safety rule), built beforehand: what the bare loop writes, so that both write the same sheet and the
+    ratio is the renderer's own cost of building its rows (safety checks, labels, links) over the writer's."""
     wb = Workbook(write_only=True)
     Styles(wb)
-    return list(machine_rows(wb.create_sheet("scratch"), context, {}))
+    ws = wb.create_sheet("scratch")
+    made_safe = SafeTexts(ws, machine_columns(False))
+    return [list(made_safe(row)) for row in machine_rows(ws, context, {})]
 
 
 def plain_rows(rows: list[list[Any]]) -> list[list[Any]]:

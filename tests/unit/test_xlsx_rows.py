@@ -3,33 +3,45 @@
 from __future__ import annotations
 
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
+from openpyxl.utils.datetime import to_excel
 from openpyxl.workbook import Workbook
 
 from auditor.reports.xlsx.archive import save_workbook
-from auditor.reports.xlsx.rows import Link, RowWriter, pending, write_part
+from auditor.reports.xlsx.rows import Link, RowWriter, excel_serial, pending, write_part
 from auditor.reports.xlsx.sheet import Column, Form, write_table
-from auditor.reports.xlsx.style import Styles, link_cell, safe, styled, text_cell
+from auditor.reports.xlsx.style import Styles, link_cell, naive_utc, safe, styled, text_cell
 
 AS_OF = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
 URL = "https://portal.azure.com/#@contoso/resource/subscriptions/s/vm-1?a=1&b=<2>"
 
 
 def rows(ws: Any, *, links: bool) -> list[list[Any]]:
-    """Every kind of value the big sheets append; `links` picks Link values (RowWriter) or link cells (openpyxl)."""
+    """Every kind of value the big sheets append. `links` picks what RowWriter takes (Link values, empty text and
+    aware datetimes) or what openpyxl takes for the same cells (link cells, None and naive UTC datetimes)."""
 
     def link(text: str, url: str) -> Any:
         return Link(text, url) if links else link_cell(ws, text, url=url)
 
+    empty = "" if links else None
+    paris = timezone(timedelta(hours=2))
+    aware = (
+        datetime(2026, 10, 1, 14, 30, 15, 250_000, tzinfo=paris)
+        if links
+        else datetime(2026, 10, 1, 12, 30, 15, 250_000)
+    )
     return [
         ["vm-1", 3, 2.5, True, False, datetime(2026, 10, 1, 12, 30, 15), None, link("/subscriptions/s/vm-1", URL)],
-        [" leading and trailing ", "a & b < c > d", "ünïcødé ✓", "line\nbreak", "   ", "", 0, -1.0e-7],
+        [" leading and trailing ", "a & b < c > d", "ünïcødé ✓", "line\nbreak", "   ", empty, 0, -1.0e-7],
+        [aware, empty, AS_OF if links else AS_OF.replace(tzinfo=None), datetime(1900, 1, 15, 6)],
         [
             safe(ws, "=1+1"),
             safe(ws, "#N/A"),
@@ -63,7 +75,7 @@ def build(path: Path, *, streamed: bool) -> None:
     else:
         for row in rows(ws, links=False):
             ws.append(row)
-    ws.auto_filter.ref = "A2:H8"
+    ws.auto_filter.ref = "A2:H9"
     save_workbook(workbook, path, AS_OF)
 
 
@@ -77,9 +89,10 @@ def test_rows_are_the_xml_openpyxl_writes(tmp_path: Path) -> None:
     assert (tmp_path / "streamed.xlsx").read_bytes() == (tmp_path / "again.xlsx").read_bytes()
     ws = load_workbook(tmp_path / "streamed.xlsx")["Rows"]
     assert ws["A3"].value == "vm-1" and ws["F3"].value == datetime(2026, 10, 1, 12, 30, 15)
-    assert ws["H3"].hyperlink.target == URL and ws["A7"].hyperlink.target.endswith("vm-2")
-    assert ws["B7"].hyperlink.location == "'Summary'!A1"
-    assert ws["A5"].data_type == "s" and ws["A5"].value == "=1+1" and ws["A5"].quotePrefix
+    assert ws["H3"].hyperlink.target == URL and ws["A8"].hyperlink.target.endswith("vm-2")
+    assert ws["B8"].hyperlink.location == "'Summary'!A1"
+    assert ws["A6"].data_type == "s" and ws["A6"].value == "=1+1" and ws["A6"].quotePrefix
+    assert ws["A5"].value == datetime(2026, 10, 1, 12, 30, 15, 250_000) and ws["B5"].value is None
     assert ws["A4"].value == " leading and trailing " and ws["B4"].value == "a & b < c > d"
 
 
@@ -103,3 +116,15 @@ def test_a_part_without_sheet_data_is_refused(tmp_path: Path) -> None:
     spliced = next(iter(pending(workbook).values()))
     with pytest.raises(ValueError, match="sheetData"), (tmp_path / "out").open("wb") as target:
         write_part(b"<worksheet></worksheet>", spliced, target)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    moment=st.datetimes(min_value=datetime(1800, 1, 2), max_value=datetime(9998, 12, 30)),
+    offset_minutes=st.one_of(st.none(), st.integers(min_value=-23 * 60, max_value=23 * 60)),
+)
+def test_serials_are_openpyxls_own(moment: datetime, offset_minutes: int | None) -> None:
+    """RowWriter's serial of a datetime (naive, or aware in any offset) is the float openpyxl writes for its UTC
+    wall-clock time, to the last bit, so the sheet's bytes do not depend on which of them wrote it."""
+    value = moment if offset_minutes is None else moment.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    assert excel_serial(value) == to_excel(naive_utc(value))

@@ -78,6 +78,22 @@ def test_hostile_tags_and_environment_are_text_everywhere(rendered: tuple[Report
         assert f"{key}={shown}" in cell.value
 
 
+def test_risky_text_keeps_its_quote_prefix_in_every_sheet(rendered: tuple[ReportContext, Path, Any]) -> None:
+    """The class, not the examples: wherever data text reaches a cell (a prepared table's text columns included), a
+    value that starts with a formula trigger is pinned text that editing cannot turn into a formula."""
+    _, _, book = rendered
+    risky = [
+        (ws.title, cell.coordinate, cell.quotePrefix)
+        for ws in book.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+        if isinstance(cell.value, str) and cell.value[:1] in FORMULA_TRIGGERS
+    ]
+    sheets = {title for title, _, _ in risky}
+    assert {"Machines", "Overdue patches", "Installations"} <= sheets
+    assert [(title, ref) for title, ref, prefixed in risky if not prefixed] == []
+
+
 def test_hostile_error_code_of_a_run_is_text(rendered: tuple[ReportContext, Path, Any]) -> None:
     _, _, book = rendered
     cell = next(c for row in book["Installations"].iter_rows(min_row=3) for c in row if c.value == "=cmd|' /C calc'!A0")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,13 +21,16 @@ from auditor.compliance.rules import Status
 from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx.rows import Link
 from auditor.reports.xlsx.sheet import Column, Table, flag_text, write_table
-from auditor.reports.xlsx.style import BAD, WARN, link_cell, naive_utc, needs_text_cell, plain_texts, safe
+from auditor.reports.xlsx.style import BAD, WARN, link_cell, needs_text_cell, safe
 
 PORTALS = {"AzureUSGovernment": "https://portal.azure.us/", "AzureChina": "https://portal.azure.cn/"}
 """Portal hosts of the sovereign clouds; every other cloud name opens the public portal."""
 PUBLIC_PORTAL = "https://portal.azure.com/"
 _URL_SAFE = re.compile(r"[A-Za-z0-9/_.~()-]*")
 """Ids made only of these (nearly all ARM ids) need no percent-encoding, which costs more than the rest of a row."""
+_PLAIN_ID = re.compile(r"[A-Za-z0-9/_.~()][A-Za-z0-9/_.~()-]{0,1023}")
+"""An id that needs neither percent-encoding nor a text cell (no risky first character, no illegal character, far
+below Excel's cell limit): one match decides the fast path of a row's link."""
 MACHINES = "Machines"
 INSTALLATIONS = "Installations"
 
@@ -85,8 +87,10 @@ class PortalLinks:
         if not resource_id:
             return None
         if self.left <= 0:
-            return safe(ws, resource_id)
+            return resource_id if _PLAIN_ID.fullmatch(resource_id) is not None else safe(ws, resource_id)
         self.left -= 1
+        if _PLAIN_ID.fullmatch(resource_id) is not None:
+            return Link(resource_id, self.prefix + resource_id)
         url = self.prefix + portal_path(resource_id)
         return link_cell(ws, resource_id, url=url) if needs_text_cell(resource_id) else Link(resource_id, url)
 
@@ -109,11 +113,6 @@ def evidence_of(context: ReportContext, query_id: str) -> str:
     return f"evidence/{query_id}@v*.jsonl.gz"
 
 
-def date(value: datetime | None) -> datetime | None:
-    """A UTC time as Excel holds it; openpyxl gives a plain datetime the workbook's DATE_FORMAT."""
-    return naive_utc(value) if value is not None else None
-
-
 def tags_text(tags: Mapping[str, str]) -> str:
     """Tags as `key=value; key=value`, sorted by key, so a filter can search them."""
     return "; ".join([f"{key}={value}" for key, value in sorted(tags.items())])
@@ -121,45 +120,45 @@ def tags_text(tags: Mapping[str, str]) -> str:
 
 def machine_columns(with_names: bool) -> list[Column]:
     """The Machines sheet's columns: identity, status, every fact, then the portal link."""
-    names = [Column("Subscription", 28)] if with_names else []
+    names = [Column("Subscription", 28, text=True)] if with_names else []
     return [
-        Column("Name", 26),
+        Column("Name", 26, text=True),
         Column("Status", 25),  # wide enough for compliant_with_exception
-        Column("Environment", 16),
+        Column("Environment", 16, text=True),
         *names,
-        Column("Subscription ID", 38),
-        Column("Resource group", 22),
-        Column("Location", 14),
-        Column("Platform", 10),
-        Column("OS", 10),
-        Column("OS detail", 26),
-        Column("Image SKU", 22),
-        Column("Power state", 18),
+        Column("Subscription ID", 38, text=True),
+        Column("Resource group", 22, text=True),
+        Column("Location", 14, text=True),
+        Column("Platform", 10, text=True),
+        Column("OS", 10, text=True),
+        Column("OS detail", 26, text=True),
+        Column("Image SKU", 22, text=True),
+        Column("Power state", 18, text=True),
         Column("Assessment", 12),
-        Column("Assessment status", 16),
+        Column("Assessment status", 16, text=True),
         Column("Last assessed (UTC)", 20),
-        Column("Assessment error", 18),
+        Column("Assessment error", 18, text=True),
         Column("Pending patches", 10),
-        Column("Overdue classifications", 22),
+        Column("Overdue classifications", 22, text=True),
         Column("Oldest overdue age (days)", 12),
         Column("Patches of unknown age", 12),
         Column("Patch orchestration", 28),
-        Column("Patch mode", 20),
-        Column("Assessment mode", 20),
+        Column("Patch mode", 20, text=True),
+        Column("Assessment mode", 20, text=True),
         Column("Periodic assessment", 12),
         Column("Maintenance schedules", 13),
         Column("Successful installation in window", 14),
         Column("Hotpatch", 10),
         Column("Bypass safety checks", 12),
-        Column("Reboot setting", 14),
+        Column("Reboot setting", 14, text=True),
         Column("Reboot pending", 10),
-        Column("Tags", 40),
+        Column("Tags", 40, text=True),
         Column("Resource ID (opens the Azure portal)", 70),
     ]
 
 
 def machine_rows(ws: Any, context: ReportContext, names: Mapping[str, str]) -> Iterator[list[Any]]:
-    """One cell-ready row per machine, in machine id order."""
+    """One row per machine, in machine id order (the columns of `machine_columns`; its texts not yet made safe)."""
     evaluation = context.evaluation
     schedules = evaluation.schedules
     installed = machines_with_success(evaluation.runs)
@@ -167,12 +166,11 @@ def machine_rows(ws: Any, context: ReportContext, names: Mapping[str, str]) -> I
     with_names = bool(names)
     for verdict in evaluation.verdicts:
         m = verdict.machine
-        sub = m.subscription_id
-        texts = [
+        row = [
             m.name,
+            verdict.status._value_,
             m.environment,
-            names.get(sub, sub),
-            sub,
+            m.subscription_id,
             m.resource_group,
             m.location,
             m.platform,
@@ -180,69 +178,29 @@ def machine_rows(ws: Any, context: ReportContext, names: Mapping[str, str]) -> I
             m.os_detail,
             m.image_sku,
             m.power_state,
+            verdict.assessment._value_,
             m.assessment_status or "",
+            m.assessment_last_modified,
             m.assessment_error,
-            ", ".join(verdict.overdue_classifications),
-            m.patch_mode,
-            m.assessment_mode,
-            m.reboot_setting,
-            tags_text(m.tags),
-        ]
-        # One scan of the row's text decides; only a row that may hold risky text is checked value by value.
-        cells: list[Any] = [t or None for t in texts] if plain_texts(texts) else [safe(ws, t) for t in texts]
-        (
-            name,
-            env,
-            sub_name,
-            sub_id,
-            rg,
-            location,
-            platform,
-            os,
-            detail,
-            sku,
-            power,
-            a_status,
-            a_error,
-            overdue,
-            patch_mode,
-            a_mode,
-            reboot,
-            tags,
-        ) = cells
-        row = [name, verdict.status.value, env]
-        if with_names:
-            row.append(sub_name)
-        row += [
-            sub_id,
-            rg,
-            location,
-            platform,
-            os,
-            detail,
-            sku,
-            power,
-            verdict.assessment.value,
-            a_status,
-            date(m.assessment_last_modified),
-            a_error,
             verdict.pending_patches,
-            overdue,
+            ", ".join(verdict.overdue_classifications),
             verdict.oldest_overdue_age_days,
             verdict.unknown_age_patches,
             patch_mode_label(m),
-            patch_mode,
-            a_mode,
+            m.patch_mode,
+            m.assessment_mode,
             has_periodic_assessment(m),
             len(schedules.get(m.machine_id, ())),
             m.machine_id in installed,
             m.hotpatch,
             m.bypass_safety_checks,
-            reboot,
+            m.reboot_setting,
             m.reboot_pending,
-            tags,
+            tags_text(m.tags),
             link(ws, m.resource_id),
         ]
+        if with_names:
+            row.insert(3, names.get(m.subscription_id, m.subscription_id))
         yield row
 
 
@@ -267,19 +225,19 @@ def write_machines(workbook: Workbook, context: ReportContext, names: Mapping[st
 
 
 INSTALLATION_COLUMNS = [
-    Column("Machine", 26),
-    Column("Environment", 16),
-    Column("Subscription ID", 38),
-    Column("Status", 16),
+    Column("Machine", 26, text=True),
+    Column("Environment", 16, text=True),
+    Column("Subscription ID", 38, text=True),
+    Column("Status", 16, text=True),
     Column("Started (UTC)", 20),
     Column("Last modified (UTC)", 20),
     Column("Duration (minutes)", 11),
     Column("Window exceeded", 10),
     Column("Patches installed", 10),
     Column("Patches failed", 10),
-    Column("Error code", 20),
-    Column("Maintenance run ID", 30),
-    Column("Installation ID", 60),
+    Column("Error code", 20, text=True),
+    Column("Maintenance run ID", 30, text=True),
+    Column("Installation ID", 60, text=True),
     Column("Machine resource ID (opens the Azure portal)", 70),
 ]
 
@@ -294,33 +252,21 @@ def write_installations(workbook: Workbook, context: ReportContext, caption_suff
     def rows(ws: Any) -> Iterator[list[Any]]:
         for run in evaluation.runs:
             m = machines.get(run.machine_id)
-            texts = [
+            duration = run.duration_minutes
+            yield [
                 m.name if m else "",
                 m.environment if m else "",
                 m.subscription_id if m else "",
                 run.status,
-                run.error_code,
-                run.maintenance_run_id,
-                run.id,
-            ]
-            # As for the Machines sheet: one scan of the row's text, and a closer look only where it may be risky.
-            cells = [t or None for t in texts] if plain_texts(texts) else [safe(ws, t) for t in texts]
-            name, env, sub, status, error, maintenance_run, run_id = cells
-            duration = run.duration_minutes
-            yield [
-                name,
-                env,
-                sub,
-                status,
-                date(run.start),
-                date(run.end),
+                run.start,
+                run.end,
                 round2(duration) if duration is not None else None,
                 run.window_exceeded,
                 run.installed,
                 run.failed_patches,
-                error,
-                maintenance_run,
-                run_id,
+                run.error_code,
+                run.maintenance_run_id,
+                run.id,
                 link(ws, m.resource_id) if m else safe(ws, run.machine_id),
             ]
 

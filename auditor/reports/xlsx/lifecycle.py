@@ -11,7 +11,7 @@ from openpyxl.workbook import Workbook
 from auditor.compliance import lifecycle, remediation
 from auditor.compliance.summary import RemediationFigures
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx.fleet import date, evidence_of
+from auditor.reports.xlsx.fleet import evidence_of
 from auditor.reports.xlsx.sheet import Column, Table, flag_text, write_table
 from auditor.reports.xlsx.style import BAD, WARN, safe
 
@@ -59,11 +59,11 @@ def write_remediation(workbook: Workbook, context: ReportContext, caption_suffix
                 safe(ws, f"KB{patch.kb_id}") if patch.kb_id else None,
                 safe(ws, patch.version) if patch.version else None,
                 safe(ws, ", ".join(patch.classifications)),
-                date(patch.published),
+                patch.published,
                 _dated_by(patch),
                 patch.installs,
-                date(patch.first_installed),
-                date(patch.last_installed),
+                patch.first_installed,
+                patch.last_installed,
                 patch.days,
                 patch.sla_days,
                 within,

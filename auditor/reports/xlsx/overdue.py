@@ -14,26 +14,26 @@ from openpyxl.workbook import Workbook
 
 from auditor.compliance.rules import GroupVerdict, Status
 from auditor.reports.interface import ReportContext
-from auditor.reports.xlsx.fleet import PortalLinks, date, evidence_of, links_note
+from auditor.reports.xlsx.fleet import PortalLinks, evidence_of, links_note
 from auditor.reports.xlsx.sheet import Column, Table, flag_text, write_table
-from auditor.reports.xlsx.style import BAD, plain_texts, safe
+from auditor.reports.xlsx.style import BAD, safe
 
 OVERDUE = "Overdue patches"
 DETAIL_QUERY = "overdue_patches"
 PATCH_COLUMNS = [
-    Column("Machine", 26),
+    Column("Machine", 26, text=True),
     Column("Machine status", 16),
-    Column("Environment", 16),
-    Column("Subscription ID", 38),
-    Column("Patch", 40),
-    Column("KB", 10),
-    Column("Version", 16),
-    Column("Classifications", 22),
+    Column("Environment", 16, text=True),
+    Column("Subscription ID", 38, text=True),
+    Column("Patch", 40, text=True),
+    Column("KB", 10, text=True),
+    Column("Version", 16, text=True),
+    Column("Classifications", 22, text=True),
     Column("Published (UTC)", 20),
     Column("Age (days)", 9),
     Column("SLA (days)", 9),
     Column("Days past SLA", 9),
-    Column("Covered by exceptions", 18),
+    Column("Covered by exceptions", 18, text=True),
     Column("Machine resource ID (opens the Azure portal)", 70),
 ]
 
@@ -56,34 +56,21 @@ def write_overdue(workbook: Workbook, context: ReportContext, caption_suffix: st
         for patch in patches:
             verdict = verdicts.get(patch.machine_id)
             m = verdict.machine if verdict is not None else None
-            texts = [
+            age, sla = patch.age_days, patch.sla_days
+            yield [
                 m.name if m else patch.machine_id.rsplit("/", 1)[-1],
-                verdict.status.value if verdict else "",
+                verdict.status._value_ if verdict else "",
                 m.environment if m else "",
                 m.subscription_id if m else "",
                 patch.name,
                 f"KB{patch.kb_id}" if patch.kb_id else "",
                 patch.version,
                 ", ".join(patch.classifications),
-                ", ".join(patch.exceptions),
-            ]
-            cells = [t or None for t in texts] if plain_texts(texts) else [safe(ws, t) for t in texts]
-            name, status, env, sub, patch_name, kb, version, classes, covered = cells
-            age, sla = patch.age_days, patch.sla_days
-            yield [
-                name,
-                status,
-                env,
-                sub,
-                patch_name,
-                kb,
-                version,
-                classes,
-                date(patch.published),
+                patch.published,
                 age,
                 sla,
                 age - sla if age is not None else None,
-                covered,
+                ", ".join(patch.exceptions),
                 link(ws, m.resource_id if m else patch.machine_id),
             ]
 

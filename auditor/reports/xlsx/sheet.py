@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
+from operator import itemgetter
 from typing import Any
 
 from openpyxl.formatting.rule import Rule
@@ -24,6 +25,7 @@ from auditor.reports.xlsx.style import (
     Highlight,
     Styles,
     highlighted,
+    plain_texts,
     safe,
     styled,
     text_cell,
@@ -48,6 +50,33 @@ class Column:
     """The width, or for a fitted table the widest it may grow."""
     style: str | None = None
     """Named style for every value in the column; None means values go in as they are (through `safe`)."""
+    text: bool = False
+    """In a prepared table: the column holds text from the data (str, '' for none), which `SafeTexts` makes safe as
+    the rows are written. The other columns of a prepared table are cell-ready already."""
+
+
+class SafeTexts:
+    """The safety rule for the text columns of a prepared table's rows, applied to a whole row at once.
+
+    A row whose texts are all plain (nearly every row; see `plain_texts`) goes through untouched: the writer leaves
+    empty text out as it leaves out None. Only a row that may hold risky text has its texts checked one by one.
+    """
+
+    def __init__(self, ws: Any, columns: Sequence[Column]) -> None:
+        self.ws = ws
+        self.indexes = [i for i, column in enumerate(columns) if column.text]
+        self._texts: Callable[[Sequence[Any]], Sequence[str]] = (
+            itemgetter(*self.indexes) if len(self.indexes) > 1 else lambda row: [row[i] for i in self.indexes]
+        )
+
+    def __call__(self, row: Sequence[Any]) -> Sequence[Any]:
+        """The row, or a copy of it with its texts made safe."""
+        if not self.indexes or plain_texts(self._texts(row)):
+            return row
+        cells = list(row)
+        for i in self.indexes:
+            cells[i] = safe(self.ws, cells[i])
+        return cells
 
 
 @dataclass(frozen=True)
@@ -146,8 +175,8 @@ def write_table(
     prepared rows are built once the sheet exists).
 
     `total` is the number of rows `rows` yields, known up front so that a cut is announced in the caption (the
-    first thing a reader sees) as well as below the last row. `prepared` rows are already cell-ready (the fast
-    path of the big sheets); otherwise each value is styled by its column or passed through `safe`, and a row whose
+    first thing a reader sees) as well as below the last row. `prepared` rows (the fast path of the big sheets)
+    are cell-ready but for their `text` columns, which go through `SafeTexts`; otherwise each value is styled by its column or passed through `safe`, and a row whose
     entry in `marks` is a Highlight gets its fill and font in every cell.
     """
     ws = workbook.create_sheet(title)
@@ -169,8 +198,9 @@ def write_table(
     stream = RowWriter(ws, FIRST_ROW) if prepared else None
     append = stream.append if stream is not None else ws.append
     if prepared:
+        made_safe = SafeTexts(ws, columns)
         for row in limited:
-            append(row)
+            append(made_safe(row))
             written += 1
     else:
         styles = [c.style for c in columns]

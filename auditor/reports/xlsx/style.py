@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
@@ -190,7 +191,7 @@ _RISKY_LINE = re.compile("\n[" + re.escape("".join(sorted(_RISKY_FIRST))) + "]")
 one too, which only sends its row down the careful path)."""
 
 
-def plain_texts(texts: list[str]) -> bool:
+def plain_texts(texts: Sequence[str]) -> bool:
     """Whether none of these strings needs a text cell, checked for them all at once (the fast path of a row).
 
     Printable ASCII, nearly all data, holds no illegal character, which str checks in C faster than a search.
