@@ -2,10 +2,12 @@
 
 Synthesises MachineVerdict objects directly (no scan) and writes the Machines sheet with the renderer's own code.
 The renderer's rows go through RowWriter (`auditor/reports/xlsx/rows.py`), so the bare loop is the same writer
-given the same cells, built beforehand (portal links included), and saved the same way: both write the same sheet,
-and the target is at most 1.3x that loop. It also times the writer on the same values as plain Python values (links
-as their text: a smaller sheet), which is what this benchmark compared against before. For reference it also times openpyxl's own write-only loop (`ws.append(values)`), the
-writer the renderer used before. Run: `python benchmarks/xlsx_machines.py [--machines N]`.
+given the same cells, built beforehand (portal links included, texts through the safety rule), and saved the same
+way: both write the same sheet, and the target is at most 1.3x that loop. It also times the writer on the same
+values as plain Python values (links as their text: a smaller sheet), the baseline this benchmark used before, and
+for reference openpyxl's own write-only loop (`ws.append(values)`), the writer the renderer used before RowWriter.
+Each is run `--repeat` times, interleaved, and the best counts: timings of the same code on a shared virtual
+machine spread by 10% or more. Run: `python benchmarks/xlsx_machines.py [--machines N] [--repeat K]`.
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def main() -> None:
     """Print the best of `--repeat` interleaved timings of each, and their ratio."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--machines", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=2, help="interleaved runs of each; the best counts")
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved runs of each; the best counts")
     parser.add_argument("--no-openpyxl", action="store_true", help="skip the reference openpyxl loop")
     args = parser.parse_args()
     context = synthetic_context(args.machines)
