@@ -32,7 +32,7 @@ from auditor.reports.interface import ReportContext
 from auditor.reports.xlsx.fleet import machine_columns, machine_rows, write_machines
 from auditor.reports.xlsx.rows import Link, RowWriter
 from auditor.reports.xlsx.sheet import SafeTexts
-from auditor.reports.xlsx.style import Styles
+from auditor.reports.xlsx.style import Styles, naive_utc
 from auditor.reports.xlsx.workbook import save_workbook
 
 AS_OF = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
@@ -112,11 +112,16 @@ def prepared_rows(context: ReportContext) -> list[list[Any]]:
 
 
 def plain_rows(rows: list[list[Any]]) -> list[list[Any]]:
-    """The same values as plain Python values, links as their text: the leaner sheet an earlier bare loop wrote."""
+    """The same values as plain Python values, links as their text: the leaner sheet an earlier bare loop wrote.
+    Values as openpyxl's own loop takes them too: datetimes naive (in UTC), no empty text."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, Link):
             return value.text
+        if isinstance(value, datetime):
+            return naive_utc(value)
+        if value == "":
+            return None
         return value.value if hasattr(value, "value") and hasattr(value, "data_type") else value
 
     return [[plain(v) for v in row] for row in rows]

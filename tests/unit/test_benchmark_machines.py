@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -42,3 +44,16 @@ def test_the_bare_loop_writes_the_renderers_cells(tmp_path: Path) -> None:
     # Every row links to the portal, and the fleet's dates and flags arrive typed, not as text.
     assert all(row[-1][1] and row[-1][1].startswith("https://portal.azure.com/#@contoso") for row in ours)
     assert {type(row[13][0]).__name__ for row in ours} == {"datetime"}
+
+
+def test_the_benchmark_runs_every_loop() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--machines", "60", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    shown = {line.split(":")[0].strip() for line in done.stdout.splitlines()}
+    assert {"renderer", "bare loop", "plain values", "openpyxl loop", "ratio (cpu)"} <= shown
