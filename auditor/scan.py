@@ -19,6 +19,7 @@ from auditor.compliance.facts import undated_table
 from auditor.compliance.risk_acceptance import scan_notes
 from auditor.compliance.summary import Summary
 from auditor.compliance.thresholds import NO_THRESHOLDS, Breach, configured
+from auditor.compliance.trend import HistoryRun
 from auditor.config import Config, load_config
 from auditor.control_mapping import ControlDefinition, load_controls
 from auditor.digests import scope_key, sha256_hex
@@ -371,15 +372,18 @@ def _finish(
     # History dates undated patches and records where each was seen; without it they are not read at all.
     # The history file is opened twice, briefly (to read here, to record at the end), never held across the
     # scan: concurrent scans sharing one file then wait for each other for a moment, not for a whole scan.
-    patch_keys, sighted_on = _undated(results) if history_path is not None else ([], None)
-    # Undated installed patches are dated by history as pending ones are (by the key of their pending row).
-    # (No local names a query table: the judge below must hold the only references, so that it can free them.)
-    wanted = patch_keys + remediation.undated_keys(
-        results[remediation.QUERY].table if remediation.QUERY in results else None
-    )
-    first_seen, history = (
-        read_earlier(history_path, wanted, as_of, scope_key(fingerprint)) if history_path is not None else ({}, [])
-    )
+    patch_keys: list[str] = []
+    sighted_on: pa.ChunkedArray | None = None
+    first_seen: dict[str, datetime] = {}
+    history: list[HistoryRun] = []
+    if history_path is not None:
+        patch_keys, sighted_on = _undated(results)
+        # Undated installed patches are dated by history as pending ones are (by the key of their pending row).
+        # (No local names a query table: the judge below must hold the only references, so that it can free them.)
+        wanted = patch_keys + remediation.undated_keys(
+            results[remediation.QUERY].table if remediation.QUERY in results else None
+        )
+        first_seen, history = read_earlier(history_path, wanted, as_of, scope_key(fingerprint))
     problems = [f"{r.request.ref}: {p}" for r in results.values() for p in r.problems]
     problems += [f"{r.request.ref}: incomplete" for r in results.values() if not r.complete and not r.problems]
     records = query_records(results, catalog)
