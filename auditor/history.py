@@ -296,14 +296,7 @@ class HistoryStore:
     def runs(self, limit: int = 1000, *, scope: str | None = None, before: datetime | None = None) -> list[HistoryRun]:
         """Recorded scans, oldest first: as_of, machines, rates, breaches; optionally of one estate (`scope`, see
         scope_key) and only those as of strictly before `before` (a report's trend never shows its own future)."""
-        where: list[str] = []
-        params: list[object] = []
-        if scope is not None:
-            where.append("scope_key = ?")
-            params.append(scope)
-        if before is not None:
-            where.append("as_of < ?")
-            params.append(before)
+        where, params = _runs_of(scope, before)
         clause = f"WHERE {' AND '.join(where)} " if where else ""
         names = (
             "run_id",
@@ -346,14 +339,8 @@ class HistoryStore:
         """
         if "last_seen" not in self._columns("patch_first_seen"):
             return []
-        where = ["f.last_seen IS NOT NULL", "r.complete", "r.as_of > f.last_seen", "m.status <> 'unknown'"]
-        params: list[object] = []
-        if scope is not None:
-            where.append("r.scope_key = ?")
-            params.append(scope)
-        if before is not None:
-            where.append("r.as_of < ?")
-            params.append(before)
+        where, params = _runs_of(scope, before, "r.")
+        where += ["f.last_seen IS NOT NULL", "r.complete", "r.as_of > f.last_seen", "m.status <> 'unknown'"]
         rows = self._con.execute(
             "SELECT f.patch_key, f.machine_id, f.first_seen, f.last_seen, min(r.as_of) FROM patch_first_seen f "
             "JOIN machine_status m ON m.machine_id = f.machine_id JOIN runs r ON r.run_key = m.run_key "
@@ -449,6 +436,20 @@ class HistoryStore:
             params.append(scope_key)
         row = self._con.execute(sql + " ORDER BY as_of DESC, recorded_at DESC LIMIT 1", params).fetchone()
         return None if row is None else self._recorded(row[0])
+
+
+def _runs_of(scope: str | None, before: datetime | None, table: str = "") -> tuple[list[str], list[object]]:
+    """The conditions (and their parameters) on `runs` (as `table`) for scans of one estate and strictly before a
+    time, each only when given."""
+    where: list[str] = []
+    params: list[object] = []
+    if scope is not None:
+        where.append(f"{table}scope_key = ?")
+        params.append(scope)
+    if before is not None:
+        where.append(f"{table}as_of < ?")
+        params.append(before)
+    return where, params
 
 
 def read_earlier(
