@@ -86,10 +86,11 @@ class PortalLinks:
         """
         if not resource_id:
             return None
+        plain = _PLAIN_ID.fullmatch(resource_id) is not None
         if self.left <= 0:
-            return resource_id if _PLAIN_ID.fullmatch(resource_id) is not None else safe(ws, resource_id)
+            return resource_id if plain else safe(ws, resource_id)
         self.left -= 1
-        if _PLAIN_ID.fullmatch(resource_id) is not None:
+        if plain:
             return Link(resource_id, self.prefix + resource_id)
         url = self.prefix + portal_path(resource_id)
         return link_cell(ws, resource_id, url=url) if needs_text_cell(resource_id) else Link(resource_id, url)

@@ -176,8 +176,9 @@ def write_table(
 
     `total` is the number of rows `rows` yields, known up front so that a cut is announced in the caption (the
     first thing a reader sees) as well as below the last row. `prepared` rows (the fast path of the big sheets)
-    are cell-ready but for their `text` columns, which go through `SafeTexts`; otherwise each value is styled by its column or passed through `safe`, and a row whose
-    entry in `marks` is a Highlight gets its fill and font in every cell.
+    are cell-ready but for their `text` columns, which go through `SafeTexts`; otherwise each value is styled by
+    its column or passed through `safe`, and a row whose entry in `marks` is a Highlight gets its fill and font in
+    every cell.
     """
     ws = workbook.create_sheet(title)
     for index, column in enumerate(columns, start=1):
