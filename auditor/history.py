@@ -28,6 +28,7 @@ from auditor.compliance.trend import HistoryRun
 from auditor.digests import json_sha256, scope_key
 from auditor.errors import AuditorError, ExitCode
 from auditor.jsonvalue import JsonObject, JsonValue
+from auditor.timestamps import format_seconds
 
 STATE_ENV = "AUDITOR_STATE_DIR"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -316,7 +317,7 @@ class HistoryStore:
         return [
             HistoryRun(
                 run_id=run_id,
-                as_of=as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                as_of=format_seconds(as_of),
                 machines=machines,
                 compliance_rate=rate,
                 unknown_rate=unknown_rate,
@@ -383,7 +384,7 @@ class HistoryStore:
         for key, run_id, as_of, scope_of, complete, summary in rows:
             latest[(as_of, scope_of)] = RecordedScan(
                 run_id=run_id,
-                as_of=as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                as_of=format_seconds(as_of),
                 scope_key=scope_of,
                 complete=bool(complete),
                 breach_rules=dict(sorted(counts.get(key, {}).items())),
@@ -421,10 +422,7 @@ class HistoryStore:
             "WHERE d.dimension = ? ORDER BY r.as_of, d.key",
             [dimension],
         ).fetchall()
-        return [
-            DimensionRate(as_of=a.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), key=k, machines=m, compliance_rate=c)
-            for a, k, m, c in rows
-        ]
+        return [DimensionRate(as_of=format_seconds(a), key=k, machines=m, compliance_rate=c) for a, k, m, c in rows]
 
     def latest_summary(self, scope_key: str | None = None) -> JsonObject | None:
         """The summary.json of the latest complete scan (optionally of one estate), or None. As recorded: any

@@ -18,6 +18,11 @@ def format_timestamp(value: datetime) -> str:
     return text + "Z"
 
 
+def format_seconds(value: datetime) -> str:
+    """RFC 3339 in UTC with a `Z` suffix, to the second (any fraction dropped)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def parse_timestamp(text: str) -> datetime:
     """Parse an RFC 3339 timestamp; a naive value is taken as UTC. Raises ValueError."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))

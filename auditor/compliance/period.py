@@ -13,6 +13,7 @@ from typing import TypedDict
 
 from auditor.compliance.remediation import RemediatedRow, days_between, nearest_rank
 from auditor.jsonvalue import JsonObject, JsonValue, as_object, objects
+from auditor.timestamps import format_seconds
 
 PERIOD_FORMAT = "auditor-period/1"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -314,8 +315,8 @@ def build_review(period: str, scans: Sequence[RecordedScan], remediated: Iterabl
     return {
         "format": PERIOD_FORMAT,
         "period": period,
-        "from": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "until": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "from": format_seconds(start),
+        "until": format_seconds(end),
         "scans": [_scan_row(scan) for scan in scans],
         "complete": all(scan["complete"] for scan in scans),
         "by_environment": _environments(scans),

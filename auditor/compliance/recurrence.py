@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tzlocal.windows_tz import win_tz
 
 from auditor.compliance.summary import ConcurrencySummary, HourLoad, Peak
-from auditor.timestamps import format_timestamp
+from auditor.timestamps import format_seconds, format_timestamp
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _WEEKDAY_INDEX = {name.lower(): index for index, name in enumerate(WEEKDAYS)}
@@ -257,7 +257,7 @@ def week_hours(window: Window, monday: datetime) -> frozenset[int]:
 
 def hour_label(monday: datetime, hour: int) -> str:
     """An hour of the week as its UTC start, e.g. `2026-10-31T22:00:00Z`."""
-    return (monday + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_seconds(monday + timedelta(hours=hour))
 
 
 CONCURRENCY_RULE = (

@@ -21,6 +21,7 @@ from auditor.policy.load import ExemptionFile, PolicyTree, RingFile
 from auditor.policy.model import DesiredState, Resource
 from auditor.policy.narrow import as_items, as_table, to_json
 from auditor.policy.ownership import METADATA_MANAGED_BY, METADATA_OWNER, is_owned, stamp
+from auditor.timestamps import format_seconds
 
 CATEGORIES = ("Waiver", "Mitigated")
 """ARM's exemptionCategory values."""
@@ -58,7 +59,7 @@ def parse_expiry(value: object) -> datetime:
 
 def format_expiry(moment: datetime) -> str:
     """The expiresOn auditor sends: UTC, to the second."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_seconds(moment)
 
 
 def describe_expiry(moment: datetime) -> str:

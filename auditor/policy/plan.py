@@ -26,6 +26,7 @@ from auditor.policy.ids import role_guid as guid_of
 from auditor.policy.model import DeployedState, DesiredState, Kind, Resource
 from auditor.policy.normalize import DiffEntry, DiffJson, comparable, diff
 from auditor.policy.ownership import describe_owner, is_owned, role_description
+from auditor.timestamps import format_seconds
 
 PLAN_FORMAT = "auditor-policy-plan/1"
 POLICY_KINDS: tuple[Kind, ...] = ("policyDefinition", "policySetDefinition", "policyAssignment")
@@ -153,7 +154,7 @@ class Plan:
     foreign: int = 0
     """Deployed policy resources of other owners that auditor leaves alone."""
     flags: tuple[Flag, ...] = ()
-    generated_at: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    generated_at: str = field(default_factory=lambda: format_seconds(datetime.now(UTC)))
 
     def counts(self) -> dict[str, int]:
         """Number of changes per action."""

@@ -16,6 +16,7 @@ from auditor.reports.pdf.document import environment, templates_dir, write_pdf
 from auditor.reports.xlsx.archive import save_workbook
 from auditor.reports.xlsx.sheet import Column, write_table
 from auditor.reports.xlsx.style import Styles, naive_utc
+from auditor.timestamps import format_seconds
 
 WORKBOOK_NAME = "period-review.xlsx"
 PDF_NAME = "period-review.pdf"
@@ -174,7 +175,7 @@ def write_period_pdf(review: PeriodReview, path: Path, *, pack_id: str, generate
         html = (
             environment(templates_dir())
             .get_template(TEMPLATE)
-            .render(review=review, pack_id=pack_id, generated_at=generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            .render(review=review, pack_id=pack_id, generated_at=format_seconds(generated_at))
         )
     except jinja2.TemplateError as exc:
         raise RenderError(
